@@ -1,0 +1,29 @@
+// Three projects: `unit` (pure code, milliseconds, no root needed), `lab` (wirelab's own tests on the
+// real lab: QEMU, bridges, containers; one file at a time because they share two cores), and `suites`
+// (the qualification suites users run through `wirelab run`). Results go to Allure under reports/.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    reporters: ['default', ['allure-vitest/reporter', { resultsDir: 'reports/allure-results' }]],
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'lab',
+          include: ['test/lab/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+          pool: 'forks',
+        },
+      },
+    ],
+  },
+});
