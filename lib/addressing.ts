@@ -1,0 +1,72 @@
+// Addresses a lab may use. Lab traffic must stay inside the RFC 2544 benchmarking range
+// 198.18.0.0/15 and locally administered MACs, so nothing a test sends can ever collide with a real
+// network's addresses.
+import { createHash } from 'node:crypto';
+
+export const BENCHMARK_NET = { base: ipv4ToInt('198.18.0.0'), prefix: 15, text: '198.18.0.0/15' } as const;
+
+/** The MAC the OpenContrail vRouter shows to every VM (the guide's "same MAC" case). */
+export const VROUTER_MAC = '00:01:00:5e:00:00';
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+export const MAC_PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+
+export function ipv4ToInt(text: string): number {
+  const m = IPV4.exec(text);
+  if (!m) throw new Error(`not an IPv4 address: ${text}`);
+  const octets = m.slice(1).map(Number);
+  if (octets.some((o) => o > 255)) throw new Error(`not an IPv4 address: ${text}`);
+  return ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
+}
+
+export function intToIpv4(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+export interface Cidr {
+  address: string;
+  prefix: number;
+}
+
+export function parseCidr(text: string): Cidr | null {
+  const [address, prefixText, ...rest] = text.split('/');
+  if (rest.length || !address || prefixText === undefined || !/^\d{1,2}$/.test(prefixText)) return null;
+  const prefix = Number(prefixText);
+  if (prefix > 32) return null;
+  try {
+    ipv4ToInt(address);
+  } catch {
+    return null;
+  }
+  return { address, prefix };
+}
+
+function maskOf(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
+/** True when the address lies in 198.18.0.0/15. */
+export function inBenchmarkRange(address: string): boolean {
+  return ((ipv4ToInt(address) & maskOf(BENCHMARK_NET.prefix)) >>> 0) === BENCHMARK_NET.base;
+}
+
+export function sameSubnet(a: Cidr, b: Cidr): boolean {
+  if (a.prefix !== b.prefix) return false;
+  const mask = maskOf(a.prefix);
+  return ((ipv4ToInt(a.address) & mask) >>> 0) === ((ipv4ToInt(b.address) & mask) >>> 0);
+}
+
+export function isMulticastMac(mac: string): boolean {
+  return (parseInt(mac.slice(0, 2), 16) & 1) === 1;
+}
+
+/** A stable, locally administered unicast MAC derived from a seed (run id + role of the NIC). */
+export function generatedMac(seed: string): string {
+  const bytes = createHash('sha256').update(seed).digest().subarray(0, 6);
+  bytes[0] = (bytes[0]! & 0xfc) | 0x02; // unicast, locally administered
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+export function normalizeMac(mac: string): string {
+  return mac.toLowerCase();
+}

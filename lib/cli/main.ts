@@ -1,0 +1,79 @@
+// The `wirelab` command. Exit codes: 0 success, 1 a run or test failed, 2 usage or profile error.
+// A WirelabError (a user mistake or a missing prerequisite) prints as one paragraph without a stack.
+import { parseArgs } from 'node:util';
+import { WirelabError, isWirelabError } from '../errors.ts';
+import { loadProfile } from '../profile/load.ts';
+import { reapStaleRuns } from '../reaper.ts';
+import { doctor } from './doctor.ts';
+import { labUp } from './lab-up.ts';
+
+const USAGE = `usage: wirelab <command> [options]
+
+commands:
+  validate <profile.yaml>...      check lab profiles; every problem is reported (exit 2 if any)
+  up --profile <file> [--hold]    bring the lab up, print how to reach it, and take it down
+                                  (with --hold: keep it up until Ctrl-C)
+  doctor                          what this machine lacks for wirelab, and how to get it
+  clean [--all]                   remove what crashed runs left behind (--all: live runs too)
+  help                            this text`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'validate':
+        return validateCommand(rest);
+      case 'up': {
+        const { values } = parseArgs({ args: rest, options: { profile: { type: 'string' }, hold: { type: 'boolean' } }, strict: true });
+        if (!values.profile) throw usage("'wirelab up' needs --profile <file>, e.g. --profile lab-profiles/nested-l2-bridge.yaml.");
+        return await labUp(values.profile, { hold: values.hold ?? false });
+      }
+      case 'doctor':
+        return await doctor();
+      case 'clean': {
+        const { values } = parseArgs({ args: rest, options: { all: { type: 'boolean' } }, strict: true });
+        const report = await reapStaleRuns({ includeLive: values.all ?? false });
+        console.log(report.runs.length === 0 ? 'wirelab clean: nothing to remove.' : `wirelab clean: removed ${report.runs.length} run(s): ${report.runs.join(', ')} (${report.netns.length} namespace(s), ${report.containers.length} container(s)).`);
+        return 0;
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw usage(`'${command}' is not a wirelab command.`);
+    }
+  } catch (error) {
+    if (isWirelabError(error)) {
+      console.error(`wirelab: ${error.message}`);
+      return error.exitCode;
+    }
+    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`wirelab: ${(error as Error).message}. Fix: see 'wirelab help'.`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+function usage(message: string): WirelabError {
+  return new WirelabError(`${message} See 'wirelab help'.`, { exitCode: 2 });
+}
+
+function validateCommand(files: string[]): number {
+  if (files.length === 0) throw usage("'wirelab validate' needs at least one profile file.");
+  let status = 0;
+  for (const file of files) {
+    try {
+      const profile = loadProfile(file);
+      console.log(`${file}: valid (${profile.kind} lab, ${profile.role}).`);
+    } catch (error) {
+      if (!isWirelabError(error)) throw error;
+      console.error(error.message);
+      status = error.exitCode;
+    }
+  }
+  return status;
+}

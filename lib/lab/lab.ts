@@ -1,0 +1,63 @@
+// What every lab driver provides, so a suite runs unchanged on the nested lab (this machine) and on
+// a three-NIC bench host: a booted guest between two bridges, two traffic hosts reachable over SSH,
+// and the guest's host-side ports for captures on one clock.
+import type { LabProfile } from '../profile/types.ts';
+import type { SshHost } from '../ssh.ts';
+import type { UndoStack } from '../teardown.ts';
+
+export type Side = 'left' | 'right';
+
+/** Where a capture can be taken on the machine that runs the guest (same clock for both ports). */
+export interface GuestPort {
+  side: Side;
+  /** Network namespace holding the port ('' for the host's own namespace). */
+  netns: string;
+  /** The host-side interface of the guest's NIC: a tap (nested) or a libvirt vnetN (bench host). */
+  ifname: string;
+  bridge: string;
+  /** The MAC the guest's NIC has in this run. */
+  guestMac: string;
+}
+
+export interface LabTrafficHost {
+  side: Side;
+  /** Its data NIC, attached to the side's bridge. */
+  dataIf: string;
+  mac: string;
+  /** CIDR of the data NIC. */
+  ipv4: string;
+  ssh: SshHost;
+}
+
+export interface LabGuest {
+  /** How long the guest took from start to its ready line. */
+  readonly readyAfterMs: number;
+  console(): string;
+  consoleTail(lines: number): string[];
+  waitForConsole(pattern: RegExp, timeoutMs: number): Promise<string>;
+}
+
+export interface HaltReport {
+  graceful: boolean;
+  ms: number;
+}
+
+export interface Lab {
+  readonly runId: string;
+  readonly profile: LabProfile;
+  readonly guest: LabGuest;
+  readonly ports: Record<Side, GuestPort>;
+  readonly hosts: Record<Side, LabTrafficHost>;
+  /** Per-run scratch directory (console log, keys, captures). */
+  readonly workDir: string;
+  /** The run's undo stack; tests may register their own resources on it. */
+  readonly stack: UndoStack;
+  /** Halt the guest gracefully; reports whether it halted within the profile's timeout. */
+  haltGuest(): Promise<HaltReport>;
+  /** Halt the guest and remove everything the run created. Safe to call twice. */
+  down(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Progress lines for the terminal while the lab comes up. */
+export type ProgressFn = (message: string) => void;

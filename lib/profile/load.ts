@@ -1,0 +1,181 @@
+// Loading a lab profile: read the YAML, check every field against the schema and the rules that span
+// fields (one image source, distinct MACs, addresses in 198.18.0.0/15, files that exist), and return a
+// typed, defaults-filled profile. All problems are reported at once in a ProfileError; nothing is
+// created before a profile is valid.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
+import { ProfileError, type ProfileProblem } from '../errors.ts';
+import { REFERENCE_VARIANTS } from '../guest-image.ts';
+import { normalizeMac, parseCidr, sameSubnet, VROUTER_MAC } from '../addressing.ts';
+import { profileSchema } from './profile-schema.ts';
+import { validate, closest, type SchemaProblem } from './schema.ts';
+import type { LabProfile, RawProfile } from './types.ts';
+
+export function loadProfile(file: string): LabProfile {
+  const shown = path.relative(process.cwd(), file) || file;
+  let text: string;
+  try {
+    if (!statSync(file).isFile()) throw new Error('not a file');
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new ProfileError([{ file: shown, path: '', message: 'cannot be read (no such file).', fix: 'give the path of a YAML lab profile, e.g. lab-profiles/nested-l2-bridge.yaml.' }]);
+  }
+  return parseProfile(text, file, shown);
+}
+
+/** Parse and validate profile text. `file` resolves relative paths; `shown` is how errors name it. */
+export function parseProfile(text: string, file: string, shown = file): LabProfile {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ProfileError(
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return {
+          file: pos ? `${shown}:${pos.line}:${pos.col}` : shown,
+          path: '',
+          message: `is not valid YAML: ${e.message.split('\n')[0]}`,
+          fix: 'correct the YAML syntax at that line (indentation with spaces, `key: value`).',
+        };
+      }),
+    );
+  }
+  const data: unknown = doc.toJS();
+  const schemaProblems: SchemaProblem[] = [];
+  const raw = validate(profileSchema, data ?? undefined, '', schemaProblems) as RawProfile | undefined;
+  if (data === null || data === undefined) {
+    throw new ProfileError([{ file: shown, path: '', message: 'is empty.', fix: 'start from lab-profiles/nested-l2-bridge.yaml.' }]);
+  }
+  if (schemaProblems.length === 0 && raw) schemaProblems.push(...crossFieldProblems(raw, path.dirname(file)));
+
+  if (schemaProblems.length > 0) {
+    const lineOf = (p: string): string => {
+      const node = nodeAt(doc.contents as Node | null, p);
+      const start = node?.range?.[0];
+      return start === undefined ? shown : `${shown}:${lineCounter.linePos(start).line}`;
+    };
+    const problems: ProfileProblem[] = schemaProblems.map((p) => ({ file: lineOf(p.path), path: p.path, message: p.message, fix: p.fix }));
+    throw new ProfileError(problems);
+  }
+  return finish(raw!, file);
+}
+
+/** The YAML node at a dotted path (or its nearest existing parent), for line numbers in errors. */
+function nodeAt(root: Node | null, dotted: string): Node | null {
+  let node = root;
+  for (const key of dotted ? dotted.split('.') : []) {
+    if (!node || !(isMap(node) || isSeq(node))) return node;
+    const next = node.get(key, true) as Node | undefined;
+    if (!next) {
+      // The key itself may be the problem (unknown field): point at the key.
+      const pair = isMap(node) ? node.items.find((i) => (i.key as { value?: unknown })?.value === key) : undefined;
+      return (pair?.key as Node | undefined) ?? node;
+    }
+    node = next;
+  }
+  return node;
+}
+
+function crossFieldProblems(p: RawProfile, baseDir: string): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  const add = (fieldPath: string, message: string, fix: string) => problems.push({ path: fieldPath, message, fix });
+
+  // The guest image: exactly one source, and its files exist.
+  const image = p.guest.image;
+  const sources = [image.reference && 'reference', (image.kernel || image.initrd) && 'kernel', image.disk && 'disk'].filter(Boolean);
+  if (sources.length !== 1) {
+    add('guest.image', sources.length === 0 ? 'names no image.' : `names ${sources.length} image sources (${sources.join(', ')}); it must name exactly one.`,
+      'give exactly one of `reference: l2-bridge`, `kernel:` with `initrd:`, or `disk: path/to/image.qcow2`.');
+  }
+  if (image.reference) {
+    const names = REFERENCE_VARIANTS.map((v) => v.name);
+    if (!names.includes(image.reference)) {
+      const guess = closest(image.reference, names);
+      add('guest.image.reference', `is "${image.reference}", which is not a wirelab reference image.`, `use one of ${names.join(', ')}${guess ? ` (did you mean '${guess}'?)` : ''}.`);
+    } else {
+      const variant = REFERENCE_VARIANTS.find((v) => v.name === image.reference)!;
+      if (variant.role !== p.role) add('role', `is "${p.role}", but the reference image '${variant.name}' is a ${variant.role}.`, `set role: ${variant.role}, or pick a ${p.role} reference image.`);
+    }
+  }
+  if (image.kernel && !image.initrd) add('guest.image.initrd', 'is missing; a `kernel` image needs its initramfs.', 'add `initrd: path/to/initrd.img`.');
+  if (image.initrd && !image.kernel) add('guest.image.kernel', 'is missing; an `initrd` needs its kernel.', 'add `kernel: path/to/vmlinuz`.');
+  for (const key of ['kernel', 'initrd', 'disk'] as const) {
+    const rel = image[key];
+    if (rel && !existsSync(path.resolve(baseDir, rel))) {
+      add(`guest.image.${key}`, `is "${rel}", but no file is there (looked in ${path.resolve(baseDir, rel)}).`, 'correct the path (relative paths are relative to the profile file) or build the image first.');
+    }
+  }
+
+  // MACs: every NIC in the lab distinct, or bridges learn one station on two ports and frames vanish.
+  const macs: [string, string | undefined][] = [
+    ['guest.nics.left.mac', p.guest.nics.left.mac],
+    ['guest.nics.right.mac', p.guest.nics.right.mac],
+    ['trafficHosts.left.mac', p.trafficHosts.left.mac],
+    ['trafficHosts.right.mac', p.trafficHosts.right.mac],
+  ];
+  const seen = new Map<string, string>();
+  for (const [fieldPath, value] of macs) {
+    if (!value) continue;
+    const m = normalizeMac(value);
+    const first = seen.get(m);
+    if (first) {
+      const vrouter = m === VROUTER_MAC ? ' (the vRouter\'s shared MAC: a transparent service sees a loop and nothing flows; the l2-bridge suite shows that case by itself)' : '';
+      add(fieldPath, `is ${value}, the same MAC as '${first}'${vrouter}.`, 'give every NIC its own MAC, or leave the MACs out to have distinct ones generated ("auto-configured").');
+    } else seen.set(m, fieldPath);
+  }
+
+  // Addresses: the two sides must fit the role's topology.
+  const left = parseCidr(p.trafficHosts.left.ipv4)!;
+  const right = parseCidr(p.trafficHosts.right.ipv4)!;
+  if (left.address === right.address) add('trafficHosts.right.ipv4', `is ${p.trafficHosts.right.ipv4}, the same address as the left traffic host.`, 'give each traffic host its own address.');
+  if (p.role === 'l3-forwarder') {
+    if (sameSubnet(left, right)) add('trafficHosts.right.ipv4', `is in the same subnet as the left traffic host; an L3 forwarder joins two different subnets.`, 'put the right traffic host in another subnet, e.g. 198.18.2.2/24, with gateway 198.18.2.1.');
+    for (const side of ['left', 'right'] as const) {
+      if (!p.trafficHosts[side].gateway) add(`trafficHosts.${side}.gateway`, 'is missing; an l3-forwarder lab routes each side through the guest.', `set it to the guest's address on the ${side} side, e.g. ${side === 'left' ? '198.18.1.1' : '198.18.2.1'}.`);
+    }
+  } else if (!sameSubnet(left, right)) {
+    add('trafficHosts.right.ipv4', `is not in the left traffic host's subnet; through a ${p.role} both traffic hosts share one subnet.`, `use the same subnet on both sides, e.g. 198.18.0.1/24 and 198.18.0.2/24.`);
+  }
+
+  // Sections that belong to one kind only.
+  if (p.kind === 'nested' && p.host) add('host', 'is set, but this is a `nested` profile; the section is only for `kind: host`.', 'remove the `host` section, or set `kind: host`.');
+  if (p.kind === 'host') {
+    if (!p.host) add('host', 'is missing; a `host` profile needs the bench host section.', 'add `host:` with managementNic, dataNics and (for a remote host) ssh.');
+    else {
+      if (!p.host.managementNic) add('host.managementNic', 'is missing.', 'name the NIC that carries the management address, e.g. eth0; wirelab never touches it.');
+      if (p.host.connection === 'ssh' && !p.host.ssh) add('host.ssh', 'is missing, but `connection: ssh` needs it.', 'add `ssh:` with address, hostKey and privateKeyFile, or set `connection: local`.');
+      const mgmt = p.host.managementNic;
+      for (const side of ['left', 'right'] as const) {
+        if (mgmt && p.host.dataNics[side] === mgmt) add(`host.dataNics.${side}`, `is ${mgmt}, the management NIC; enslaving it to a bridge would cut the operator off.`, `use the ${side} data NIC (e.g. ${side === 'left' ? 'eth1' : 'eth2'}).`);
+      }
+      if (p.host.dataNics.left === p.host.dataNics.right) add('host.dataNics.right', `is ${p.host.dataNics.right}, the same NIC as the left side.`, 'use two different NICs, e.g. eth1 and eth2.');
+    }
+    for (const side of ['left', 'right'] as const) {
+      if (!p.trafficHosts[side].ssh) add(`trafficHosts.${side}.ssh`, 'is missing; on a bench host the traffic hosts are reached over SSH.', 'add `ssh:` with address and hostKey.');
+    }
+  } else {
+    for (const side of ['left', 'right'] as const) {
+      if (p.trafficHosts[side].ssh) add(`trafficHosts.${side}.ssh`, 'is set, but in a nested lab the traffic hosts are containers wirelab creates.', 'remove it, or use `kind: host`.');
+    }
+  }
+  return problems;
+}
+
+function finish(raw: RawProfile, file: string): LabProfile {
+  const baseDir = path.dirname(path.resolve(file));
+  const resolve = (rel?: string) => (rel ? path.resolve(baseDir, rel) : undefined);
+  const image = raw.guest.image;
+  return {
+    ...raw,
+    file: path.resolve(file),
+    guest: {
+      ...raw.guest,
+      image: image.reference
+        ? { kind: 'reference', reference: image.reference }
+        : image.disk
+          ? { kind: 'disk', disk: resolve(image.disk)! }
+          : { kind: 'kernel', kernel: resolve(image.kernel)!, initrd: resolve(image.initrd)!, append: image.append! },
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// The shape of a lab profile after validation (defaults filled in). Field documentation lives in
+// profile-schema.ts, the single source for checks and docs.
+
+export type GuestRole = 'l2-bridge' | 'l3-forwarder' | 'monitor';
+export type LabKind = 'nested' | 'host';
+
+export interface SshTargetProfile {
+  address: string;
+  port: number;
+  user: string;
+  hostKey: string;
+  privateKeyFile?: string;
+}
+
+export interface TrafficHostProfile {
+  ipv4: string;
+  mac?: string;
+  gateway?: string;
+  dataNic: string;
+  ssh?: SshTargetProfile;
+}
+
+export interface BenchHostProfile {
+  connection: 'local' | 'ssh';
+  ssh?: SshTargetProfile;
+  managementNic?: string;
+  dataNics: { left: string; right: string };
+  bridges: { left: string; right: string };
+  libvirtUri: string;
+}
+
+interface ProfileCommon {
+  name: string;
+  kind: LabKind;
+  role: GuestRole;
+  trafficHosts: { left: TrafficHostProfile; right: TrafficHostProfile };
+  expect: { mtu: number; loadPps: number; frames: number; latencyP99Ms: number };
+  host?: BenchHostProfile;
+}
+
+interface GuestCommon {
+  memoryMiB: number;
+  cpus: number;
+  accel: 'auto' | 'kvm' | 'tcg';
+  nics: { left: { mac?: string }; right: { mac?: string } };
+  ready: { consolePattern: string; timeoutSeconds: number; maxForwardingGapSeconds: number };
+  haltTimeoutSeconds: number;
+}
+
+/** As the schema validator returns it. */
+export interface RawProfile extends ProfileCommon {
+  guest: GuestCommon & { image: { reference?: string; kernel?: string; initrd?: string; append?: string; disk?: string } };
+}
+
+export type GuestImageSource =
+  | { kind: 'reference'; reference: string }
+  | { kind: 'kernel'; kernel: string; initrd: string; append: string }
+  | { kind: 'disk'; disk: string };
+
+/** A validated profile: absolute paths, one image source. */
+export interface LabProfile extends ProfileCommon {
+  file: string;
+  guest: GuestCommon & { image: GuestImageSource };
+}
