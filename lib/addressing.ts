@@ -3,13 +3,15 @@
 // network's addresses.
 import { createHash } from 'node:crypto';
 
-export const BENCHMARK_NET = { base: ipv4ToInt('198.18.0.0'), prefix: 15, text: '198.18.0.0/15' } as const;
 
 /** The MAC the OpenContrail vRouter shows to every VM (the guide's "same MAC" case). */
 export const VROUTER_MAC = '00:01:00:5e:00:00';
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 export const MAC_PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+
+/** 198.18.0.0/15 (RFC 2544's benchmarking range) as base and prefix: 198.18.0.0 = 0xc6120000. */
+export const BENCHMARK_NET = { base: 0xc6120000, prefix: 15, text: '198.18.0.0/15' } as const;
 
 export function ipv4ToInt(text: string): number {
   const m = IPV4.exec(text);

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# wirelab's set-up on Debian 12 as root, idempotent: installs the Debian and npm packages wirelab
+# needs (only what is missing), starts the container engine with wirelab's safe flags, and builds the
+# cached images (reference service images, traffic-host container image) unless they are current.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "wirelab setup: must run as root (it installs Debian packages, and labs need bridges, taps and namespaces)." >&2
+  exit 2
+fi
+
+debian_packages=(
+  qemu-system-x86 qemu-utils tcpdump tcpreplay openssh-client busybox-static iproute2 kmod cpio zstd
+  linux-image-cloud-amd64 docker.io debootstrap python3-scapy procps ca-certificates
+)
+missing=()
+for pkg in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "wirelab setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages: install when node_modules is missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "wirelab setup: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+node bin/wirelab.mjs prepare

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { generatedMac, inBenchmarkRange, isMulticastMac, parseCidr, sameSubnet } from '../../lib/addressing.ts';
+
+describe('addressing', () => {
+  it('accepts only 198.18.0.0/15', () => {
+    expect(inBenchmarkRange('198.18.0.1')).toBe(true);
+    expect(inBenchmarkRange('198.19.255.254')).toBe(true);
+    expect(inBenchmarkRange('198.20.0.1')).toBe(false);
+    expect(inBenchmarkRange('198.17.255.255')).toBe(false);
+    expect(inBenchmarkRange('10.0.0.1')).toBe(false);
+  });
+
+  it('parses CIDRs strictly', () => {
+    expect(parseCidr('198.18.0.1/24')).toEqual({ address: '198.18.0.1', prefix: 24 });
+    for (const bad of ['198.18.0.1', '198.18.0.256/24', '198.18.0.1/33', 'x/24', '198.18.0.1/24/1']) expect(parseCidr(bad)).toBeNull();
+    expect(sameSubnet(parseCidr('198.18.1.2/24')!, parseCidr('198.18.1.9/24')!)).toBe(true);
+    expect(sameSubnet(parseCidr('198.18.1.2/24')!, parseCidr('198.18.2.2/24')!)).toBe(false);
+  });
+
+  it('generates stable, distinct, locally administered unicast MACs', () => {
+    const a = generatedMac('wl-000001/guest/left');
+    expect(a).toBe(generatedMac('wl-000001/guest/left'));
+    expect(a).not.toBe(generatedMac('wl-000001/guest/right'));
+    expect(parseInt(a.slice(0, 2), 16) & 0b11).toBe(0b10);
+    expect(isMulticastMac(a)).toBe(false);
+    expect(isMulticastMac('01:00:5e:00:00:01')).toBe(true);
+  });
+});

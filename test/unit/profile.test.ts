@@ -1,0 +1,142 @@
+// Lab profile validation: the shipped profiles are valid, and each kind of mistake gets its own
+// one-paragraph error naming the file, the field, the bad value and the fix — all problems at once.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ProfileError } from '../../lib/errors.ts';
+import { loadProfile, parseProfile } from '../../lib/profile/load.ts';
+import { profileSchema } from '../../lib/profile/profile-schema.ts';
+import { renderReference } from '../../lib/profile/schema.ts';
+import { readFileSync } from 'node:fs';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-profile-test-'));
+
+const GOOD = `
+name: t
+kind: nested
+role: l2-bridge
+guest:
+  image:
+    reference: l2-bridge
+trafficHosts:
+  left:
+    ipv4: 198.18.0.1/24
+  right:
+    ipv4: 198.18.0.2/24
+`;
+
+function problemsOf(text: string): ProfileError['problems'] {
+  try {
+    parseProfile(text, path.join(dir, 'p.yaml'), 'p.yaml');
+  } catch (e) {
+    expect(e).toBeInstanceOf(ProfileError);
+    return (e as ProfileError).problems;
+  }
+  throw new Error('profile was accepted');
+}
+
+describe('lab profiles', () => {
+  it.each(['nested-l2-bridge', 'nested-l3-forwarder', 'nested-monitor'])('shipped profile %s is valid', (name) => {
+    const p = loadProfile(path.resolve('lab-profiles', `${name}.yaml`));
+    expect(p.kind).toBe('nested');
+    expect(p.guest.image.kind).toBe('reference');
+  });
+
+  it('fills defaults', () => {
+    const p = parseProfile(GOOD, path.join(dir, 'p.yaml'));
+    expect(p.guest.memoryMiB).toBe(256);
+    expect(p.guest.ready.timeoutSeconds).toBe(60);
+    expect(p.guest.ready.consolePattern).toBe('wirelab-guest: ready');
+    expect(p.expect.mtu).toBe(1500);
+  });
+
+  it('reports a missing required field with its path and line', () => {
+    const problems = problemsOf(GOOD.replace('role: l2-bridge\n', ''));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.path).toBe('role');
+    expect(problems[0]!.message).toMatch(/missing/);
+    expect(problems[0]!.fix).toMatch(/l2-bridge, l3-forwarder, monitor/);
+  });
+
+  it('reports a wrong type', () => {
+    const problems = problemsOf(GOOD.replace('image:', 'memoryMiB: lots\n  image:'));
+    expect(problems.map((p) => p.path)).toEqual(['guest.memoryMiB']);
+    expect(problems[0]!.message).toContain('"lots"');
+    expect(problems[0]!.message).toContain('must be a number');
+    expect(problems[0]!.file).toMatch(/^p\.yaml:\d+$/);
+  });
+
+  it('reports an unknown key and suggests the known one', () => {
+    const problems = problemsOf(GOOD.replace('reference:', 'refrence:'));
+    const unknown = problems.find((p) => p.path === 'guest.image.refrence');
+    expect(unknown?.fix).toMatch(/did you mean 'reference'/);
+  });
+
+  it('reports a missing image file', () => {
+    const problems = problemsOf(GOOD.replace('reference: l2-bridge', 'disk: no/such/disk.qcow2'));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.path).toBe('guest.image.disk');
+    expect(problems[0]!.message).toContain('no file is there');
+  });
+
+  it('accepts an existing image file relative to the profile', () => {
+    writeFileSync(path.join(dir, 'disk.qcow2'), 'x');
+    const p = parseProfile(GOOD.replace('reference: l2-bridge', 'disk: disk.qcow2'), path.join(dir, 'p.yaml'));
+    expect(p.guest.image).toEqual({ kind: 'disk', disk: path.join(dir, 'disk.qcow2') });
+  });
+
+  it('reports a duplicate MAC, naming the vRouter case', () => {
+    const text = GOOD.replace('reference: l2-bridge', 'reference: l2-bridge\n  nics:\n    left: { mac: "00:01:00:5e:00:00" }\n    right: { mac: "00:01:00:5e:00:00" }');
+    const problems = problemsOf(text);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.path).toBe('guest.nics.right.mac');
+    expect(problems[0]!.message).toMatch(/same MAC as 'guest.nics.left.mac'.*vRouter/);
+  });
+
+  it('reports an address outside 198.18.0.0/15', () => {
+    const problems = problemsOf(GOOD.replace('198.18.0.2/24', '10.0.0.2/24'));
+    expect(problems.map((p) => p.path)).toContain('trafficHosts.right.ipv4');
+    expect(problems.find((p) => p.path === 'trafficHosts.right.ipv4')!.message).toContain('outside 198.18.0.0/15');
+  });
+
+  it('reports every problem at once', () => {
+    const text = GOOD.replace('role: l2-bridge', 'role: bridge').replace('198.18.0.1/24', '192.168.1.1/24').replace('reference:', 'colour: red\n    reference:');
+    const paths = problemsOf(text).map((p) => p.path).sort();
+    expect(paths).toEqual(['guest.image.colour', 'role', 'trafficHosts.left.ipv4']);
+  });
+
+  it('reports broken YAML with its line', () => {
+    const problems = problemsOf('name: t\nkind: [nested\n');
+    expect(problems[0]!.file).toMatch(/^p\.yaml:\d+:\d+$/);
+    expect(problems[0]!.message).toMatch(/not valid YAML/);
+  });
+
+  it('checks the role topology: an l3-forwarder needs two subnets and gateways', () => {
+    const problems = problemsOf(GOOD.replace('role: l2-bridge', 'role: l3-forwarder').replace('reference: l2-bridge', 'reference: l3-forwarder'));
+    expect(problems.map((p) => p.path).sort()).toEqual(['trafficHosts.left.gateway', 'trafficHosts.right.gateway', 'trafficHosts.right.ipv4']);
+  });
+
+  it('refuses a bench host whose data NIC is the management NIC', () => {
+    const text = GOOD.replace('kind: nested', 'kind: host').replace('trafficHosts:', 'host:\n  connection: local\n  managementNic: eth0\n  dataNics: { left: eth0 }\ntrafficHosts:');
+    const problems = problemsOf(text);
+    expect(problems.find((p) => p.path === 'host.dataNics.left')?.message).toMatch(/management NIC/);
+  });
+
+  it('formats each problem as one paragraph naming file, field, value and fix', () => {
+    try {
+      parseProfile(GOOD.replace('198.18.0.2/24', '10.0.0.2/24'), path.join(dir, 'p.yaml'), 'p.yaml');
+    } catch (e) {
+      const line = (e as Error).message;
+      expect(line).toMatch(/^p\.yaml:\d+: field 'trafficHosts\.right\.ipv4': is "10\.0\.0\.2\/24", outside 198\.18\.0\.0\/15.* Fix: /);
+      expect(line).not.toContain('\n');
+      return;
+    }
+    throw new Error('accepted');
+  });
+
+  it('documents every field (docs/profile-reference.md is generated from the schema and up to date)', () => {
+    const doc = readFileSync('docs/profile-reference.md', 'utf8');
+    for (const line of renderReference(profileSchema)) expect(doc).toContain(line);
+  });
+});
