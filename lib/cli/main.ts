@@ -4,8 +4,6 @@ import { parseArgs } from 'node:util';
 import { WirelabError, isWirelabError } from '../errors.ts';
 import { loadProfile } from '../profile/load.ts';
 import { reapStaleRuns } from '../reaper.ts';
-import { doctor } from './doctor.ts';
-import { labUp } from './lab-up.ts';
 
 const USAGE = `usage: wirelab <command> [options]
 
@@ -26,10 +24,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'up': {
         const { values } = parseArgs({ args: rest, options: { profile: { type: 'string' }, hold: { type: 'boolean' } }, strict: true });
         if (!values.profile) throw usage("'wirelab up' needs --profile <file>, e.g. --profile lab-profiles/nested-l2-bridge.yaml.");
+        // Lab code loads only for commands that need it: `validate` stays instant.
+        const { labUp } = await import('./lab-up.ts');
         return await labUp(values.profile, { hold: values.hold ?? false });
       }
       case 'doctor':
-        return await doctor();
+        return await (await import('./doctor.ts')).doctor();
       case 'clean': {
         const { values } = parseArgs({ args: rest, options: { all: { type: 'boolean' } }, strict: true });
         const report = await reapStaleRuns({ includeLive: values.all ?? false });

@@ -142,7 +142,7 @@ class NestedLab implements Lab {
   ) {}
 
   async haltGuest(): Promise<HaltReport> {
-    if (!this.halted) this.halted = await this.guest.halt(this.profile.guest.haltTimeoutSeconds * 1000);
+    this.halted ??= await this.guest.halt(this.profile.guest.haltTimeoutSeconds * 1000);
     return this.halted;
   }
 

@@ -7,13 +7,13 @@ import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { ProfileError, type ProfileProblem } from '../errors.ts';
 import { REFERENCE_VARIANTS } from '../guest-image.ts';
-import { normalizeMac, parseCidr, sameSubnet, VROUTER_MAC } from '../addressing.ts';
+import { normalizeMac, parseCidr, sameSubnet, VROUTER_MAC, type Cidr } from '../addressing.ts';
 import { profileSchema } from './profile-schema.ts';
 import { validate, closest, type SchemaProblem } from './schema.ts';
 import type { LabProfile, RawProfile } from './types.ts';
 
 export function loadProfile(file: string): LabProfile {
-  const shown = path.relative(process.cwd(), file) || file;
+  const shown = file; // errors name the file as the user gave it
   let text: string;
   try {
     if (!statSync(file).isFile()) throw new Error('not a file');
@@ -27,7 +27,7 @@ export function loadProfile(file: string): LabProfile {
 /** Parse and validate profile text. `file` resolves relative paths; `shown` is how errors name it. */
 export function parseProfile(text: string, file: string, shown = file): LabProfile {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ProfileError(
       doc.errors.map((e) => {
@@ -47,7 +47,12 @@ export function parseProfile(text: string, file: string, shown = file): LabProfi
   if (data === null || data === undefined) {
     throw new ProfileError([{ file: shown, path: '', message: 'is empty.', fix: 'start from lab-profiles/nested-l2-bridge.yaml.' }]);
   }
-  if (schemaProblems.length === 0 && raw) schemaProblems.push(...crossFieldProblems(raw, path.dirname(file)));
+  // Cross-field rules run even when some fields failed, so the user sees every problem in one go;
+  // a rule whose fields are broken stays silent (the field's own problem is already reported).
+  if (raw) {
+    const broken = new Set(schemaProblems.map((p) => p.path));
+    schemaProblems.push(...crossFieldProblems(raw, path.dirname(file)).filter((p) => !broken.has(p.path)));
+  }
 
   if (schemaProblems.length > 0) {
     const lineOf = (p: string): string => {
@@ -77,12 +82,15 @@ function nodeAt(root: Node | null, dotted: string): Node | null {
   return node;
 }
 
-function crossFieldProblems(p: RawProfile, baseDir: string): SchemaProblem[] {
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/** Rules across fields. `p` may be partial (fields that failed their own checks are absent). */
+function crossFieldProblems(p: DeepPartial<RawProfile>, baseDir: string): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
   const add = (fieldPath: string, message: string, fix: string) => problems.push({ path: fieldPath, message, fix });
 
   // The guest image: exactly one source, and its files exist.
-  const image = p.guest.image;
+  const image = p.guest?.image ?? {};
   const sources = [image.reference && 'reference', (image.kernel || image.initrd) && 'kernel', image.disk && 'disk'].filter(Boolean);
   if (sources.length !== 1) {
     add('guest.image', sources.length === 0 ? 'names no image.' : `names ${sources.length} image sources (${sources.join(', ')}); it must name exactly one.`,
@@ -109,10 +117,10 @@ function crossFieldProblems(p: RawProfile, baseDir: string): SchemaProblem[] {
 
   // MACs: every NIC in the lab distinct, or bridges learn one station on two ports and frames vanish.
   const macs: [string, string | undefined][] = [
-    ['guest.nics.left.mac', p.guest.nics.left.mac],
-    ['guest.nics.right.mac', p.guest.nics.right.mac],
-    ['trafficHosts.left.mac', p.trafficHosts.left.mac],
-    ['trafficHosts.right.mac', p.trafficHosts.right.mac],
+    ['guest.nics.left.mac', p.guest?.nics?.left?.mac],
+    ['guest.nics.right.mac', p.guest?.nics?.right?.mac],
+    ['trafficHosts.left.mac', p.trafficHosts?.left?.mac],
+    ['trafficHosts.right.mac', p.trafficHosts?.right?.mac],
   ];
   const seen = new Map<string, string>();
   for (const [fieldPath, value] of macs) {
@@ -126,17 +134,9 @@ function crossFieldProblems(p: RawProfile, baseDir: string): SchemaProblem[] {
   }
 
   // Addresses: the two sides must fit the role's topology.
-  const left = parseCidr(p.trafficHosts.left.ipv4)!;
-  const right = parseCidr(p.trafficHosts.right.ipv4)!;
-  if (left.address === right.address) add('trafficHosts.right.ipv4', `is ${p.trafficHosts.right.ipv4}, the same address as the left traffic host.`, 'give each traffic host its own address.');
-  if (p.role === 'l3-forwarder') {
-    if (sameSubnet(left, right)) add('trafficHosts.right.ipv4', `is in the same subnet as the left traffic host; an L3 forwarder joins two different subnets.`, 'put the right traffic host in another subnet, e.g. 198.18.2.2/24, with gateway 198.18.2.1.');
-    for (const side of ['left', 'right'] as const) {
-      if (!p.trafficHosts[side].gateway) add(`trafficHosts.${side}.gateway`, 'is missing; an l3-forwarder lab routes each side through the guest.', `set it to the guest's address on the ${side} side, e.g. ${side === 'left' ? '198.18.1.1' : '198.18.2.1'}.`);
-    }
-  } else if (!sameSubnet(left, right)) {
-    add('trafficHosts.right.ipv4', `is not in the left traffic host's subnet; through a ${p.role} both traffic hosts share one subnet.`, `use the same subnet on both sides, e.g. 198.18.0.1/24 and 198.18.0.2/24.`);
-  }
+  const left = parseCidr(p.trafficHosts?.left?.ipv4 ?? '');
+  const right = parseCidr(p.trafficHosts?.right?.ipv4 ?? '');
+  if (left && right) problems.push(...topologyProblems(p, left, right));
 
   // Sections that belong to one kind only.
   if (p.kind === 'nested' && p.host) add('host', 'is set, but this is a `nested` profile; the section is only for `kind: host`.', 'remove the `host` section, or set `kind: host`.');
@@ -147,17 +147,33 @@ function crossFieldProblems(p: RawProfile, baseDir: string): SchemaProblem[] {
       if (p.host.connection === 'ssh' && !p.host.ssh) add('host.ssh', 'is missing, but `connection: ssh` needs it.', 'add `ssh:` with address, hostKey and privateKeyFile, or set `connection: local`.');
       const mgmt = p.host.managementNic;
       for (const side of ['left', 'right'] as const) {
-        if (mgmt && p.host.dataNics[side] === mgmt) add(`host.dataNics.${side}`, `is ${mgmt}, the management NIC; enslaving it to a bridge would cut the operator off.`, `use the ${side} data NIC (e.g. ${side === 'left' ? 'eth1' : 'eth2'}).`);
+        if (mgmt && p.host.dataNics?.[side] === mgmt) add(`host.dataNics.${side}`, `is ${mgmt}, the management NIC; enslaving it to a bridge would cut the operator off.`, `use the ${side} data NIC (e.g. ${side === 'left' ? 'eth1' : 'eth2'}).`);
       }
-      if (p.host.dataNics.left === p.host.dataNics.right) add('host.dataNics.right', `is ${p.host.dataNics.right}, the same NIC as the left side.`, 'use two different NICs, e.g. eth1 and eth2.');
+      if (p.host.dataNics?.left === p.host.dataNics?.right) add('host.dataNics.right', `is ${p.host.dataNics?.right}, the same NIC as the left side.`, 'use two different NICs, e.g. eth1 and eth2.');
     }
     for (const side of ['left', 'right'] as const) {
-      if (!p.trafficHosts[side].ssh) add(`trafficHosts.${side}.ssh`, 'is missing; on a bench host the traffic hosts are reached over SSH.', 'add `ssh:` with address and hostKey.');
+      if (!p.trafficHosts?.[side]?.ssh) add(`trafficHosts.${side}.ssh`, 'is missing; on a bench host the traffic hosts are reached over SSH.', 'add `ssh:` with address and hostKey.');
     }
   } else {
     for (const side of ['left', 'right'] as const) {
-      if (p.trafficHosts[side].ssh) add(`trafficHosts.${side}.ssh`, 'is set, but in a nested lab the traffic hosts are containers wirelab creates.', 'remove it, or use `kind: host`.');
+      if (p.trafficHosts?.[side]?.ssh) add(`trafficHosts.${side}.ssh`, 'is set, but in a nested lab the traffic hosts are containers wirelab creates.', 'remove it, or use `kind: host`.');
     }
+  }
+  return problems;
+}
+
+
+function topologyProblems(p: DeepPartial<RawProfile>, left: Cidr, right: Cidr): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  const add = (fieldPath: string, message: string, fix: string) => problems.push({ path: fieldPath, message, fix });
+  if (left.address === right.address) add('trafficHosts.right.ipv4', `is ${p.trafficHosts?.right?.ipv4}, the same address as the left traffic host.`, 'give each traffic host its own address.');
+  if (p.role === 'l3-forwarder') {
+    if (sameSubnet(left, right)) add('trafficHosts.right.ipv4', `is in the same subnet as the left traffic host; an L3 forwarder joins two different subnets.`, 'put the right traffic host in another subnet, e.g. 198.18.2.2/24, with gateway 198.18.2.1.');
+    for (const side of ['left', 'right'] as const) {
+      if (!p.trafficHosts?.[side]?.gateway) add(`trafficHosts.${side}.gateway`, 'is missing; an l3-forwarder lab routes each side through the guest.', `set it to the guest's address on the ${side} side, e.g. ${side === 'left' ? '198.18.1.1' : '198.18.2.1'}.`);
+    }
+  } else if (p.role && !sameSubnet(left, right)) {
+    add('trafficHosts.right.ipv4', `is not in the left traffic host's subnet; through the ${p.role} both traffic hosts share one subnet.`, `use the same subnet on both sides, e.g. 198.18.0.1/24 and 198.18.0.2/24.`);
   }
   return problems;
 }

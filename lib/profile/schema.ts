@@ -141,8 +141,7 @@ export function validate(spec: FieldSpec, value: unknown, path: string, problems
         fail(`is ${describe(value)}, which is not ${spec.patternName ?? `of the form ${spec.pattern}`}.`);
         return undefined;
       }
-      runChecks(spec, value, path, problems);
-      return value;
+      return runChecks(spec, value, path, problems) ? value : undefined;
     }
     case 'number': {
       if (typeof value !== 'number' || !Number.isFinite(value)) {
@@ -152,8 +151,8 @@ export function validate(spec: FieldSpec, value: unknown, path: string, problems
       if (spec.integer && !Number.isInteger(value)) fail(`is ${value}, but must be a whole number.`);
       else if (spec.min !== undefined && value < spec.min) fail(`is ${value}, below the minimum ${spec.min}.`, `use a value from ${spec.min}${spec.max !== undefined ? ` to ${spec.max}` : ' up'}.`);
       else if (spec.max !== undefined && value > spec.max) fail(`is ${value}, above the maximum ${spec.max}.`, `use a value from ${spec.min ?? 0} to ${spec.max}.`);
-      else runChecks(spec, value, path, problems);
-      return value;
+      else return runChecks(spec, value, path, problems) ? value : undefined;
+      return undefined;
     }
     case 'boolean': {
       if (typeof value !== 'boolean') {
@@ -169,11 +168,17 @@ function hasRequired(spec: ObjectSpec): boolean {
   return Object.values(spec.fields).some((f) => f.required || (f.type === 'object' && hasRequired(f)));
 }
 
-function runChecks(spec: FieldSpec, value: unknown, path: string, problems: SchemaProblem[]): void {
+/** Run the field's extra checks; false when one failed (the value is then treated as absent). */
+function runChecks(spec: FieldSpec, value: unknown, path: string, problems: SchemaProblem[]): boolean {
+  let ok = true;
   for (const check of spec.checks ?? []) {
     const message = check(value);
-    if (message) problems.push({ path, message, fix: spec.fix ?? `correct '${path}'.` });
+    if (message) {
+      problems.push({ path, message, fix: spec.fix ?? `correct '${path}'.` });
+      ok = false;
+    }
   }
+  return ok;
 }
 
 /** Markdown reference of every field, generated from the schema. */
