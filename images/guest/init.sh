@@ -1,0 +1,187 @@
+#!/bin/busybox sh
+# PID 1 of every wirelab reference service image (a busybox initramfs on the Debian cloud kernel).
+# The image builder (lib/guest-image.ts) adds /etc/wirelab/variant.env (ROLE, FAULT, addresses) and
+# /etc/wirelab/modules.list (kernel modules in dependency order). Contract with wirelab:
+#  - data NICs are taken in PCI order: first = left (on br0), second = right (on br1), whatever their MACs;
+#  - exactly one line "wirelab-guest: ready role=<role>" on the console, once the role really works;
+#  - nothing of its own on the data NICs (no IPv6, no STP, no multicast snooping), except ARP for an
+#    L3 forwarder's next hops;
+#  - an ACPI power button press powers it off cleanly.
+
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+# Busybox runs its own cut-down `tc` applet before PATH, so the real iproute2 tc is called by path.
+TC=/usr/sbin/tc
+ROLE=l2-bridge
+FAULT=
+LEFT_CIDR=198.18.1.1/24
+RIGHT_CIDR=198.18.2.1/24
+. /etc/wirelab/variant.env
+
+say() { echo "wirelab-guest: $*"; }
+
+fail() {
+  say "error: $*"
+  # A broken image must not hang the caller until its timeout: power off at once.
+  poweroff -f
+}
+
+# Kernel command line overrides (e.g. wirelab.left=198.18.5.1/24).
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    wirelab.left=*) LEFT_CIDR="${arg#*=}" ;;
+    wirelab.right=*) RIGHT_CIDR="${arg#*=}" ;;
+  esac
+done
+
+# IPv6 off before any NIC exists: otherwise every interface sends router solicitations, DAD and MLD.
+if [ -d /proc/sys/net/ipv6 ]; then
+  echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6
+  echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6
+fi
+
+while read -r module; do
+  [ -n "$module" ] && { insmod "/lib/modules/$module" || fail "insmod $module failed"; }
+done < /etc/wirelab/modules.list
+
+# PCI order, not MAC or kernel name: a service image must survive new NIC MACs.
+nics=""
+for dev in /sys/bus/pci/devices/*/virtio*/net/*; do
+  [ -e "$dev" ] && nics="$nics ${dev##*/}"
+done
+set -- $nics
+[ $# -ge 2 ] || fail "need two virtio NICs, found $#:$nics"
+ip link set dev "$1" name left || fail "cannot rename $1"
+ip link set dev "$2" name right || fail "cannot rename $2"
+
+# Wait (bounded) until a file holds a value: virtio carrier comes about 1 s after `up`.
+wait_for() { # file value seconds
+  tries=$(($3 * 10))
+  while [ "$(cat "$1" 2>/dev/null)" != "$2" ]; do
+    tries=$((tries - 1))
+    [ $tries -gt 0 ] || fail "timed out waiting for $1 = $2"
+    usleep 100000
+  done
+}
+
+power_button() {
+  # acpid runs /etc/acpi/PWRF/00000080 for the power button (busybox's default event map); it
+  # reads the button's /dev/input/event* device (button.ko and evdev.ko are in modules.list).
+  if [ "$FAULT" = nohalt ]; then
+    return
+  fi
+  acpid -c /etc/acpi -l /dev/null || fail "acpid did not start"
+}
+
+apply_fault() {
+  case "$FAULT" in
+    oneway) # drop everything that enters on the left: left -> right is dead, right -> left passes
+      $TC qdisc add dev left ingress &&
+        $TC filter add dev left parent ffff: matchall action drop ;;
+    macrewrite) # forwarded frames leave with a source MAC that is not the sender's
+      $TC qdisc add dev left clsact &&
+        $TC filter add dev left egress matchall action pedit ex munge eth src set 02:77:00:00:00:01 &&
+        $TC qdisc add dev right clsact &&
+        $TC filter add dev right egress matchall action pedit ex munge eth src set 02:77:00:00:00:02 ;;
+    delay)
+      $TC qdisc add dev left root netem delay 20ms limit 10000 &&
+        $TC qdisc add dev right root netem delay 20ms limit 10000 ;;
+    lossy)
+      $TC qdisc add dev left root netem loss random 5% limit 10000 &&
+        $TC qdisc add dev right root netem loss random 5% limit 10000 ;;
+    *) true ;;
+  esac || fail "tc setup for fault '$FAULT' failed"
+}
+
+start_l2_bridge() {
+  # Tagged frames: 1500-byte payload + 802.1Q/QinQ tags must pass untouched, so make room for two tags.
+  ip link set dev left mtu 1508 && ip link set dev right mtu 1508 || fail "cannot set MTU"
+  brctl addbr br0 || fail "cannot create bridge"
+  # Busybox ip cannot set bridge options: sysfs. No STP (no BPDUs), no snooping (no IGMP/MLD
+  # queries), no VLAN filtering (tags pass as they are), forward at once.
+  echo 0 > /sys/class/net/br0/bridge/stp_state
+  echo 0 > /sys/class/net/br0/bridge/forward_delay
+  echo 0 > /sys/class/net/br0/bridge/multicast_snooping
+  echo 0 > /sys/class/net/br0/bridge/vlan_filtering
+  brctl addif br0 left && brctl addif br0 right || fail "cannot add ports to br0"
+  apply_fault
+  ip link set dev left up && ip link set dev right up && ip link set dev br0 up || fail "link up failed"
+  wait_for /sys/class/net/br0/brif/left/state 3 30
+  wait_for /sys/class/net/br0/brif/right/state 3 30
+}
+
+start_l3_forwarder() {
+  echo 1 > /proc/sys/net/ipv4/ip_forward
+  for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > "$f"; done
+  ip addr add "$LEFT_CIDR" dev left || fail "bad wirelab.left '$LEFT_CIDR'"
+  ip addr add "$RIGHT_CIDR" dev right || fail "bad wirelab.right '$RIGHT_CIDR'"
+  apply_fault
+  ip link set dev left up && ip link set dev right up || fail "link up failed"
+  wait_for /sys/class/net/left/carrier 1 30
+  wait_for /sys/class/net/right/carrier 1 30
+}
+
+start_monitor() {
+  for nic in left right; do
+    if [ "$FAULT" = chatty ]; then
+      ip link set dev $nic promisc on up || fail "link up failed"
+    else
+      ip link set dev $nic promisc on arp off up || fail "link up failed"
+    fi
+  done
+  wait_for /sys/class/net/left/carrier 1 30
+  wait_for /sys/class/net/right/carrier 1 30
+}
+
+# The chatty monitor's fault: a gratuitous ARP on the left NIC every few seconds.
+chatter() {
+  ip addr add 198.18.0.250/32 dev left
+  while true; do
+    arping -U -c 1 -I left -s 198.18.0.250 198.18.0.250 > /dev/null 2>&1
+    sleep 3
+  done
+}
+
+# Print the receive counters when they change, about once per second.
+report_rx() {
+  last=""
+  while true; do
+    now="left=$(cat /sys/class/net/left/statistics/rx_packets) right=$(cat /sys/class/net/right/statistics/rx_packets)"
+    if [ "$now" != "$last" ]; then
+      echo "wirelab-monitor: rx $now"
+      last="$now"
+    fi
+    sleep 1
+  done
+}
+
+power_button
+
+if [ "$FAULT" = liar ]; then
+  # Claims to be ready at once; really forwards only about 8 s later.
+  say "ready role=$ROLE"
+  sleep 8
+fi
+
+case "$ROLE" in
+  l2-bridge) start_l2_bridge ;;
+  l3-forwarder) start_l3_forwarder ;;
+  monitor) start_monitor ;;
+  *) fail "unknown role '$ROLE'" ;;
+esac
+
+if [ "$FAULT" = slowboot ]; then
+  sleep 40
+fi
+[ "$FAULT" = liar ] || say "ready role=$ROLE"
+
+[ "$FAULT" = chatty ] && chatter &
+if [ "$ROLE" = monitor ]; then
+  report_rx
+fi
+# PID 1 must never exit (the kernel would panic).
+while true; do sleep 3600; done
