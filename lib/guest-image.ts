@@ -130,7 +130,7 @@ export function imageDigest(kernel: Buffer, initramfs: Buffer): string {
 
 /** The variant settings the init script sources. */
 export function variantEnv(variant: ReferenceVariant): string {
-  return [`ROLE=${variant.role}`, `FAULT=${variant.fault ?? ''}`, ''].join('\n');
+  return [`VARIANT=${variant.name}`, `ROLE=${variant.role}`, `FAULT=${variant.fault ?? ''}`, ''].join('\n');
 }
 
 /** Where this machine's parts of a guest image are. */

@@ -16,6 +16,7 @@ mount -t devtmpfs devtmpfs /dev
 
 # Busybox runs its own cut-down `tc` applet before PATH, so the real iproute2 tc is called by path.
 TC=/usr/sbin/tc
+VARIANT=unknown
 ROLE=l2-bridge
 FAULT=
 LEFT_CIDR=198.18.1.1/24
@@ -29,6 +30,8 @@ fail() {
   # A broken image must not hang the caller until its timeout: power off at once.
   poweroff -f
 }
+
+say "booting variant=$VARIANT role=$ROLE"
 
 # Kernel command line overrides (e.g. wirelab.left=198.18.5.1/24).
 for arg in $(cat /proc/cmdline); do
@@ -175,6 +178,7 @@ case "$ROLE" in
 esac
 
 if [ "$FAULT" = slowboot ]; then
+  say "slow boot: ready in 40 s"
   sleep 40
 fi
 [ "$FAULT" = liar ] || say "ready role=$ROLE"
