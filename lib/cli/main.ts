@@ -11,6 +11,8 @@ commands:
   validate <profile.yaml>...      check lab profiles; every problem is reported (exit 2 if any)
   up --profile <file> [--hold]    bring the lab up, print how to reach it, and take it down
                                   (with --hold: keep it up until Ctrl-C)
+  prepare                         start the container engine, build the cached images (setup runs it)
+  images                          list the reference service images (good ones and faulty variants)
   doctor                          what this machine lacks for wirelab, and how to get it
   clean [--all]                   remove what crashed runs left behind (--all: live runs too)
   help                            this text`;
@@ -28,6 +30,10 @@ export async function main(argv: string[]): Promise<number> {
         const { labUp } = await import('./lab-up.ts');
         return await labUp(values.profile, { hold: values.hold ?? false });
       }
+      case 'prepare':
+        return await (await import('./prepare.ts')).prepare();
+      case 'images':
+        return await (await import('./prepare.ts')).listImages();
       case 'doctor':
         return await (await import('./doctor.ts')).doctor();
       case 'clean': {

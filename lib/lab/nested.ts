@@ -95,6 +95,7 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
           ipv4: profile.trafficHosts[side].ipv4,
           gateway: profile.trafficHosts[side].gateway,
           workDir: path.join(workDir, side),
+          mtu: LAB_LINK_MTU,
         },
         stack,
       ),
