@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    reporters: ['default', ['allure-vitest/reporter', { resultsDir: 'reports/allure-results' }]],
+    reporters: ['default', ['allure-vitest/reporter', { resultsDir: process.env.WIRELAB_RESULTS_DIR ?? 'reports/allure-results' }]],
     projects: [
       {
         test: {
@@ -20,6 +20,16 @@ export default defineConfig({
           include: ['test/lab/**/*.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
+          fileParallelism: false,
+          pool: 'forks',
+        },
+      },
+      {
+        test: {
+          name: 'suites',
+          include: ['suites/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
           fileParallelism: false,
           pool: 'forks',
         },

@@ -8,6 +8,10 @@ import { reapStaleRuns } from '../reaper.ts';
 const USAGE = `usage: wirelab <command> [options]
 
 commands:
+  run [suite...] [--profile <file>] [--report-dir <dir>]
+                                  run the qualification suites (default: those for the profile's role)
+                                  against the profile's lab; Allure report in <dir>/allure-report
+                                  (default profile lab-profiles/nested-l2-bridge.yaml, dir reports/)
   validate <profile.yaml>...      check lab profiles; every problem is reported (exit 2 if any)
   up --profile <file> [--hold]    bring the lab up, print how to reach it, and take it down
                                   (with --hold: keep it up until Ctrl-C)
@@ -21,6 +25,11 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
+      case 'run': {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { profile: { type: 'string' }, 'report-dir': { type: 'string' } }, strict: true });
+        const { runSuites } = await import('./run-suites.ts');
+        return await runSuites(positionals, { profile: values.profile ?? 'lab-profiles/nested-l2-bridge.yaml', reportDir: values['report-dir'] ?? 'reports' });
+      }
       case 'validate':
         return validateCommand(rest);
       case 'up': {

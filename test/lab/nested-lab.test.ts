@@ -8,7 +8,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WirelabError } from '../../lib/errors.ts';
 import { startNestedLab } from '../../lib/lab/nested.ts';
-import type { Lab, LabTrafficHost } from '../../lib/lab/lab.ts';
+import type { Lab } from '../../lib/lab/lab.ts';
+import { pingProbe } from '../../lib/ping-probe.ts';
 import { listNetns } from '../../lib/netns.ts';
 import { loadProfile } from '../../lib/profile/load.ts';
 import type { LabProfile } from '../../lib/profile/types.ts';
@@ -29,32 +30,6 @@ afterEach(async () => {
   lab = undefined;
 });
 
-/**
- * Ping from one host to the other (bounded: 5 echoes, 1 s each at most) while the receiver captures
- * on its data NIC; returns the frames the receiver saw from the sender's MAC and the echoes answered.
- */
-async function pingThroughGuest(from: LabTrafficHost, to: LabTrafficHost): Promise<{ framesFromSender: number; replies: number }> {
-  const capture = await to.ssh.spawn(['timeout', '12', 'tcpdump', '-i', to.dataIf, '-n', '-e', '-l', '-c', '5', 'icmp', 'and', 'ether', 'src', from.mac]);
-  let stdout = '';
-  capture.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    let stderr = '';
-    const timer = setTimeout(() => reject(new Error(`tcpdump did not start listening: ${stderr}`)), 10_000);
-    capture.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (stderr.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  const target = to.ipv4.split('/')[0]!;
-  const ping = await from.ssh.exec(['ping', '-c', '5', '-i', '0.2', '-W', '1', target], { timeoutMs: 20_000 });
-  await capture.exit;
-  const replies = Number(/(\d+) received/.exec(ping.stdout.toString())?.[1] ?? 0);
-  return { framesFromSender: stdout.split('\n').filter((l) => l.includes(from.mac)).length, replies };
-}
-
 describe('nested lab', () => {
   it('brings up the good l2-bridge: frames cross both ways, SSH reaches both hosts, nothing is left after', async () => {
     const dockerBefore = await dockerState();
@@ -64,10 +39,10 @@ describe('nested lab', () => {
     expect(lab.guest.console()).toMatch(/wirelab-guest: ready role=l2-bridge/);
     expect(lab.ports.left.guestMac).not.toBe(lab.ports.right.guestMac);
 
-    const leftToRight = await pingThroughGuest(lab.hosts.left, lab.hosts.right);
+    const leftToRight = await pingProbe(lab.hosts.left, lab.hosts.right);
     expect(leftToRight.framesFromSender).toBe(5);
     expect(leftToRight.replies).toBe(5);
-    const rightToLeft = await pingThroughGuest(lab.hosts.right, lab.hosts.left);
+    const rightToLeft = await pingProbe(lab.hosts.right, lab.hosts.left);
     expect(rightToLeft.framesFromSender).toBe(5);
 
     const halt = await lab.haltGuest();
@@ -81,7 +56,7 @@ describe('nested lab', () => {
 
   it('negative control: through the one-way-drop guest, nothing from the left host reaches the right', async () => {
     lab = await startNestedLab(withImage('l2-bridge-oneway'));
-    const leftToRight = await pingThroughGuest(lab.hosts.left, lab.hosts.right);
+    const leftToRight = await pingProbe(lab.hosts.left, lab.hosts.right);
     expect(leftToRight.framesFromSender).toBe(0);
     expect(leftToRight.replies).toBe(0);
   });

@@ -1,0 +1,49 @@
+// `wirelab run`: the qualification suites for the profile's role against its lab, with the
+// Allure report rendered into reports/. Exit 0: all passed; 1: a test failed; 2: usage or profile error.
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { WirelabError } from '../errors.ts';
+import { loadProfile } from '../profile/load.ts';
+import type { GuestRole } from '../profile/types.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const SUITES_DIR = path.join(ROOT, 'suites');
+/** Suites that apply to every role; the rest are named after the role they qualify. */
+const COMMON_SUITES = ['image-hygiene', 'readiness'];
+
+export function availableSuites(): string[] {
+  return readdirSync(SUITES_DIR).filter((f) => f.endsWith('.test.ts')).map((f) => f.replace(/\.test\.ts$/, '')).sort();
+}
+
+export function defaultSuitesFor(role: GuestRole): string[] {
+  return availableSuites().filter((s) => s === role || COMMON_SUITES.includes(s));
+}
+
+export async function runSuites(requested: string[], opts: { profile: string; reportDir: string }): Promise<number> {
+  const profile = loadProfile(opts.profile); // a bad profile fails here, before anything is created
+  const known = availableSuites();
+  for (const name of requested) {
+    if (!known.includes(name)) throw new WirelabError(`'${name}' is not a wirelab suite. Fix: use one of ${known.join(', ')}.`, { exitCode: 2 });
+  }
+  const suites = requested.length > 0 ? requested : defaultSuitesFor(profile.role);
+  if (suites.length === 0) throw new WirelabError(`No suite qualifies the role '${profile.role}' yet. Fix: name suites explicitly (${known.join(', ')}).`, { exitCode: 2 });
+
+  const reportDir = path.resolve(opts.reportDir);
+  const resultsDir = path.join(reportDir, 'allure-results');
+  rmSync(resultsDir, { recursive: true, force: true }); // a report shows this run only
+  console.error(`wirelab run: suites ${suites.join(', ')} on ${profile.name} (${profile.kind} lab, ${profile.role})`);
+  const vitest = await execa(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--project', 'suites', ...suites.map((s) => path.join('suites', `${s}.test.ts`))],
+    { cwd: ROOT, stdio: 'inherit', reject: false, env: { WIRELAB_PROFILE: profile.file, WIRELAB_RESULTS_DIR: resultsDir } },
+  );
+  if (existsSync(resultsDir)) {
+    const output = path.join(reportDir, 'allure-report');
+    const allure = await execa(process.execPath, [path.join(ROOT, 'node_modules/allure/cli.js'), 'generate', resultsDir, '--output', output, '--config', path.join(ROOT, 'allurerc.mjs')], { cwd: ROOT, reject: false, all: true });
+    if (allure.exitCode === 0) console.error(`wirelab run: report ${path.relative(process.cwd(), path.join(output, 'index.html'))}`);
+    else console.error(`wirelab run: the Allure report could not be rendered: ${String(allure.all).trim().split('\n').slice(-3).join(' | ')}`);
+  }
+  if (vitest.exitCode === 0) return 0;
+  return vitest.exitCode === 1 ? 1 : 2;
+}
