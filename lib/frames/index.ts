@@ -55,3 +55,18 @@ export { IcmpLayer, Icmpv6EchoLayer, NeighborSolicitationLayer, NeighborAdvertis
 export { UdpLayer, TcpLayer, tcpFlags, tcpFlagLetters, type TcpOption } from './transport.ts';
 export type { ArpOptions, EtherOptions, VlanOptions, IcmpOptions, Icmpv6EchoOptions, IPv4Options, IPv6Options, TcpOptions, UdpOptions };
 export type { NeighborAdvertisementOptions, NeighborSolicitationOptions };
+export { flow, Flow, IMIX_SIZES, MIN_FRAME, MAX_FRAME, type FlowFrame, type FlowOptions, type FlowVary } from './flow.ts';
+export {
+  findSignature,
+  readSignature,
+  signatureBytes,
+  unwrapSendTime,
+  writeSignature,
+  SIGNATURE_LENGTH,
+  SIGNATURE_MAGIC,
+  SIG_FLOW_ID,
+  SIG_RUN_ID,
+  SIG_SEQ,
+  SIG_SEND_TIME,
+  type Signature,
+} from './signature.ts';
