@@ -21,18 +21,19 @@ const TAPS = [
   { tap: 'wlgtap1', mac: '02:00:00:00:00:02' },
 ];
 
-// Sends frames on one interface and captures on another; prints JSON {sent, received} as hex.
-// argv: from_iface to_iface json_spec. Bounded: `count` frames, capture stops after `listen` seconds.
+// Sends frames on one interface and captures on another; prints JSON {sent, received, latenciesMs}
+// (frames as hex; latency per received test frame, same clock). argv: from_iface to_iface json_spec.
+// Bounded: `count` frames, capture stops `listen` seconds after the last one.
 const SEND_AND_CAPTURE = `
 import json, sys, time
-from scapy.all import AsyncSniffer, Dot1AD, Dot1Q, Ether, IP, Raw, UDP, conf, sendp
+from scapy.all import AsyncSniffer, Dot1AD, Dot1Q, Ether, IP, Raw, UDP, conf
 conf.verb = 0
 src_if, dst_if, spec = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 marker = spec['marker'].encode()
 frames = []
 for i in range(spec['count']):
     eth = Ether(src=spec['src'], dst=spec['dst'])
-    l3 = IP(src='198.18.0.10', dst='198.18.0.11') / UDP(sport=40000, dport=40001) / Raw(marker + b'%06d' % i)
+    l3 = IP(src=spec['ip_src'], dst=spec['ip_dst'], ttl=64) / UDP(sport=40000, dport=40001) / Raw(marker + b'%06d' % i)
     # Pad the IP packet itself, so tags come on top of a full-size untagged frame (1514 + 4 or + 8).
     pad = spec.get('pad_to', 0) - len(eth / l3)
     if pad > 0:
@@ -46,41 +47,78 @@ for i in range(spec['count']):
 sniffer = AsyncSniffer(iface=dst_if, store=True, lfilter=lambda p: marker in bytes(p) or spec.get('all', False))
 sniffer.start()
 time.sleep(0.5)
+sent_at = []
 if frames:
-    sendp(frames, iface=src_if, inter=0.01)
+    sock = conf.L2socket(iface=src_if)
+    for f in frames:
+        sent_at.append(time.time())
+        sock.send(f)
+        time.sleep(spec.get('inter', 0.01))
+    sock.close()
 time.sleep(spec['listen'])
 got = sniffer.stop() or []
-print(json.dumps({'sent': [bytes(f).hex() for f in frames], 'received': [bytes(p).hex() for p in got]}))
+latencies = []
+for p in got:
+    raw = bytes(p)
+    at = raw.find(marker)
+    if at >= 0:
+        seq = int(raw[at + len(marker):at + len(marker) + 6])
+        latencies.append((float(p.time) - sent_at[seq]) * 1000)
+print(json.dumps({'sent': [bytes(f).hex() for f in frames], 'received': [bytes(p).hex() for p in got], 'latenciesMs': latencies}))
 `;
 
 interface Crossing {
   sent: string[];
   received: string[];
+  latenciesMs: number[];
 }
 
-async function sendAndCapture(
-  from: typeof LEFT_HOST,
-  to: typeof RIGHT_HOST,
-  spec: { count: number; listen: number; tags?: 'vlan'; pad_to?: number; all?: boolean },
-): Promise<Crossing> {
-  const full = { ...spec, src: from.mac, dst: to.mac, marker: `WLG${randomBytes(4).toString('hex')}` };
+interface TrafficSpec {
+  count: number;
+  listen: number;
+  tags?: 'vlan';
+  pad_to?: number;
+  all?: boolean;
+  inter?: number;
+  /** Destination MAC (default: the other host) and IPv4 addresses of the test frames. */
+  dst?: string;
+  ip_src?: string;
+  ip_dst?: string;
+}
+
+async function sendAndCapture(from: typeof LEFT_HOST, to: typeof RIGHT_HOST, spec: TrafficSpec): Promise<Crossing> {
+  const full = {
+    ip_src: '198.18.0.10',
+    ip_dst: '198.18.0.11',
+    dst: to.mac,
+    ...spec,
+    src: from.mac,
+    marker: `WLG${randomBytes(4).toString('hex')}`,
+  };
   const r = await run('/usr/bin/python3', ['-c', SEND_AND_CAPTURE, from.iface, to.iface, JSON.stringify(full)], {
     netns: NS,
-    timeoutMs: 60_000,
+    timeoutMs: 90_000,
   });
   return JSON.parse(r.stdout) as Crossing;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
 async function ns(...args: string[]): Promise<void> {
   await run('ip', ['-n', NS, ...args]);
 }
 
+const OTHER_VARIANTS = ['l2-bridge-macrewrite', 'l2-bridge-delay', 'l2-bridge-lossy', 'l2-bridge-liar', 'l3-forwarder', 'monitor', 'monitor-chatty'];
+
 const labStack = new UndoStack('qemu-guest-lab');
 let guestStack: UndoStack;
 let workDir: string;
 const images: Record<string, BuiltImage> = {};
 
-async function boot(image: BuiltImage, timeoutMs = 60_000): Promise<QemuGuest> {
+async function boot(image: BuiltImage, timeoutMs = 60_000, append = image.append): Promise<QemuGuest> {
   return QemuGuest.start({
     name: image.name,
     netns: NS,
@@ -88,7 +126,7 @@ async function boot(image: BuiltImage, timeoutMs = 60_000): Promise<QemuGuest> {
     stack: guestStack,
     kernel: image.kernel,
     initrd: image.initrd,
-    append: image.append,
+    append,
     memoryMiB: 256,
     cpus: 1,
     nics: TAPS,
@@ -102,7 +140,7 @@ function processAlive(pid: number): boolean {
 }
 
 beforeAll(async () => {
-  for (const name of ['l2-bridge', 'l2-bridge-oneway', 'l2-bridge-slowboot', 'l2-bridge-nohalt']) {
+  for (const name of ['l2-bridge', 'l2-bridge-oneway', 'l2-bridge-slowboot', 'l2-bridge-nohalt', ...OTHER_VARIANTS]) {
     images[name] = await buildReferenceImage(name);
   }
   workDir = await mkdtemp(join(tmpdir(), 'wlg-'));
@@ -113,6 +151,9 @@ beforeAll(async () => {
   // Quiet lab: no IPv6 chatter from the host-side links, and no iptables on bridged frames.
   await run('sysctl', ['-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.all.disable_ipv6=1'], { netns: NS });
   await run('sysctl', ['-q', '-w', 'net.bridge.bridge-nf-call-iptables=0'], { netns: NS, allowFailure: true });
+  // Only the interface that owns an address answers ARP for it: else the bridge device answers too
+  // and the L3 forwarder's next-hop frames go to the bridge instead of the right-hand host.
+  await run('sysctl', ['-q', '-w', 'net.ipv4.conf.all.arp_ignore=1'], { netns: NS });
   await ns('link', 'set', 'lo', 'up');
   // Everything below lives in the netns, so deleting the netns (deferred above) removes it all.
   // MTU 1508 on the host-side links: a full-size QinQ frame is 1522 bytes on the wire.
@@ -203,5 +244,95 @@ describe('QemuGuest with reference images', () => {
     expect(halt.graceful).toBe(false);
     expect(halt.ms).toBeGreaterThanOrEqual(5_000);
     expect(processAlive(guest.pid)).toBe(false);
+  });
+});
+
+describe('the other reference variants do what they claim', () => {
+  afterEach(async () => {
+    await guestStack.unwind();
+  });
+
+  it('l2-bridge-macrewrite: forwarded frames carry another source MAC', async () => {
+    guestStack = new UndoStack('macrewrite');
+    await boot(images['l2-bridge-macrewrite']!);
+    const lr = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 5, listen: 1 });
+    expect(lr.received).toHaveLength(5);
+    lr.received.forEach((frame, i) => {
+      const sent = lr.sent[i]!;
+      expect(frame.slice(12, 24), 'source MAC').not.toBe(sent.slice(12, 24));
+      expect(frame.slice(0, 12) + frame.slice(24), 'all but the source MAC').toBe(sent.slice(0, 12) + sent.slice(24));
+    });
+  });
+
+  it('l2-bridge-delay: adds about 20 ms each way', async () => {
+    guestStack = new UndoStack('delay');
+    await boot(images['l2-bridge-delay']!);
+    const lr = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 20, listen: 1 });
+    const rl = await sendAndCapture(RIGHT_HOST, LEFT_HOST, { count: 20, listen: 1 });
+    console.log(`l2-bridge-delay: median latency left->right ${median(lr.latenciesMs).toFixed(1)} ms, right->left ${median(rl.latenciesMs).toFixed(1)} ms`);
+    expect(lr.received).toHaveLength(20);
+    expect(median(lr.latenciesMs)).toBeGreaterThanOrEqual(20);
+    expect(median(rl.latenciesMs)).toBeGreaterThanOrEqual(20);
+    expect(median(lr.latenciesMs)).toBeLessThan(200);
+  });
+
+  it('l2-bridge-lossy: loses a few percent of frames', async () => {
+    guestStack = new UndoStack('lossy');
+    await boot(images['l2-bridge-lossy']!);
+    const lr = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 300, listen: 1, inter: 0.002 });
+    const lost = lr.sent.length - lr.received.length;
+    console.log(`l2-bridge-lossy: lost ${lost} of ${lr.sent.length}`);
+    expect(lost).toBeGreaterThanOrEqual(2); // P(lost < 2) at 5 % of 300 is ~1e-5
+    expect(lost).toBeLessThanOrEqual(40);
+  });
+
+  it('l2-bridge-liar: claims ready at once but forwards only seconds later', async () => {
+    guestStack = new UndoStack('liar');
+    const guest = await boot(images['l2-bridge-liar']!);
+    const early = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 5, listen: 0.5 });
+    expect(early.received).toEqual([]);
+    expect(guest.readyAfterMs).toBeLessThan(30_000);
+    await new Promise((done) => setTimeout(done, 10_000)); // it starts forwarding ~8 s after its ready line
+    const late = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 5, listen: 0.5 });
+    expect(late.received).toEqual(late.sent);
+  });
+
+  it('l3-forwarder: routes with TTL-1 and its own MACs, addresses from the kernel command line', async () => {
+    guestStack = new UndoStack('l3');
+    const image = images['l3-forwarder']!;
+    // Non-default addresses prove the command line override; the right host answers ARP for .10.
+    await run('ip', ['-n', NS, 'addr', 'add', '198.18.22.10/24', 'dev', RIGHT_HOST.iface]);
+    const dropAddress = guestStack.defer('right host address', () =>
+      run('ip', ['-n', NS, 'addr', 'del', '198.18.22.10/24', 'dev', RIGHT_HOST.iface]).then(() => undefined),
+    );
+    await boot(image, 60_000, `${image.append} wirelab.left=198.18.21.1/24 wirelab.right=198.18.22.1/24`);
+    const lr = await sendAndCapture(LEFT_HOST, RIGHT_HOST, {
+      count: 5, listen: 1, dst: TAPS[0]!.mac, ip_src: '198.18.21.10', ip_dst: '198.18.22.10',
+    });
+    expect(lr.received.length).toBe(5);
+    for (const frame of lr.received) {
+      expect(frame.slice(0, 12), 'destination MAC').toBe(RIGHT_HOST.mac.replace(/:/g, ''));
+      expect(frame.slice(12, 24), 'source MAC').toBe(TAPS[1]!.mac.replace(/:/g, ''));
+      expect(parseInt(frame.slice(44, 46), 16), 'TTL').toBe(63);
+    }
+    await dropAddress();
+  });
+
+  it('monitor: counts what it receives, forwards and emits nothing', async () => {
+    guestStack = new UndoStack('monitor');
+    const guest = await boot(images['monitor']!);
+    const lr = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 10, listen: 3, all: true });
+    expect(lr.received, 'frames seen on the right while sending left').toEqual([]);
+    const line = await guest.waitForConsole(/wirelab-monitor: rx left=(1\d|[2-9]\d|\d{3,}) right=0/, 5_000);
+    expect(line).toMatch(/left=\d+/);
+    const idleLeft = await sendAndCapture(RIGHT_HOST, LEFT_HOST, { count: 0, listen: 4, all: true });
+    expect(idleLeft.received, 'frames the monitor emitted').toEqual([]);
+  });
+
+  it('monitor-chatty: emits frames of its own', async () => {
+    guestStack = new UndoStack('chatty');
+    await boot(images['monitor-chatty']!);
+    const idleLeft = await sendAndCapture(RIGHT_HOST, LEFT_HOST, { count: 0, listen: 5, all: true });
+    expect(idleLeft.received.length).toBeGreaterThanOrEqual(1);
   });
 });
