@@ -42,6 +42,11 @@ export interface RemoteProcess {
   exit: Promise<{ code: number | null; signal?: string }>;
   /** Close the channel without waiting for the command. */
   close(): void;
+  /**
+   * Close stdin and wait for the command to exit (run-until-eof then interrupts it); if it has not
+   * exited within `timeoutMs`, close the channel and throw.
+   */
+  stop(timeoutMs?: number): Promise<{ code: number | null; signal?: string }>;
 }
 
 export interface PinnedHostKey {
@@ -181,12 +186,23 @@ export class SshHost {
   /** Start a long-running command; the caller reads its streams and ends it (see RemoteProcess). */
   async spawn(argv: readonly string[]): Promise<RemoteProcess> {
     const channel = await this.openChannel(quoteArgv(argv));
+    const exit = channelExit(channel);
+    const label = this.label;
     return {
       stdout: channel,
       stderr: channel.stderr,
       closeStdin: () => channel.end(),
-      exit: channelExit(channel),
+      exit,
       close: () => channel.close(),
+      async stop(timeoutMs = 10_000) {
+        channel.end();
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+        const result = await Promise.race([exit, late]).finally(() => clearTimeout(timer));
+        if (result !== 'late') return result;
+        channel.close();
+        throw new WirelabError(`Command '${argv.join(' ')}' on ${label} did not exit within ${timeoutMs} ms of closing its stdin. Fix: start it through run-until-eof.`);
+      },
     };
   }
 
