@@ -94,6 +94,7 @@ export class QemuGuest {
     const pidFile = join(workDir, 'qemu.pid');
     await rm(qmpPath, { force: true });
     await rm(pidFile, { force: true });
+    await checkTaps(opts.netns, opts.nics, opts.name);
 
     const args = ['-name', opts.name, '-machine', 'pc', '-accel', opts.accel === 'kvm' ? 'kvm' : 'tcg'];
     args.push('-m', String(opts.memoryMiB), '-smp', String(opts.cpus));
@@ -277,6 +278,19 @@ function validate(opts: QemuGuestOptions): RegExp {
     return new RegExp(opts.ready.pattern);
   } catch (e) {
     throw bad('ready.pattern', opts.ready.pattern, `it must be a regular expression (${(e as Error).message})`);
+  }
+}
+
+/** QEMU would silently create a missing tap (on no bridge): the guest would boot but see no traffic. */
+async function checkTaps(netns: string, nics: GuestNic[], name: string): Promise<void> {
+  for (const nic of nics) {
+    const r = await run('ip', ['-n', netns, '-o', 'link', 'show', 'dev', nic.tap], { allowFailure: true });
+    if (r.exitCode !== 0) {
+      throw new WirelabError(
+        `Guest '${name}': tap '${nic.tap}' does not exist in network namespace '${netns}' (${r.stderr.trim() || 'not found'}). ` +
+          `Fix: create it and add it to its bridge before starting the guest.`,
+      );
+    }
   }
 }
 

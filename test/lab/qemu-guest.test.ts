@@ -3,7 +3,7 @@
 // and capture on with scapy (bounded counts and times).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -244,6 +244,34 @@ describe('QemuGuest with reference images', () => {
     expect(halt.graceful).toBe(false);
     expect(halt.ms).toBeGreaterThanOrEqual(5_000);
     expect(processAlive(guest.pid)).toBe(false);
+  });
+});
+
+describe('QemuGuest failures are explained', () => {
+  afterEach(async () => {
+    await guestStack.unwind();
+  });
+
+  it('QEMU exiting at start: the error says so and quotes its stderr', async () => {
+    guestStack = new UndoStack('early-exit');
+    const junk = join(workDir, 'not-a-kernel');
+    await writeFile(junk, randomBytes(4096));
+    const image = { ...images['l2-bridge']!, kernel: junk };
+    const error = await boot(image, 30_000).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(WirelabError);
+    expect((error as Error).message).toMatch(/exited \(exit code 1\) \d+ ms after start, before it was ready\. QEMU said: .*kernel/i);
+  });
+
+  it('a missing tap is refused before QEMU starts', async () => {
+    guestStack = new UndoStack('missing-tap');
+    const error = await QemuGuest.start({
+      name: 'no-tap', netns: NS, workDir: join(workDir, 'no-tap'), stack: guestStack,
+      kernel: images['l2-bridge']!.kernel, initrd: images['l2-bridge']!.initrd, memoryMiB: 256, cpus: 1,
+      nics: [{ tap: 'wlgnosuch', mac: '02:00:00:00:00:09' }], accel: 'tcg', ready: { pattern: 'x', timeoutMs: 1000 },
+    }).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(WirelabError);
+    expect((error as Error).message).toContain("tap 'wlgnosuch' does not exist in network namespace");
+    expect(guestStack.size).toBe(0);
   });
 });
 
