@@ -167,6 +167,17 @@ describe('traffic hosts on a lab bridge', () => {
     await expect(attempt).rejects.toThrow(/refused our key/);
   });
 
+  it('refuses an image that is not present locally (no pull attempt), creating nothing', async () => {
+    const attemptStack = new UndoStack(`${runId}-missing-image`);
+    const attempt = startTrafficHost(
+      { side: 'left', runId, labNetns: runId, bridge: BRIDGE, mac: '02:00:5e:10:00:03', ipv4: '198.18.0.3/24', workDir: join(workDir, 'missing'), image: 'wirelab/traffic-host:000000000000' },
+      attemptStack,
+    );
+    await expect(attempt).rejects.toThrow(/wirelab\/traffic-host:000000000000 is not available locally.*Fix:/);
+    expect(attemptStack.size).toBe(0);
+    await attemptStack.unwind();
+  });
+
   it('leaves no container, namespace, link or key behind after teardown', async () => {
     const keyDir = join(workDir, 'left', 'ssh-left');
     expect(existsSync(keyDir)).toBe(true);

@@ -1,0 +1,54 @@
+// The lock file must serialize holders, take over a lock whose owner died, and time out clearly.
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WirelabError } from '../../lib/errors.ts';
+import { withFileLock } from '../../lib/file-lock.ts';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'wlt-lock-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('withFileLock', () => {
+  it('runs holders one at a time and removes the lock afterwards', async () => {
+    const lock = join(dir, 'x.lock');
+    const events: string[] = [];
+    const holder = (name: string) =>
+      withFileLock(lock, { timeoutMs: 5_000, purpose: 'test', pollMs: 10 }, async () => {
+        events.push(`${name} in`);
+        await sleep(50);
+        events.push(`${name} out`);
+      });
+    await Promise.all([holder('a'), holder('b')]);
+    expect(events).toEqual(['a in', 'a out', 'b in', 'b out']);
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('releases the lock when the work throws', async () => {
+    const lock = join(dir, 'x.lock');
+    await expect(withFileLock(lock, { timeoutMs: 1_000, purpose: 'test' }, () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('takes over a lock whose owner process no longer exists', async () => {
+    const lock = join(dir, 'x.lock');
+    await writeFile(lock, '2147483646\n'); // above pid_max: no such process
+    await expect(withFileLock(lock, { timeoutMs: 1_000, purpose: 'test' }, async () => 'done')).resolves.toBe('done');
+  });
+
+  it('times out with an error naming the purpose and the holder', async () => {
+    const lock = join(dir, 'x.lock');
+    await writeFile(lock, `${process.pid}\n`); // held by a live process (this one)
+    const attempt = withFileLock(lock, { timeoutMs: 100, purpose: 'the image build', pollMs: 10 }, async () => 'never');
+    await expect(attempt).rejects.toThrow(WirelabError);
+    await expect(attempt).rejects.toThrow(new RegExp(`the image build.*pid ${process.pid}`));
+  });
+});
