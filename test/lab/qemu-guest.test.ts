@@ -119,7 +119,7 @@ let workDir: string;
 const images: Record<string, BuiltImage> = {};
 
 async function boot(image: BuiltImage, timeoutMs = 60_000, append = image.append): Promise<QemuGuest> {
-  return QemuGuest.start({
+  const guest = await QemuGuest.start({
     name: image.name,
     netns: NS,
     workDir: join(workDir, image.name),
@@ -133,6 +133,8 @@ async function boot(image: BuiltImage, timeoutMs = 60_000, append = image.append
     accel: 'auto',
     ready: { pattern: image.readyPattern, timeoutMs },
   });
+  console.log(`${image.name}: ready after ${guest.readyAfterMs} ms`);
+  return guest;
 }
 
 function processAlive(pid: number): boolean {
@@ -183,7 +185,6 @@ describe('QemuGuest with reference images', () => {
   it('l2-bridge: ready line, frames cross byte-exact both ways (VLAN and QinQ too), silent when idle, graceful halt', async () => {
     guestStack = new UndoStack('l2-bridge');
     const guest = await boot(images['l2-bridge']!);
-    console.log(`l2-bridge ready after ${guest.readyAfterMs} ms`);
     expect(guest.console()).toMatch(/wirelab-guest: ready role=l2-bridge/);
     expect(guest.console().match(/wirelab-guest: ready/g)).toHaveLength(1);
     expect(processAlive(guest.pid)).toBe(true);
@@ -207,8 +208,7 @@ describe('QemuGuest with reference images', () => {
 
   it('l2-bridge-oneway: nothing crosses left to right, right to left still passes', async () => {
     guestStack = new UndoStack('l2-bridge-oneway');
-    const guest = await boot(images['l2-bridge-oneway']!);
-    console.log(`l2-bridge-oneway ready after ${guest.readyAfterMs} ms`);
+    await boot(images['l2-bridge-oneway']!);
     const lr = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 10, listen: 1 });
     expect(lr.sent).toHaveLength(10);
     expect(lr.received).toEqual([]);
