@@ -154,13 +154,21 @@ export class QemuGuest {
 
   /** Wait until a console line (anywhere in the console so far) matches; resolves with that line. */
   waitForConsole(pattern: RegExp, timeoutMs: number): Promise<string> {
+    // A 'g' or 'y' flag would make test() stateful across lines.
+    const re = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
+    let scanned = 0; // complete lines before this offset did not match
     return new Promise<string>((resolvePromise, reject) => {
       const check = (): void => {
-        const line = this.text.split('\n').find((l) => pattern.test(l));
-        if (line !== undefined) finish(() => resolvePromise(line));
-        else if (this.exitStatus) finish(() => reject(new GuestExited(this.exitStatus)));
+        for (let start = scanned; ; ) {
+          const nl = this.text.indexOf('\n', start);
+          const line = nl < 0 ? this.text.slice(start) : this.text.slice(start, nl);
+          if (re.test(line)) return finish(() => resolvePromise(line));
+          if (nl < 0) break;
+          start = scanned = nl + 1;
+        }
+        if (this.exitStatus) finish(() => reject(new GuestExited(this.exitStatus)));
       };
-      const timer = setTimeout(() => finish(() => reject(new ReadyTimeout())), timeoutMs);
+      const timer = setTimeout(() => finish(() => reject(new ReadyTimeout('timeout'))), timeoutMs);
       const finish = (settle: () => void): void => {
         clearTimeout(timer);
         this.listeners.delete(check);
@@ -247,8 +255,9 @@ export class QemuGuest {
   }
 }
 
-class ReadyTimeout extends Error {}
-class GuestExited extends Error {
+/** waitForConsole() failures; user-facing (the guest misbehaved), so WirelabErrors. */
+class ReadyTimeout extends WirelabError {}
+class GuestExited extends WirelabError {
   constructor(readonly status: { code: number | null; signal: string | null } | null) {
     super('guest exited');
   }
