@@ -125,9 +125,12 @@ class FlowState {
   highestSeq = -1;
   readonly rewrites: RewriteCounts = { unchanged: 0, srcMac: 0, dstMac: 0, hopLimitDelta: {}, vlanTags: 0, payload: 0, length: 0, badChecksum: 0 };
   readonly differences: FrameDifference[] = [];
+  /** Where the signature sits in this flow's frames as sent (the fast path of the position check). */
+  readonly signatureOffset: number;
 
   constructor(readonly spec: FlowSpec) {
     const n = spec.count;
+    this.signatureOffset = n > 0 ? findSignature(spec.frameAt(0)) : -1;
     this.seen = { 'left-host': new Uint8Array(n), 'guest-left': new Uint8Array(n), 'guest-right': new Uint8Array(n), 'right-host': new Uint8Array(n) };
     this.ingressTs = new Float64Array(n).fill(NO_TS);
     this.egressTs = new Float64Array(n).fill(NO_TS);
@@ -157,8 +160,14 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
     const summaries = new Map<string, number>();
     const tally: ForeignFrames = { point, fromGuest: 0, fromHosts: 0, guestSummaries: [] };
     for await (const frame of frames) {
-      const off = findSignature(frame.data, input.runId, 42);
-      const state = off >= 0 ? states.get(frame.data.readUInt16BE(off + SIG_FLOW_ID)) : undefined;
+      let off = findSignature(frame.data, input.runId, 42);
+      let state = off >= 0 ? states.get(frame.data.readUInt16BE(off + SIG_FLOW_ID)) : undefined;
+      // A signature quoted inside another frame (an ICMP error carries the datagram that caused it)
+      // does not make that frame a test frame: the signature must open the frame's L4 payload.
+      if (state && off !== state.signatureOffset && off !== l4PayloadOffset(frame.data)) {
+        state = undefined;
+        off = -1;
+      }
       const seq = off >= 0 ? frame.data.readUInt32BE(off + SIG_SEQ) : -1;
       if (!state || seq >= state.spec.count) {
         if (off >= 0 && frame.data.readUInt32BE(off + SIG_RUN_ID) === input.runId >>> 0) continue; // a signed frame of an unknown flow: not foreign
@@ -252,6 +261,16 @@ function compareWithSent(state: FlowState, seq: number, received: Buffer): void 
   if (state.differences.length < MAX_DIFFERENCES) {
     state.differences.push({ seq, changes, sentSummary: a.summary(), receivedSummary: b.summary(), firstDifferingBytes: firstDifference(sent, received) });
   }
+}
+
+const L4_KINDS = new Set(['UDP', 'TCP', 'ICMP', 'ICMPv6Echo']);
+
+/** Offset of the first L4 layer's payload (after its header), or -1. */
+function l4PayloadOffset(data: Buffer): number {
+  const packet = parse(data);
+  const i = packet.layers.findIndex((l) => L4_KINDS.has(l.kind));
+  if (i < 0 || !packet.starts) return -1;
+  return packet.starts[i]! + packet.layers[i]!.headerLength();
 }
 
 /** The bytes from the signature to the end: what no role may change. */

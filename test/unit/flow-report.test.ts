@@ -1,7 +1,7 @@
 // Frame-by-frame analysis on synthetic captures: each fault shows up as exactly that fault.
 import { describe, expect, it } from 'vitest';
 import { analyzeTraffic, type CapturedFrame, type CapturePoint, type FlowSpec } from '../../lib/flow-report.ts';
-import { ARP, Ether, flow, IPv4, stack, UDP } from '../../lib/frames/index.ts';
+import { ARP, Ether, flow, ICMP, IPv4, Raw, stack, UDP } from '../../lib/frames/index.ts';
 
 const RUN = 0x00abcdef;
 const LEFT_MAC = '02:00:00:00:00:01';
@@ -94,5 +94,17 @@ describe('analyzeTraffic', () => {
     expect(point.fromHosts).toBe(1);
     expect(point.guestSummaries[0]!.count).toBe(2);
     expect(point.guestSummaries[0]!.summary).toMatch(/ARP/);
+  });
+});
+
+describe('analyzeTraffic: quoted signatures', () => {
+  it('an ICMP error quoting a test frame is not a copy of that frame', async () => {
+    const f = makeFlow();
+    const quoted = f.frames[7]!.subarray(14, 14 + 28 + 18);
+    const icmpError = stack(Ether({ src: RIGHT_MAC, dst: LEFT_MAC }), IPv4({ src: '198.18.0.2', dst: '198.18.0.1' }), ICMP({ type: 3, code: 3 }), Raw(quoted)).build();
+    const arrived = [...f.frames, icmpError].map((data, i) => ({ tsNs: BigInt(i), data }));
+    const report = await analyzeTraffic({ runId: RUN, flows: [f], hostMacs: [LEFT_MAC, RIGHT_MAC], captures: { 'right-host': frames(arrived) } });
+    expect(report.flows[0]!.duplicated).toBe(0);
+    expect(report.foreign[0]!.fromHosts).toBe(1);
   });
 });

@@ -1,0 +1,125 @@
+// Packet captures with tcpdump: on the guest's host-side ports (locally, inside the lab's namespace,
+// so both ports share one clock) and on the traffic hosts' data NICs (over SSH, streamed back as a
+// pcap). A capture is confirmed listening before traffic starts (tcpdump prints "listening on" after
+// it has opened the interface), and stopped with SIGINT so it flushes; its kernel drop count is kept.
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { finished } from 'node:stream/promises';
+import { WirelabError } from './errors.ts';
+import { withNetns } from './exec.ts';
+import type { SshHost } from './ssh.ts';
+import type { UndoStack } from './teardown.ts';
+
+export interface CaptureResult {
+  file: string;
+  /** Frames tcpdump reports the kernel dropped (the capture missed them; the wire did not). */
+  droppedByKernel: number;
+  captured: number;
+}
+
+export interface Capture {
+  readonly label: string;
+  readonly file: string;
+  stop(): Promise<CaptureResult>;
+}
+
+const LISTEN_BUDGET_MS = 10_000;
+const STOP_BUDGET_MS = 10_000;
+
+/** tcpdump options common to every capture: whole frames, nanosecond stamps, no buffering delay. */
+function tcpdumpArgs(ifname: string, output: string): string[] {
+  return ['-i', ifname, '-n', '-s', '0', '-U', '--immediate-mode', '--time-stamp-precision=nano', '-B', '8192', '-w', output];
+}
+
+/** Parse tcpdump's closing statistics ("N packets captured", "N packets dropped by kernel"). */
+export function parseTcpdumpStats(stderr: string): { captured: number; droppedByKernel: number } {
+  const num = (re: RegExp) => Number(re.exec(stderr)?.[1] ?? 0);
+  return { captured: num(/(\d+) packets? captured/), droppedByKernel: num(/(\d+) packets? dropped by kernel/) };
+}
+
+/** Resolves once `stderr` shows tcpdump listening; rejects with its words if it exits first. */
+function waitListening(label: string, stderrText: () => string, exited: Promise<unknown>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const started = Date.now();
+    const timer = setInterval(() => {
+      if (stderrText().includes('listening on')) {
+        clearInterval(timer);
+        resolve();
+      } else if (Date.now() - started > LISTEN_BUDGET_MS) {
+        clearInterval(timer);
+        reject(new WirelabError(`The capture on ${label} did not start listening within ${LISTEN_BUDGET_MS / 1000} s: ${stderrText().trim() || 'tcpdump said nothing'}.`));
+      }
+    }, 20);
+    void exited.then(() => {
+      clearInterval(timer);
+      if (!stderrText().includes('listening on')) reject(new WirelabError(`The capture on ${label} ended before it started: ${stderrText().trim()}`));
+    });
+  });
+}
+
+/** Capture on an interface of this machine (optionally inside a namespace) into `file`. */
+export async function startLocalCapture(opts: { label: string; netns?: string; ifname: string; file: string; stack: UndoStack }): Promise<Capture> {
+  // -Z root: tcpdump would otherwise drop to its own user and could not write into the run's 0700 dir.
+  const [cmd, argv] = withNetns('tcpdump', ['-Z', 'root', ...tcpdumpArgs(opts.ifname, opts.file)], opts.netns);
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  const undo = opts.stack.defer(`capture on ${opts.label}`, async () => {
+    if (child.exitCode === null) child.kill('SIGKILL'); // by its own pid: the tcpdump this run started
+    await exited;
+  });
+  try {
+    await waitListening(opts.label, () => stderr, exited);
+  } catch (e) {
+    await undo();
+    throw e;
+  }
+  let result: Promise<CaptureResult> | undefined;
+  return {
+    label: opts.label,
+    file: opts.file,
+    stop: () =>
+      (result ??= (async () => {
+        child.kill('SIGINT');
+        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_BUDGET_MS);
+        await exited;
+        clearTimeout(timer);
+        await undo();
+        return { file: opts.file, ...parseTcpdumpStats(stderr) };
+      })()),
+  };
+}
+
+/** Capture on a traffic host's NIC over SSH; the pcap streams back into the local `file`. */
+export async function startRemoteCapture(opts: { label: string; ssh: SshHost; ifname: string; file: string; stack: UndoStack }): Promise<Capture> {
+  // run-until-eof (in the traffic-host image) turns "stdin closed" into SIGINT for tcpdump, since sshd
+  // does not deliver signals to a root session.
+  const proc = await opts.ssh.spawn(['run-until-eof', 'tcpdump', ...tcpdumpArgs(opts.ifname, '-')]);
+  const out = createWriteStream(opts.file);
+  proc.stdout.pipe(out);
+  let stderr = '';
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const undo = opts.stack.defer(`capture on ${opts.label}`, async () => {
+    proc.closeStdin();
+    await Promise.race([proc.exit, new Promise((r) => setTimeout(r, STOP_BUDGET_MS))]);
+    proc.close();
+  });
+  try {
+    await waitListening(opts.label, () => stderr, proc.exit);
+  } catch (e) {
+    await undo();
+    throw e;
+  }
+  let result: Promise<CaptureResult> | undefined;
+  return {
+    label: opts.label,
+    file: opts.file,
+    stop: () =>
+      (result ??= (async () => {
+        await undo();
+        await finished(out);
+        return { file: opts.file, ...parseTcpdumpStats(stderr) };
+      })()),
+  };
+}

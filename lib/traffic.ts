@@ -1,0 +1,130 @@
+// One traffic run through the lab: start captures on all four points and confirm they listen, send
+// every flow from its traffic host (both sides at once), let the last frame arrive, stop the
+// captures, and join them frame by frame into a report. The pcaps stay in the run's work directory
+// as evidence.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { startLocalCapture, startRemoteCapture, type Capture, type CaptureResult } from './capture.ts';
+import { analyzeTraffic, type CapturePoint, type FlowSpec, type TrafficReport } from './flow-report.ts';
+import { Ether, flow, IPv4, stack, UDP, type Flow, type FlowVary, type Packet } from './frames/index.ts';
+import { injectFrames, type InjectionResult, type ScheduledFrame } from './injector.ts';
+import type { Lab, Side } from './lab/lab.ts';
+import { readPcap } from './pcap.ts';
+
+export interface FlowDefinition {
+  name: string;
+  from: Side;
+  to: Side;
+  /** Headers down to L4; the signature (and padding to `size`) is added. */
+  template: Packet;
+  count: number;
+  ratePps: number;
+  /** Frame size without FCS (60..9216), or 'imix'. */
+  size: number | 'imix';
+  vary?: FlowVary;
+}
+
+export interface TrafficRun {
+  name: string;
+  report: TrafficReport;
+  injections: InjectionResult[];
+  /** One pcap per capture point. */
+  pcaps: Record<CapturePoint, string>;
+}
+
+export interface TrafficOptions {
+  /** Names the run's pcaps; unique per test. */
+  name: string;
+  /** How long to keep capturing after the last frame was sent (frames still in flight). */
+  settleMs?: number;
+}
+
+const SIDES: readonly Side[] = ['left', 'right'];
+
+/** The run id as the 32-bit number the signatures carry (`wl-1a2b3c` → 0x1a2b3c). */
+export function numericRunId(runId: string): number {
+  return parseInt(runId.slice(3), 16) >>> 0;
+}
+
+export async function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {
+  const runId = numericRunId(lab.runId);
+  const flows = definitions.map((d, i) => ({ def: d, flow: flow({ template: d.template, runId, flowId: i + 1, count: d.count, ratePps: d.ratePps, size: d.size, vary: d.vary }) }));
+  const dir = path.join(lab.workDir, 'captures', opts.name.replace(/[^A-Za-z0-9._-]+/g, '_'));
+  mkdirSync(dir, { recursive: true });
+  const pcaps: Record<CapturePoint, string> = {
+    'left-host': path.join(dir, 'left-host.pcap'),
+    'guest-left': path.join(dir, 'guest-left.pcap'),
+    'guest-right': path.join(dir, 'guest-right.pcap'),
+    'right-host': path.join(dir, 'right-host.pcap'),
+  };
+
+  const captures: Capture[] = await Promise.all([
+    startRemoteCapture({ label: 'the left traffic host', ssh: lab.hosts.left.ssh, ifname: lab.hosts.left.dataIf, file: pcaps['left-host'], stack: lab.stack }),
+    startLocalCapture({ label: "the guest's left port", netns: lab.ports.left.netns, ifname: lab.ports.left.ifname, file: pcaps['guest-left'], stack: lab.stack }),
+    startLocalCapture({ label: "the guest's right port", netns: lab.ports.right.netns, ifname: lab.ports.right.ifname, file: pcaps['guest-right'], stack: lab.stack }),
+    startRemoteCapture({ label: 'the right traffic host', ssh: lab.hosts.right.ssh, ifname: lab.hosts.right.dataIf, file: pcaps['right-host'], stack: lab.stack }),
+  ]);
+  let results: CaptureResult[] = [];
+  let injections: InjectionResult[];
+  try {
+    injections = await Promise.all(
+      SIDES.filter((side) => flows.some((f) => f.def.from === side)).map((side) => {
+        const mine = flows.filter((f) => f.def.from === side);
+        const durationMs = Math.max(...mine.map((f) => (f.def.count / f.def.ratePps) * 1000));
+        const requested = mine.reduce((sum, f) => sum + f.def.ratePps, 0);
+        return injectFrames(lab.hosts[side], mergeBySendTime(mine.map((f) => f.flow)), {
+          requestedPps: requested,
+          timeoutMs: Math.max(10_000, durationMs * 3 + 5000),
+          name: `wirelab-${opts.name.replace(/[^A-Za-z0-9._-]+/g, '_')}-${side}`,
+        });
+      }),
+    );
+    await new Promise((r) => setTimeout(r, opts.settleMs ?? 500));
+  } finally {
+    results = await Promise.all(captures.map((c) => c.stop()));
+  }
+
+  const specs: FlowSpec[] = flows.map(({ def, flow: f }) => ({ flowId: f.flowId, name: def.name, from: def.from, to: def.to, count: f.count, frameAt: (seq) => f.frameAt(seq) }));
+  const points = Object.keys(pcaps) as CapturePoint[];
+  const report = await analyzeTraffic({
+    runId,
+    flows: specs,
+    hostMacs: [lab.hosts.left.mac, lab.hosts.right.mac],
+    captures: Object.fromEntries(points.map((p) => [p, readPcap(pcaps[p])])),
+    captureDrops: Object.fromEntries(points.map((p, i) => [p, results[i]?.droppedByKernel ?? 0])),
+  });
+  return { name: opts.name, report, injections, pcaps };
+}
+
+/** Interleave several lazy flows into one schedule ordered by send time (a k-way merge, still lazy). */
+function* mergeBySendTime(flows: Flow[]): Generator<ScheduledFrame> {
+  const iterators = flows.map((f) => f[Symbol.iterator]());
+  const heads = iterators.map((it) => it.next());
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      const h = heads[i]!;
+      if (!h.done && (best < 0 || h.value.sendAtNs < (heads[best]!.value as { sendAtNs: number }).sendAtNs)) best = i;
+    }
+    if (best < 0) return;
+    const frame = heads[best]!.value as { sendAtNs: number; data: Buffer };
+    yield { tsNs: BigInt(Math.round(frame.sendAtNs)), data: frame.data };
+    heads[best] = iterators[best]!.next();
+  }
+}
+
+/**
+ * UDP headers from one traffic host to the other, as that host's stack would address them: through
+ * a bridge or monitor straight to the peer's MAC, through an L3 forwarder to the guest's MAC on the
+ * sending side (the next hop).
+ */
+export function udpTemplate(lab: Lab, from: Side, to: Side, ports: { sport?: number; dport?: number } = {}): Packet {
+  const src = lab.hosts[from];
+  const dst = lab.hosts[to];
+  const nextHopMac = lab.profile.role === 'l3-forwarder' ? lab.ports[from].guestMac : dst.mac;
+  return stack(
+    Ether({ src: src.mac, dst: nextHopMac }),
+    IPv4({ src: src.ipv4.split('/')[0]!, dst: dst.ipv4.split('/')[0]! }),
+    UDP({ sport: ports.sport ?? 10_000, dport: ports.dport ?? 20_000 }),
+  );
+}
