@@ -107,7 +107,7 @@ export class QemuGuest {
     }
     if (opts.disk) {
       const overlay = await createOverlay(opts.disk, workDir, opts.name, opts.stack);
-      args.push('-drive', `file=${qemuOpt(overlay)},format=qcow2,if=virtio`);
+      args.push('-drive', `id=disk0,file=${qemuOpt(overlay)},format=qcow2,if=virtio`);
     }
     opts.nics.forEach((nic, i) => {
       args.push('-netdev', `tap,id=nic${i},ifname=${nic.tap},script=no,downscript=no`);

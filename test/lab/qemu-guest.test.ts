@@ -1,9 +1,9 @@
 // Lab test (root, real QEMU under TCG): reference images booted between two bridges in a netns of
 // the test's own. Each side has a veth pair: one end on the bridge, the other a place to send from
 // and capture on with scapy (bounded counts and times).
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { WirelabError } from '../../lib/errors.ts';
 import { run } from '../../lib/exec.ts';
 import { buildReferenceImage, type BuiltImage } from '../../lib/guest-image.ts';
 import { QemuGuest } from '../../lib/qemu-guest.ts';
+import { QmpClient } from '../../lib/qmp.ts';
 import { UndoStack } from '../../lib/teardown.ts';
 
 const NS = `wlg-${randomBytes(3).toString('hex')}`;
@@ -244,6 +245,39 @@ describe('QemuGuest with reference images', () => {
     expect(halt.graceful).toBe(false);
     expect(halt.ms).toBeGreaterThanOrEqual(5_000);
     expect(processAlive(guest.pid)).toBe(false);
+  });
+});
+
+describe('QemuGuest with a disk image', () => {
+  afterEach(async () => {
+    await guestStack.unwind();
+  });
+
+  it('writes go to a qcow2 overlay in workDir; the base image is never modified; the overlay is undone', async () => {
+    guestStack = new UndoStack('disk');
+    const base = join(workDir, 'base.qcow2');
+    await run('qemu-img', ['create', '-q', '-f', 'qcow2', base, '16M']);
+    const before = createHash('sha256').update(await readFile(base)).digest('hex');
+    const image = images['l2-bridge']!;
+    const guestDir = join(workDir, 'disk-guest');
+    const guest = await QemuGuest.start({
+      name: 'disk-guest', netns: NS, workDir: guestDir, stack: guestStack, kernel: image.kernel, initrd: image.initrd,
+      disk: base, memoryMiB: 256, cpus: 1, nics: TAPS, accel: 'tcg', ready: { pattern: image.readyPattern, timeoutMs: 60_000 },
+    });
+    const overlay = join(guestDir, 'disk-guest-overlay.qcow2');
+    const info = JSON.parse((await run('qemu-img', ['info', '-U', '--output=json', overlay])).stdout) as { 'backing-filename'?: string };
+    expect(info['backing-filename']).toBe(base);
+    // Write 1 MiB through QEMU's block layer, as a guest would.
+    const qmp = await QmpClient.connect(join(guestDir, 'qmp.sock'), 5_000);
+    // (qemu-io prints its report on QEMU's stdout, the console, not in the QMP reply: check the files.)
+    await qmp.execute('human-monitor-command', { 'command-line': 'qemu-io disk0 "write -P 0xab 0 1M"' });
+    qmp.close();
+    expect((await guest.halt(20_000)).graceful).toBe(true);
+    expect(createHash('sha256').update(await readFile(base)).digest('hex')).toBe(before);
+    const written = await run('qemu-img', ['compare', '-q', base, overlay], { allowFailure: true });
+    expect(written.exitCode, 'overlay differs from base').toBe(1);
+    await guestStack.unwind();
+    expect(existsSync(overlay)).toBe(false);
   });
 });
 
