@@ -107,8 +107,10 @@ export class Flow implements Iterable<FlowFrame> {
 
     const l4Index = headerCount - 1;
     const l4 = headers[l4Index];
-    if (!l4 || !['UDP', 'TCP', 'ICMP', 'ICMPv6'].includes(l4.protocol)) {
-      throw flowError(`the template must end with an L4 layer (UDP, TCP, ICMP or ICMPv6) before any Raw; it ends with ${l4?.kind ?? 'nothing'}`);
+    // ARP has no payload: its signature rides in the Ethernet trailer, where a 42-byte ARP frame
+    // carries 18 bytes of padding anyway — exactly the signature's length.
+    if (!l4 || !['UDP', 'TCP', 'ICMP', 'ICMPv6', 'ARP'].includes(l4.protocol)) {
+      throw flowError(`the template must end with an L4 layer (UDP, TCP, ICMP or ICMPv6) or ARP before any Raw; it ends with ${l4?.kind ?? 'nothing'}`);
     }
     const ipIndex = lastIndex(headers, (l) => l.protocol === 'IPv4' || l.protocol === 'IPv6');
     const plan = planFields(o.vary ?? {}, headers, starts, l4Index, ipIndex);
@@ -223,7 +225,8 @@ function planFields(
     checksums.push((t) => patch(t, ipOff + 10, ipWords, sum16(t, ipOff, ipOff + ip.headerLength()), false));
   }
   const l4Checksum = (l4 as unknown as { checksum?: number }).checksum;
-  if (l4Checksum === undefined) {
+  // ARP carries no checksum; its signature (in the trailer) covers no header field.
+  if (l4.protocol !== 'ARP' && l4Checksum === undefined) {
     const at = l4Off + (l4.protocol === 'UDP' ? 6 : l4.protocol === 'TCP' ? 16 : 2);
     const usesPseudoHeader = l4.protocol !== 'ICMP';
     if (usesPseudoHeader && ipOff < 0) throw flowError(`${l4.kind} needs an IP layer below it for its checksum`);

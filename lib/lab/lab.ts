@@ -37,6 +37,14 @@ export interface LabGuest {
   waitForConsole(pattern: RegExp, timeoutMs: number): Promise<string>;
 }
 
+/** Wall-clock moments of the bring-up (ms since the epoch), for readiness honesty. */
+export interface LabTimeline {
+  /** When the guest's console said it was ready. */
+  guestReadyAtMs: number;
+  /** When both traffic hosts answered over SSH. */
+  hostsReadyAtMs: number;
+}
+
 export interface HaltReport {
   graceful: boolean;
   ms: number;
@@ -48,6 +56,7 @@ export interface Lab {
   readonly guest: LabGuest;
   readonly ports: Record<Side, GuestPort>;
   readonly hosts: Record<Side, LabTrafficHost>;
+  readonly timeline: LabTimeline;
   /** Per-run scratch directory (console log, keys, captures). */
   readonly workDir: string;
   /** The run's undo stack; tests may register their own resources on it. */

@@ -18,7 +18,7 @@ import { liveRunsInThisProcess, newRunId, writeRunRecord } from '../run-id.ts';
 import { UndoStack } from '../teardown.ts';
 import { ensureTrafficHostImage } from '../traffic-host-image.ts';
 import { startTrafficHost } from '../traffic-host.ts';
-import type { GuestPort, HaltReport, Lab, LabTrafficHost, ProgressFn, Side } from './lab.ts';
+import type { GuestPort, HaltReport, Lab, LabTimeline, LabTrafficHost, ProgressFn, Side } from './lab.ts';
 
 const SIDES: readonly Side[] = ['left', 'right'];
 const BRIDGE: Record<Side, string> = { left: 'br0', right: 'br1' };
@@ -84,6 +84,8 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
       nics: SIDES.map((side) => ({ tap: TAP[side], mac: guestMac(side) })),
       ready: { pattern: profile.guest.ready.consolePattern, timeoutMs: profile.guest.ready.timeoutSeconds * 1000 },
     });
+    const timeline = { guestReadyAtMs: 0, hostsReadyAtMs: 0 };
+    void guestPromise.then(() => (timeline.guestReadyAtMs = Date.now()), () => undefined);
     const hostPromises = SIDES.map((side) =>
       startTrafficHost(
         {
@@ -100,6 +102,7 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
         stack,
       ),
     );
+    void Promise.all(hostPromises).then(() => (timeline.hostsReadyAtMs = Date.now()), () => undefined);
     // Wait for all, so that a failure of one never leaves another still starting after unwind.
     const settled = await Promise.allSettled([guestPromise, ...hostPromises]);
     const failure = settled.find((s) => s.status === 'rejected');
@@ -115,7 +118,7 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
     const ports = Object.fromEntries(
       SIDES.map((side) => [side, { side, netns: runId, ifname: TAP[side], bridge: BRIDGE[side], guestMac: guestMac(side) } satisfies GuestPort]),
     ) as Record<Side, GuestPort>;
-    return new NestedLab(runId, profile, guest, ports, hosts, workDir, stack);
+    return new NestedLab(runId, profile, guest, ports, hosts, timeline, workDir, stack);
   } catch (error) {
     await stack.unwind().catch((e: Error) => console.error(`wirelab: ${e.message}`));
     throw error;
@@ -138,6 +141,7 @@ class NestedLab implements Lab {
     readonly guest: QemuGuest,
     readonly ports: Record<Side, GuestPort>,
     readonly hosts: Record<Side, LabTrafficHost>,
+    readonly timeline: LabTimeline,
     readonly workDir: string,
     readonly stack: UndoStack,
   ) {}

@@ -105,6 +105,12 @@ export const profileSchema: ObjectSpec = {
             maxForwardingGapSeconds: { type: 'number', min: 0, max: 600, default: 1, doc: 'How long after claiming readiness the guest may take before frames really cross (readiness honesty).' },
           },
         },
+        monitorReportPattern: {
+          type: 'string',
+          default: 'wirelab-monitor: rx',
+          doc: 'For a `monitor`: regular expression of the console line by which the guest reports traffic it received (a new such line after traffic = received).',
+          checks: [(v) => { try { new RegExp(String(v)); return null; } catch (e) { return `is not a valid regular expression (${(e as Error).message}).`; } }],
+        },
         haltTimeoutSeconds: { type: 'number', min: 1, max: 600, default: 30, doc: 'How long a graceful halt (ACPI power button / `virsh shutdown`) may take before the run says the image will not halt.' },
       },
     },

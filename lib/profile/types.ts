@@ -44,6 +44,7 @@ interface GuestCommon {
   accel: 'auto' | 'kvm' | 'tcg';
   nics: { left: { mac?: string }; right: { mac?: string } };
   ready: { consolePattern: string; timeoutSeconds: number; maxForwardingGapSeconds: number };
+  monitorReportPattern: string;
   haltTimeoutSeconds: number;
 }
 

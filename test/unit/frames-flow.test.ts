@@ -136,3 +136,14 @@ describe('flow', () => {
     expect(() => flow({ template, runId: 1, flowId: 1, count: 1, ratePps: 1, size: 60, vary: { srcPort: 2 } })).toThrow(/runs past 65535/);
   });
 });
+
+describe('ARP flows', () => {
+  it('carry the signature in the Ethernet trailer, right after the 28-byte ARP body', async () => {
+    const { ARP, Ether, flow, stack, parse, findSignature } = await import('../../lib/frames/index.ts');
+    const f = flow({ template: stack(Ether({ src: '02:00:00:00:00:01' }), ARP({ hwsrc: '02:00:00:00:00:01', psrc: '198.18.0.1', pdst: '198.18.0.2' })), runId: 1, flowId: 2, count: 3, ratePps: 10, size: 60 });
+    const frame = f.frameAt(2);
+    expect(frame.length).toBe(60);
+    expect(findSignature(frame, 1)).toBe(42);
+    expect(parse(frame).summary()).toMatch(/ARP who-has 198\.18\.0\.2 tell 198\.18\.0\.1/);
+  });
+});

@@ -1,0 +1,51 @@
+// Readiness honesty: a guest's ready line is a claim. Right after it, a probe finds when frames
+// really cross the guest; the gap between claim and fact is what the suites hold against the
+// profile's bound. Measured on this machine's clock: the probe's answer arrives back here over SSH,
+// so no traffic host's clock is compared with anything.
+import type { Lab } from './lab/lab.ts';
+
+export interface ForwardingGap {
+  /** ms from the later of "guest ready" and "traffic hosts ready" to the first frame that crossed; null: never within the deadline. */
+  gapMs: number | null;
+  /** How long the probe waited in all. */
+  waitedMs: number;
+  /** What the probe did, for messages. */
+  method: string;
+}
+
+const PROBE_INTERVAL_S = '0.05';
+
+/**
+ * Ping from left to right every 50 ms until one echo comes back (it must cross the guest both
+ * ways) or the deadline passes. For a monitor the echo crosses the lab's patch, not the guest, so
+ * the guest's own receive report on its console is the evidence instead.
+ */
+export async function measureForwardingGap(lab: Lab, deadlineMs: number, monitorRxPattern?: RegExp): Promise<ForwardingGap> {
+  const claimedAt = Math.max(lab.timeline.guestReadyAtMs, lab.timeline.hostsReadyAtMs);
+  const target = lab.hosts.right.ipv4.split('/')[0]!;
+  const remainingS = Math.max(1, Math.ceil((claimedAt + deadlineMs - Date.now()) / 1000));
+  if (lab.profile.role === 'monitor') {
+    const pattern = monitorRxPattern ?? /wirelab-monitor: rx/;
+    const consoleBefore = lab.guest.console().length;
+    const seen = waitForNewConsoleLine(lab, pattern, consoleBefore, remainingS * 1000);
+    const ping = lab.hosts.left.ssh.exec(['ping', '-q', '-i', PROBE_INTERVAL_S, '-w', String(remainingS), target], { timeoutMs: remainingS * 1000 + 5000 });
+    const at = await seen;
+    await ping;
+    return { gapMs: at === null ? null : Math.max(0, at - claimedAt), waitedMs: Date.now() - claimedAt, method: `pings left→right every ${PROBE_INTERVAL_S} s, watching the guest console for ${pattern}` };
+  }
+  const ping = await lab.hosts.left.ssh.exec(['ping', '-q', '-c', '1', '-i', PROBE_INTERVAL_S, '-w', String(remainingS), target], { timeoutMs: remainingS * 1000 + 5000 });
+  const answeredAt = Date.now();
+  const answered = ping.code === 0;
+  return { gapMs: answered ? Math.max(0, answeredAt - claimedAt) : null, waitedMs: answeredAt - claimedAt, method: `pings left→right every ${PROBE_INTERVAL_S} s until one is answered` };
+}
+
+/** Resolves with the time a console line matching `pattern` appears after `offset`, or null. */
+async function waitForNewConsoleLine(lab: Lab, pattern: RegExp, offset: number, timeoutMs: number): Promise<number | null> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const fresh = lab.guest.console().slice(offset);
+    if (fresh.split('\n').some((line) => pattern.test(line))) return Date.now();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return null;
+}
