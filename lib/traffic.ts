@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startLocalCapture, startRemoteCapture, type Capture, type CaptureResult } from './capture.ts';
 import { analyzeTraffic, type CapturePoint, type FlowSpec, type TrafficReport } from './flow-report.ts';
-import { Ether, flow, IPv4, stack, UDP, type Flow, type FlowVary, type Packet } from './frames/index.ts';
+import { flow, type Flow, type FlowVary, type Packet } from './frames/index.ts';
 import { injectFrames, type InjectionResult, type ScheduledFrame } from './injector.ts';
 import type { Lab, Side } from './lab/lab.ts';
 import { readPcap } from './pcap.ts';
@@ -113,18 +113,6 @@ function* mergeBySendTime(flows: Flow[]): Generator<ScheduledFrame> {
   }
 }
 
-/**
- * UDP headers from one traffic host to the other, as that host's stack would address them: through
- * a bridge or monitor straight to the peer's MAC, through an L3 forwarder to the guest's MAC on the
- * sending side (the next hop).
- */
-export function udpTemplate(lab: Lab, from: Side, to: Side, ports: { sport?: number; dport?: number } = {}): Packet {
-  const src = lab.hosts[from];
-  const dst = lab.hosts[to];
-  const nextHopMac = lab.profile.role === 'l3-forwarder' ? lab.ports[from].guestMac : dst.mac;
-  return stack(
-    Ether({ src: src.mac, dst: nextHopMac }),
-    IPv4({ src: src.ipv4.split('/')[0]!, dst: dst.ipv4.split('/')[0]! }),
-    UDP({ sport: ports.sport ?? 10_000, dport: ports.dport ?? 20_000 }),
-  );
-}
+
+// Templates live in templates.ts; re-exported here for callers that build flows and run them together.
+export { udpTemplate } from './templates.ts';

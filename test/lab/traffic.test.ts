@@ -7,7 +7,8 @@ import type { FlowReport, TrafficReport } from '../../lib/flow-report.ts';
 import type { Lab } from '../../lib/lab/lab.ts';
 import { startNestedLab } from '../../lib/lab/nested.ts';
 import { loadProfile } from '../../lib/profile/load.ts';
-import { runTraffic, udpTemplate, type FlowDefinition } from '../../lib/traffic.ts';
+import { udpTemplate } from '../../lib/templates.ts';
+import { runTraffic, type FlowDefinition } from '../../lib/traffic.ts';
 import { leftoversOf, NOTHING_LEFT } from './leftovers.ts';
 
 const BASE = loadProfile(path.resolve('lab-profiles/nested-l2-bridge.yaml'));
