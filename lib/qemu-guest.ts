@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { mkdir, readFile, readlink, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { WirelabError } from './errors.ts';
 import { run } from './exec.ts';
 import { QmpClient } from './qmp.ts';
@@ -63,9 +64,11 @@ export class QemuGuest {
     this.pid = child.pid!;
     this.log = createWriteStream(join(opts.workDir, 'console.log'));
     this.logClosed = new Promise((done) => this.log.on('close', () => done()));
+    // A decoder, not chunk.toString(): a UTF-8 character may be split across two chunks.
+    const decoder = new StringDecoder('utf8');
     child.stdout!.on('data', (chunk: Buffer) => {
       this.log.write(chunk);
-      this.text += chunk.toString('utf8').replace(/\r/g, '');
+      this.text += decoder.write(chunk).replace(/\r/g, '');
       for (const notify of this.listeners) notify();
     });
     child.stderr!.on('data', (chunk: Buffer) => {
