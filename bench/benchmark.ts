@@ -1,0 +1,43 @@
+// What a benchmark module provides to bench/run.ts. Each module measures wirelab against a baseline
+// (a plain shell script, tcpreplay, scapy...) side by side in one run, and returns raw samples; the
+// runner summarizes them, checks the floors, prints one table and writes reports/bench/<name>.json.
+
+export interface BenchOptions {
+  /** Timed runs per metric; the table shows their median. */
+  runs: number;
+  /** Untimed runs first (page cache, lazy module loads), so the first timed run is not an outlier. */
+  warmup: number;
+  /** Progress lines for the terminal (stderr), never part of the table. */
+  log: (message: string) => void;
+}
+
+/** A bound on wirelab's median: 'max' for times (lower is better), 'min' for rates (higher is better). */
+export interface Floor {
+  kind: 'max' | 'min';
+  value: number;
+}
+
+export interface MetricSamples {
+  /** Short name for the table, e.g. 'lab up'. */
+  metric: string;
+  unit: 'ms' | 'pps' | 'frames/s' | 'MB/s';
+  wirelab: number[];
+  baseline: number[];
+  floor?: Floor;
+}
+
+export interface BenchmarkResult {
+  metrics: MetricSamples[];
+  /** Anything else worth keeping in the JSON report (breakdowns, versions, checks). */
+  details?: Record<string, unknown>;
+}
+
+export interface Benchmark {
+  /** File-name-safe id: the JSON goes to reports/bench/<name>.json. */
+  name: string;
+  /** Short name of the baseline, shown in the table, e.g. 'shell'. */
+  baseline: string;
+  /** One sentence: what exactly is compared with what. */
+  compares: string;
+  run(opts: BenchOptions): Promise<BenchmarkResult>;
+}
