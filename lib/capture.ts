@@ -24,6 +24,23 @@ export interface Capture {
 }
 
 const LISTEN_BUDGET_MS = 10_000;
+
+/**
+ * images/traffic-host/run-until-eof as one constant `sh -c` script (the command comes as "$@"): for
+ * hosts wirelab does not build, such as a remote bench host. Keep the two in step.
+ */
+const RUN_UNTIL_EOF_SCRIPT = [
+  'exec 3<&0',
+  'env --default-signal=INT "$@" </dev/null 3<&- &',
+  'child=$!',
+  '(cat <&3 >/dev/null; kill -INT "$child" 2>/dev/null) >/dev/null 2>&1 &',
+  'watcher=$!',
+  'exec 3<&-',
+  'wait "$child"',
+  'status=$?',
+  'kill "$watcher" 2>/dev/null',
+  'exit "$status"',
+].join('\n');
 const STOP_BUDGET_MS = 10_000;
 
 /** tcpdump options common to every capture: whole frames, nanosecond stamps, no buffering delay. */
@@ -92,10 +109,11 @@ export async function startLocalCapture(opts: { label: string; netns?: string; i
 }
 
 /** Capture on a traffic host's NIC over SSH; the pcap streams back into the local `file`. */
-export async function startRemoteCapture(opts: { label: string; ssh: SshHost; ifname: string; file: string; stack: UndoStack }): Promise<Capture> {
+export async function startRemoteCapture(opts: { label: string; ssh: SshHost; ifname: string; file: string; stack: UndoStack; stopper?: 'installed' | 'inline' }): Promise<Capture> {
   // run-until-eof (in the traffic-host image) turns "stdin closed" into SIGINT for tcpdump, since sshd
-  // does not deliver signals to a root session.
-  const proc = await opts.ssh.spawn(['run-until-eof', 'tcpdump', ...tcpdumpArgs(opts.ifname, '-')]);
+  // does not deliver signals to a root session. A host without it (a bench host) gets the same logic inline.
+  const wrapper = opts.stopper === 'inline' ? ['sh', '-c', RUN_UNTIL_EOF_SCRIPT, 'run-until-eof'] : ['run-until-eof'];
+  const proc = await opts.ssh.spawn([...wrapper, 'tcpdump', ...tcpdumpArgs(opts.ifname, '-')]);
   const out = createWriteStream(opts.file);
   proc.stdout.pipe(out);
   let stderr = '';

@@ -60,8 +60,8 @@ export async function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: 
 
   const captures: Capture[] = await Promise.all([
     startRemoteCapture({ label: 'the left traffic host', ssh: lab.hosts.left.ssh, ifname: lab.hosts.left.dataIf, file: pcaps['left-host'], stack: lab.stack }),
-    startLocalCapture({ label: "the guest's left port", netns: lab.ports.left.netns, ifname: lab.ports.left.ifname, file: pcaps['guest-left'], stack: lab.stack }),
-    startLocalCapture({ label: "the guest's right port", netns: lab.ports.right.netns, ifname: lab.ports.right.ifname, file: pcaps['guest-right'], stack: lab.stack }),
+    captureGuestPort(lab, 'left', pcaps['guest-left']),
+    captureGuestPort(lab, 'right', pcaps['guest-right']),
     startRemoteCapture({ label: 'the right traffic host', ssh: lab.hosts.right.ssh, ifname: lab.hosts.right.dataIf, file: pcaps['right-host'], stack: lab.stack }),
   ]);
   let results: CaptureResult[] = [];
@@ -94,6 +94,15 @@ export async function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: 
     captureDrops: Object.fromEntries(points.map((p, i) => [p, results[i]?.droppedByKernel ?? 0])),
   });
   return { name: opts.name, report, injections, pcaps };
+}
+
+/** A guest port is captured where it is: on this machine, or on a remote bench host over SSH. */
+function captureGuestPort(lab: Lab, side: Side, file: string): Promise<Capture> {
+  const port = lab.ports[side];
+  const label = `the guest's ${side} port`;
+  return port.ssh
+    ? startRemoteCapture({ label, ssh: port.ssh, ifname: port.ifname, file, stack: lab.stack, stopper: 'inline' })
+    : startLocalCapture({ label, netns: port.netns, ifname: port.ifname, file, stack: lab.stack });
 }
 
 /** Interleave several lazy flows into one schedule ordered by send time (a k-way merge, still lazy). */

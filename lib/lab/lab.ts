@@ -17,6 +17,8 @@ export interface GuestPort {
   bridge: string;
   /** The MAC the guest's NIC has in this run. */
   guestMac: string;
+  /** Set when the port is on a remote bench host: capture there over this connection (same clock for both ports). */
+  ssh?: SshHost;
 }
 
 export interface LabTrafficHost {
