@@ -5,7 +5,12 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    reporters: ['default', ['allure-vitest/reporter', { resultsDir: process.env.WIRELAB_RESULTS_DIR ?? 'reports/allure-results' }]],
+    reporters: [
+      'default',
+      ['allure-vitest/reporter', { resultsDir: process.env.WIRELAB_RESULTS_DIR ?? 'reports/allure-results' }],
+      // Machine-readable results, for `wirelab run --json` (wirelab's own tests read which tests failed and why).
+      ...(process.env.WIRELAB_JSON_RESULTS ? [['json', { outputFile: process.env.WIRELAB_JSON_RESULTS }] as ['json', { outputFile: string }]] : []),
+    ],
     projects: [
       {
         test: {

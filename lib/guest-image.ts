@@ -38,7 +38,7 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze([
   { name: 'l2-bridge', role: 'l2-bridge', description: 'Transparent bridge of its two NICs: STP off, no VLAN filtering, byte-exact both ways.' },
   { name: 'l2-bridge-oneway', role: 'l2-bridge', fault: 'oneway', description: 'Drops everything left to right; right to left still passes.' },
   { name: 'l2-bridge-macrewrite', role: 'l2-bridge', fault: 'macrewrite', description: 'Rewrites the source MAC of every frame it forwards (tc pedit).' },
-  { name: 'l2-bridge-delay', role: 'l2-bridge', fault: 'delay', description: 'Adds about 20 ms of one-way delay in each direction (netem).' },
+  { name: 'l2-bridge-delay', role: 'l2-bridge', fault: 'delay', description: 'Adds about 100 ms of one-way delay in each direction (netem): above the default 50 ms latency bound.' },
   { name: 'l2-bridge-lossy', role: 'l2-bridge', fault: 'lossy', description: 'Loses about 5 % of frames at random, both directions (netem).' },
   { name: 'l2-bridge-slowboot', role: 'l2-bridge', fault: 'slowboot', description: 'Prints its ready line only about 40 s after boot.' },
   { name: 'l2-bridge-liar', role: 'l2-bridge', fault: 'liar', description: 'Prints its ready line at once but forwards only about 8 s later.' },

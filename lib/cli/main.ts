@@ -8,10 +8,11 @@ import { reapStaleRuns } from '../reaper.ts';
 const USAGE = `usage: wirelab <command> [options]
 
 commands:
-  run [suite...] [--profile <file>] [--report-dir <dir>]
+  run [suite...] [--profile <file>] [--report-dir <dir>] [--grep <pattern>] [--json <file>]
                                   run the qualification suites (default: those for the profile's role)
                                   against the profile's lab; Allure report in <dir>/allure-report
-                                  (default profile lab-profiles/nested-l2-bridge.yaml, dir reports/)
+                                  (default profile lab-profiles/nested-l2-bridge.yaml, dir reports/);
+                                  --grep: only tests whose name matches; --json: results as JSON
   validate <profile.yaml>...      check lab profiles; every problem is reported (exit 2 if any)
   up --profile <file> [--hold]    bring the lab up, print how to reach it, and take it down
                                   (with --hold: keep it up until Ctrl-C)
@@ -26,9 +27,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'run': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { profile: { type: 'string' }, 'report-dir': { type: 'string' } }, strict: true });
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { profile: { type: 'string' }, 'report-dir': { type: 'string' }, grep: { type: 'string' }, json: { type: 'string' } }, strict: true });
         const { runSuites } = await import('./run-suites.ts');
-        return await runSuites(positionals, { profile: values.profile ?? 'lab-profiles/nested-l2-bridge.yaml', reportDir: values['report-dir'] ?? 'reports' });
+        return await runSuites(positionals, { profile: values.profile ?? 'lab-profiles/nested-l2-bridge.yaml', reportDir: values['report-dir'] ?? 'reports', grep: values.grep, json: values.json });
       }
       case 'validate':
         return validateCommand(rest);

@@ -20,7 +20,7 @@ export function defaultSuitesFor(role: GuestRole): string[] {
   return availableSuites().filter((s) => s === role || COMMON_SUITES.includes(s));
 }
 
-export async function runSuites(requested: string[], opts: { profile: string; reportDir: string }): Promise<number> {
+export async function runSuites(requested: string[], opts: { profile: string; reportDir: string; grep?: string; json?: string }): Promise<number> {
   const profile = loadProfile(opts.profile); // a bad profile fails here, before anything is created
   const known = availableSuites();
   for (const name of requested) {
@@ -35,8 +35,13 @@ export async function runSuites(requested: string[], opts: { profile: string; re
   console.error(`wirelab run: suites ${suites.join(', ')} on ${profile.name} (${profile.kind} lab, ${profile.role})`);
   const vitest = await execa(
     process.execPath,
-    [path.join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--project', 'suites', ...suites.map((s) => path.join('suites', `${s}.test.ts`))],
-    { cwd: ROOT, stdio: 'inherit', reject: false, env: { WIRELAB_PROFILE: profile.file, WIRELAB_RESULTS_DIR: resultsDir } },
+    [path.join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--project', 'suites', ...(opts.grep ? ['-t', opts.grep] : []), ...suites.map((s) => path.join('suites', `${s}.test.ts`))],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+      reject: false,
+      env: { WIRELAB_PROFILE: profile.file, WIRELAB_RESULTS_DIR: resultsDir, ...(opts.json ? { WIRELAB_JSON_RESULTS: path.resolve(opts.json) } : {}) },
+    },
   );
   if (existsSync(resultsDir)) {
     const output = path.join(reportDir, 'allure-report');

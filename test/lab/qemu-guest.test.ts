@@ -326,16 +326,16 @@ describe('the other reference variants do what they claim', () => {
     });
   });
 
-  it('l2-bridge-delay: adds about 20 ms each way', async () => {
+  it('l2-bridge-delay: adds about 100 ms each way', async () => {
     guestStack = new UndoStack('delay');
     await boot(images['l2-bridge-delay']!);
     const lr = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 20, listen: 1 });
     const rl = await sendAndCapture(RIGHT_HOST, LEFT_HOST, { count: 20, listen: 1 });
     console.log(`l2-bridge-delay: median latency left->right ${median(lr.latenciesMs).toFixed(1)} ms, right->left ${median(rl.latenciesMs).toFixed(1)} ms`);
     expect(lr.received).toHaveLength(20);
-    expect(median(lr.latenciesMs)).toBeGreaterThanOrEqual(20);
-    expect(median(rl.latenciesMs)).toBeGreaterThanOrEqual(20);
-    expect(median(lr.latenciesMs)).toBeLessThan(200);
+    expect(median(lr.latenciesMs)).toBeGreaterThanOrEqual(100);
+    expect(median(rl.latenciesMs)).toBeGreaterThanOrEqual(100);
+    expect(median(lr.latenciesMs)).toBeLessThan(400);
   });
 
   it('l2-bridge-lossy: loses a few percent of frames', async () => {

@@ -1,0 +1,133 @@
+// The suites themselves, on the real lab through `wirelab run`: every suite passes its good reference
+// image, and each assertion is shown to fail on a faulty image (negative control), with a message
+// that names the fault.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { buildReferenceImage } from '../../lib/guest-image.ts';
+
+const CLI = path.resolve('bin/wirelab.mjs');
+const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-suites-'));
+
+interface TestOutcome {
+  name: string;
+  status: string;
+  message: string;
+}
+
+/** A nested profile for a reference image (and extra YAML under `guest:` / `expect:`). */
+function profileFor(reference: string, role: string, extra: { guest?: string; expect?: string } = {}): string {
+  const hosts =
+    role === 'l3-forwarder'
+      ? 'trafficHosts:\n  left: { ipv4: 198.18.1.2/24, gateway: 198.18.1.1 }\n  right: { ipv4: 198.18.2.2/24, gateway: 198.18.2.1 }\n'
+      : 'trafficHosts:\n  left: { ipv4: 198.18.0.1/24 }\n  right: { ipv4: 198.18.0.2/24 }\n';
+  const text = `name: ${reference}\nkind: nested\nrole: ${role}\nguest:\n  image: { reference: ${reference} }\n${extra.guest ?? ''}${hosts}${extra.expect ? `expect:\n${extra.expect}` : ''}`;
+  const file = path.join(dir, `${reference}-${Math.random().toString(16).slice(2, 8)}.yaml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** `wirelab run` with JSON results; returns the exit code and each test's outcome. */
+async function wirelabRun(suites: string[], profile: string, grep?: string): Promise<{ exitCode: number; tests: TestOutcome[]; output: string }> {
+  const json = path.join(dir, `results-${Math.random().toString(16).slice(2, 8)}.json`);
+  const r = await execa(process.execPath, [CLI, 'run', ...suites, '--profile', profile, '--report-dir', path.join(dir, 'report'), '--json', json, ...(grep ? ['--grep', grep] : [])], { reject: false, all: true });
+  const results = JSON.parse(readFileSync(json, 'utf8')) as { testResults: { assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[] };
+  const tests = results.testResults.flatMap((f) => f.assertionResults).map((a) => ({ name: a.fullName, status: a.status, message: a.failureMessages.join('\n') }));
+  return { exitCode: r.exitCode ?? -1, tests, output: String(r.all) };
+}
+
+function outcome(tests: TestOutcome[], name: RegExp): TestOutcome {
+  const t = tests.find((x) => name.test(x.name));
+  if (!t) throw new Error(`no test matching ${name} ran: ${tests.map((x) => x.name).join('; ')}`);
+  return t;
+}
+
+describe('every suite passes its good reference image', () => {
+  it.each([
+    ['l2-bridge', 'l2-bridge'],
+    ['l3-forwarder', 'l3-forwarder'],
+    ['monitor', 'monitor'],
+  ])('%s: the default suites pass', async (reference, role) => {
+    const run = await wirelabRun([], profileFor(reference, role));
+    const failed = run.tests.filter((t) => t.status !== 'passed');
+    expect(failed, run.output.slice(-3000)).toEqual([]);
+    expect(run.tests.length).toBeGreaterThanOrEqual(3);
+    expect(run.exitCode).toBe(0);
+  });
+});
+
+describe('negative controls: each faulty image fails the assertions it should, naming its fault', () => {
+  it('one-way drop: unicast fails as loss inside the guest, readiness as "never forwarded"', async () => {
+    const run = await wirelabRun(['l2-bridge', 'readiness'], profileFor('l2-bridge-oneway', 'l2-bridge'), 'unicast both ways|readiness');
+    expect(run.exitCode).toBe(1);
+    expect(outcome(run.tests, /unicast both ways/).message).toMatch(/left→right.*lost|lost.*left→right/s);
+    expect(outcome(run.tests, /unicast both ways/).message).toMatch(/inside the guest|guest's ingress/);
+    expect(outcome(run.tests, /frames cross soon/).message).toMatch(/claimed readiness but did not forward/);
+  });
+
+  it('MAC rewrite: "unchanged" fails naming the source MAC change', async () => {
+    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-macrewrite', 'l2-bridge'), 'unicast both ways|ARP');
+    expect(run.exitCode).toBe(1);
+    for (const name of [/unicast both ways/, /ARP requests/]) {
+      const t = outcome(run.tests, name);
+      expect(t.status).toBe('failed');
+      expect(t.message).toMatch(/src MAC/);
+    }
+  });
+
+  it("added delay: the load test fails on the latency bound, not on loss", async () => {
+    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-delay', 'l2-bridge'), "profile's load");
+    const t = outcome(run.tests, /profile's load/);
+    expect(t.status).toBe('failed');
+    expect(t.message).toMatch(/latency|p99/i);
+  });
+
+  it('random loss: the load test fails naming lost frames', async () => {
+    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-lossy', 'l2-bridge'), "profile's load");
+    const t = outcome(run.tests, /profile's load/);
+    expect(t.status).toBe('failed');
+    expect(t.message).toMatch(/lost/);
+  });
+
+  it('slow boot: every test fails with the readiness timeout and the console quoted', async () => {
+    const run = await wirelabRun(['readiness'], profileFor('l2-bridge-slowboot', 'l2-bridge', { guest: '  ready: { timeoutSeconds: 15 }\n' }));
+    const t = outcome(run.tests, /frames cross soon/);
+    expect(t.status).toBe('failed');
+    expect(t.message).toMatch(/not ready within 15/);
+    expect(t.message).toMatch(/slow boot/);
+  });
+
+  it('premature readiness: the readiness suite fails saying how early the claim was', async () => {
+    const run = await wirelabRun(['readiness'], profileFor('l2-bridge-liar', 'l2-bridge'));
+    const t = outcome(run.tests, /frames cross soon/);
+    expect(t.status).toBe('failed');
+    expect(t.message).toMatch(/claimed readiness [\d.]+ s before it forwarded/);
+  });
+
+  it('no ACPI halt: image hygiene fails saying it did not power off', async () => {
+    const run = await wirelabRun(['image-hygiene'], profileFor('l2-bridge-nohalt', 'l2-bridge', { guest: '  haltTimeoutSeconds: 5\n' }));
+    const t = outcome(run.tests, /halts gracefully/);
+    expect(t.status).toBe('failed');
+    expect(t.message).toMatch(/did not power off within 5 s/);
+  });
+
+  it('chatty monitor: "injects nothing" fails showing what it sent', async () => {
+    const run = await wirelabRun(['monitor'], profileFor('monitor-chatty', 'monitor'), 'injects nothing');
+    const t = outcome(run.tests, /injects nothing/);
+    expect(t.status).toBe('failed');
+    expect(t.message).toMatch(/ARP/);
+  });
+
+  it('an image that does not route: the l3 suite fails on delivery', async () => {
+    // A transparent bridge booted where a router is expected (given as kernel + initrd, as a user's own
+    // image would be): frames addressed to its NIC are for the bridge itself and go nowhere.
+    const bridge = await buildReferenceImage('l2-bridge');
+    const profile = profileFor('l2-bridge', 'l3-forwarder');
+    writeFileSync(profile, readFileSync(profile, 'utf8').replace('image: { reference: l2-bridge }', `image: { kernel: ${bridge.kernel}, initrd: ${bridge.initrd}, append: "${bridge.append}" }`));
+    const run = await wirelabRun(['l3-forwarder'], profile, 'routes both ways');
+    expect(run.exitCode).toBe(1);
+    expect(outcome(run.tests, /routes both ways/).message).toMatch(/lost/);
+  });
+});
