@@ -13,7 +13,7 @@ import { pingProbe } from '../../lib/ping-probe.ts';
 import { listNetns } from '../../lib/netns.ts';
 import { loadProfile } from '../../lib/profile/load.ts';
 import type { LabProfile } from '../../lib/profile/types.ts';
-import { RUN_ID_PATTERN } from '../../lib/run-id.ts';
+import { newRunId, RUN_ID_PATTERN } from '../../lib/run-id.ts';
 import { dockerState, leftoversOf, NOTHING_LEFT } from './leftovers.ts';
 
 const BASE = loadProfile(path.resolve('lab-profiles/nested-l2-bridge.yaml'));
@@ -63,14 +63,13 @@ describe('nested lab', () => {
 
   it('a guest that does not get ready in time fails with its console quoted, and leaves nothing', async () => {
     const profile = withImage('l2-bridge-slowboot', { ready: { ...BASE.guest.ready, timeoutSeconds: 8 } });
-    const before = new Set(await listNetns());
-    const error = await startNestedLab(profile).catch((e: unknown) => e);
+    const runId = newRunId();
+    const error = await startNestedLab(profile, { runId }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WirelabError);
     expect((error as Error).message).toMatch(/wirelab-guest: ready/);
     expect((error as Error).message).toMatch(/8000 ms|8 s/);
     expect((error as Error).message).toMatch(/slow boot|console/i);
-    const runIds = (await listNetns()).filter((n) => !before.has(n) && RUN_ID_PATTERN.test(n));
-    expect(runIds).toEqual([]);
+    expect(await leftoversOf(runId)).toEqual(NOTHING_LEFT);
   });
 
   it('reports an image that will not halt on the ACPI power button, and still removes everything', async () => {
