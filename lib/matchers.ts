@@ -261,7 +261,7 @@ export function noGuestEmissions(subject: ReportSubject, options: GuestEmissionO
     pass: false,
     message: joinSentences([
       `Expected the guest to emit no frames of its own${allowText}, but frames whose source MAC is not a traffic host's were seen ${perPoint.join('; ')}.`,
-      'A frame the guest emits is usually seen twice: at its port and at the traffic host on the same bridge.',
+      perPoint.length > 1 ? 'A frame the guest emits is usually seen twice: at its port and at the traffic host on the same bridge.' : '',
       allowedNote.trim(),
       drops.length > 0 ? `(Captures also lost frames: ${drops.map(([p, v]) => `${n(v!)} at ${pointName(p as CapturePoint)}`).join(', ')}.)` : '',
     ]),
