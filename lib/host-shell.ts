@@ -2,7 +2,7 @@
 // namespace — how wirelab's own tests simulate a bench host) or over SSH. The host driver only ever
 // speaks through this small interface, so the same code brings up a lab locally and remotely.
 // Commands are argv arrays on both paths (SshHost quotes them); nothing is a shell string.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { WirelabError } from './errors.ts';
 import { run, type RunResult } from './exec.ts';
 import { SshHost } from './ssh.ts';
@@ -55,7 +55,8 @@ export class LocalShell implements HostShell {
   }
 
   async writeFile(path: string, data: Buffer): Promise<void> {
-    await this.run(['cp', '/dev/stdin', path], { input: data });
+    // A network namespace shares this machine's files: write directly.
+    await writeFile(path, data);
   }
 
   async close(): Promise<void> {}

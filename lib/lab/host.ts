@@ -179,7 +179,7 @@ async function prepareTrafficHost(profile: LabProfile, side: Side, ssh: SshHost,
   const where = `traffic host '${side}' (${spec.ssh?.address})`;
   const macRead = await ssh.exec(['cat', `/sys/class/net/${nic}/address`]);
   if (macRead.code !== 0) {
-    throw new WirelabError(`${profile.file}: field 'trafficHosts.${side}.dataNic' is "${nic}", but ${where} has no such NIC. Fix: name the NIC cabled to the bench host's ${side} data NIC.`, { exitCode: 2 });
+    throw new WirelabError(`${profile.file}: field 'trafficHosts.${side}.dataNic' is "${nic}", but ${where} has no such NIC (${macRead.stderr.trim() || `exit ${macRead.code}`}). Fix: name the NIC cabled to the bench host's ${side} data NIC.`, { exitCode: 2 });
   }
   const mac = normalizeMac(macRead.stdout.toString().trim());
   if (spec.mac && normalizeMac(spec.mac) !== mac) {
