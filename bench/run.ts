@@ -1,7 +1,8 @@
 // `npm run bench`: run every benchmark, print ONE table, write reports/bench/<name>.json per benchmark.
 // Exit 1 when wirelab misses a floor or a benchmark fails, 2 on a bad option.
 //
-//   tsx bench/run.ts [--runs N] [--warmup N] [--only NAME]
+//   node --import tsx bench/run.ts [--runs N] [--warmup N] [--only NAME]
+//   (not the `tsx` command: on Ctrl-C it may SIGKILL its child before the labs are taken down; see README)
 //
 // To add a benchmark: write a module under bench/ exporting a `Benchmark` (bench/benchmark.ts) and add
 // it to BENCHMARKS below.
@@ -51,7 +52,7 @@ function parseArgs(argv: string[]): BenchOptions & { only?: string } {
 }
 
 function usage(problem?: string): never {
-  const text = `usage: tsx bench/run.ts [--runs N (default 5)] [--warmup N (default 1)] [--only ${BENCHMARKS.map((b) => b.name).join('|')}]`;
+  const text = `usage: node --import tsx bench/run.ts [--runs N (default 5)] [--warmup N (default 1)] [--only ${BENCHMARKS.map((b) => b.name).join('|')}]`;
   if (problem) console.error(`bench: ${problem}\n${text}`);
   else console.log(text);
   process.exit(problem ? 2 : 0);
