@@ -3,6 +3,7 @@
 // pcap). A capture is confirmed listening before traffic starts (tcpdump prints "listening on" after
 // it has opened the interface), and stopped with SIGINT so it flushes; its kernel drop count is kept.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { WirelabError } from './errors.ts';
@@ -108,20 +109,28 @@ export async function startLocalCapture(opts: { label: string; netns?: string; i
   };
 }
 
-/** Capture on a traffic host's NIC over SSH; the pcap streams back into the local `file`. */
+/**
+ * Capture on a traffic host's NIC over SSH. tcpdump writes to the host's own disk while traffic runs
+ * (streaming the pcap back live competes with the traffic for CPU and made the kernel drop frames
+ * from the capture); after the stop the file is copied back into the local `file` and removed.
+ */
 export async function startRemoteCapture(opts: { label: string; ssh: SshHost; ifname: string; file: string; stack: UndoStack; stopper?: 'installed' | 'inline' }): Promise<Capture> {
+  const remoteFile = `/tmp/wirelab-capture-${randomBytes(4).toString('hex')}.pcap`;
   // run-until-eof (in the traffic-host image) turns "stdin closed" into SIGINT for tcpdump, since sshd
   // does not deliver signals to a root session. A host without it (a bench host) gets the same logic inline.
   const wrapper = opts.stopper === 'inline' ? ['sh', '-c', RUN_UNTIL_EOF_SCRIPT, 'run-until-eof'] : ['run-until-eof'];
-  const proc = await opts.ssh.spawn([...wrapper, 'tcpdump', ...tcpdumpArgs(opts.ifname, '-')]);
-  const out = createWriteStream(opts.file);
-  proc.stdout.pipe(out);
+  const proc = await opts.ssh.spawn([...wrapper, 'tcpdump', ...tcpdumpArgs(opts.ifname, remoteFile)]);
   let stderr = '';
   proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const undo = opts.stack.defer(`capture on ${opts.label}`, async () => {
+  proc.stdout.resume();
+  const stopTcpdump = async () => {
     proc.closeStdin();
     await Promise.race([proc.exit, new Promise((r) => setTimeout(r, STOP_BUDGET_MS))]);
     proc.close();
+  };
+  const undo = opts.stack.defer(`capture on ${opts.label}`, async () => {
+    await stopTcpdump();
+    await opts.ssh.exec(['rm', '-f', remoteFile]).catch(() => undefined);
   });
   try {
     await waitListening(opts.label, () => stderr, proc.exit);
@@ -135,8 +144,12 @@ export async function startRemoteCapture(opts: { label: string; ssh: SshHost; if
     file: opts.file,
     stop: () =>
       (result ??= (async () => {
+        await stopTcpdump();
+        const copy = await opts.ssh.spawn(['cat', remoteFile]);
+        const out = createWriteStream(opts.file);
+        copy.stdout.pipe(out);
+        await Promise.all([copy.exit, finished(out)]);
         await undo();
-        await finished(out);
         return { file: opts.file, ...parseTcpdumpStats(stderr) };
       })()),
   };

@@ -7,16 +7,20 @@ import type { UndoStack } from './teardown.ts';
 export async function createNetns(name: string, stack: UndoStack): Promise<void> {
   await run('ip', ['netns', 'add', name]);
   stack.defer(`network namespace ${name}`, () => deleteNetns(name));
-  // No IPv6 on lab links unless a test adds it: a bridge with a link-local address sends router
-  // solicitations and MLD reports, which would show up as frames nobody sent.
-  for (const key of ['net.ipv6.conf.all.disable_ipv6', 'net.ipv6.conf.default.disable_ipv6']) {
-    await run('sysctl', ['-qw', `${key}=1`], { netns: name, allowFailure: true });
-  }
-  // Frames crossing our bridges must not be handed to iptables (per-namespace since Linux 5.x).
-  for (const key of ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables', 'net.bridge.bridge-nf-call-arptables']) {
-    await run('sysctl', ['-qw', `${key}=0`], { netns: name, allowFailure: true });
-  }
-  await run('ip', ['link', 'set', 'lo', 'up'], { netns: name });
+  // One sysctl call for all settings (each `ip netns exec` costs a fork and a namespace switch):
+  // - no IPv6 on lab links unless a test adds it: a bridge with a link-local address sends router
+  //   solicitations and MLD reports, which would show up as frames nobody sent;
+  // - frames crossing our bridges are not handed to iptables (per namespace since Linux 5.x).
+  // -e: a key this kernel lacks (no br_netfilter loaded) is not an error.
+  await run('sysctl', ['-qe', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1',
+    'net.bridge.bridge-nf-call-iptables=0', 'net.bridge.bridge-nf-call-ip6tables=0', 'net.bridge.bridge-nf-call-arptables=0'], { netns: name, allowFailure: true });
+  await ipBatch(name, ['link set lo up']);
+}
+
+/** Run several `ip` commands inside the namespace in one process (`ip -n NS -batch -`). */
+export async function ipBatch(netns: string, commands: string[]): Promise<void> {
+  // The batch text is built from wirelab's own constant names (bridge, tap, veth), never from profile values.
+  await run('ip', ['-n', netns, '-batch', '-'], { input: commands.join('\n') + '\n' });
 }
 
 /** Stop every process still inside the namespace (they are the run's: qemu, tcpdump), then delete it. */
@@ -37,13 +41,20 @@ export async function listNetns(): Promise<string[]> {
   return r.stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
 }
 
-/** A bridge that forwards at once (no STP, no forward delay) and floods multicast like a plain hub. */
-export async function createBridge(netns: string, name: string, opts: { hub?: boolean } = {}): Promise<void> {
-  await run('ip', ['link', 'add', name, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0', ...(opts.hub ? ['ageing_time', '0'] : [])], { netns });
-  await run('ip', ['link', 'set', name, 'up'], { netns });
+/** Commands for a bridge that forwards at once (no STP, no forward delay) and floods multicast like a hub would. */
+export function bridgeCommands(name: string, opts: { hub?: boolean } = {}): string[] {
+  return [`link add ${name} type bridge stp_state 0 forward_delay 0 mcast_snooping 0${opts.hub ? ' ageing_time 0' : ''}`, `link set ${name} up`];
 }
 
-export async function createTap(netns: string, name: string, bridge: string): Promise<void> {
-  await run('ip', ['tuntap', 'add', 'dev', name, 'mode', 'tap'], { netns });
-  await run('ip', ['link', 'set', name, 'master', bridge, 'up'], { netns });
+/** Commands for a tap enslaved to a bridge. */
+export function tapCommands(name: string, bridge: string, mtu: number): string[] {
+  return [`tuntap add dev ${name} mode tap`, `link set ${name} mtu ${mtu} master ${bridge} up`];
+}
+
+export async function createBridge(netns: string, name: string, opts: { hub?: boolean } = {}): Promise<void> {
+  await ipBatch(netns, bridgeCommands(name, opts));
+}
+
+export async function createTap(netns: string, name: string, bridge: string, mtu = 1500): Promise<void> {
+  await ipBatch(netns, tapCommands(name, bridge, mtu));
 }

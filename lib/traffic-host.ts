@@ -96,8 +96,10 @@ export async function startTrafficHost(spec: TrafficHostSpec, stack: UndoStack):
 function validateSpec(spec: TrafficHostSpec): void {
   const bad = (field: string, value: unknown, allowed: string) =>
     new WirelabError(`Traffic host '${spec.side}': ${field} is ${JSON.stringify(value)}; ${allowed}`, { exitCode: 2 });
-  if (!MAC_PATTERN.test(spec.mac) || (parseInt(spec.mac.slice(0, 2), 16) & 0x03) !== 0x02) {
-    throw bad('mac', spec.mac, 'it must be a locally administered unicast MAC such as 02:00:00:00:00:01.');
+  // Any unicast MAC: the vRouter's shared 00:01:00:5e:00:00 (universally administered) must be usable,
+  // since reproducing the guide's same-MAC loop needs exactly that MAC.
+  if (!MAC_PATTERN.test(spec.mac) || (parseInt(spec.mac.slice(0, 2), 16) & 0x01) !== 0) {
+    throw bad('mac', spec.mac, 'it must be a unicast MAC such as 02:00:00:00:00:01.');
   }
   const cidr = parseCidr(spec.ipv4);
   if (!cidr || !inBenchmarkRange(cidr.address)) throw bad('ipv4', spec.ipv4, 'it must be an address with prefix inside 198.18.0.0/15, e.g. 198.18.0.1/24.');

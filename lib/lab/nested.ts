@@ -9,8 +9,7 @@ import { generatedMac } from '../addressing.ts';
 import { ensureDockerEngine } from '../docker-engine.ts';
 import { WirelabError } from '../errors.ts';
 import { buildReferenceImage } from '../guest-image.ts';
-import { createBridge, createNetns, createTap } from '../netns.ts';
-import { run } from '../exec.ts';
+import { bridgeCommands, createNetns, ipBatch, tapCommands } from '../netns.ts';
 import type { LabProfile } from '../profile/types.ts';
 import { QemuGuest } from '../qemu-guest.ts';
 import { reapStaleRuns } from '../reaper.ts';
@@ -56,12 +55,11 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
     progress(`creating network namespace ${runId} with br0/br1`);
     await createNetns(runId, stack);
     const hub = profile.role === 'monitor';
-    for (const side of SIDES) {
-      await createBridge(runId, BRIDGE[side], { hub });
-      await createTap(runId, TAP[side], BRIDGE[side]);
-      await run('ip', ['link', 'set', TAP[side], 'mtu', String(LAB_LINK_MTU)], { netns: runId });
-    }
-    if (hub) await patchBridges(runId);
+    // All links in one batch: bridges, the guest's taps and, for a monitor, the patch between the bridges.
+    await ipBatch(runId, [
+      ...SIDES.flatMap((side) => [...bridgeCommands(BRIDGE[side], { hub }), ...tapCommands(TAP[side], BRIDGE[side], LAB_LINK_MTU)]),
+      ...(hub ? patchCommands() : []),
+    ]);
 
     const guestMac = (side: Side) => profile.guest.nics[side].mac ?? generatedMac(`${runId}/guest/${side}`);
     const hostMac = (side: Side) => profile.trafficHosts[side].mac ?? generatedMac(`${runId}/host/${side}`);
@@ -126,10 +124,12 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
 }
 
 /** Monitor topology: br0 and br1 joined by a veth patch, both in hub mode, so the guest sees a copy of everything. */
-async function patchBridges(netns: string): Promise<void> {
-  await run('ip', ['link', 'add', 'patch0', 'mtu', String(LAB_LINK_MTU), 'type', 'veth', 'peer', 'name', 'patch1', 'mtu', String(LAB_LINK_MTU)], { netns });
-  await run('ip', ['link', 'set', 'patch0', 'master', BRIDGE.left, 'up'], { netns });
-  await run('ip', ['link', 'set', 'patch1', 'master', BRIDGE.right, 'up'], { netns });
+function patchCommands(): string[] {
+  return [
+    `link add patch0 mtu ${LAB_LINK_MTU} type veth peer name patch1 mtu ${LAB_LINK_MTU}`,
+    `link set patch0 master ${BRIDGE.left} up`,
+    `link set patch1 master ${BRIDGE.right} up`,
+  ];
 }
 
 class NestedLab implements Lab {

@@ -138,6 +138,15 @@ function crossFieldProblems(p: DeepPartial<RawProfile>, baseDir: string): Schema
   const right = parseCidr(p.trafficHosts?.right?.ipv4 ?? '');
   if (left && right) problems.push(...topologyProblems(p, left, right));
 
+  // In a nested lab, 198.19.0.0/16 is the container engine's management pool (where wirelab reaches
+  // the traffic hosts over SSH): lab addresses there would collide with it.
+  if (p.kind === 'nested') {
+    for (const side of ['left', 'right'] as const) {
+      const cidr = parseCidr(p.trafficHosts?.[side]?.ipv4 ?? '');
+      if (cidr && cidr.address.startsWith('198.19.')) add(`trafficHosts.${side}.ipv4`, `is ${p.trafficHosts?.[side]?.ipv4}, inside 198.19.0.0/16, which a nested lab keeps for the container engine's management network.`, 'use an address in 198.18.0.0/16, e.g. 198.18.0.1/24.');
+    }
+  }
+
   // Sections that belong to one kind only.
   if (p.kind === 'nested' && p.host) add('host', 'is set, but this is a `nested` profile; the section is only for `kind: host`.', 'remove the `host` section, or set `kind: host`.');
   if (p.kind === 'host') {
