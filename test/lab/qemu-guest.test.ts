@@ -103,16 +103,11 @@ async function sendAndCapture(from: typeof LEFT_HOST, to: typeof RIGHT_HOST, spe
   return JSON.parse(r.stdout) as Crossing;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
 
 async function ns(...args: string[]): Promise<void> {
   await run('ip', ['-n', NS, ...args]);
 }
 
-const OTHER_VARIANTS = ['l2-bridge-macrewrite', 'l2-bridge-delay', 'l2-bridge-lossy', 'l2-bridge-liar', 'l3-forwarder', 'monitor', 'monitor-chatty'];
 
 const labStack = new UndoStack('qemu-guest-lab');
 let guestStack: UndoStack;
@@ -143,7 +138,7 @@ function processAlive(pid: number): boolean {
 }
 
 beforeAll(async () => {
-  for (const name of ['l2-bridge', 'l2-bridge-oneway', 'l2-bridge-slowboot', 'l2-bridge-nohalt', ...OTHER_VARIANTS]) {
+  for (const name of ['l2-bridge', 'l2-bridge-slowboot', 'l2-bridge-nohalt']) {
     images[name] = await buildReferenceImage(name);
   }
   workDir = await mkdtemp(join(tmpdir(), 'wlg-'));
@@ -207,31 +202,21 @@ describe('QemuGuest with reference images', () => {
     expect(guest.console()).toMatch(/power button pressed/);
   });
 
-  it('l2-bridge-oneway: nothing crosses left to right, right to left still passes', async () => {
-    guestStack = new UndoStack('l2-bridge-oneway');
-    await boot(images['l2-bridge-oneway']!);
-    const lr = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 10, listen: 1 });
-    expect(lr.sent).toHaveLength(10);
-    expect(lr.received).toEqual([]);
-    const rl = await sendAndCapture(RIGHT_HOST, LEFT_HOST, { count: 10, listen: 1 });
-    expect(rl.received).toEqual(rl.sent);
-  });
-
-  it('l2-bridge-slowboot: a 10 s ready timeout fails with the console quoted, and the guest is gone', async () => {
+  it('l2-bridge-slowboot: a 25 s ready timeout fails with the console quoted, and the guest is gone', async () => {
     guestStack = new UndoStack('l2-bridge-slowboot');
     const t0 = Date.now();
-    const error = await boot(images['l2-bridge-slowboot']!, 10_000).then(
+    const error = await boot(images['l2-bridge-slowboot']!, 25_000).then(
       () => null,
       (e: unknown) => e,
     );
     const elapsed = Date.now() - t0;
     expect(error).toBeInstanceOf(WirelabError);
     const message = (error as Error).message;
-    expect(message).toContain('not ready within 10000 ms');
+    expect(message).toContain('not ready within 25000 ms');
     expect(message).toContain('wirelab-guest: ready role=l2');
     expect(message).toContain('  | wirelab-guest: booting variant=l2-bridge-slowboot'); // the console, quoted
-    expect(elapsed).toBeGreaterThanOrEqual(10_000);
-    expect(elapsed).toBeLessThan(20_000);
+    expect(elapsed).toBeGreaterThanOrEqual(25_000);
+    expect(elapsed).toBeLessThan(35_000);
     // Its QEMU is gone: no process runs with this run's work dir on its command line (read-only check).
     const { stdout } = await run('pgrep', ['-f', join(workDir, 'l2-bridge-slowboot')], { allowFailure: true });
     expect(stdout.trim()).toBe('');
@@ -309,92 +294,5 @@ describe('QemuGuest failures are explained', () => {
   });
 });
 
-describe('the other reference variants do what they claim', () => {
-  afterEach(async () => {
-    await guestStack.unwind();
-  });
-
-  it('l2-bridge-macrewrite: forwarded frames carry another source MAC', async () => {
-    guestStack = new UndoStack('macrewrite');
-    await boot(images['l2-bridge-macrewrite']!);
-    const lr = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 5, listen: 1 });
-    expect(lr.received).toHaveLength(5);
-    lr.received.forEach((frame, i) => {
-      const sent = lr.sent[i]!;
-      expect(frame.slice(12, 24), 'source MAC').not.toBe(sent.slice(12, 24));
-      expect(frame.slice(0, 12) + frame.slice(24), 'all but the source MAC').toBe(sent.slice(0, 12) + sent.slice(24));
-    });
-  });
-
-  it('l2-bridge-delay: adds about 100 ms each way', async () => {
-    guestStack = new UndoStack('delay');
-    await boot(images['l2-bridge-delay']!);
-    const lr = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 20, listen: 1 });
-    const rl = await sendAndCapture(RIGHT_HOST, LEFT_HOST, { count: 20, listen: 1 });
-    console.log(`l2-bridge-delay: median latency left->right ${median(lr.latenciesMs).toFixed(1)} ms, right->left ${median(rl.latenciesMs).toFixed(1)} ms`);
-    expect(lr.received).toHaveLength(20);
-    expect(median(lr.latenciesMs)).toBeGreaterThanOrEqual(100);
-    expect(median(rl.latenciesMs)).toBeGreaterThanOrEqual(100);
-    expect(median(lr.latenciesMs)).toBeLessThan(400);
-  });
-
-  it('l2-bridge-lossy: loses a few percent of frames', async () => {
-    guestStack = new UndoStack('lossy');
-    await boot(images['l2-bridge-lossy']!);
-    const lr = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 300, listen: 1, inter: 0.002 });
-    const lost = lr.sent.length - lr.received.length;
-    console.log(`l2-bridge-lossy: lost ${lost} of ${lr.sent.length}`);
-    expect(lost).toBeGreaterThanOrEqual(2); // P(lost < 2) at 5 % of 300 is ~1e-5
-    expect(lost).toBeLessThanOrEqual(40);
-  });
-
-  it('l2-bridge-liar: claims ready at once but forwards only seconds later', async () => {
-    guestStack = new UndoStack('liar');
-    const guest = await boot(images['l2-bridge-liar']!);
-    const early = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 5, listen: 0.5 });
-    expect(early.received).toEqual([]);
-    expect(guest.readyAfterMs).toBeLessThan(30_000);
-    await new Promise((done) => setTimeout(done, 10_000)); // it starts forwarding ~8 s after its ready line
-    const late = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 5, listen: 0.5 });
-    expect(late.received).toEqual(late.sent);
-  });
-
-  it('l3-forwarder: routes with TTL-1 and its own MACs, addresses from the kernel command line', async () => {
-    guestStack = new UndoStack('l3');
-    const image = images['l3-forwarder']!;
-    // Non-default addresses prove the command line override; the right host answers ARP for .10.
-    await run('ip', ['-n', NS, 'addr', 'add', '198.18.22.10/24', 'dev', RIGHT_HOST.iface]);
-    const dropAddress = guestStack.defer('right host address', () =>
-      run('ip', ['-n', NS, 'addr', 'del', '198.18.22.10/24', 'dev', RIGHT_HOST.iface]).then(() => undefined),
-    );
-    await boot(image, 60_000, `${image.append} wirelab.left=198.18.21.1/24 wirelab.right=198.18.22.1/24`);
-    const lr = await sendAndCapture(LEFT_HOST, RIGHT_HOST, {
-      count: 5, listen: 1, dst: TAPS[0]!.mac, ip_src: '198.18.21.10', ip_dst: '198.18.22.10',
-    });
-    expect(lr.received.length).toBe(5);
-    for (const frame of lr.received) {
-      expect(frame.slice(0, 12), 'destination MAC').toBe(RIGHT_HOST.mac.replace(/:/g, ''));
-      expect(frame.slice(12, 24), 'source MAC').toBe(TAPS[1]!.mac.replace(/:/g, ''));
-      expect(parseInt(frame.slice(44, 46), 16), 'TTL').toBe(63);
-    }
-    await dropAddress();
-  });
-
-  it('monitor: counts what it receives, forwards and emits nothing', async () => {
-    guestStack = new UndoStack('monitor');
-    const guest = await boot(images['monitor']!);
-    const lr = await sendAndCapture(LEFT_HOST, RIGHT_HOST, { count: 10, listen: 3, all: true });
-    expect(lr.received, 'frames seen on the right while sending left').toEqual([]);
-    const line = await guest.waitForConsole(/wirelab-monitor: rx left=(1\d|[2-9]\d|\d{3,}) right=0/, 5_000);
-    expect(line).toMatch(/left=\d+/);
-    const idleLeft = await sendAndCapture(RIGHT_HOST, LEFT_HOST, { count: 0, listen: 4, all: true });
-    expect(idleLeft.received, 'frames the monitor emitted').toEqual([]);
-  });
-
-  it('monitor-chatty: emits frames of its own', async () => {
-    guestStack = new UndoStack('chatty');
-    await boot(images['monitor-chatty']!);
-    const idleLeft = await sendAndCapture(RIGHT_HOST, LEFT_HOST, { count: 0, listen: 5, all: true });
-    expect(idleLeft.received.length).toBeGreaterThanOrEqual(1);
-  });
-});
+// The other variants' behaviour (MAC rewrite, delay, loss, premature readiness, l3 routing, monitor)
+// is shown through the whole instrument in traffic.test.ts and through the suites in suites.test.ts.
