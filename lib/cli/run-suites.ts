@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { WirelabError } from '../errors.ts';
 import { loadProfile } from '../profile/load.ts';
 import type { GuestRole } from '../profile/types.ts';
+import { writeAllureEnvironment } from './run-environment.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SUITES_DIR = path.join(ROOT, 'suites');
@@ -44,6 +45,7 @@ export async function runSuites(requested: string[], opts: { profile: string; re
     },
   );
   if (existsSync(resultsDir)) {
+    await writeAllureEnvironment(resultsDir, profile).catch((e: Error) => console.error(`wirelab run: could not describe the environment: ${e.message}`));
     const output = path.join(reportDir, 'allure-report');
     const allure = await execa(process.execPath, [path.join(ROOT, 'node_modules/allure/cli.js'), 'generate', resultsDir, '--output', output, '--config', path.join(ROOT, 'allurerc.mjs')], { cwd: ROOT, reject: false, all: true });
     if (allure.exitCode === 0) console.error(`wirelab run: report ${path.relative(process.cwd(), path.join(output, 'index.html'))}`);

@@ -1,0 +1,45 @@
+// What a report must say about where it was made: the profile, the service image's digest, the guest
+// kernel, QEMU, the host. Written as Allure's environment.properties into the results directory.
+import { createHash } from 'node:crypto';
+import { createReadStream, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { run } from '../exec.ts';
+import { buildReferenceImage } from '../guest-image.ts';
+import type { LabProfile } from '../profile/types.ts';
+
+async function sha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export async function describeEnvironment(profile: LabProfile): Promise<Record<string, string>> {
+  const env: Record<string, string> = {
+    'profile.name': profile.name,
+    'profile.file': profile.file,
+    'lab.kind': profile.kind,
+    'service.role': profile.role,
+  };
+  const image = profile.guest.image;
+  if (image.kind === 'reference') {
+    const built = await buildReferenceImage(image.reference);
+    Object.assign(env, { 'image.reference': image.reference, 'image.digest': built.digest, 'guest.kernel': path.basename(built.kernel) });
+  } else if (image.kind === 'kernel') {
+    Object.assign(env, { 'image.kernel': image.kernel, 'image.kernel.sha256': await sha256(image.kernel), 'image.initrd.sha256': await sha256(image.initrd) });
+  } else {
+    Object.assign(env, { 'image.disk': image.disk, 'image.disk.sha256': await sha256(image.disk) });
+  }
+  const qemu = await run('qemu-system-x86_64', ['--version'], { allowFailure: true }).catch(() => ({ stdout: '' }));
+  env['qemu'] = qemu.stdout.split('\n')[0] ?? 'unknown';
+  env['host.kernel'] = `${os.type()} ${os.release()}`;
+  env['host.cpus'] = String(os.cpus().length);
+  env['node'] = process.version;
+  return env;
+}
+
+export async function writeAllureEnvironment(resultsDir: string, profile: LabProfile): Promise<void> {
+  const env = await describeEnvironment(profile);
+  // .properties: one key=value a line; values here never contain newlines.
+  writeFileSync(path.join(resultsDir, 'environment.properties'), Object.entries(env).map(([k, v]) => `${k}=${v.replace(/\n/g, ' ')}`).join('\n') + '\n');
+}
