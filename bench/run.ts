@@ -11,10 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Benchmark, BenchOptions, Floor, MetricSamples } from './benchmark.ts';
+import { decodeVsScapy, decodeVsTshark } from './decode.ts';
+import { injectionVsScapy, injectionVsTcpreplay } from './injection.ts';
 import { labLifecycle } from './lab-lifecycle.ts';
+import { latencyFloor } from './latency-floor.ts';
 import { ratio, type Summary, summarize } from './stats.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [labLifecycle];
+const BENCHMARKS: readonly Benchmark[] = [labLifecycle, injectionVsScapy, injectionVsTcpreplay, decodeVsScapy, decodeVsTshark, latencyFloor];
 const REPORT_DIR = fileURLToPath(new URL('../reports/bench/', import.meta.url));
 
 interface Row {
