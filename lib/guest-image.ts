@@ -20,6 +20,10 @@ export interface ReferenceVariant {
   description: string;
   /** The deliberate defect of a faulty variant (its id, as the guest's init script knows it). */
   fault?: string;
+  /** Its own init script in images/guest/ instead of init.sh. */
+  init?: string;
+  /** Kernel modules it needs beyond GUEST_MODULES. */
+  extraModules?: readonly string[];
 }
 
 export interface BuiltImage {
@@ -38,7 +42,7 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze([
   { name: 'l2-bridge', role: 'l2-bridge', description: 'Transparent bridge of its two NICs: STP off, no VLAN filtering, byte-exact both ways.' },
   { name: 'l2-bridge-oneway', role: 'l2-bridge', fault: 'oneway', description: 'Drops everything left to right; right to left still passes.' },
   { name: 'l2-bridge-macrewrite', role: 'l2-bridge', fault: 'macrewrite', description: 'Rewrites the source MAC of every frame it forwards (tc pedit).' },
-  { name: 'l2-bridge-delay', role: 'l2-bridge', fault: 'delay', description: 'Adds about 100 ms of one-way delay in each direction (netem): above the default 50 ms latency bound.' },
+  { name: 'l2-bridge-delay', role: 'l2-bridge', fault: 'delay', description: 'Adds about 250 ms of one-way delay in each direction (netem): above the default 100 ms latency bound.' },
   { name: 'l2-bridge-lossy', role: 'l2-bridge', fault: 'lossy', description: 'Loses about 5 % of frames at random, both directions (netem).' },
   { name: 'l2-bridge-slowboot', role: 'l2-bridge', fault: 'slowboot', description: 'Prints its ready line only about 40 s after boot.' },
   { name: 'l2-bridge-liar', role: 'l2-bridge', fault: 'liar', description: 'Prints its ready line at once but forwards only about 8 s later.' },
@@ -46,6 +50,10 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze([
   { name: 'l3-forwarder', role: 'l3-forwarder', description: 'IPv4 router: left 198.18.1.1/24, right 198.18.2.1/24 (wirelab.left=/wirelab.right= on the kernel command line), TTL-1, MAC rewrite.' },
   { name: 'monitor', role: 'monitor', description: 'Passive analyzer: promiscuous NICs, no addresses, ARP off; prints rx counters when they change.' },
   { name: 'monitor-chatty', role: 'monitor', fault: 'chatty', description: 'A monitor that also sends a gratuitous ARP on its left NIC every few seconds.' },
+  {
+    name: 'l2-bridge-persistent-net', role: 'l2-bridge', fault: 'persistent-net', init: 'init-persistent-net.sh', extraModules: ['virtio_blk'],
+    description: 'Names its NICs by the 70-persistent-net.rules on its disk (/dev/vda) as udev does, then bridges eth0/eth1 by name: a leftover rules file with other MACs breaks it (boot it with the image attached).',
+  },
 ].map((v) => Object.freeze(v as ReferenceVariant)));
 
 /** Kernel modules every image loads (their dependencies are added from modules.dep). */
@@ -170,13 +178,13 @@ export async function imageEntries(variant: ReferenceVariant, host: HostParts): 
   // The kernel opens /dev/console for init's stdio before init can mount devtmpfs.
   entries.push({ type: 'char', path: 'dev/console', mode: 0o600, major: 5, minor: 1 });
   entries.push({ type: 'char', path: 'dev/null', mode: 0o666, major: 1, minor: 3 });
-  await addFile('init', join(GUEST_DIR, 'init.sh'), 0o755);
+  await addFile('init', join(GUEST_DIR, variant.init ?? 'init.sh'), 0o755);
   await addFile('etc/acpi/PWRF/00000080', join(GUEST_DIR, 'power-button.sh'), 0o755);
   await addFile('bin/busybox', host.busybox, 0o755);
   entries.push({ type: 'symlink', path: 'bin/sh', target: 'busybox' });
   entries.push({ type: 'file', path: 'etc/wirelab/variant.env', mode: 0o644, data: Buffer.from(variantEnv(variant)) });
 
-  const modules = resolveModuleOrder(await readFile(join(host.modulesDir, 'modules.dep'), 'utf8'), GUEST_MODULES);
+  const modules = resolveModuleOrder(await readFile(join(host.modulesDir, 'modules.dep'), 'utf8'), [...GUEST_MODULES, ...(variant.extraModules ?? [])]);
   for (const m of modules) await addFile(join('lib/modules', m), join(host.modulesDir, m), 0o644);
   entries.push({ type: 'file', path: 'etc/wirelab/modules.list', mode: 0o644, data: Buffer.from(modules.join('\n') + '\n') });
 

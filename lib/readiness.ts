@@ -23,8 +23,8 @@ const PROBE_INTERVAL_S = '0.05';
 export async function measureForwardingGap(lab: Lab, deadlineMs: number, monitorRxPattern?: RegExp): Promise<ForwardingGap> {
   const claimedAt = Math.max(lab.timeline.guestReadyAtMs, lab.timeline.hostsReadyAtMs);
   const target = lab.hosts.right.ipv4.split('/')[0]!;
-  const remainingS = Math.max(1, Math.ceil((claimedAt + deadlineMs - Date.now()) / 1000));
   if (lab.profile.role === 'monitor') {
+    const remainingS = Math.max(1, Math.ceil((claimedAt + deadlineMs - Date.now()) / 1000));
     const pattern = monitorRxPattern ?? /wirelab-monitor: rx/;
     const consoleBefore = lab.guest.console().length;
     const seen = waitForNewConsoleLine(lab, pattern, consoleBefore, remainingS * 1000);
@@ -33,10 +33,21 @@ export async function measureForwardingGap(lab: Lab, deadlineMs: number, monitor
     await ping;
     return { gapMs: at === null ? null : Math.max(0, at - claimedAt), waitedMs: Date.now() - claimedAt, method: `pings left→right every ${PROBE_INTERVAL_S} s, watching the guest console for ${pattern}` };
   }
-  const ping = await lab.hosts.left.ssh.exec(['ping', '-q', '-c', '1', '-i', PROBE_INTERVAL_S, '-w', String(remainingS), target], { timeoutMs: remainingS * 1000 + 5000 });
-  const answeredAt = Date.now();
-  const answered = ping.code === 0;
-  return { gapMs: answered ? Math.max(0, answeredAt - claimedAt) : null, waitedMs: answeredAt - claimedAt, method: `pings left→right every ${PROBE_INTERVAL_S} s until one is answered` };
+  // One ping run ends at the first answer, or early on an error (e.g. "host unreachable" once ARP
+  // gives up); so repeat until an echo comes back or the deadline passes. Bounded: the deadline.
+  const deadline = claimedAt + deadlineMs;
+  let attempts = 0;
+  while (Date.now() < deadline) {
+    attempts++;
+    const seconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+    const ping = await lab.hosts.left.ssh.exec(['ping', '-q', '-c', '1', '-i', PROBE_INTERVAL_S, '-w', String(seconds), target], { timeoutMs: seconds * 1000 + 5000 });
+    const answeredAt = Date.now();
+    if (ping.code === 0) {
+      return { gapMs: Math.max(0, answeredAt - claimedAt), waitedMs: answeredAt - claimedAt, method: `pings left→right every ${PROBE_INTERVAL_S} s until one is answered (${attempts} run(s) of ping)` };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { gapMs: null, waitedMs: Date.now() - claimedAt, method: `pings left→right every ${PROBE_INTERVAL_S} s until one is answered (${attempts} run(s) of ping, none answered)` };
 }
 
 /** Resolves with the time a console line matching `pattern` appears after `offset`, or null. */

@@ -2,7 +2,7 @@
 // every flow from its traffic host (both sides at once), let the last frame arrive, stop the
 // captures, and join them frame by frame into a report. The pcaps stay in the run's work directory
 // as evidence.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { startLocalCapture, startRemoteCapture, type Capture, type CaptureResult } from './capture.ts';
 import { analyzeTraffic, type CapturePoint, type FlowSpec, type TrafficReport } from './flow-report.ts';
@@ -79,7 +79,7 @@ export async function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: 
         });
       }),
     );
-    await new Promise((r) => setTimeout(r, opts.settleMs ?? 500));
+    await settle(lab, pcaps, opts.settleMs ?? 500);
   } finally {
     results = await Promise.all(captures.map((c) => c.stop()));
   }
@@ -103,6 +103,27 @@ function captureGuestPort(lab: Lab, side: Side, file: string): Promise<Capture> 
   return port.ssh
     ? startRemoteCapture({ label, ssh: port.ssh, ifname: port.ifname, file, stack: lab.stack, stopper: 'inline' })
     : startLocalCapture({ label, netns: port.netns, ifname: port.ifname, file, stack: lab.stack });
+}
+
+/**
+ * Wait for the frames still in flight: at least `minMs`, then until the guest-port captures on this
+ * machine have not grown for a quiet spell (twice the profile's latency bound, at least 0.5 s), at
+ * most 5 s more. A slow guest under load thus gets its last frames counted instead of called lost.
+ */
+async function settle(lab: Lab, pcaps: Record<CapturePoint, string>, minMs: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, minMs));
+  const local = (['guest-left', 'guest-right'] as const).filter((p) => !lab.ports[p === 'guest-left' ? 'left' : 'right'].ssh).map((p) => pcaps[p]);
+  if (local.length === 0) return;
+  const quietMs = Math.max(500, 2 * lab.profile.expect.latencyP99Ms);
+  const size = () => local.reduce((sum, f) => sum + (existsSync(f) ? statSync(f).size : 0), 0);
+  const giveUpAt = Date.now() + 5000 + quietMs;
+  let last = size();
+  let quietSince = Date.now();
+  while (Date.now() < giveUpAt && Date.now() - quietSince < quietMs) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = size();
+    if (now !== last) [last, quietSince] = [now, Date.now()];
+  }
 }
 
 /** Interleave several lazy flows into one schedule ordered by send time (a k-way merge, still lazy). */

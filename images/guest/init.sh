@@ -91,8 +91,8 @@ apply_fault() {
         $TC qdisc add dev right clsact &&
         $TC filter add dev right egress matchall action pedit ex munge eth src set 02:77:00:00:00:02 ;;
     delay)
-      $TC qdisc add dev left root netem delay 100ms limit 10000 &&
-        $TC qdisc add dev right root netem delay 100ms limit 10000 ;;
+      $TC qdisc add dev left root netem delay 250ms limit 10000 &&
+        $TC qdisc add dev right root netem delay 250ms limit 10000 ;;
     lossy)
       $TC qdisc add dev left root netem loss random 5% limit 10000 &&
         $TC qdisc add dev right root netem loss random 5% limit 10000 ;;

@@ -74,7 +74,7 @@ describe('traffic through the nested lab', () => {
     for (const flow of [l2r, r2l]) {
       expect(flow.lost).toBe(0);
       expect(flow.rewrites.unchanged).toBe(FRAMES);
-      expect(flow.latencyUs!.p50).toBeGreaterThanOrEqual(95_000);
+      expect(flow.latencyUs!.p50).toBeGreaterThanOrEqual(240_000);
     }
   });
 
