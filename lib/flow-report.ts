@@ -59,6 +59,9 @@ export interface RewriteCounts {
   length: number;
   /** Frames whose IPv4 header or L4 checksum is wrong on arrival. */
   badChecksum: number;
+  /** Source and destination MACs the frames arrived with → frames (every arrival counted). */
+  arrivedSrcMacs: Record<string, number>;
+  arrivedDstMacs: Record<string, number>;
 }
 
 export interface FlowReport {
@@ -123,7 +126,7 @@ class FlowState {
   reorderCount = 0;
   maxDisplacement = 0;
   highestSeq = -1;
-  readonly rewrites: RewriteCounts = { unchanged: 0, srcMac: 0, dstMac: 0, hopLimitDelta: {}, vlanTags: 0, payload: 0, length: 0, badChecksum: 0 };
+  readonly rewrites: RewriteCounts = { unchanged: 0, srcMac: 0, dstMac: 0, hopLimitDelta: {}, vlanTags: 0, payload: 0, length: 0, badChecksum: 0, arrivedSrcMacs: {}, arrivedDstMacs: {} };
   readonly differences: FrameDifference[] = [];
   /** Where the signature sits in this flow's frames as sent (the fast path of the position check). */
   readonly signatureOffset: number;
@@ -214,6 +217,10 @@ function recordFrame(state: FlowState, point: CapturePoint, seq: number, frame: 
 function compareWithSent(state: FlowState, seq: number, received: Buffer): void {
   const sent = state.spec.frameAt(seq);
   const r = state.rewrites;
+  const src = macAt(received, 6);
+  const dst = macAt(received, 0);
+  r.arrivedSrcMacs[src] = (r.arrivedSrcMacs[src] ?? 0) + 1;
+  r.arrivedDstMacs[dst] = (r.arrivedDstMacs[dst] ?? 0) + 1;
   if (sent.equals(received)) {
     r.unchanged++;
     return;

@@ -151,6 +151,10 @@ export function beL3Rewritten(subject: FlowSubject, expected: L3RewriteExpectati
     if (r.payload > 0) problems.push(`${n(r.payload)} had their payload changed`);
     if (r.length > 0) problems.push(`${n(r.length)} changed length`);
     if (r.vlanTags > 0) problems.push(`${n(r.vlanTags)} had their VLAN tags changed`);
+    // Every arrival's MACs are counted: each must carry the egress NIC as source and the next hop as destination.
+    const others = (counts: Record<string, number>, wanted: string) => Object.entries(counts).filter(([mac]) => mac !== wanted);
+    for (const [mac, count] of others(r.arrivedSrcMacs, want.egress)) problems.push(`${n(count)} arrived with source MAC ${mac} instead of the egress NIC's ${want.egress}${mac === want.ingress ? ' (the ingress NIC)' : ''}`);
+    for (const [mac, count] of others(r.arrivedDstMacs, want.nextHop)) problems.push(`${n(count)} arrived with destination MAC ${mac} instead of the next hop's ${want.nextHop}`);
     // The counts say *that* a MAC changed; the recorded differences say to what.
     const wrong = f.differences.map((d) => ({ d, why: l3Offence(d, want) })).filter((x) => x.why.length > 0);
     for (const why of new Set(wrong.flatMap((x) => x.why.filter((w) => w.startsWith('src MAC') || w.startsWith('dst MAC'))))) {

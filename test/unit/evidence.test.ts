@@ -39,7 +39,7 @@ describe('attachTrafficEvidence', () => {
             received: { 'left-host': 10, 'guest-left': 10, 'guest-right': 10, 'right-host': 0 },
             lost: 10, lostSeqs: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], duplicated: 0, reordered: { count: 0, maxDisplacement: 0 },
             latencyUs: { samples: 10, min: 50, p50: 50, p90: 50, p99: 50, max: 50 },
-            rewrites: { unchanged: 0, srcMac: 0, dstMac: 0, hopLimitDelta: {}, vlanTags: 0, payload: 0, length: 0, badChecksum: 0 },
+            rewrites: { unchanged: 0, srcMac: 0, dstMac: 0, hopLimitDelta: {}, vlanTags: 0, payload: 0, length: 0, badChecksum: 0, arrivedSrcMacs: {}, arrivedDstMacs: {} },
             differences: [],
           },
         ],

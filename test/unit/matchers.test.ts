@@ -37,7 +37,7 @@ function flowReport(o: Partial<FlowReport> = {}): FlowReport {
     duplicated: 0,
     reordered: { count: 0, maxDisplacement: 0 },
     latencyUs: { samples: 1000, min: 20, p50: 40, p90: 80, p99: 200, max: 900 },
-    rewrites: { unchanged: 1000, srcMac: 0, dstMac: 0, hopLimitDelta: {}, vlanTags: 0, payload: 0, length: 0, badChecksum: 0 },
+    rewrites: { unchanged: 1000, srcMac: 0, dstMac: 0, hopLimitDelta: {}, vlanTags: 0, payload: 0, length: 0, badChecksum: 0, arrivedSrcMacs: {}, arrivedDstMacs: {} },
     differences: [],
     ...o,
   };
@@ -233,6 +233,8 @@ describe('beL3Rewritten', () => {
     const r = beL3Rewritten(await throughGuest(route({ src: GUEST_LEFT_MAC }), GUEST_LEFT_MAC), L3);
     expect(r.pass).toBe(false);
     expect(r.message).toContain(`src MAC is the guest's ingress NIC ${GUEST_LEFT_MAC}, not its egress NIC ${GUEST_RIGHT_MAC} (in 5 of the 5 frames recorded)`);
+    // Every arrival is counted, not only the recorded differences.
+    expect(r.message).toContain(`${COUNT} arrived with source MAC ${GUEST_LEFT_MAC} instead of the egress NIC's ${GUEST_RIGHT_MAC} (the ingress NIC)`);
     expect(r.message).toContain(`First offending: seq 0 was sent as \`Ether ${LEFT_MAC} > ${GUEST_LEFT_MAC}`);
     expect(r.message).toContain(`arrived as \`Ether ${GUEST_LEFT_MAC} > ${RIGHT_MAC} / IPv4 198.18.0.1 > 198.18.1.2 ttl=63`);
   });

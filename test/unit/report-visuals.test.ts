@@ -21,7 +21,7 @@ function flowReport(o: Partial<FlowReport> = {}): FlowReport {
     duplicated: 0,
     reordered: { count: 0, maxDisplacement: 0 },
     latencyUs: { samples: 1000, min: 20, p50: 41.25, p90: 80, p99: 200, max: 1234.4 },
-    rewrites: { unchanged: 1000, srcMac: 0, dstMac: 0, hopLimitDelta: {}, vlanTags: 0, payload: 0, length: 0, badChecksum: 0 },
+    rewrites: { unchanged: 1000, srcMac: 0, dstMac: 0, hopLimitDelta: {}, vlanTags: 0, payload: 0, length: 0, badChecksum: 0, arrivedSrcMacs: {}, arrivedDstMacs: {} },
     differences: [],
     ...o,
   };
@@ -38,7 +38,7 @@ const lossyBack = flowReport({
   duplicated: 2,
   reordered: { count: 5, maxDisplacement: 4 },
   latencyUs: null,
-  rewrites: { unchanged: 0, srcMac: 963, dstMac: 963, hopLimitDelta: { '-1': 963 }, vlanTags: 0, payload: 0, length: 0, badChecksum: 1 },
+  rewrites: { unchanged: 0, srcMac: 963, dstMac: 963, hopLimitDelta: { '-1': 963 }, vlanTags: 0, payload: 0, length: 0, badChecksum: 1, arrivedSrcMacs: {}, arrivedDstMacs: {} },
 });
 
 const report: TrafficReport = {
