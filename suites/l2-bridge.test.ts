@@ -7,10 +7,8 @@ import { VROUTER_MAC } from '../lib/addressing.ts';
 import { arpTemplate, broadcastTemplate, ipv6Template, taggedTemplate, udpTemplate } from '../lib/templates.ts';
 import type { LabProfile } from '../lib/profile/types.ts';
 import { bootLab, describe, expect, test } from '../fixtures/lab.ts';
-import { bothWays, send } from '../fixtures/traffic.ts';
+import { bothWays, checkProfileLoad, FUNCTIONAL, send } from '../fixtures/traffic.ts';
 
-/** Functional checks: enough frames to see every fault, few enough for a TCG guest. */
-const FUNCTIONAL = { count: 100, ratePps: 100, size: 128 } as const;
 
 describe('l2-bridge', () => {
   test('unicast both ways, byte-exact, nothing emitted by the guest', async ({ lab }) => {
@@ -75,16 +73,7 @@ describe('l2-bridge', () => {
   });
 
   test("the profile's load: no loss, duplicates or reordering; latency within the bound", async ({ lab, profile }) => {
-    const { loadPps, frames, latencyP99Ms } = profile.expect;
-    allure.parameter('load', `${frames} frames at ${loadPps} frames/s each way, IMIX`);
-    const run = await send(lab, 'load', bothWays('IMIX load', (from, to) => udpTemplate(lab, from, to), { count: frames, ratePps: loadPps, size: 'imix' }));
-    for (const flow of run.report.flows) {
-      expect(flow).toDeliverAll(run);
-      expect(flow).toHaveNoDuplicates();
-      expect(flow).toArriveInOrder();
-      expect(flow).toHaveLatencyUnder({ p99: latencyP99Ms, unit: 'ms' });
-    }
-    expect(run.report).toHaveNoGuestEmissions();
+    await checkProfileLoad(lab, profile);
   });
 
   test('quiet: with no traffic the guest sends nothing on either NIC', async ({ lab }) => {
