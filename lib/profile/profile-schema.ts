@@ -128,7 +128,7 @@ export const profileSchema: ObjectSpec = {
       doc: "The service's promised performance; the suites hold the image to it.",
       fields: {
         mtu: { type: 'number', integer: true, min: 576, max: 9000, default: 1500, doc: 'Largest IP packet the data path carries (full-size frames are MTU + 14 bytes, + 4 per VLAN tag).' },
-        loadPps: { type: 'number', min: 1, max: 10_000_000, default: 500, doc: 'Offered load (frames/s per direction) for the loss/duplicate/order/latency checks. The default suits a guest under software emulation (TCG); raise it to what the image promises on real hardware.' },
+        loadPps: { type: 'number', min: 1, max: 10_000_000, default: 250, doc: 'Offered load (frames/s per direction) for the loss/duplicate/order/latency checks. The default suits a guest under software emulation (TCG); raise it to what the image promises on real hardware.' },
         frames: { type: 'number', integer: true, min: 10, max: 10_000_000, default: 1000, doc: 'Frames per direction for the loss/duplicate/order checks.' },
         latencyP99Ms: { type: 'number', min: 0.001, max: 60_000, default: 100, doc: 'Bound on the 99th-percentile forwarding latency through the guest, in ms. The default suits a guest under software emulation (TCG) on a busy 2-core machine; tighten it to what the image promises on real hardware.' },
       },
