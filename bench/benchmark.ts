@@ -20,7 +20,7 @@ export interface Floor {
 export interface MetricSamples {
   /** Short name for the table, e.g. 'lab up'. */
   metric: string;
-  unit: 'ms' | 'µs' | 'pps' | 'frames/s' | 'MB/s';
+  unit: 'ms' | 'µs' | 'pps' | 'frames/s' | 'MB/s' | 'MB';
   wirelab: number[];
   baseline: number[];
   floor?: Floor;

@@ -37,6 +37,8 @@ export interface TrafficOptions {
   name: string;
   /** How long to keep capturing after the last frame was sent (frames still in flight). */
   settleMs?: number;
+  /** Send as fast as the generator can (tcpreplay --topspeed), ignoring the flows' rates: bursts. */
+  topSpeed?: boolean;
 }
 
 const SIDES: readonly Side[] = ['left', 'right'];
@@ -73,7 +75,7 @@ export async function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: 
         const durationMs = Math.max(...mine.map((f) => (f.def.count / f.def.ratePps) * 1000));
         const requested = mine.reduce((sum, f) => sum + f.def.ratePps, 0);
         return injectFrames(lab.hosts[side], mergeBySendTime(mine.map((f) => f.flow)), {
-          requestedPps: requested,
+          requestedPps: opts.topSpeed ? 'max' : requested,
           timeoutMs: Math.max(10_000, durationMs * 3 + 5000),
           name: `wirelab-${opts.name.replace(/[^A-Za-z0-9._-]+/g, '_')}-${side}`,
         });

@@ -21,7 +21,17 @@ export function defaultSuitesFor(role: GuestRole): string[] {
   return availableSuites().filter((s) => s === role || COMMON_SUITES.includes(s));
 }
 
-export async function runSuites(requested: string[], opts: { profile: string; reportDir: string; grep?: string; json?: string }): Promise<number> {
+/** `i/n` with 1 ≤ i ≤ n: vitest's own shard notation (test files are split between the shards). */
+export function parseShard(value: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(value);
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || index < 1 || count < 1 || index > count) throw new WirelabError(`--shard is '${value}'; use i/n with 1 <= i <= n, e.g. --shard 1/2 on one bench host and --shard 2/2 on another.`, { exitCode: 2 });
+  return { index, count };
+}
+
+export async function runSuites(requested: string[], opts: { profile: string; reportDir: string; grep?: string; json?: string; shard?: string }): Promise<number> {
+  const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const profile = loadProfile(opts.profile); // a bad profile fails here, before anything is created
   const known = availableSuites();
   for (const name of requested) {
@@ -33,24 +43,38 @@ export async function runSuites(requested: string[], opts: { profile: string; re
   const reportDir = path.resolve(opts.reportDir);
   const resultsDir = path.join(reportDir, 'allure-results');
   rmSync(resultsDir, { recursive: true, force: true }); // a report shows this run only
-  console.error(`wirelab run: suites ${suites.join(', ')} on ${profile.name} (${profile.kind} lab, ${profile.role})`);
+  // A shard also leaves vitest's blob report, for `wirelab merge-reports` (see docs/scale.md).
+  const blobDir = path.join(reportDir, 'blob');
+  if (shard) rmSync(blobDir, { recursive: true, force: true });
+  console.error(`wirelab run: suites ${suites.join(', ')} on ${profile.name} (${profile.kind} lab, ${profile.role})${shard ? `, shard ${shard.index}/${shard.count}` : ''}`);
   const vitest = await execa(
     process.execPath,
-    [path.join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--project', 'suites', ...(opts.grep ? ['-t', opts.grep] : []), ...suites.map((s) => path.join('suites', `${s}.test.ts`))],
+    [path.join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--project', 'suites', ...(opts.grep ? ['-t', opts.grep] : []), ...(shard ? ['--shard', `${shard.index}/${shard.count}`, '--passWithNoTests'] : []), ...suites.map((s) => path.join('suites', `${s}.test.ts`))],
     {
       cwd: ROOT,
       stdio: 'inherit',
       reject: false,
-      env: { WIRELAB_PROFILE: profile.file, WIRELAB_RESULTS_DIR: resultsDir, ...(opts.json ? { WIRELAB_JSON_RESULTS: path.resolve(opts.json) } : {}) },
+      env: {
+        WIRELAB_PROFILE: profile.file,
+        WIRELAB_RESULTS_DIR: resultsDir,
+        ...(opts.json ? { WIRELAB_JSON_RESULTS: path.resolve(opts.json) } : {}),
+        ...(shard ? { WIRELAB_BLOB_OUTPUT: path.join(blobDir, `blob-${shard.index}-${shard.count}.json`) } : {}),
+      },
     },
   );
   if (existsSync(resultsDir)) {
     await writeAllureEnvironment(resultsDir, profile).catch((e: Error) => console.error(`wirelab run: could not describe the environment: ${e.message}`));
-    const output = path.join(reportDir, 'allure-report');
-    const allure = await execa(process.execPath, [path.join(ROOT, 'node_modules/allure/cli.js'), 'generate', resultsDir, '--output', output, '--config', path.join(ROOT, 'allurerc.mjs')], { cwd: ROOT, reject: false, all: true });
-    if (allure.exitCode === 0) console.error(`wirelab run: report ${path.relative(process.cwd(), path.join(output, 'index.html'))}`);
-    else console.error(`wirelab run: the Allure report could not be rendered: ${String(allure.all).trim().split('\n').slice(-3).join(' | ')}`);
+    await renderAllureReport(resultsDir, reportDir, 'wirelab run');
   }
   if (vitest.exitCode === 0) return 0;
   return vitest.exitCode === 1 ? 1 : 2;
+}
+
+/** Render `<reportDir>/allure-report/index.html` from an Allure results directory; says where, or why not. */
+export async function renderAllureReport(resultsDir: string, reportDir: string, who: string): Promise<boolean> {
+  const output = path.join(reportDir, 'allure-report');
+  const allure = await execa(process.execPath, [path.join(ROOT, 'node_modules/allure/cli.js'), 'generate', resultsDir, '--output', output, '--config', path.join(ROOT, 'allurerc.mjs')], { cwd: ROOT, reject: false, all: true });
+  if (allure.exitCode === 0) console.error(`${who}: report ${path.relative(process.cwd(), path.join(output, 'index.html'))}`);
+  else console.error(`${who}: the Allure report could not be rendered: ${String(allure.all).trim().split('\n').slice(-3).join(' | ')}`);
+  return allure.exitCode === 0;
 }
