@@ -76,7 +76,11 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
 
     // 2. The traffic hosts: their pinned host keys are checked before the bench host changes.
     progress('connecting to the traffic hosts');
-    const sshHosts = await Promise.all(SIDES.map((side) => connectTrafficHost(profile, side, profileDir, stack)));
+    // Settle both before failing, so a connection that succeeds late is still registered for undo.
+    const connected = await Promise.allSettled(SIDES.map((side) => connectTrafficHost(profile, side, profileDir, stack)));
+    const refused = connected.find((c) => c.status === 'rejected');
+    if (refused) throw (refused as PromiseRejectedResult).reason;
+    const sshHosts = connected.map((c) => (c as PromiseFulfilledResult<SshHost>).value);
 
     // 3. The image (built here; uploaded when the bench host is remote).
     const hostDir = (await sh.run(['mktemp', '-d', `/tmp/wirelab-${runId}-XXXXXX`])).stdout.trim();
