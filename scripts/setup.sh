@@ -13,6 +13,8 @@ fi
 debian_packages=(
   qemu-system-x86 qemu-utils tcpdump tcpreplay openssh-client busybox-static iproute2 kmod cpio zstd
   linux-image-cloud-amd64 docker.io debootstrap python3-scapy procps ca-certificates
+  # The bench-host driver and offline image hygiene: libvirt (without its default NAT network) and guestfish.
+  libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu libguestfs-tools e2fsprogs
 )
 missing=()
 for pkg in "${debian_packages[@]}"; do

@@ -16,6 +16,9 @@ commands:
   validate <profile.yaml>...      check lab profiles; every problem is reported (exit 2 if any)
   up --profile <file> [--hold]    bring the lab up, print how to reach it, and take it down
                                   (with --hold: keep it up until Ctrl-C)
+  image check <qcow2>             offline image hygiene: report a leftover 70-persistent-net.rules (read-only)
+  image fix <src> <dst> [--in-place]
+                                  write a copy without it (the original only with --in-place)
   prepare                         start the container engine, build the cached images (setup runs it)
   images                          list the reference service images (good ones and faulty variants)
   doctor                          what this machine lacks for wirelab, and how to get it
@@ -40,6 +43,8 @@ export async function main(argv: string[]): Promise<number> {
         const { labUp } = await import('./lab-up.ts');
         return await labUp(values.profile, { hold: values.hold ?? false });
       }
+      case 'image':
+        return await (await import('./image.ts')).imageCommand(rest);
       case 'prepare':
         return await (await import('./prepare.ts')).prepare();
       case 'images':
