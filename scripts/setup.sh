@@ -23,8 +23,16 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "wirelab setup: installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Packages must not start their daemons (dockerd, libvirtd): wirelab starts what it needs, with its own
+  # flags. Machines built from container images already refuse service starts; elsewhere, do so for now.
+  temporary_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    temporary_policy=/usr/sbin/policy-rc.d
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$temporary_policy" ] || rm -f "$temporary_policy"
 fi
 
 # npm packages: install when node_modules is missing or older than the lock file.
