@@ -241,6 +241,8 @@ export interface Rfc2544Config {
   sizes: number[];
   /** Seconds per trial (throughput, loss, latency). */
   trialSeconds: number;
+  /** Fewest frames per direction in a rate trial (a low rate then runs longer): a few frames prove little about loss. */
+  minFrames: number;
   /** Ceiling on the offered rate, frames/s per direction. */
   maxPps: number;
   lossTolerance: number;
@@ -258,12 +260,13 @@ export interface Rfc2544Config {
 export const RFC2544_DEFAULTS: Rfc2544Config = {
   sizes: [...RFC2544_FRAME_SIZES],
   trialSeconds: 1,
+  minFrames: 100,
   maxPps: 1000,
   lossTolerance: 0,
   resolution: 0.05,
   maxTrials: 10,
   lossStep: 0.2,
-  lossSteps: 4,
+  lossSteps: 5,
   maxBurst: 1000,
   burstRepeats: 1,
 };
@@ -284,6 +287,7 @@ export function rfc2544ConfigFromEnv(env: Record<string, string | undefined>): R
     if (c.sizes.some((s) => !Number.isInteger(s) || s < 64 || s > 9220)) throw new RangeError(`WIRELAB_RFC2544_SIZES is ${JSON.stringify(sizes)}; use comma-separated frame sizes on the wire, 64..9220, e.g. 64,512,1518.`);
   }
   c.trialSeconds = num('TRIAL_S', c.trialSeconds, (n) => n > 0 && n <= 600, 'seconds per trial, above 0 and at most 600 (the RFC says 60; 120 for latency)');
+  c.minFrames = num('MIN_FRAMES', c.minFrames, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000_000, 'an integer number of frames per direction, 1..10000000');
   c.maxPps = num('MAX_PPS', c.maxPps, (n) => n >= 1 && n <= 10_000_000, 'a ceiling in frames/s per direction, 1..10000000');
   c.lossTolerance = num('LOSS_TOLERANCE', c.lossTolerance, (n) => n >= 0 && n < 1, 'a loss ratio in [0, 1), e.g. 0.001 for 0.1 % (0 = zero loss, the RFC)');
   c.resolution = num('RESOLUTION', c.resolution, (n) => n > 0 && n < 1, 'a fraction of the ceiling in (0, 1), e.g. 0.05');

@@ -4,7 +4,8 @@
 // (`wirelab run rfc2544 --profile …`): it is in no role's default list.
 //
 // Knobs (environment, each WIRELAB_RFC2544_<NAME>; see docs/scale.md): TRIAL_S (seconds per trial,
-// default 1 — the RFC says 60, and 120 for latency), MAX_PPS (ceiling on the offered rate, frames/s
+// default 1 — the RFC says 60, and 120 for latency), MIN_FRAMES (fewest frames per direction in a
+// trial, default 100: a low rate runs longer), MAX_PPS (ceiling on the offered rate, frames/s
 // per direction), LOSS_TOLERANCE (0 = the RFC's zero loss), SIZES, RESOLUTION, MAX_TRIALS, LOSS_STEP,
 // LOSS_STEPS, MAX_BURST, BURST_REPEATS (the RFC says 50), MIN_THROUGHPUT_PPS, MIN_BURST.
 //
@@ -37,7 +38,9 @@ const minBurst = Number(process.env.WIRELAB_RFC2544_MIN_BURST ?? 1);
 const criterion = config.lossTolerance === 0 ? 'zero loss' : `loss at most ${(config.lossTolerance * 100).toFixed(3)} %`;
 
 /** Generous per-test bounds: every trial bounded by its own timeouts, a few seconds of set-up each. */
-const perTrialMs = (config.trialSeconds * 3 + 20) * 1000;
+/** A low-rate trial runs until it has sent minFrames; the searches go down to about half the resolution. */
+const longestTrialS = Math.max(config.trialSeconds, config.minFrames / Math.max(1, (config.resolution * config.maxPps) / 2));
+const perTrialMs = (longestTrialS * 3 + 20) * 1000;
 const THROUGHPUT_TIMEOUT = config.sizes.length * (config.maxTrials + 2) * perTrialMs;
 const LOSS_TIMEOUT = config.sizes.length * (config.lossSteps + 1) * perTrialMs;
 const BURST_TIMEOUT = config.sizes.length * config.burstRepeats * (config.maxTrials + 1) * 30_000;
@@ -76,11 +79,11 @@ describe('rfc2544', () => {
       const results: SizeResults[] = [];
       for (const wireSize of config.sizes) {
         const ctx = context(lab, wireSize, 'throughput');
-        const throughput = await allure.step(`throughput, ${wireSize}-byte frames`, () => searchThroughput(rateTrial(ctx, config.trialSeconds), config));
+        const throughput = await allure.step(`throughput, ${wireSize}-byte frames`, () => searchThroughput(rateTrial(ctx, config.trialSeconds, config.minFrames), config));
         const entry: SizeResults = { wireSize, throughput };
         if (throughput.throughputPps > 0) {
           // RFC 2544 §26.2: latency in a trial of its own at the throughput rate.
-          const latency = await allure.step(`latency at ${throughput.throughputPps} pps, ${wireSize}-byte frames`, () => rateTrial({ ...ctx, label: 'latency' }, config.trialSeconds)(throughput.throughputPps));
+          const latency = await allure.step(`latency at ${throughput.throughputPps} pps, ${wireSize}-byte frames`, () => rateTrial({ ...ctx, label: 'latency' }, config.trialSeconds, config.minFrames)(throughput.throughputPps));
           entry.latency = { ...latency, passed: latency.lost === 0, lossRatio: latency.sent > 0 ? latency.lost / latency.sent : 0, generatorShort: latency.achievedPps < latency.offeredPps * 0.9 };
         }
         results.push(entry);
@@ -115,7 +118,7 @@ describe('rfc2544', () => {
       for (const wireSize of config.sizes) {
         const ctx = context(lab, wireSize, 'loss');
         const frameLoss = await allure.step(`frame loss sweep, ${wireSize}-byte frames`, () =>
-          frameLossSweep(rateTrial(ctx, config.trialSeconds), { maxPps: config.maxPps, stepFraction: config.lossStep, stopAfterLossless: 2, maxTrials: config.lossSteps }),
+          frameLossSweep(rateTrial(ctx, config.trialSeconds, config.minFrames), { maxPps: config.maxPps, stepFraction: config.lossStep, stopAfterLossless: 2, maxTrials: config.lossSteps }),
         );
         results.push({ wireSize, frameLoss });
       }

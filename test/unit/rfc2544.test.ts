@@ -145,14 +145,14 @@ describe('configuration from the environment', () => {
   it('defaults to the RFC frame sizes with a short trial', () => {
     const c = rfc2544ConfigFromEnv({});
     expect(c.sizes).toEqual([64, 128, 256, 512, 1024, 1280, 1518]);
-    expect(c).toMatchObject({ trialSeconds: RFC2544_DEFAULTS.trialSeconds, lossTolerance: 0 });
+    expect(c).toMatchObject({ trialSeconds: RFC2544_DEFAULTS.trialSeconds, lossTolerance: 0, minFrames: 100 });
     expect(c.minThroughputPps).toBeUndefined();
     expect(c.sizes.map(frameBytesWithoutFcs)).toEqual([60, 124, 252, 508, 1020, 1276, 1514]);
   });
 
   it('reads every knob and names a bad one with its value and what is allowed', () => {
-    const c = rfc2544ConfigFromEnv({ WIRELAB_RFC2544_TRIAL_S: '60', WIRELAB_RFC2544_SIZES: '64, 1518', WIRELAB_RFC2544_LOSS_TOLERANCE: '0.001', WIRELAB_RFC2544_MIN_THROUGHPUT_PPS: '100' });
-    expect(c).toMatchObject({ trialSeconds: 60, sizes: [64, 1518], lossTolerance: 0.001, minThroughputPps: 100 });
+    const c = rfc2544ConfigFromEnv({ WIRELAB_RFC2544_TRIAL_S: '60', WIRELAB_RFC2544_SIZES: '64, 1518', WIRELAB_RFC2544_LOSS_TOLERANCE: '0.001', WIRELAB_RFC2544_MIN_THROUGHPUT_PPS: '100', WIRELAB_RFC2544_MIN_FRAMES: '1000' });
+    expect(c).toMatchObject({ minFrames: 1000, trialSeconds: 60, sizes: [64, 1518], lossTolerance: 0.001, minThroughputPps: 100 });
     expect(() => rfc2544ConfigFromEnv({ WIRELAB_RFC2544_TRIAL_S: 'soon' })).toThrow(/WIRELAB_RFC2544_TRIAL_S is "soon"; use seconds/);
     expect(() => rfc2544ConfigFromEnv({ WIRELAB_RFC2544_SIZES: '64,32' })).toThrow(/WIRELAB_RFC2544_SIZES/);
     expect(() => rfc2544ConfigFromEnv({ WIRELAB_RFC2544_LOSS_TOLERANCE: '1' })).toThrow(/LOSS_TOLERANCE is "1"/);
