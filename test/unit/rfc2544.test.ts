@@ -192,7 +192,8 @@ describe('report tables and charts', () => {
     expect(tableHtml(trialsTable(results))).toMatch(/<td class="alert">350 \/ 1,000 \(35%\)<\/td>/);
     expect(tableMarkdown(backToBackTable(results))).toMatch(/\| 64 \| 64 \| 64 \| device/);
     const svg = throughputChartSvg(results);
-    expect(svg.match(/<polyline /g)).toHaveLength(2);
+    expect(svg.match(/<polyline /g)).toHaveLength(3);
+    expect(svg).toMatch(/offered in the passing trial/);
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     expect(frameLossChartSvg(results).match(/<polyline /g)).toHaveLength(2);
   });
