@@ -2,15 +2,16 @@
 // the good reference bridge passes all three measurements, with a zero-loss throughput clearly above
 // the lossy variant's (which loses ~5 % at every rate, so it finds about nothing); the lossy run fails
 // each measurement naming the loss. The results reach the Allure report as tables, plots and JSON.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Rfc2544Config } from '../../lib/rfc2544.ts';
 import type { SizeResults } from '../../lib/rfc2544-report.ts';
 import { allureTests, bridgeProfile, wirelab } from './wirelab-cli.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-rfc2544-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /**
  * Short and cheap: 1 s trials, low ceilings (the good bridge passes at once), coarse resolution, a
  * three-step loss sweep. A burst of 100 frames each way must arrive whole (the good bridge buffers

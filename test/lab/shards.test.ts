@@ -3,16 +3,17 @@
 // only its part; the merged report holds both shards' tests with their evidence, and the merged
 // summary counts them all. (runSuites/mergeReports are what `wirelab run --shard` and
 // `wirelab merge-reports` call.)
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { mergeReports } from '../../lib/cli/merge-reports.ts';
 import { runSuites } from '../../lib/cli/run-suites.ts';
 import { WirelabError } from '../../lib/errors.ts';
 import { allureTests, bridgeProfile } from './wirelab-cli.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-shards-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const GREP = 'broadcast both ways|frames cross soon';
 const QUICK = [/broadcast both ways/, /frames cross soon/];
 
