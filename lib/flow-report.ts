@@ -90,7 +90,7 @@ export interface ForeignFrames {
   point: CapturePoint;
   /** Frames whose source MAC is not a traffic host's: emitted by the guest (or something else on the path). */
   fromGuest: number;
-  /** Unsigned frames from the traffic hosts' own stacks (ARP, ...). */
+  /** Unsigned frames from the traffic hosts' own stacks (ARP, ICMP errors, ...), forwarded or not. */
   fromHosts: number;
   /** Distinct summaries of the guest's frames with counts, most frequent first (up to 10). */
   guestSummaries: { summary: string; count: number }[];
@@ -108,6 +108,11 @@ export interface AnalysisInput {
   flows: FlowSpec[];
   /** MACs of the traffic hosts' data NICs (to tell their frames from the guest's). */
   hostMacs: string[];
+  /**
+   * IP addresses of the traffic hosts. A router forwards the hosts' own packets (an ICMP error, say)
+   * with its own MAC as source: their IP source still tells they are the hosts', not the guest's.
+   */
+  hostAddresses?: string[];
   captures: Partial<Record<CapturePoint, AsyncIterable<CapturedFrame>>>;
   captureDrops?: Partial<Record<CapturePoint, number>>;
 }
@@ -155,6 +160,14 @@ class FlowState {
 export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficReport> {
   const states = new Map(input.flows.map((f) => [f.flowId, new FlowState(f)]));
   const hostMacs = new Set(input.hostMacs.map((m) => m.toLowerCase()));
+  const hostAddresses = new Set(input.hostAddresses ?? []);
+  const fromHost = (data: Buffer): boolean => {
+    if (hostMacs.has(macAt(data, 6))) return true;
+    if (hostAddresses.size === 0) return false;
+    const packet = parse(data);
+    const ip = packet.get('IPv4') ?? packet.get('IPv6');
+    return ip !== undefined && hostAddresses.has(ip.src);
+  };
   const foreign: ForeignFrames[] = [];
 
   for (const point of CAPTURE_POINTS) {
@@ -174,8 +187,7 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
       const seq = off >= 0 ? frame.data.readUInt32BE(off + SIG_SEQ) : -1;
       if (!state || seq >= state.spec.count) {
         if (off >= 0 && frame.data.readUInt32BE(off + SIG_RUN_ID) === input.runId >>> 0) continue; // a signed frame of an unknown flow: not foreign
-        const src = macAt(frame.data, 6);
-        if (hostMacs.has(src)) tally.fromHosts++;
+        if (fromHost(frame.data)) tally.fromHosts++;
         else {
           tally.fromGuest++;
           const summary = safeSummary(frame.data);

@@ -92,6 +92,7 @@ export async function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: 
     runId,
     flows: specs,
     hostMacs: [lab.hosts.left.mac, lab.hosts.right.mac],
+    hostAddresses: [lab.hosts.left.ipv4, lab.hosts.right.ipv4].map((cidr) => cidr.split('/')[0]!),
     captures: Object.fromEntries(points.map((p) => [p, readPcap(pcaps[p])])),
     captureDrops: Object.fromEntries(points.map((p, i) => [p, results[i]?.droppedByKernel ?? 0])),
   });

@@ -108,3 +108,15 @@ describe('analyzeTraffic: quoted signatures', () => {
     expect(report.foreign[0]!.fromHosts).toBe(1);
   });
 });
+
+describe('analyzeTraffic: routed host frames', () => {
+  it("an ICMP error from a host, routed by the guest (guest's MAC as source), is the host's, not the guest's", async () => {
+    const f = makeFlow();
+    const routed = stack(Ether({ src: GUEST_MAC, dst: LEFT_MAC }), IPv4({ src: '198.18.0.2', dst: '198.18.0.1', ttl: 63 }), ICMP({ type: 3, code: 3 }), Raw(Buffer.alloc(28))).build();
+    const own = stack(Ether({ src: GUEST_MAC, dst: LEFT_MAC }), IPv4({ src: '198.18.0.9', dst: '198.18.0.1' }), ICMP({ type: 8 }), Raw(Buffer.alloc(8))).build();
+    const captured = [routed, own].map((data, i) => ({ tsNs: BigInt(i), data }));
+    const report = await analyzeTraffic({ runId: RUN, flows: [f], hostMacs: [LEFT_MAC, RIGHT_MAC], hostAddresses: ['198.18.0.1', '198.18.0.2'], captures: { 'left-host': frames(captured) } });
+    expect(report.foreign[0]).toMatchObject({ fromHosts: 1, fromGuest: 1 });
+    expect(report.foreign[0]!.guestSummaries[0]!.summary).toMatch(/198\.18\.0\.9/);
+  });
+});
