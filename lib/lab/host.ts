@@ -19,7 +19,8 @@ import type { LabProfile, SshTargetProfile, TrafficHostProfile } from '../profil
 import { newRunId } from '../run-id.ts';
 import { SshHost } from '../ssh.ts';
 import { UndoStack } from '../teardown.ts';
-import type { GuestPort, HaltReport, Lab, LabGuest, LabTimeline, LabTrafficHost, ProgressFn, Side } from './lab.ts';
+import { StartedLab } from './started-lab.ts';
+import type { GuestPort, Lab, LabTimeline, LabTrafficHost, ProgressFn, Side } from './lab.ts';
 
 const SIDES: readonly Side[] = ['left', 'right'];
 
@@ -132,7 +133,7 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
       await checkPortOnBridge(sh, port.ifname, port.bridge);
       ports[side] = { side, netns: sh.netns, ifname: port.ifname, bridge: port.bridge, guestMac: guestMac(side), ...(sh.local ? {} : { ssh: sh.ssh }) };
     }
-    return new HostLab(runId, profile, guest, ports, hosts, timeline, workDir, stack);
+    return new StartedLab(runId, profile, guest, ports, hosts, timeline, workDir, stack);
   } catch (error) {
     await stack.unwind().catch((e: Error) => console.error(`wirelab: ${e.message}`));
     throw error;
@@ -227,41 +228,5 @@ async function checkPortOnBridge(sh: HostShell, ifname: string, bridge: string):
       `libvirt reports the guest's port ${ifname} on ${bridge}, but on ${sh.label} ${r.exitCode === 0 ? `it is on ${master ?? 'no bridge'}` : 'no such link exists'}. ` +
         `A libvirtd running in another network namespace creates its ports there. Fix: stop that libvirtd, so wirelab starts one where the bridges are.`,
     );
-  }
-}
-
-class HostLab implements Lab {
-  private halted: HaltReport | null = null;
-
-  constructor(
-    readonly runId: string,
-    readonly profile: LabProfile,
-    readonly libvirtGuest: LibvirtGuest,
-    readonly ports: Record<Side, GuestPort>,
-    readonly hosts: Record<Side, LabTrafficHost>,
-    readonly timeline: LabTimeline,
-    readonly workDir: string,
-    readonly stack: UndoStack,
-  ) {}
-
-  get guest(): LabGuest {
-    return this.libvirtGuest;
-  }
-
-  async haltGuest(): Promise<HaltReport> {
-    this.halted ??= await this.libvirtGuest.halt(this.profile.guest.haltTimeoutSeconds * 1000);
-    return this.halted;
-  }
-
-  async down(): Promise<void> {
-    try {
-      await this.haltGuest();
-    } finally {
-      await this.stack.unwind();
-    }
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.down();
   }
 }

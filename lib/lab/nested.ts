@@ -17,7 +17,8 @@ import { liveRunsInThisProcess, newRunId, writeRunRecord } from '../run-id.ts';
 import { UndoStack } from '../teardown.ts';
 import { ensureTrafficHostImage } from '../traffic-host-image.ts';
 import { startTrafficHost } from '../traffic-host.ts';
-import type { GuestPort, HaltReport, Lab, LabTimeline, LabTrafficHost, ProgressFn, Side } from './lab.ts';
+import { StartedLab } from './started-lab.ts';
+import type { GuestPort, Lab, LabTrafficHost, ProgressFn, Side } from './lab.ts';
 
 const SIDES: readonly Side[] = ['left', 'right'];
 const BRIDGE: Record<Side, string> = { left: 'br0', right: 'br1' };
@@ -116,7 +117,7 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
     const ports = Object.fromEntries(
       SIDES.map((side) => [side, { side, netns: runId, ifname: TAP[side], bridge: BRIDGE[side], guestMac: guestMac(side) } satisfies GuestPort]),
     ) as Record<Side, GuestPort>;
-    return new NestedLab(runId, profile, guest, ports, hosts, timeline, workDir, stack);
+    return new StartedLab(runId, profile, guest, ports, hosts, timeline, workDir, stack);
   } catch (error) {
     await stack.unwind().catch((e: Error) => console.error(`wirelab: ${e.message}`));
     throw error;
@@ -130,36 +131,4 @@ function patchCommands(): string[] {
     `link set patch0 master ${BRIDGE.left} up`,
     `link set patch1 master ${BRIDGE.right} up`,
   ];
-}
-
-class NestedLab implements Lab {
-  private halted: HaltReport | null = null;
-
-  constructor(
-    readonly runId: string,
-    readonly profile: LabProfile,
-    readonly guest: QemuGuest,
-    readonly ports: Record<Side, GuestPort>,
-    readonly hosts: Record<Side, LabTrafficHost>,
-    readonly timeline: LabTimeline,
-    readonly workDir: string,
-    readonly stack: UndoStack,
-  ) {}
-
-  async haltGuest(): Promise<HaltReport> {
-    this.halted ??= await this.guest.halt(this.profile.guest.haltTimeoutSeconds * 1000);
-    return this.halted;
-  }
-
-  async down(): Promise<void> {
-    try {
-      await this.haltGuest();
-    } finally {
-      await this.stack.unwind();
-    }
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.down();
-  }
 }

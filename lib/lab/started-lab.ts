@@ -1,0 +1,44 @@
+// A lab that is up, whichever driver brought it up: the guest, its ports, the traffic hosts, and the
+// run's undo stack. Taking it down halts the guest gracefully first (the halt report says whether it
+// obeyed), then undoes everything the run created, newest first.
+import type { LabProfile } from '../profile/types.ts';
+import type { UndoStack } from '../teardown.ts';
+import type { GuestPort, HaltReport, Lab, LabGuest, LabTimeline, LabTrafficHost, Side } from './lab.ts';
+
+/** What a driver's guest must offer besides the console: a graceful halt with a timeout. */
+export interface HaltableGuest extends LabGuest {
+  halt(timeoutMs: number): Promise<HaltReport>;
+}
+
+export class StartedLab implements Lab {
+  private halting: Promise<HaltReport> | undefined;
+
+  constructor(
+    readonly runId: string,
+    readonly profile: LabProfile,
+    readonly guest: HaltableGuest,
+    readonly ports: Record<Side, GuestPort>,
+    readonly hosts: Record<Side, LabTrafficHost>,
+    readonly timeline: LabTimeline,
+    readonly workDir: string,
+    readonly stack: UndoStack,
+  ) {}
+
+  /** Halt once; later calls (and down()) get the same report. */
+  haltGuest(): Promise<HaltReport> {
+    this.halting ??= this.guest.halt(this.profile.guest.haltTimeoutSeconds * 1000);
+    return this.halting;
+  }
+
+  async down(): Promise<void> {
+    try {
+      await this.haltGuest();
+    } finally {
+      await this.stack.unwind();
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.down();
+  }
+}
