@@ -93,26 +93,12 @@ export async function startLocalCapture(opts: { label: string; netns?: string; i
     if (child.exitCode === null) child.kill('SIGKILL'); // by its own pid: the tcpdump this run started
     await exited;
   });
-  try {
-    await waitListening(opts.label, () => stderr, exited);
-  } catch (e) {
-    await undo();
-    throw e;
-  }
-  let result: Promise<CaptureResult> | undefined;
-  return {
-    label: opts.label,
-    file: opts.file,
-    stop: () =>
-      (result ??= (async () => {
-        child.kill('SIGINT');
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_BUDGET_MS);
-        await exited;
-        clearTimeout(timer);
-        await undo();
-        return { file: opts.file, ...parseTcpdumpStats(stderr) };
-      })()),
-  };
+  return listeningCapture(opts, () => stderr, exited, undo, async () => {
+    child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_BUDGET_MS);
+    await exited;
+    clearTimeout(timer);
+  });
 }
 
 /**
@@ -138,8 +124,28 @@ export async function startRemoteCapture(opts: { label: string; ssh: SshHost; if
     await stopTcpdump();
     await opts.ssh.exec(['rm', '-f', remoteFile]).catch(() => undefined);
   });
+  return listeningCapture(opts, () => stderr, proc.exit, undo, async () => {
+    await stopTcpdump();
+    const copy = await opts.ssh.spawn(['cat', remoteFile]);
+    const out = createWriteStream(opts.file);
+    copy.stdout.pipe(out);
+    await Promise.all([copy.exit, finished(out)]);
+  });
+}
+
+/**
+ * The common part of both captures: wait until tcpdump listens (or undo it and fail), then hand out
+ * a stop that runs once — `finish` ends tcpdump and puts the pcap in place, then the undo cleans up.
+ */
+async function listeningCapture(
+  opts: { label: string; file: string },
+  stderrText: () => string,
+  exited: Promise<unknown>,
+  undo: () => Promise<void>,
+  finish: () => Promise<void>,
+): Promise<Capture> {
   try {
-    await waitListening(opts.label, () => stderr, proc.exit);
+    await waitListening(opts.label, stderrText, exited);
   } catch (e) {
     await undo();
     throw e;
@@ -150,13 +156,9 @@ export async function startRemoteCapture(opts: { label: string; ssh: SshHost; if
     file: opts.file,
     stop: () =>
       (result ??= (async () => {
-        await stopTcpdump();
-        const copy = await opts.ssh.spawn(['cat', remoteFile]);
-        const out = createWriteStream(opts.file);
-        copy.stdout.pipe(out);
-        await Promise.all([copy.exit, finished(out)]);
+        await finish();
         await undo();
-        return { file: opts.file, ...parseTcpdumpStats(stderr) };
+        return { file: opts.file, ...parseTcpdumpStats(stderrText()) };
       })()),
   };
 }
