@@ -19,6 +19,8 @@ const DEBIAN_TOOLS: [string, string][] = [
   ['debootstrap', 'debootstrap'],
   ['ssh-keygen', 'openssh-client'],
   ['tcpreplay', 'tcpreplay'],
+  ['virsh', 'libvirt-clients libvirt-daemon-system libvirt-daemon-driver-qemu'],
+  ['guestfish', 'libguestfs-tools'],
 ];
 
 export async function collectChecks(): Promise<Check[]> {
