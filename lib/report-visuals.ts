@@ -107,6 +107,11 @@ export function flowTableHtml(input: TableInput): string {
     .join('\n');
   const notes = flowTableNotes(input);
   const title = `Traffic${input.name ? `: ${input.name}` : ''}`;
+  return htmlTablePage(title, head, body, notes);
+}
+
+/** A self-contained HTML page with one table (head and body rows already rendered) and notes under it. */
+export function htmlTablePage(title: string, headRow: string, bodyRows: string, notes: readonly string[]): string {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title>
 <style>
@@ -121,9 +126,9 @@ ul { padding-left: 18px; }
 <body>
 <h3>${escapeXml(title)}</h3>
 <table>
-<thead><tr>${head}</tr></thead>
+<thead><tr>${headRow}</tr></thead>
 <tbody>
-${body}
+${bodyRows}
 </tbody>
 </table>
 ${notes.length > 0 ? `<ul>${notes.map((x) => `<li>${escapeXml(x)}</li>`).join('')}</ul>` : ''}

@@ -5,7 +5,7 @@
 //
 // Pure: results in, text out.
 import type { BackToBackResult, JudgedTrial, ThroughputResult } from './rfc2544.ts';
-import { escapeXml } from './report-visuals.ts';
+import { escapeXml, htmlTablePage } from './report-visuals.ts';
 
 /** Everything measured for one frame size. Rates are frames/s per direction. */
 export interface SizeResults {
@@ -178,28 +178,7 @@ export function tableHtml(table: Table): string {
   const body = table.rows
     .map((row) => `<tr>${row.map((cell, i) => `<td${classes(table.columns[i]?.numeric, cell.alert)}>${escapeXml(cell.text)}</td>`).join('')}</tr>`)
     .join('\n');
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(table.title)}</title>
-<style>
-body { font: 13px/1.4 system-ui, sans-serif; margin: 12px; color: #222; }
-table { border-collapse: collapse; }
-th, td { border: 1px solid #ccc; padding: 3px 7px; white-space: nowrap; }
-th { background: #f2f2f2; font-weight: 600; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.alert { background: #fde2e1; color: #a00; font-weight: 600; }
-ul { padding-left: 18px; }
-</style></head>
-<body>
-<h3>${escapeXml(table.title)}</h3>
-<table>
-<thead><tr>${head}</tr></thead>
-<tbody>
-${body}
-</tbody>
-</table>
-${table.notes.length > 0 ? `<ul>${table.notes.map((x) => `<li>${escapeXml(x)}</li>`).join('')}</ul>` : ''}
-</body></html>
-`;
+  return htmlTablePage(table.title, head, body, table.notes);
 }
 
 export function tableMarkdown(table: Table): string {
