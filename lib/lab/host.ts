@@ -62,7 +62,7 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
       progress(`connecting to the bench host ${target.address}`);
       shell = await SshShell.connect({ ...target, privateKeyFile: keyPath(target.privateKeyFile, profileDir), field: 'host.ssh.privateKeyFile' });
     } else {
-      shell = new LocalShell(opts.localNetns ?? '', opts.localEnv);
+      shell = new LocalShell(opts.localNetns ?? profile.host?.netns ?? '', opts.localEnv);
     }
     const sh = shell;
     stack.defer(`connection to ${sh.label}`, () => sh.close());

@@ -154,6 +154,7 @@ function crossFieldProblems(p: DeepPartial<RawProfile>, baseDir: string): Schema
     else {
       if (!p.host.managementNic) add('host.managementNic', 'is missing.', 'name the NIC that carries the management address, e.g. eth0; wirelab never touches it.');
       if (p.host.connection === 'ssh' && !p.host.ssh) add('host.ssh', 'is missing, but `connection: ssh` needs it.', 'add `ssh:` with address, hostKey and privateKeyFile, or set `connection: local`.');
+      if (p.host.connection === 'ssh' && p.host.netns) add('host.netns', 'is set, but it only applies to `connection: local`.', 'remove it, or set `connection: local`.');
       const mgmt = p.host.managementNic;
       for (const side of ['left', 'right'] as const) {
         if (mgmt && p.host.dataNics?.[side] === mgmt) add(`host.dataNics.${side}`, `is ${mgmt}, the management NIC; enslaving it to a bridge would cut the operator off.`, `use the ${side} data NIC (e.g. ${side === 'left' ? 'eth1' : 'eth2'}).`);

@@ -157,6 +157,13 @@ export const profileSchema: ObjectSpec = {
           },
         },
         libvirtUri: { type: 'string', default: 'qemu:///system', doc: 'libvirt connection URI on the bench host.' },
+        netns: {
+          type: 'string',
+          pattern: /^[A-Za-z0-9_.-]{1,64}$/,
+          patternName: 'a network namespace name',
+          doc: 'Only with `connection: local`: run the bench host\'s commands (NIC checks, bridges, libvirtd) inside this network namespace of this machine — for a bench host whose lab NICs live in a namespace, or a simulated one.',
+          example: 'bench0',
+        },
       },
     },
   },

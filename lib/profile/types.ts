@@ -27,6 +27,7 @@ export interface BenchHostProfile {
   dataNics: { left: string; right: string };
   bridges: { left: string; right: string };
   libvirtUri: string;
+  netns?: string;
 }
 
 interface ProfileCommon {

@@ -69,6 +69,8 @@ export interface ProfileOptions {
   /** Swap the traffic hosts' pinned keys (a host key mismatch). */
   swapHostKeys?: boolean;
   readyTimeoutSeconds?: number;
+  /** Name the simulated host's namespace in the profile (`host.netns`), as `wirelab run` needs it. */
+  netns?: boolean;
 }
 
 /** Write a host-kind profile for the simulated bench host; returns its path. */
@@ -93,7 +95,7 @@ host:
   connection: local
   managementNic: eth0
   dataNics: { left: ${opts.dataNics?.left ?? 'eth1'}, right: ${opts.dataNics?.right ?? 'eth2'} }
-  bridges: { left: br0, right: br1 }
+  bridges: { left: br0, right: br1 }${opts.netns ? `\n  netns: ${sim.netns}` : ''}
 trafficHosts:${host('left')}${host('right')}
 `;
   mkdirSync(sim.dir, { recursive: true });

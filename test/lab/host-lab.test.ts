@@ -6,6 +6,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNics, type NicState } from '../../lib/bench-nics.ts';
 import { ProfileError, WirelabError } from '../../lib/errors.ts';
@@ -157,6 +158,30 @@ describe('bench-host lab (simulated host, libvirt, SSH traffic hosts)', () => {
     } finally {
       await lab.down();
     }
+    await expectHostUntouched();
+  });
+});
+
+describe('the l2-bridge suite through the bench-host path (`wirelab run` on a host profile)', () => {
+  /** Run the suite's unicast test on the simulated bench host; returns its outcome. */
+  async function unicastThroughSuite(reference: string): Promise<{ status: string; message: string; exitCode: number }> {
+    const profile = writeProfile(sim, `suite-${reference}`, { reference, netns: true });
+    const json = path.join(dir, `suite-${reference}.json`);
+    const r = await execa(process.execPath, [path.resolve('bin/wirelab.mjs'), 'run', 'l2-bridge', '--profile', profile, '--report-dir', path.join(dir, `report-${reference}`), '--grep', 'unicast both ways', '--json', json], { reject: false, all: true });
+    const results = JSON.parse(readFileSync(json, 'utf8')) as { testResults: { assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[] };
+    const test = results.testResults.flatMap((f) => f.assertionResults).find((a) => /unicast both ways/.test(a.fullName));
+    if (!test) throw new Error(`the unicast test did not run: ${String(r.all).slice(-2000)}`);
+    return { status: test.status, message: test.failureMessages.join('\n'), exitCode: r.exitCode ?? -1 };
+  }
+
+  it('passes the good image and fails the one-way image, naming the loss inside the guest', async () => {
+    const good = await unicastThroughSuite('l2-bridge');
+    expect(good.status, good.message).toBe('passed');
+    expect(good.exitCode).toBe(0);
+    await expectHostUntouched();
+    const faulty = await unicastThroughSuite('l2-bridge-oneway');
+    expect(faulty.status).toBe('failed');
+    expect(faulty.message).toMatch(/inside the guest/);
     await expectHostUntouched();
   });
 });
