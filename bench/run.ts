@@ -15,10 +15,11 @@ import { decodeVsScapy, decodeVsTshark } from './decode.ts';
 import { injectionVsScapy, injectionVsTcpreplay } from './injection.ts';
 import { labLifecycle } from './lab-lifecycle.ts';
 import { latencyFloor } from './latency-floor.ts';
+import { parallelLabs } from './parallel-labs.ts';
 import { suiteCost } from './suite-cost.ts';
 import { ratio, type Summary, summarize } from './stats.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [labLifecycle, injectionVsScapy, injectionVsTcpreplay, decodeVsScapy, decodeVsTshark, latencyFloor, suiteCost];
+const BENCHMARKS: readonly Benchmark[] = [labLifecycle, injectionVsScapy, injectionVsTcpreplay, decodeVsScapy, decodeVsTshark, latencyFloor, suiteCost, parallelLabs];
 const REPORT_DIR = fileURLToPath(new URL('../reports/bench/', import.meta.url));
 
 interface Row {
