@@ -8,7 +8,7 @@
 //   netns wlb-xxxxxx:  left host ─ br0 ─ p0 ═══ veth ═══ p1 ─ br1 ─ right host
 //                                       ↑ capture       ↑ capture   ("guest ports")
 //
-// A minimal Lab-shaped object (DirectPathLab) lets runTraffic and udpTemplate run unchanged. Each run
+// A StartedLab without a guest (NO_GUEST) lets runTraffic and udpTemplate run unchanged. Each run
 // sends one flow each way at a moderate rate; its sample is the worse of the two flows' p50.
 // Baseline, for scale: ping between the same two hosts over the same path, RTT/2 (what one would
 // measure without wirelab; it includes both hosts' IP stacks, twice).
@@ -17,11 +17,13 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { run } from '../lib/exec.ts';
 import type { FlowReport } from '../lib/flow-report.ts';
-import type { GuestPort, HaltReport, Lab, LabGuest, LabTimeline, LabTrafficHost, Side } from '../lib/lab/lab.ts';
+import type { GuestPort, Lab, Side } from '../lib/lab/lab.ts';
 import { loadProfile } from '../lib/profile/load.ts';
 import type { LabProfile } from '../lib/profile/types.ts';
 import { UndoStack } from '../lib/teardown.ts';
-import { runTraffic, udpTemplate } from '../lib/traffic.ts';
+import { StartedLab, type HaltableGuest } from '../lib/lab/started-lab.ts';
+import { udpTemplate } from '../lib/templates.ts';
+import { runTraffic } from '../lib/traffic.ts';
 import type { TrafficHost } from '../lib/traffic-host.ts';
 import type { Benchmark, BenchmarkResult, BenchOptions } from './benchmark.ts';
 import { benchWorkDir, createBenchNetns, newBenchId, startBenchHost, withBenchRun } from './bench-env.ts';
@@ -49,38 +51,14 @@ export const latencyFloor: Benchmark = {
   run: measureLatencyFloor,
 };
 
-/** The nested lab's shape with a veth pair where the guest would be. */
-class DirectPathLab implements Lab {
-  readonly guest: LabGuest = {
-    readyAfterMs: 0,
-    console: () => '',
-    consoleTail: () => [],
-    waitForConsole: () => Promise.reject(new Error('the direct path has no guest console')),
-  };
-  /** Everything is ready once the object exists (there is no guest to wait for). */
-  readonly timeline: LabTimeline = { guestReadyAtMs: Date.now(), hostsReadyAtMs: Date.now() };
-
-  constructor(
-    readonly runId: string,
-    readonly profile: LabProfile,
-    readonly ports: Record<Side, GuestPort>,
-    readonly hosts: Record<Side, LabTrafficHost>,
-    readonly workDir: string,
-    readonly stack: UndoStack,
-  ) {}
-
-  haltGuest(): Promise<HaltReport> {
-    return Promise.resolve({ graceful: true, ms: 0 });
-  }
-
-  down(): Promise<void> {
-    return this.stack.unwind();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.down();
-  }
-}
+/** Where the guest would be there is a veth pair: no console, nothing to halt. */
+const NO_GUEST: HaltableGuest = {
+  readyAfterMs: 0,
+  console: () => '',
+  consoleTail: () => [],
+  waitForConsole: () => Promise.reject(new Error('the direct path has no guest console')),
+  halt: () => Promise.resolve({ graceful: true, ms: 0 }),
+};
 
 interface RunSample {
   p50Us: number;
@@ -138,7 +116,7 @@ async function measureLatencyFloor(opts: BenchOptions): Promise<BenchmarkResult>
 }
 
 /** The namespace, the veth "guest", two traffic hosts; everything registered on `stack`. */
-async function directPathLab(benchId: string, profile: LabProfile, stack: UndoStack): Promise<DirectPathLab> {
+async function directPathLab(benchId: string, profile: LabProfile, stack: UndoStack): Promise<Lab> {
   await createBenchNetns(benchId, [BRIDGE.left, BRIDGE.right], stack);
   const port: Record<Side, string> = { left: `${benchId}-p0`, right: `${benchId}-p1` };
   // Inside the bench's namespace: deleting the namespace deletes the pair too.
@@ -155,10 +133,12 @@ async function directPathLab(benchId: string, profile: LabProfile, stack: UndoSt
   const [left, right] = settled.map((s) => (s as PromiseFulfilledResult<TrafficHost>).value);
   const hosts = { left: left!, right: right! };
   const ports = Object.fromEntries(SIDES.map((side) => [side, { side, netns: benchId, ifname: port[side], bridge: BRIDGE[side], guestMac: PORT_MAC[side] }])) as Record<Side, GuestPort>;
-  return new DirectPathLab(benchId, profile, ports, hosts, workDir, stack);
+  // Everything is ready once the lab exists: there is no guest to wait for.
+  const now = Date.now();
+  return new StartedLab(benchId, profile, NO_GUEST, ports, hosts, { guestReadyAtMs: now, hostsReadyAtMs: now }, workDir, stack);
 }
 
-async function oneRun(lab: DirectPathLab, index: number): Promise<RunSample> {
+async function oneRun(lab: Lab, index: number): Promise<RunSample> {
   const flows = [
     { name: 'left→right', from: 'left' as const, to: 'right' as const, template: udpTemplate(lab, 'left', 'right'), count: FRAMES_PER_FLOW, ratePps: RATE_PPS, size: 60 },
     { name: 'right→left', from: 'right' as const, to: 'left' as const, template: udpTemplate(lab, 'right', 'left'), count: FRAMES_PER_FLOW, ratePps: RATE_PPS, size: 60 },
@@ -185,7 +165,7 @@ async function oneRun(lab: DirectPathLab, index: number): Promise<RunSample> {
 }
 
 /** Median ping RTT / 2 from the left host to the right one, in µs. */
-async function pingHalfRttUs(lab: DirectPathLab): Promise<number> {
+async function pingHalfRttUs(lab: Lab): Promise<number> {
   const target = lab.hosts.right.ipv4.split('/')[0]!;
   const r = await lab.hosts.left.ssh.execOk(['timeout', String(PING.timeoutS), 'ping', '-n', '-c', String(PING.count), '-i', PING.intervalS, target], { timeoutMs: (PING.timeoutS + 5) * 1000 });
   const rtts = [...r.stdout.toString().matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]) * 1000);

@@ -146,6 +146,3 @@ function* mergeBySendTime(flows: Flow[]): Generator<ScheduledFrame> {
   }
 }
 
-
-// Templates live in templates.ts; re-exported here for callers that build flows and run them together.
-export { udpTemplate } from './templates.ts';
