@@ -3,6 +3,9 @@
 // (the qualification suites users run through `wirelab run`). Results go to Allure under reports/.
 import { defineConfig } from 'vitest/config';
 
+/** Suite files run at once; `wirelab run` sets it (plain `vitest --project suites`: one at a time). */
+const SUITE_WORKERS = Math.max(1, Number.parseInt(process.env.WIRELAB_WORKERS ?? '1', 10) || 1);
+
 export default defineConfig({
   test: {
     reporters: [
@@ -37,7 +40,9 @@ export default defineConfig({
           include: ['suites/**/*.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
-          fileParallelism: false,
+          // `wirelab run --workers N` (WIRELAB_WORKERS): N suite files at once, each with a lab of its own.
+          fileParallelism: SUITE_WORKERS > 1,
+          maxWorkers: SUITE_WORKERS,
           pool: 'forks',
         },
       },

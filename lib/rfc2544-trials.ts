@@ -37,7 +37,7 @@ export function rateTrial(ctx: TrialContext, seconds: number, minFrames = 1): Tr
   return async (offeredPps) => {
     const count = Math.max(1, minFrames, Math.round(offeredPps * seconds));
     const name = `rfc2544-${ctx.label}-${ctx.wireSize}B-${offeredPps}pps-${++trialCounter}`;
-    const run = await runTraffic(ctx.lab, flowsBothWays(ctx.lab, ctx.wireSize, count, offeredPps), { name });
+    const run = await runTraffic(ctx.lab, flowsBothWays(ctx.lab, ctx.wireSize, count, offeredPps), { name, timed: true });
     const result = trialResult(run, offeredPps);
     ctx.onTrial?.(`${ctx.label} ${ctx.wireSize} B at ${offeredPps} pps`, result);
     return result;
@@ -48,7 +48,7 @@ export function rateTrial(ctx: TrialContext, seconds: number, minFrames = 1): Tr
 export function burstTrial(ctx: TrialContext): BurstTrial {
   return async (frames) => {
     const name = `rfc2544-${ctx.label}-${ctx.wireSize}B-burst${frames}-${++trialCounter}`;
-    const run = await runTraffic(ctx.lab, flowsBothWays(ctx.lab, ctx.wireSize, frames, BURST_SCHEDULE_PPS), { name, topSpeed: true });
+    const run = await runTraffic(ctx.lab, flowsBothWays(ctx.lab, ctx.wireSize, frames, BURST_SCHEDULE_PPS), { name, topSpeed: true, timed: true });
     const result = trialResult(run, 0);
     ctx.onTrial?.(`${ctx.label} ${ctx.wireSize} B burst of ${frames}`, result);
     return result;

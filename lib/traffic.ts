@@ -10,6 +10,7 @@ import { flow, type Flow, type FlowVary, type Packet } from './frames/index.ts';
 import { injectFrames, type InjectionResult, type ScheduledFrame } from './injector.ts';
 import type { Lab, Side } from './lab/lab.ts';
 import { readPcap } from './pcap.ts';
+import { asBusyWork, onQuietMachine } from './quiet-machine.ts';
 
 export interface FlowDefinition {
   name: string;
@@ -30,6 +31,8 @@ export interface TrafficRun {
   injections: InjectionResult[];
   /** One pcap per capture point. */
   pcaps: Record<CapturePoint, string>;
+  /** A timed run: how long it waited for other labs' busy work to end. */
+  waitedForQuietMs?: number;
 }
 
 export interface TrafficOptions {
@@ -39,6 +42,11 @@ export interface TrafficOptions {
   settleMs?: number;
   /** Send as fast as the generator can (tcpreplay --topspeed), ignoring the flows' rates: bursts. */
   topSpeed?: boolean;
+  /**
+   * Latency or loss at a rate is asserted on this run: it runs alone on the machine, with other labs'
+   * boots and traffic held back (lib/quiet-machine.ts). Otherwise it is busy work that may overlap them.
+   */
+  timed?: boolean;
 }
 
 const SIDES: readonly Side[] = ['left', 'right'];
@@ -48,7 +56,13 @@ export function numericRunId(runId: string): number {
   return parseInt(runId.slice(3), 16) >>> 0;
 }
 
-export async function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {
+export function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {
+  const what = `traffic run '${opts.name}' of lab ${lab.runId}`;
+  if (!opts.timed) return asBusyWork(what, () => sendAndCapture(lab, definitions, opts));
+  return onQuietMachine(what, async ({ waitedMs }) => ({ ...(await sendAndCapture(lab, definitions, opts)), waitedForQuietMs: waitedMs }));
+}
+
+async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {
   const runId = numericRunId(lab.runId);
   const flows = definitions.map((d, i) => ({ def: d, flow: flow({ template: d.template, runId, flowId: i + 1, count: d.count, ratePps: d.ratePps, size: d.size, vary: d.vary }) }));
   const dir = path.join(lab.workDir, 'captures', opts.name.replace(/[^A-Za-z0-9._-]+/g, '_'));

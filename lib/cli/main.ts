@@ -8,12 +8,14 @@ import { reapStaleRuns } from '../reaper.ts';
 const USAGE = `usage: wirelab <command> [options]
 
 commands:
-  run [suite...] [--profile <file>] [--report-dir <dir>] [--grep <pattern>] [--json <file>] [--shard <i/n>]
+  run [suite...] [--profile <file>] [--report-dir <dir>] [--grep <pattern>] [--json <file>] [--shard <i/n>] [--workers <n>]
                                   run the qualification suites (default: those for the profile's role)
                                   against the profile's lab; Allure report in <dir>/allure-report
                                   (default profile lab-profiles/nested-l2-bridge.yaml, dir reports/);
                                   --grep: only tests whose name matches; --json: results as JSON;
-                                  --shard i/n: only this host's share of the suite files (docs/scale.md)
+                                  --shard i/n: only this host's share of the suite files (docs/scale.md);
+                                  --workers n: suite files at once, a lab each (nested lab default:
+                                  one per CPU, at most 4; a bench host: 1)
   merge-reports <dir>... [--report-dir <dir>] [--json <file>]
                                   one report from the --report-dirs of sharded runs (docs/scale.md)
   validate <profile.yaml>...      check lab profiles; every problem is reported (exit 2 if any)
@@ -33,9 +35,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'run': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { profile: { type: 'string' }, 'report-dir': { type: 'string' }, grep: { type: 'string' }, json: { type: 'string' }, shard: { type: 'string' } }, strict: true });
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { profile: { type: 'string' }, 'report-dir': { type: 'string' }, grep: { type: 'string' }, json: { type: 'string' }, shard: { type: 'string' }, workers: { type: 'string' } }, strict: true });
         const { runSuites } = await import('./run-suites.ts');
-        return await runSuites(positionals, { profile: values.profile ?? 'lab-profiles/nested-l2-bridge.yaml', reportDir: values['report-dir'] ?? 'reports', grep: values.grep, json: values.json, shard: values.shard });
+        return await runSuites(positionals, { profile: values.profile ?? 'lab-profiles/nested-l2-bridge.yaml', reportDir: values['report-dir'] ?? 'reports', grep: values.grep, json: values.json, shard: values.shard, workers: values.workers });
       }
       case 'merge-reports': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { 'report-dir': { type: 'string' }, json: { type: 'string' } }, strict: true });

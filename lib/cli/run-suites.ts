@@ -1,16 +1,17 @@
 // `wirelab run`: the qualification suites for the profile's role against its lab, with the
 // Allure report rendered into reports/. Exit 0: all passed; 1: a test failed; 2: usage or profile error.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { WirelabError } from '../errors.ts';
 import { loadProfile } from '../profile/load.ts';
-import type { GuestRole } from '../profile/types.ts';
+import type { GuestRole, LabProfile } from '../profile/types.ts';
 import { writeAllureEnvironment } from './run-environment.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SUITES_DIR = path.join(ROOT, 'suites');
-/** Suites that apply to every role; the rest are named after the role they qualify. */
+/** Suites that apply to every role; the rest are named after the role they qualify (`<role>` or `<role>-<part>`). */
 const COMMON_SUITES = ['image-hygiene', 'readiness'];
 
 export function availableSuites(): string[] {
@@ -18,7 +19,7 @@ export function availableSuites(): string[] {
 }
 
 export function defaultSuitesFor(role: GuestRole): string[] {
-  return availableSuites().filter((s) => s === role || COMMON_SUITES.includes(s));
+  return availableSuites().filter((s) => s === role || s.startsWith(`${role}-`) || COMMON_SUITES.includes(s));
 }
 
 /** `i/n` with 1 ≤ i ≤ n: vitest's own shard notation (test files are split between the shards). */
@@ -30,9 +31,25 @@ export function parseShard(value: string): { index: number; count: number } {
   return { index, count };
 }
 
-export async function runSuites(requested: string[], opts: { profile: string; reportDir: string; grep?: string; json?: string; shard?: string }): Promise<number> {
+/** Most suite files at once by default: each runs a TCG guest that needs most of a CPU while it boots. */
+const MAX_DEFAULT_WORKERS = 4;
+
+/**
+ * How many suite files run at once, each with a lab of its own. A nested lab is all on this machine:
+ * one per CPU by default. A bench host has one pair of data NICs, so one lab at a time.
+ */
+export function suiteWorkers(profile: LabProfile, requested: string | undefined, cpus = os.cpus().length): number {
+  if (requested === undefined) return profile.kind === 'host' ? 1 : Math.max(1, Math.min(MAX_DEFAULT_WORKERS, cpus));
+  const n = Number(requested);
+  if (!/^\d+$/.test(requested) || n < 1) throw new WirelabError(`--workers is '${requested}'; use a whole number >= 1 (suite files run at once, a lab each).`, { exitCode: 2 });
+  if (n > 1 && profile.kind === 'host') throw new WirelabError(`--workers is ${n}, but ${profile.file} describes a bench host, whose data NICs carry one lab at a time. Fix: drop --workers (or use 1); to spread suites over several bench hosts use --shard i/n on each (docs/scale.md).`, { exitCode: 2 });
+  return n;
+}
+
+export async function runSuites(requested: string[], opts: { profile: string; reportDir: string; grep?: string; json?: string; shard?: string; workers?: string }): Promise<number> {
   const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const profile = loadProfile(opts.profile); // a bad profile fails here, before anything is created
+  const workers = suiteWorkers(profile, opts.workers);
   const known = availableSuites();
   for (const name of requested) {
     if (!known.includes(name)) throw new WirelabError(`'${name}' is not a wirelab suite. Fix: use one of ${known.join(', ')}.`, { exitCode: 2 });
@@ -46,7 +63,7 @@ export async function runSuites(requested: string[], opts: { profile: string; re
   // A shard also leaves vitest's blob report, for `wirelab merge-reports` (see docs/scale.md).
   const blobDir = path.join(reportDir, 'blob');
   if (shard) rmSync(blobDir, { recursive: true, force: true });
-  console.error(`wirelab run: suites ${suites.join(', ')} on ${profile.name} (${profile.kind} lab, ${profile.role})${shard ? `, shard ${shard.index}/${shard.count}` : ''}`);
+  console.error(`wirelab run: suites ${suites.join(', ')} on ${profile.name} (${profile.kind} lab, ${profile.role})${shard ? `, shard ${shard.index}/${shard.count}` : ''}, ${workers} at once`);
   const vitest = await execa(
     process.execPath,
     [path.join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--project', 'suites', ...(opts.grep ? ['-t', opts.grep] : []), ...(shard ? ['--shard', `${shard.index}/${shard.count}`, '--passWithNoTests'] : []), ...suites.map((s) => path.join('suites', `${s}.test.ts`))],
@@ -57,6 +74,7 @@ export async function runSuites(requested: string[], opts: { profile: string; re
       env: {
         WIRELAB_PROFILE: profile.file,
         WIRELAB_RESULTS_DIR: resultsDir,
+        WIRELAB_WORKERS: String(workers),
         ...(opts.json ? { WIRELAB_JSON_RESULTS: path.resolve(opts.json) } : {}),
         ...(shard ? { WIRELAB_BLOB_OUTPUT: path.join(blobDir, `blob-${shard.index}-${shard.count}.json`) } : {}),
       },

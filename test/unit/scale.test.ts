@@ -1,14 +1,39 @@
 // The pure parts of running at scale: which suites run by default (the RFC 2544 suite only when
-// named), the --shard notation, and how shards' Allure environments merge.
+// named), the --shard and --workers options, and how shards' Allure environments merge.
 import { describe, expect, it } from 'vitest';
 import { mergeEnvironments } from '../../lib/cli/merge-reports.ts';
-import { availableSuites, defaultSuitesFor, parseShard } from '../../lib/cli/run-suites.ts';
+import { availableSuites, defaultSuitesFor, parseShard, suiteWorkers } from '../../lib/cli/run-suites.ts';
+import type { LabProfile } from '../../lib/profile/types.ts';
 
 describe('the RFC 2544 suite runs only when named', () => {
   it('is a suite, and in no role\'s default list', () => {
     expect(availableSuites()).toContain('rfc2544');
     for (const role of ['l2-bridge', 'l3-forwarder', 'monitor'] as const) expect(defaultSuitesFor(role)).not.toContain('rfc2544');
-    expect(defaultSuitesFor('l2-bridge')).toEqual(expect.arrayContaining(['l2-bridge', 'readiness', 'image-hygiene']));
+    expect(defaultSuitesFor('l2-bridge')).toEqual(expect.arrayContaining(['l2-bridge', 'l2-bridge-vrouter-mac', 'readiness', 'image-hygiene']));
+  });
+
+  it("a role's suites are '<role>' and '<role>-<part>', never another role's", () => {
+    expect(defaultSuitesFor('l3-forwarder')).not.toContain('l2-bridge-vrouter-mac');
+    expect(defaultSuitesFor('monitor')).not.toContain('l2-bridge');
+  });
+});
+
+describe('--workers', () => {
+  const nested = { kind: 'nested', file: 'lab-profiles/nested-l2-bridge.yaml' } as LabProfile;
+  const host = { kind: 'host', file: 'lab-profiles/bench-host.yaml' } as LabProfile;
+
+  it('defaults to one per CPU (at most 4) on a nested lab, one on a bench host', () => {
+    expect(suiteWorkers(nested, undefined, 2)).toBe(2);
+    expect(suiteWorkers(nested, undefined, 1)).toBe(1);
+    expect(suiteWorkers(nested, undefined, 32)).toBe(4);
+    expect(suiteWorkers(host, undefined, 32)).toBe(1);
+  });
+
+  it('takes a whole number, and refuses more than one lab on a bench host, naming the profile', () => {
+    expect(suiteWorkers(nested, '3', 2)).toBe(3);
+    for (const bad of ['0', '-1', '1.5', 'two', '']) expect(() => suiteWorkers(nested, bad), bad).toThrow(/--workers is '.*'; use a whole number >= 1/);
+    expect(() => suiteWorkers(host, '2')).toThrow(/bench-host\.yaml describes a bench host.*--shard/);
+    expect(suiteWorkers(host, '1')).toBe(1);
   });
 });
 

@@ -1,0 +1,107 @@
+// Timing measurements and parallel labs on one machine. A nested lab's guest runs under QEMU/TCG on
+// the same CPUs as every other lab: while another guest boots or forwards a traffic run, this guest's
+// latency grows by tens to hundreds of milliseconds. Running labs side by side (`wirelab run
+// --workers N`, or two runs on one bench machine) must never turn that into a latency failure of the
+// image under test. So, machine-wide (every wirelab process on this host):
+//   - busy work (a lab booting, a traffic run) registers itself and may overlap other busy work;
+//   - a timed measurement (a run whose latency is asserted) waits until no busy work is left and
+//     keeps new busy work waiting until it is done: it runs on a quiet machine.
+// A reader-writer lock made of files in the state directory: `busy-<pid>-<n>` per busy step, and one
+// `measuring` file (created exclusively) for the measurement. Entries of dead processes are stale and
+// ignored, so a crashed run never blocks the next one.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { WirelabError } from './errors.ts';
+import { withFileLock } from './file-lock.ts';
+import { LEDGER_DIR, processAlive } from './run-id.ts';
+
+const QUIET_DIR = path.join(LEDGER_DIR, 'quiet');
+const MEASURING = path.join(QUIET_DIR, 'measuring');
+const POLL_MS = 50;
+/** A measurement waits at most this long for busy work (a slow boot) to end. */
+const MAX_WAIT_MS = 10 * 60_000;
+
+let busySerial = 0;
+
+/** How long a step waited for the machine (0 when it did not). */
+export interface QuietWait {
+  waitedMs: number;
+}
+
+/** Run busy work (a boot, a traffic run); it waits while a measurement runs, and may overlap other busy work. */
+export async function asBusyWork<T>(what: string, work: () => Promise<T>): Promise<T> {
+  mkdirSync(QUIET_DIR, { recursive: true, mode: 0o700 });
+  const entry = path.join(QUIET_DIR, `busy-${process.pid}-${++busySerial}`);
+  const deadline = Date.now() + MAX_WAIT_MS;
+  for (;;) {
+    // Register first, then look: a measurement that started meanwhile sees us and waits, or we see it and back off.
+    writeFileSync(entry, what);
+    if (!measurementRunning()) break;
+    rmSync(entry, { force: true });
+    if (Date.now() > deadline) throw timeout(what, 'a timed measurement of another lab');
+    await sleep(POLL_MS);
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(entry, { force: true });
+  }
+}
+
+/** Run a timed measurement alone: after every busy step under way has ended, with new ones held back. */
+export async function onQuietMachine<T>(what: string, work: (wait: QuietWait) => Promise<T>): Promise<T> {
+  mkdirSync(QUIET_DIR, { recursive: true, mode: 0o700 });
+  const t0 = Date.now();
+  // One measurement at a time; withFileLock takes over the lock of a crashed holder.
+  return withFileLock(MEASURING, { timeoutMs: MAX_WAIT_MS, purpose: `a quiet machine for ${what} (another lab is measuring)` }, async () => {
+    const deadline = t0 + MAX_WAIT_MS;
+    while (liveBusyEntries().length > 0) {
+      if (Date.now() > deadline) throw timeout(what, `busy work of other labs (${liveBusyEntries().join(', ')})`);
+      await sleep(POLL_MS);
+    }
+    return work({ waitedMs: Date.now() - t0 });
+  });
+}
+
+function measurementRunning(): boolean {
+  if (!existsSync(MEASURING)) return false;
+  // The lock file holds its owner's pid; a dead owner's file is stale (withFileLock clears it later).
+  const pid = Number.parseInt(readText(MEASURING), 10);
+  return !(Number.isInteger(pid) && pid > 0) || processAlive(pid);
+}
+
+/** Busy entries of live processes; those of dead ones are removed on the way. */
+function liveBusyEntries(): string[] {
+  const live: string[] = [];
+  for (const name of safeReaddir(QUIET_DIR)) {
+    const m = /^busy-(\d+)-\d+$/.exec(name);
+    if (!m) continue;
+    if (processAlive(Number(m[1]))) live.push(`${readText(path.join(QUIET_DIR, name))} (pid ${m[1]})`);
+    else rmSync(path.join(QUIET_DIR, name), { force: true });
+  }
+  return live;
+}
+
+function timeout(what: string, waitingFor: string): WirelabError {
+  return new WirelabError(
+    `${what} waited ${MAX_WAIT_MS / 60_000} min for ${waitingFor} and gave up. Fix: see what else runs labs on this machine ('wirelab clean' lists and removes what crashed runs left; files in ${QUIET_DIR} name the processes).`,
+  );
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
