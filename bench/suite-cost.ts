@@ -1,7 +1,11 @@
-// Benchmark: what a suite's traffic run costs wirelab as the frames grow 1×, 10×, 100×. One nested
-// lab (the default profile) stays up; each run does what a suite test does with its traffic —
-// runTraffic (captures on four points, injection from both hosts, frame-by-frame analysis) and the
-// evidence (flow table, per-frame latency samples, histogram) — for a synthetic UDP flow each way.
+// Benchmark: what a suite's traffic run costs wirelab as the frames and the flows grow 1×, 10×, 100×.
+// One nested lab (the default profile) stays up; each run does what a suite test does with its
+// traffic — runTraffic (captures on four points, injection from both hosts, frame-by-frame analysis)
+// and the evidence (flow table, per-frame latency samples, histogram). Two shapes per scale s:
+//   - frames: one UDP flow each way with s × 100 frames;
+//   - flows:  s UDP flows each way (own ports) with 100 frames each, sharing the same rate,
+// so both carry the same frames in the same time and differ in how many flows the analysis and the
+// report keep apart (at 1× the shapes are the same run).
 //
 // Metrics per scale: wall time of the run, and peak RSS of the wirelab process during it (sampled
 // every 25 ms; the captures and injections run elsewhere, in the lab's namespace and containers).
@@ -32,8 +36,9 @@ export const suiteCost: Benchmark = {
   name: 'suite-cost',
   baseline: 'frames alone',
   compares:
-    `one suite-style traffic run (runTraffic + flow table + latency histogram) with ${SCALES.map((s) => `${s * BASE_FRAMES}`).join(' / ')} frames each way at ${RATE_PPS} pps on the nested lab: ` +
-    'wall time vs the frames\' own time at that rate (count / rate), peak RSS of the wirelab process vs its RSS at rest before the run',
+    `one suite-style traffic run (runTraffic + flow table + latency histogram) at ${SCALES.map((s) => `${s * BASE_FRAMES}`).join(' / ')} frames each way (${RATE_PPS} pps each way, IMIX), ` +
+    'as one flow each way (frames) and as 10 / 100 flows each way (flows), on the nested lab: wall time vs the frames\' own time at that rate (count / rate), ' +
+    'peak RSS of the wirelab process vs its RSS at rest before the run',
   run: measureSuiteCost,
 };
 
@@ -52,14 +57,25 @@ async function withPeakRss<T>(work: () => Promise<T>): Promise<{ value: T; peakM
   }
 }
 
-function flows(lab: Lab, count: number): FlowDefinition[] {
-  const one = (from: Side, to: Side): FlowDefinition => ({ name: `${from}→${to}`, from, to, template: udpTemplate(lab, from, to), count, ratePps: RATE_PPS, size: 'imix' });
-  return [one('left', 'right'), one('right', 'left')];
+type Shape = 'frames' | 'flows';
+
+/** `scale` × 100 frames each way, as one flow each way ('frames') or as `scale` flows each way ('flows'). */
+function flows(lab: Lab, shape: Shape, scale: number): FlowDefinition[] {
+  const perDirection = shape === 'frames' ? 1 : scale;
+  const count = shape === 'frames' ? scale * BASE_FRAMES : BASE_FRAMES;
+  const defs: FlowDefinition[] = [];
+  for (const [from, to] of [['left', 'right'], ['right', 'left']] as [Side, Side][]) {
+    for (let i = 0; i < perDirection; i++) {
+      const template = udpTemplate(lab, from, to, { sport: 10_000 + i, dport: 20_000 + i });
+      defs.push({ name: `${from}→${to} #${i + 1}`, from, to, template, count, ratePps: RATE_PPS / perDirection, size: 'imix' });
+    }
+  }
+  return defs;
 }
 
 /** A suite test's traffic and evidence, minus the Allure calls (no vitest here). */
-async function suiteStyleRun(lab: Lab, count: number, name: string): Promise<{ lost: number }> {
-  const run = await runTraffic(lab, flows(lab, count), { name });
+async function suiteStyleRun(lab: Lab, shape: Shape, scale: number, name: string): Promise<{ lost: number }> {
+  const run = await runTraffic(lab, flows(lab, shape, scale), { name });
   flowTableHtml(run);
   const frames = (file: string): AsyncIterable<CapturedFrame> => readPcap(file);
   const series = await latencySamples(run.report.flows, { 'guest-left': frames(run.pcaps['guest-left']), 'guest-right': frames(run.pcaps['guest-right']) });
@@ -67,40 +83,50 @@ async function suiteStyleRun(lab: Lab, count: number, name: string): Promise<{ l
   return { lost: run.report.flows.reduce((s, f) => s + f.lost, 0) };
 }
 
+/** The runs of one iteration: every scale as frames, and the scales above 1× as flows too. */
+const RUNS: readonly { shape: Shape; scale: number }[] = [
+  ...SCALES.map((scale) => ({ shape: 'frames' as const, scale })),
+  ...SCALES.filter((s) => s > 1).map((scale) => ({ shape: 'flows' as const, scale })),
+];
+
+const label = (r: { shape: Shape; scale: number }) => (r.shape === 'frames' ? `${r.scale}× frames` : `${r.scale}× flows`);
+
 async function measureSuiteCost(opts: BenchOptions): Promise<BenchmarkResult> {
   const lab = await startLab(loadProfile(PROFILE), { onProgress: (m) => opts.log(`suite-cost: ${m}`) });
-  const wall = new Map<number, number[]>(SCALES.map((s) => [s, []]));
-  const rss = new Map<number, number[]>(SCALES.map((s) => [s, []]));
-  const restRss = new Map<number, number[]>(SCALES.map((s) => [s, []]));
-  const lost = new Map<number, number[]>(SCALES.map((s) => [s, []]));
+  const keys = RUNS.map(label);
+  const wall = new Map<string, number[]>(keys.map((k) => [k, []]));
+  const rss = new Map<string, number[]>(keys.map((k) => [k, []]));
+  const restRss = new Map<string, number[]>(keys.map((k) => [k, []]));
+  const lost = new Map<string, number[]>(keys.map((k) => [k, []]));
   try {
     for (let i = 0; i < opts.warmup + opts.runs; i++) {
       const timed = i >= opts.warmup;
-      for (const scale of SCALES) {
-        const count = scale * BASE_FRAMES;
+      for (const r of RUNS) {
+        const key = label(r);
         global.gc?.();
         const rest = process.memoryUsage.rss() / 2 ** 20;
         const t0 = performance.now();
-        const { value, peakMb } = await withPeakRss(() => suiteStyleRun(lab, count, `cost-${scale}x-${i}`));
+        const { value, peakMb } = await withPeakRss(() => suiteStyleRun(lab, r.shape, r.scale, `cost-${r.shape}-${r.scale}x-${i}`));
         const ms = performance.now() - t0;
-        opts.log(`suite-cost: ${scale}× (${count} frames each way)${timed ? '' : ' [warm-up]'}: ${(ms / 1000).toFixed(1)} s, peak RSS ${peakMb.toFixed(0)} MB (at rest ${rest.toFixed(0)} MB), lost ${value.lost}`);
+        const what = r.shape === 'frames' ? `1 flow × ${r.scale * BASE_FRAMES} frames each way` : `${r.scale} flows × ${BASE_FRAMES} frames each way`;
+        opts.log(`suite-cost: ${key} (${what})${timed ? '' : ' [warm-up]'}: ${(ms / 1000).toFixed(1)} s, peak RSS ${peakMb.toFixed(0)} MB (at rest ${rest.toFixed(0)} MB), lost ${value.lost}`);
         if (!timed) continue;
-        wall.get(scale)!.push(ms);
-        rss.get(scale)!.push(peakMb);
-        restRss.get(scale)!.push(rest);
-        lost.get(scale)!.push(value.lost);
+        wall.get(key)!.push(ms);
+        rss.get(key)!.push(peakMb);
+        restRss.get(key)!.push(rest);
+        lost.get(key)!.push(value.lost);
       }
     }
   } finally {
     await lab.down();
   }
   const metrics: MetricSamples[] = [];
-  for (const scale of SCALES) {
-    const ideal = ((scale * BASE_FRAMES) / RATE_PPS) * 1000;
-    metrics.push({ metric: `${scale}× traffic run wall time`, unit: 'ms', wirelab: wall.get(scale)!, baseline: wall.get(scale)!.map(() => ideal), floor: { kind: 'max', value: 2 * ideal + 15_000 } });
+  for (const r of RUNS) {
+    const ideal = ((r.scale * BASE_FRAMES) / RATE_PPS) * 1000;
+    metrics.push({ metric: `${label(r)} traffic run wall time`, unit: 'ms', wirelab: wall.get(label(r))!, baseline: wall.get(label(r))!.map(() => ideal), floor: { kind: 'max', value: 2 * ideal + 15_000 } });
   }
-  for (const scale of SCALES) {
-    metrics.push({ metric: `${scale}× peak RSS`, unit: 'MB', wirelab: rss.get(scale)!, baseline: restRss.get(scale)!, floor: { kind: 'max', value: RSS_FLOOR_MB } });
+  for (const r of RUNS) {
+    metrics.push({ metric: `${label(r)} peak RSS`, unit: 'MB', wirelab: rss.get(label(r))!, baseline: restRss.get(label(r))!, floor: { kind: 'max', value: RSS_FLOOR_MB } });
   }
-  return { metrics, details: { baseFramesPerDirection: BASE_FRAMES, ratePps: RATE_PPS, scales: SCALES, frameSize: 'imix', lostPerRun: Object.fromEntries(lost) } };
+  return { metrics, details: { baseFramesPerDirection: BASE_FRAMES, ratePpsPerDirection: RATE_PPS, scales: SCALES, shapes: { frames: 'one flow each way, scale × 100 frames', flows: 'scale flows each way, 100 frames each, same total rate' }, frameSize: 'imix', lostPerRun: Object.fromEntries(lost) } };
 }
