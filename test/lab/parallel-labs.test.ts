@@ -5,30 +5,17 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CAPTURE_POINTS, type CapturePoint } from '../../lib/flow-report.ts';
-import { readSignature, SIGNATURE_MAGIC } from '../../lib/frames/index.ts';
 import type { Lab } from '../../lib/lab/lab.ts';
 import { startNestedLab } from '../../lib/lab/nested.ts';
-import { readPcap } from '../../lib/pcap.ts';
 import { loadProfile } from '../../lib/profile/load.ts';
 import { udpTemplate } from '../../lib/templates.ts';
 import { numericRunId, runTraffic, type FlowDefinition, type TrafficRun } from '../../lib/traffic.ts';
 import { leftoversOf, NOTHING_LEFT } from './leftovers.ts';
+import { signatureRunIds } from './signatures.ts';
 
 const PROFILE = loadProfile(path.resolve('lab-profiles/nested-l2-bridge.yaml'));
 const FRAMES = 200;
 const RATE = 200;
-
-/** Run ids of every signature in a pcap (a frame may quote another's, so every occurrence counts), with counts. */
-async function signatureRunIds(file: string): Promise<Map<number, number>> {
-  const ids = new Map<number, number>();
-  for await (const frame of readPcap(file)) {
-    for (let off = frame.data.indexOf(SIGNATURE_MAGIC); off >= 0 && off + 18 <= frame.data.length; off = frame.data.indexOf(SIGNATURE_MAGIC, off + 1)) {
-      const { runId } = readSignature(frame.data, off);
-      ids.set(runId, (ids.get(runId) ?? 0) + 1);
-    }
-  }
-  return ids;
-}
 
 function flowsFor(lab: Lab): FlowDefinition[] {
   return [
