@@ -7,6 +7,7 @@
 #
 #   lab-lifecycle.sh up --kernel K --initrd I --image TAG [--id wlsh-1a2b3c] [--memory MiB] [--cpus N]
 #                       [--append STR] [--ready REGEX] [--left-ip CIDR] [--right-ip CIDR]
+#                       [--left-mac MAC] [--right-mac MAC]
 #       prints the lab id on stdout once the guest is ready and both hosts answered over ssh
 #   lab-lifecycle.sh down ID      ACPI power button over the QEMU monitor, wait for exit, remove it all
 #
@@ -59,10 +60,12 @@ teardown() {
   if pid=$(qemu_pid "$state"); then
     if [[ $mode == graceful ]]; then
       echo system_powerdown >"$state/monitor.in"
+      # shellcheck disable=SC2016 # eval expands it
       retry "$HALT_BUDGET_S" 0.05 eval '! running "$pid"' || halted=forced
     fi
     if running "$pid"; then
       kill -KILL "$pid" 2>/dev/null || true
+      # shellcheck disable=SC2016 # eval expands it
       retry 5 0.05 eval '! running "$pid"' || echo "lab-lifecycle.sh: QEMU pid $pid survived SIGKILL" >&2
     fi
   fi
@@ -137,13 +140,14 @@ UP_OK=0
 
 cmd_up() {
   local id='' kernel='' initrd='' image='' memory=256 cpus=1 append='console=ttyS0 quiet panic=-1'
-  local ready='wirelab-guest: ready' left_ip=198.18.0.1/24 right_ip=198.18.0.2/24
+  local ready='wirelab-guest: ready' left_ip=198.18.0.1/24 right_ip=198.18.0.2/24 left_mac='' right_mac=''
   while (($# > 0)); do
     (($# >= 2)) || die "option $1 needs a value"
     case $1 in
       --id) id=$2 ;; --kernel) kernel=$2 ;; --initrd) initrd=$2 ;; --image) image=$2 ;;
       --memory) memory=$2 ;; --cpus) cpus=$2 ;; --append) append=$2 ;; --ready) ready=$2 ;;
       --left-ip) left_ip=$2 ;; --right-ip) right_ip=$2 ;;
+      --left-mac) left_mac=$2 ;; --right-mac) right_mac=$2 ;;
       *) die "unknown option $1 (see the header of this script)" ;;
     esac
     shift 2
@@ -154,6 +158,13 @@ cmd_up() {
   [[ -n $image ]] || die "--image is required (the traffic-host image tag)"
   local state="$STATE_ROOT/$id" hex=${id#wlsh-}
   local mac_base="02:00:${hex:0:2}:${hex:2:2}:${hex:4:2}"
+  # The traffic hosts' data-NIC MACs: derived from the id unless given (e.g. the same vRouter MAC on both).
+  left_mac=${left_mac:-$mac_base:11}
+  right_mac=${right_mac:-$mac_base:12}
+  local mac
+  for mac in "$left_mac" "$right_mac"; do
+    [[ $mac =~ ^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$ ]] || die "'$mac' is not a MAC like 02:00:00:00:00:01"
+  done
 
   # From here on, leaving for any reason other than success removes what exists.
   LAB_ID=$id
@@ -187,8 +198,8 @@ cmd_up() {
     -netdev tap,id=nic0,ifname=tap0,script=no,downscript=no -device "virtio-net-pci,netdev=nic0,mac=$mac_base:01" \
     -netdev tap,id=nic1,ifname=tap1,script=no,downscript=no -device "virtio-net-pci,netdev=nic1,mac=$mac_base:02"
 
-  start_host "$id" left br0 "$mac_base:11" "$left_ip" "$image"
-  start_host "$id" right br1 "$mac_base:12" "$right_ip" "$image"
+  start_host "$id" left br0 "$left_mac" "$left_ip" "$image"
+  start_host "$id" right br1 "$right_mac" "$right_ip" "$image"
 
   local side
   for side in left right; do
