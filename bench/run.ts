@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Benchmark, BenchOptions, Floor, MetricSamples } from './benchmark.ts';
 import { decodeVsScapy, decodeVsTshark } from './decode.ts';
+import { defaultSuite } from './default-suite.ts';
 import { injectionVsScapy, injectionVsTcpreplay } from './injection.ts';
 import { labLifecycle } from './lab-lifecycle.ts';
 import { latencyFloor } from './latency-floor.ts';
@@ -19,7 +20,7 @@ import { parallelLabs } from './parallel-labs.ts';
 import { suiteCost } from './suite-cost.ts';
 import { ratio, type Summary, summarize } from './stats.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [labLifecycle, injectionVsScapy, injectionVsTcpreplay, decodeVsScapy, decodeVsTshark, latencyFloor, suiteCost, parallelLabs];
+const BENCHMARKS: readonly Benchmark[] = [defaultSuite, labLifecycle, injectionVsScapy, injectionVsTcpreplay, decodeVsScapy, decodeVsTshark, latencyFloor, suiteCost, parallelLabs];
 const REPORT_DIR = fileURLToPath(new URL('../reports/bench/', import.meta.url));
 
 interface Row {

@@ -110,7 +110,7 @@ async function defaultRouteDevices(shell: HostShell): Promise<string[]> {
 }
 
 /** Create a bridge of the run's own (refusing to take over an existing one) and register its removal. */
-export async function createBenchBridge(shell: HostShell, name: string, opts: { hub: boolean; field: string; profileFile: string }, stack: UndoStack): Promise<void> {
+export async function createBenchBridge(shell: HostShell, name: string, opts: { field: string; profileFile: string }, stack: UndoStack): Promise<void> {
   const exists = await shell.run(['ip', 'link', 'show', 'dev', name], { allowFailure: true });
   if (exists.exitCode === 0) {
     throw new WirelabError(
@@ -118,8 +118,9 @@ export async function createBenchBridge(shell: HostShell, name: string, opts: { 
       { exitCode: 2 },
     );
   }
-  // No STP (no BPDUs into the lab), no forward delay, no snooping; a hub (no learning) for a monitor.
-  await shell.run(['ip', 'link', 'add', name, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0', ...(opts.hub ? ['ageing_time', '0'] : [])]);
+  // No STP (no BPDUs into the lab), no forward delay, no snooping, no MAC learning (every frame reaches
+  // the guest, as the vRouter delivers it; see bridgeCommands in netns.ts).
+  await shell.run(['ip', 'link', 'add', name, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0', 'ageing_time', '0']);
   stack.defer(`bridge ${name} on ${shell.label}`, async () => {
     await shell.run(['ip', 'link', 'del', name], { allowFailure: true });
   });

@@ -47,6 +47,7 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze([
   { name: 'l2-bridge-slowboot', role: 'l2-bridge', fault: 'slowboot', description: 'Prints its ready line only about 40 s after boot.' },
   { name: 'l2-bridge-liar', role: 'l2-bridge', fault: 'liar', description: 'Prints its ready line at once but forwards only about 8 s later.' },
   { name: 'l2-bridge-nohalt', role: 'l2-bridge', fault: 'nohalt', description: 'Ignores the ACPI power button: only a hard stop ends it.' },
+  { name: 'l2-bridge-nolearn', role: 'l2-bridge', fault: 'nolearn', description: 'Learns no MACs (ageing time 0, floods every frame): with the vRouter\'s one MAC on both sides it still forwards, where the guide\'s service sees a loop.' },
   { name: 'l3-forwarder', role: 'l3-forwarder', description: 'IPv4 router: left 198.18.1.1/24, right 198.18.2.1/24 (wirelab.left=/wirelab.right= on the kernel command line), TTL-1, MAC rewrite.' },
   { name: 'monitor', role: 'monitor', description: 'Passive analyzer: promiscuous NICs, no addresses, ARP off; prints rx counters when they change.' },
   { name: 'monitor-chatty', role: 'monitor', fault: 'chatty', description: 'A monitor that also sends a gratuitous ARP on its left NIC every few seconds.' },

@@ -86,16 +86,11 @@ export function deliverNone(subject: FlowSubject, context?: MatchContext | Traff
     const p = pathOf(f);
     const offered = f.received[p.ingress];
     const leftSender = Math.max(f.received[p.sender], offered);
-    if (arrived === 0 && leftSender > 0) {
-      const where = offered > 0 ? `${n(offered)} reached the guest's ${f.from} port` : `${n(leftSender)} left the ${f.from} host, none reached the guest's ${f.from} port`;
-      return ok(`${flowName(f)}: none of ${n(f.sent)} frames arrived at the ${f.to} host (${where}).`);
-    }
+    if (arrived === 0 && offered > 0) return ok(`${flowName(f)}: none of ${n(f.sent)} frames arrived at the ${f.to} host (${n(offered)} reached the guest's ${f.from} port and were dropped there).`);
     if (arrived === 0) {
-      // Passing here would prove nothing: no frame was ever on the wire.
-      return fail([
-        `Expected no frame of ${flowName(f)} to arrive at the ${f.to} host, and none did — but none was seen leaving the ${f.from} host either (${n(f.sent)} scheduled), so this proves nothing about the guest.`,
-        injectionNote(f, ctx),
-      ]);
+      // Passing here would prove nothing: the guest never saw a frame to drop.
+      const seen = leftSender > 0 ? `${n(leftSender)} left the ${f.from} host but none reached the guest's ${f.from} port: the lab stopped them, not the guest` : `none was seen leaving the ${f.from} host either (${n(f.sent)} scheduled)`;
+      return fail([`Expected no frame of ${flowName(f)} to arrive at the ${f.to} host, and none did — but ${seen}, so this proves nothing about the guest.`, injectionNote(f, ctx)]);
     }
     const seenChanged = f.differences.length > 0 ? ` Arrived for example: ${describeDifferences(f.differences, 2)}` : '';
     return fail([

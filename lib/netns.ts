@@ -41,9 +41,14 @@ export async function listNetns(): Promise<string[]> {
   return r.stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
 }
 
-/** Commands for a bridge that forwards at once (no STP, no forward delay) and floods multicast like a hub would. */
-export function bridgeCommands(name: string, opts: { hub?: boolean } = {}): string[] {
-  return [`link add ${name} type bridge stp_state 0 forward_delay 0 mcast_snooping 0${opts.hub ? ' ageing_time 0' : ''}`, `link set ${name} up`];
+/**
+ * Commands for a lab bridge: it forwards at once (no STP, no forward delay), floods multicast, and
+ * learns no MACs (ageing time 0), so it passes every frame on like a hub — as the vRouter hands every
+ * frame to the VM. A learning bridge would filter frames whose destination it learned on their own
+ * port: with the vRouter's one MAC on both sides, that is every frame, dropped before the guest.
+ */
+export function bridgeCommands(name: string): string[] {
+  return [`link add ${name} type bridge stp_state 0 forward_delay 0 mcast_snooping 0 ageing_time 0`, `link set ${name} up`];
 }
 
 /** Commands for a tap enslaved to a bridge. */
@@ -51,8 +56,8 @@ export function tapCommands(name: string, bridge: string, mtu: number): string[]
   return [`tuntap add dev ${name} mode tap`, `link set ${name} mtu ${mtu} master ${bridge} up`];
 }
 
-export async function createBridge(netns: string, name: string, opts: { hub?: boolean } = {}): Promise<void> {
-  await ipBatch(netns, bridgeCommands(name, opts));
+export async function createBridge(netns: string, name: string): Promise<void> {
+  await ipBatch(netns, bridgeCommands(name));
 }
 
 export async function createTap(netns: string, name: string, bridge: string, mtu = 1500): Promise<void> {

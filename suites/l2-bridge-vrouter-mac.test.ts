@@ -3,6 +3,8 @@
 // it from both sides with one source MAC. A learning bridge then sees a loop and forwards nothing.
 // This is that failing setup, on a lab of its own; the working one (distinct MACs, as in the profile)
 // is in suites/l2-bridge. A file of its own so that its extra lab boots beside the main l2-bridge file.
+// The lab's bridges learn no MACs on the traffic hosts' ports, as the vRouter hands every frame to the
+// VM: the frames reach the guest, and toDeliverNone passes only if the guest itself dropped them.
 import { VROUTER_MAC } from '../lib/addressing.ts';
 import type { LabProfile } from '../lib/profile/types.ts';
 import { udpTemplate } from '../lib/templates.ts';

@@ -181,7 +181,9 @@ cmd_up() {
   ip -n "$id" link set lo up
   local n
   for n in 0 1; do
-    ip -n "$id" link add "br$n" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+    # ageing_time 0: no MAC learning, every frame is passed on, as the vRouter hands every frame to the VM
+    # (with one MAC on both sides, a learning bridge would drop frames addressed to "itself").
+    ip -n "$id" link add "br$n" type bridge stp_state 0 forward_delay 0 mcast_snooping 0 ageing_time 0
     ip -n "$id" link set "br$n" up
     ip -n "$id" tuntap add dev "tap$n" mode tap
     ip -n "$id" link set "tap$n" master "br$n" up

@@ -110,6 +110,8 @@ start_l2_bridge() {
   echo 0 > /sys/class/net/br0/bridge/forward_delay
   echo 0 > /sys/class/net/br0/bridge/multicast_snooping
   echo 0 > /sys/class/net/br0/bridge/vlan_filtering
+  # The nolearn variant learns no MACs (ageing time 0: every frame is flooded to the other port).
+  if [ "$FAULT" = nolearn ]; then echo 0 > /sys/class/net/br0/bridge/ageing_time; fi
   brctl addif br0 left && brctl addif br0 right || fail "cannot add ports to br0"
   apply_fault
   ip link set dev left up && ip link set dev right up && ip link set dev br0 up || fail "link up failed"

@@ -92,13 +92,12 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
 
     // 4. libvirt, bridges, data NICs.
     await ensureLibvirtd(sh, bench.libvirtUri, stack, progress);
-    const hub = profile.role === 'monitor';
     for (const side of SIDES) {
       progress(`bridge ${bench.bridges[side]} with ${bench.dataNics[side]} on ${sh.label}`);
-      await createBenchBridge(sh, bench.bridges[side], { hub, field: `host.bridges.${side}`, profileFile: profile.file }, stack);
+      await createBenchBridge(sh, bench.bridges[side], { field: `host.bridges.${side}`, profileFile: profile.file }, stack);
       await enslaveNic(sh, nicsBefore[side], bench.bridges[side], stack);
     }
-    if (hub) await patchBridges(sh, runId, bench.bridges, stack);
+    if (profile.role === 'monitor') await patchBridges(sh, runId, bench.bridges, stack);
 
     // 5. The traffic hosts' data NICs: their MAC as it is, the profile's address (added if missing).
     const hosts = {} as Record<Side, LabTrafficHost>;
@@ -210,7 +209,7 @@ async function prepareTrafficHost(profile: LabProfile, side: Side, ssh: SshHost,
   return { side, dataIf: nic, mac, ipv4: spec.ipv4, ssh };
 }
 
-/** Monitor topology, as in the nested lab: br0 and br1 joined by a veth patch, both hubs. */
+/** Monitor topology, as in the nested lab: br0 and br1 joined by a veth patch (both bridges flood, as hubs). */
 async function patchBridges(sh: HostShell, runId: string, bridges: { left: string; right: string }, stack: UndoStack): Promise<void> {
   const [a, b] = [`${runId}-p0`, `${runId}-p1`];
   await sh.run(['ip', 'link', 'add', a, 'type', 'veth', 'peer', 'name', b]);

@@ -55,11 +55,11 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
 
     progress(`creating network namespace ${runId} with br0/br1`);
     await createNetns(runId, stack);
-    const hub = profile.role === 'monitor';
+    const patched = profile.role === 'monitor';
     // All links in one batch: bridges, the guest's taps and, for a monitor, the patch between the bridges.
     await ipBatch(runId, [
-      ...SIDES.flatMap((side) => [...bridgeCommands(BRIDGE[side], { hub }), ...tapCommands(TAP[side], BRIDGE[side], LAB_LINK_MTU)]),
-      ...(hub ? patchCommands() : []),
+      ...SIDES.flatMap((side) => [...bridgeCommands(BRIDGE[side]), ...tapCommands(TAP[side], BRIDGE[side], LAB_LINK_MTU)]),
+      ...(patched ? patchCommands() : []),
     ]);
 
     const guestMac = (side: Side) => profile.guest.nics[side].mac ?? generatedMac(`${runId}/guest/${side}`);
@@ -124,7 +124,7 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
   }
 }
 
-/** Monitor topology: br0 and br1 joined by a veth patch, both in hub mode, so the guest sees a copy of everything. */
+/** Monitor topology: br0 and br1 joined by a veth patch (both bridges flood, as hubs), so the guest sees a copy of everything. */
 function patchCommands(): string[] {
   return [
     `link add patch0 mtu ${LAB_LINK_MTU} type veth peer name patch1 mtu ${LAB_LINK_MTU}`,

@@ -146,6 +146,13 @@ describe('negative controls: each faulty image fails the assertions it should, n
     expect(t.message).toMatch(/did not power off within 5 s/);
   });
 
+  it('an image that learns no MACs: the vRouter same-MAC case fails, the frames having reached the guest and crossed it', async () => {
+    const run = await wirelabRun(['l2-bridge-vrouter-mac'], profileFor('l2-bridge-nolearn', 'l2-bridge'));
+    expect(run.exitCode).toBe(1);
+    const t = outcome(run.tests, /same vRouter MAC/);
+    expect(t.message).toMatch(/the guest forwarded frames it must drop/);
+  });
+
   it('chatty monitor: "injects nothing" fails showing what it sent', async () => {
     const run = await wirelabRun(['monitor'], profileFor('monitor-chatty', 'monitor'), 'injects nothing');
     const t = outcome(run.tests, /injects nothing/);

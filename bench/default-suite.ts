@@ -1,0 +1,116 @@
+// Benchmark: the whole default L2 qualification, wirelab against the shell script a network engineer
+// would otherwise write. wirelab: `wirelab run` on the default profile — the default suites (l2-bridge,
+// its vRouter MAC case, readiness, image hygiene), Allure report rendered — timed from spawn to exit.
+// Baseline: bench/baseline/l2-qualification.sh doing the same checks (bring-up with ping/scapy
+// traffic, tcpdump on the same four points, scapy analysis, ACPI halt, teardown) on the same cached
+// guest kernel/initrd and traffic-host image (plus scapy). Both must pass: a timing of a failed
+// qualification means nothing. Runs alternate which side goes first. Floor: wirelab's median at
+// most half the script's (≥ 2× faster), from the same run. Minutes per sample: at most 3 timed runs.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { ensureDockerEngine } from '../lib/docker-engine.ts';
+import { buildReferenceImage } from '../lib/guest-image.ts';
+import { loadProfile } from '../lib/profile/load.ts';
+import type { Benchmark, BenchmarkResult, BenchOptions } from './benchmark.ts';
+import { ensureScapyImage } from './bench-env.ts';
+import { summarize } from './stats.ts';
+
+const PROFILE = fileURLToPath(new URL('../lab-profiles/nested-l2-bridge.yaml', import.meta.url));
+const CLI = fileURLToPath(new URL('../bin/wirelab.mjs', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('./baseline/l2-qualification.sh', import.meta.url));
+const MAX_RUNS = 3;
+/** Both take one to two minutes on 2 cores; this bounds a stuck one. */
+const JOB_TIMEOUT_MS = 15 * 60_000;
+/** wirelab must be at least this many times faster than the script (median against median). */
+const SPEEDUP_FLOOR = 2;
+
+export const defaultSuite: Benchmark = {
+  name: 'default-suite',
+  baseline: 'shell script',
+  compares:
+    'the whole default L2 qualification on the nested lab: `wirelab run` (default suites, Allure report) vs bench/baseline/l2-qualification.sh doing the same ' +
+    `checks (bash + ssh + tcpdump + scapy): wall time, both passing; floor: wirelab ≥ ${SPEEDUP_FLOOR}× faster (medians, same run)`,
+  run: measureDefaultSuite,
+};
+
+interface Sample {
+  ms: number;
+  /** Seconds per test file (wirelab) or per check (the script), for the JSON report. */
+  parts: Record<string, number>;
+}
+
+async function measureDefaultSuite(opts: BenchOptions): Promise<BenchmarkResult> {
+  const profile = loadProfile(PROFILE);
+  if (profile.guest.image.kind !== 'reference') throw new Error(`${PROFILE}: the bench expects a reference guest image`);
+  opts.log('default-suite: checking the cached guest image and the traffic-host images');
+  await ensureDockerEngine();
+  const [image, scapyImage] = await Promise.all([buildReferenceImage(profile.guest.image.reference), ensureScapyImage()]);
+  const scriptArgs = [
+    '--kernel', image.kernel, '--initrd', image.initrd, '--append', image.append, '--image', scapyImage,
+    '--ready', profile.guest.ready.consolePattern, '--memory', String(profile.guest.memoryMiB), '--cpus', String(profile.guest.cpus),
+  ];
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-bench-default-suite-'));
+  const wirelab: Sample[] = [];
+  const shell: Sample[] = [];
+  try {
+    const runs = Math.min(opts.runs, MAX_RUNS);
+    for (let i = 1; i <= runs; i++) {
+      const sides = [
+        { name: 'wirelab', into: wirelab, sample: () => wirelabRun(path.join(dir, `run-${i}`)) },
+        { name: 'shell', into: shell, sample: () => scriptRun(scriptArgs) },
+      ];
+      if (i % 2 === 0) sides.reverse();
+      for (const side of sides) {
+        const s = await side.sample();
+        side.into.push(s);
+        opts.log(`default-suite run ${i}/${runs} ${side.name.padEnd(7)}: ${(s.ms / 1000).toFixed(1)} s (load ${os.loadavg()[0]!.toFixed(2)})`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const floor = summarize(shell.map((s) => s.ms)).median / SPEEDUP_FLOOR;
+  return {
+    metrics: [{ metric: `whole default L2 suite, wall time (floor: ${SPEEDUP_FLOOR}× faster)`, unit: 'ms', wirelab: wirelab.map((s) => s.ms), baseline: shell.map((s) => s.ms), floor: { kind: 'max', value: floor } }],
+    details: {
+      profile: path.relative(process.cwd(), PROFILE),
+      cpus: os.cpus().length,
+      wirelabSecondsPerSuiteFile: wirelab.map((s) => s.parts),
+      shellSecondsPerCheck: shell.map((s) => s.parts),
+      note:
+        'wirelab runs its suite files in parallel vitest workers (one per CPU), a lab each, with the timed load test alone on the machine; ' +
+        'the script runs its checks one after the other on one lab (plus a second lab for the vRouter MAC case), as a script would',
+    },
+  };
+}
+
+/** `wirelab run` as a user runs it; its per-file durations come from the JSON results. */
+async function wirelabRun(reportDir: string): Promise<Sample> {
+  const json = `${reportDir}.json`;
+  const t0 = performance.now();
+  const r = await execa(process.execPath, [CLI, 'run', '--profile', PROFILE, '--report-dir', reportDir, '--json', json], { reject: false, all: true, timeout: JOB_TIMEOUT_MS });
+  const ms = performance.now() - t0;
+  if (r.exitCode !== 0) throw new Error(`wirelab run exited ${r.exitCode}: ${lastLines(String(r.all))}`);
+  const results = JSON.parse(readFileSync(json, 'utf8')) as { testResults: { name: string; startTime: number; endTime: number }[] };
+  const parts = Object.fromEntries(results.testResults.map((f) => [path.basename(f.name), round1((f.endTime - f.startTime) / 1000)]));
+  return { ms, parts };
+}
+
+/** The script; its `PASS <check> (<s> s)` lines give the per-check durations. */
+async function scriptRun(args: string[]): Promise<Sample> {
+  const t0 = performance.now();
+  const r = await execa('bash', [SCRIPT, ...args], { reject: false, all: true, timeout: JOB_TIMEOUT_MS });
+  const ms = performance.now() - t0;
+  if (r.exitCode !== 0) throw new Error(`the shell baseline exited ${r.exitCode}: ${lastLines(String(r.all))}`);
+  const parts: Record<string, number> = {};
+  for (const m of r.stdout.matchAll(/^PASS (.+) \(([\d.]+) s\)$/gm)) parts[m[1]!] = Number(m[2]);
+  return { ms, parts };
+}
+
+const lastLines = (text: string) => text.trim().split('\n').slice(-6).join(' | ');
+const round1 = (x: number) => Math.round(x * 10) / 10;
