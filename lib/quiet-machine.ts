@@ -8,7 +8,9 @@
 //     keeps new busy work waiting until it is done: it runs on a quiet machine.
 // A reader-writer lock made of files in the state directory: `busy-<pid>-<n>` per busy step, and one
 // `measuring` file (created exclusively) for the measurement. Entries of dead processes are stale and
-// ignored, so a crashed run never blocks the next one.
+// ignored, so a crashed run never blocks the next one. Work that does not register (another run's
+// vitest start-up or report rendering, a guest halting, anything not wirelab's) is caught by a second
+// gate: the measurement also waits until most of the CPU time is idle.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WirelabError } from './errors.ts';
@@ -23,9 +25,20 @@ const MAX_WAIT_MS = 10 * 60_000;
 
 let busySerial = 0;
 
-/** How long a step waited for the machine (0 when it did not). */
+/**
+ * The CPU gate: at least `minIdleShare` of all CPU time idle over one sample of `sampleMs`, waited for
+ * at most `maxWaitMs`; then the measurement runs anyway and says how busy the machine was. (Mutable
+ * for wirelab's own unit tests, which run beside each other.)
+ */
+export const CPU_GATE = { minIdleShare: 0.75, sampleMs: 500, maxWaitMs: 60_000 };
+
+/** How long a timed step waited for the machine, and how idle the CPUs were when it started. */
 export interface QuietWait {
   waitedMs: number;
+  /** Idle share of all CPU time (0..1) over the last sample before the start. */
+  cpuIdleShare: number;
+  /** True when the CPUs never got idle enough within the bound and the step ran anyway. */
+  cpuBusy: boolean;
 }
 
 /** Run busy work (a boot, a traffic run); it waits while a measurement runs, and may overlap other busy work. */
@@ -59,8 +72,31 @@ export async function onQuietMachine<T>(what: string, work: (wait: QuietWait) =>
       if (Date.now() > deadline) throw timeout(what, `busy work of other labs (${liveBusyEntries().join(', ')})`);
       await sleep(POLL_MS);
     }
-    return work({ waitedMs: Date.now() - t0 });
+    const cpu = await waitForIdleCpu();
+    return work({ waitedMs: Date.now() - t0, ...cpu });
   });
+}
+
+/** Sample /proc/stat until the idle share reaches the gate's minimum, for at most its maximum wait. */
+async function waitForIdleCpu(): Promise<{ cpuIdleShare: number; cpuBusy: boolean }> {
+  const giveUpAt = Date.now() + CPU_GATE.maxWaitMs;
+  for (;;) {
+    const before = cpuTimes();
+    await sleep(CPU_GATE.sampleMs);
+    const after = cpuTimes();
+    const total = after.total - before.total;
+    const idleShare = total > 0 ? (after.idle - before.idle) / total : 1;
+    if (idleShare >= CPU_GATE.minIdleShare) return { cpuIdleShare: idleShare, cpuBusy: false };
+    if (Date.now() > giveUpAt) return { cpuIdleShare: idleShare, cpuBusy: true };
+  }
+}
+
+/** Jiffies of all CPUs since boot: idle (idle + iowait) and total, from the first line of /proc/stat. */
+export function cpuTimes(stat = readText('/proc/stat')): { idle: number; total: number } {
+  const fields = (stat.split('\n')[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+  if (fields.length < 5 || fields.some((f) => !Number.isFinite(f))) return { idle: 0, total: 0 }; // no /proc: no gate
+  const [, , , idle = 0, iowait = 0] = fields;
+  return { idle: idle + iowait, total: fields.reduce((a, b) => a + b, 0) };
 }
 
 function measurementRunning(): boolean {

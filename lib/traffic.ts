@@ -10,7 +10,7 @@ import { flow, type Flow, type FlowVary, type Packet } from './frames/index.ts';
 import { injectFrames, type InjectionResult, type ScheduledFrame } from './injector.ts';
 import type { Lab, Side } from './lab/lab.ts';
 import { readPcap } from './pcap.ts';
-import { asBusyWork, onQuietMachine } from './quiet-machine.ts';
+import { asBusyWork, onQuietMachine, type QuietWait } from './quiet-machine.ts';
 
 export interface FlowDefinition {
   name: string;
@@ -31,8 +31,8 @@ export interface TrafficRun {
   injections: InjectionResult[];
   /** One pcap per capture point. */
   pcaps: Record<CapturePoint, string>;
-  /** A timed run: how long it waited for other labs' busy work to end. */
-  waitedForQuietMs?: number;
+  /** A timed run: how long it waited for a quiet machine, and how idle the CPUs were at its start. */
+  quiet?: QuietWait;
 }
 
 export interface TrafficOptions {
@@ -59,7 +59,7 @@ export function numericRunId(runId: string): number {
 export function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {
   const what = `traffic run '${opts.name}' of lab ${lab.runId}`;
   if (!opts.timed) return asBusyWork(what, () => sendAndCapture(lab, definitions, opts));
-  return onQuietMachine(what, async ({ waitedMs }) => ({ ...(await sendAndCapture(lab, definitions, opts)), waitedForQuietMs: waitedMs }));
+  return onQuietMachine(what, async (quiet) => ({ ...(await sendAndCapture(lab, definitions, opts)), quiet }));
 }
 
 async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {

@@ -11,6 +11,8 @@ let quiet: typeof import('../../lib/quiet-machine.ts');
 
 beforeAll(async () => {
   quiet = await import('../../lib/quiet-machine.ts');
+  // Unit test files run beside each other: the CPU gate would make every measurement here wait.
+  Object.assign(quiet.CPU_GATE, { minIdleShare: 0, sampleMs: 10 });
 });
 afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 
@@ -56,6 +58,23 @@ describe('quiet machine', () => {
     const r = recorder();
     await Promise.all([quiet.onQuietMachine('one', r.work('one', 100)), quiet.onQuietMachine('two', r.work('two', 100))]);
     expect(r.overlap('one', 'two')).toBe(false);
+  });
+
+  it('reads idle and total CPU time from /proc/stat, and no gate without it', () => {
+    expect(quiet.cpuTimes('cpu  100 2 30 400 5 0 7 0 0 0\ncpu0 50 1 15 200 2 0 3 0 0 0\n')).toEqual({ idle: 405, total: 544 });
+    expect(quiet.cpuTimes('')).toEqual({ idle: 0, total: 0 });
+  });
+
+  it('runs a measurement anyway when the CPUs never get idle enough, and says so', async () => {
+    const saved = { ...quiet.CPU_GATE };
+    Object.assign(quiet.CPU_GATE, { minIdleShare: 1.01, maxWaitMs: 100 });
+    try {
+      const wait = await quiet.onQuietMachine('measure', async (w) => w);
+      expect(wait.cpuBusy).toBe(true);
+      expect(wait.cpuIdleShare).toBeLessThanOrEqual(1);
+    } finally {
+      Object.assign(quiet.CPU_GATE, saved);
+    }
   });
 
   it('ignores what dead processes left: a busy entry and a measurement lock', async () => {
