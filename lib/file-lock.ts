@@ -3,7 +3,9 @@
 // gone (crashed run) is stale and is taken over, so a killed run never blocks the next one.
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { WirelabError } from './errors.ts';
+import { processAlive } from './run-id.ts';
 
 export interface LockOptions {
   /** Give up waiting for another holder after this long. */
@@ -36,7 +38,7 @@ async function acquire(path: string, opts: LockOptions): Promise<void> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const owner = await lockOwner(path);
-    if (owner !== undefined && !isAlive(owner)) {
+    if (owner !== undefined && !processAlive(owner)) {
       // The holder died without releasing it: remove and retry (another waiter may win the race).
       await unlink(path).catch(() => {});
       continue;
@@ -52,16 +54,25 @@ async function acquire(path: string, opts: LockOptions): Promise<void> {
 }
 
 async function lockOwner(path: string): Promise<number | undefined> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  const pid = Number.parseInt(text.trim(), 10);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  return parseOwner(await readFile(path, 'utf8').catch(() => ''));
 }
 
-function isAlive(pid: number): boolean {
+/**
+ * Whether the lock at `path` is held right now, without waiting: it exists and its owner lives. A lock
+ * without a pid yet (its owner is between creating and writing it) counts as held.
+ */
+export function isLockHeld(path: string): boolean {
+  let text: string;
   try {
-    process.kill(pid, 0); // signal 0 only checks that the process exists
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return false;
   }
+  const owner = parseOwner(text);
+  return owner === undefined || processAlive(owner);
+}
+
+function parseOwner(text: string): number | undefined {
+  const pid = Number.parseInt(text.trim(), 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }

@@ -11,10 +11,11 @@
 // ignored, so a crashed run never blocks the next one. Work that does not register (another run's
 // vitest start-up or report rendering, a guest halting, anything not wirelab's) is caught by a second
 // gate: the measurement also waits until most of the CPU time is idle.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WirelabError } from './errors.ts';
-import { withFileLock } from './file-lock.ts';
+import { isLockHeld, withFileLock } from './file-lock.ts';
 import { LEDGER_DIR, processAlive } from './run-id.ts';
 
 const QUIET_DIR = path.join(LEDGER_DIR, 'quiet');
@@ -49,7 +50,7 @@ export async function asBusyWork<T>(what: string, work: () => Promise<T>): Promi
   for (;;) {
     // Register first, then look: a measurement that started meanwhile sees us and waits, or we see it and back off.
     writeFileSync(entry, what);
-    if (!measurementRunning()) break;
+    if (!isLockHeld(MEASURING)) break;
     rmSync(entry, { force: true });
     if (Date.now() > deadline) throw timeout(what, 'a timed measurement of another lab');
     await sleep(POLL_MS);
@@ -99,13 +100,6 @@ export function cpuTimes(stat = readText('/proc/stat')): { idle: number; total: 
   return { idle: idle + iowait, total: fields.reduce((a, b) => a + b, 0) };
 }
 
-function measurementRunning(): boolean {
-  if (!existsSync(MEASURING)) return false;
-  // The lock file holds its owner's pid; a dead owner's file is stale (withFileLock clears it later).
-  const pid = Number.parseInt(readText(MEASURING), 10);
-  return !(Number.isInteger(pid) && pid > 0) || processAlive(pid);
-}
-
 /** Busy entries of live processes; those of dead ones are removed on the way. */
 function liveBusyEntries(): string[] {
   const live: string[] = [];
@@ -139,5 +133,3 @@ function safeReaddir(dir: string): string[] {
     return [];
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

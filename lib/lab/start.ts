@@ -8,7 +8,7 @@ import { startHostLab } from './host.ts';
 import { startNestedLab } from './nested.ts';
 
 export async function startLab(profile: LabProfile, opts: { onProgress?: ProgressFn } = {}): Promise<Lab> {
-  if (profile.kind === 'nested') return asBusyWork(`booting a lab for ${profile.name}`, () => startNestedLab(profile, opts));
-  if (profile.kind === 'host') return asBusyWork(`booting a bench-host lab for ${profile.name}`, () => startHostLab(profile, opts));
+  const driver = profile.kind === 'nested' ? startNestedLab : profile.kind === 'host' ? startHostLab : undefined;
+  if (driver) return asBusyWork(`booting a ${profile.kind} lab for ${profile.name}`, () => driver(profile, opts));
   throw new WirelabError(`${profile.file}: field 'kind' is "${String(profile.kind)}"; wirelab knows 'nested' and 'host'.`, { exitCode: 2 });
 }

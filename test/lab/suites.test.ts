@@ -1,22 +1,15 @@
 // The suites themselves, on the real lab through `wirelab run`: every suite passes its good reference
 // image, and each assertion is shown to fail on a faulty image (negative control), with a message
 // that names the fault.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { buildReferenceImage } from '../../lib/guest-image.ts';
 import { signatureRunIds } from './signatures.ts';
+import { allureTests, wirelab, type TestOutcome } from './wirelab-cli.ts';
 
-const CLI = path.resolve('bin/wirelab.mjs');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-suites-'));
-
-interface TestOutcome {
-  name: string;
-  status: string;
-  message: string;
-}
 
 /** A nested profile for a reference image (and extra YAML under `guest:` / `expect:`). */
 function profileFor(reference: string, role: string, extra: { guest?: string; expect?: string } = {}): string {
@@ -30,26 +23,15 @@ function profileFor(reference: string, role: string, extra: { guest?: string; ex
   return file;
 }
 
-/** `wirelab run` with JSON results; returns the exit code and each test's outcome. */
-async function wirelabRun(suites: string[], profile: string, grep?: string): Promise<{ exitCode: number; tests: TestOutcome[]; files: FileSpan[]; output: string }> {
+/** `wirelab run` of these suites on this profile, with JSON results, into the shared report directory. */
+function wirelabRun(suites: string[], profile: string, grep?: string) {
   const json = path.join(dir, `results-${Math.random().toString(16).slice(2, 8)}.json`);
-  const r = await execa(process.execPath, [CLI, 'run', ...suites, '--profile', profile, '--report-dir', path.join(dir, 'report'), '--json', json, ...(grep ? ['--grep', grep] : [])], { reject: false, all: true });
-  const results = JSON.parse(readFileSync(json, 'utf8')) as { testResults: { name: string; startTime: number; endTime: number; assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[] };
-  const tests = results.testResults.flatMap((f) => f.assertionResults).map((a) => ({ name: a.fullName, status: a.status, message: a.failureMessages.join('\n') }));
-  const files = results.testResults.map((f) => ({ name: path.basename(f.name), start: f.startTime, end: f.endTime }));
-  return { exitCode: r.exitCode ?? -1, tests, files, output: String(r.all) };
-}
-
-interface FileSpan {
-  name: string;
-  start: number;
-  end: number;
+  return wirelab(['run', ...suites, '--profile', profile, '--report-dir', path.join(dir, 'report'), ...(grep ? ['--grep', grep] : [])], json);
 }
 
 /** The pcaps a run attached to its Allure results. */
 function attachedPcaps(): string[] {
-  const results = path.join(dir, 'report', 'allure-results');
-  return readdirSync(results).filter((f) => f.endsWith('.pcap')).map((f) => path.join(results, f));
+  return allureTests(path.join(dir, 'report', 'allure-results')).flatMap((t) => t.attachments.filter((a) => a.file.endsWith('.pcap')).map((a) => a.file));
 }
 
 function outcome(tests: TestOutcome[], name: RegExp): TestOutcome {

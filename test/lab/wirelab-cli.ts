@@ -21,16 +21,25 @@ export function bridgeProfile(dir: string, reference: string): string {
 }
 
 /** `wirelab <args…> --json <file>`: the exit code, each test's outcome from the JSON results, and the output. */
-export async function wirelab(args: string[], json: string, env: Record<string, string> = {}): Promise<{ exitCode: number; tests: TestOutcome[]; output: string }> {
+/** When a suite file ran (ms since the epoch), from the JSON results. */
+export interface FileSpan {
+  name: string;
+  start: number;
+  end: number;
+}
+
+export async function wirelab(args: string[], json: string, env: Record<string, string> = {}): Promise<{ exitCode: number; tests: TestOutcome[]; files: FileSpan[]; output: string }> {
   const r = await execa(process.execPath, [CLI, ...args, '--json', json], { reject: false, all: true, env, timeout: 600_000 });
   let tests: TestOutcome[] = [];
+  let files: FileSpan[] = [];
   try {
-    const results = JSON.parse(readFileSync(json, 'utf8')) as { testResults: { assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[] };
+    const results = JSON.parse(readFileSync(json, 'utf8')) as { testResults: { name: string; startTime: number; endTime: number; assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[] };
     tests = results.testResults.flatMap((f) => f.assertionResults).map((a) => ({ name: a.fullName, status: a.status, message: a.failureMessages.join('\n') }));
+    files = results.testResults.map((f) => ({ name: path.basename(f.name), start: f.startTime, end: f.endTime }));
   } catch {
     // no JSON: the caller's assertions on exitCode/tests say so, with the output
   }
-  return { exitCode: r.exitCode ?? -1, tests, output: String(r.all) };
+  return { exitCode: r.exitCode ?? -1, tests, files, output: String(r.all) };
 }
 
 export interface AllureTest {
