@@ -10,12 +10,12 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { docker, imageExists } from '../lib/docker-engine.ts';
-import { run } from '../lib/exec.ts';
-import { createBridge, createNetns, listNetns } from '../lib/netns.ts';
-import type { UndoStack } from '../lib/teardown.ts';
-import { ensureTrafficHostImage } from '../lib/traffic-host-image.ts';
-import { startTrafficHost, type Side, type TrafficHost } from '../lib/traffic-host.ts';
+import { docker, imageExists } from '../lib/lab/nested/docker-engine.ts';
+import { run } from '../lib/runtime/exec.ts';
+import { createBridge, createNetns, listNetns } from '../lib/lab/nested/netns.ts';
+import type { UndoStack } from '../lib/runtime/teardown.ts';
+import { ensureTrafficHostImage } from '../lib/images/traffic-host-image.ts';
+import { startTrafficHost, type Side, type TrafficHost } from '../lib/lab/nested/traffic-host.ts';
 
 export const BENCH_ID_PATTERN = /^wlb-[0-9a-f]{6}$/;
 

@@ -16,9 +16,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { haveCommand, run } from '../lib/exec.ts';
+import { haveCommand, run } from '../lib/runtime/exec.ts';
 import { Ether, findSignature, flow, IPv4, parse, stack as layers, UDP } from '../lib/frames/index.ts';
-import { readPcap, writePcap } from '../lib/pcap.ts';
+import { readPcap, writePcap } from '../lib/pcap/pcap.ts';
 import type { Benchmark, BenchmarkResult, BenchOptions } from './benchmark.ts';
 import { median } from './stats.ts';
 

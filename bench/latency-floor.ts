@@ -15,16 +15,16 @@
 // Floor: wirelab's p50 ≤ 50 µs.
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { run } from '../lib/exec.ts';
-import type { FlowReport } from '../lib/flow-report.ts';
+import { run } from '../lib/runtime/exec.ts';
+import type { FlowReport } from '../lib/analysis/flow-report.ts';
 import type { GuestPort, Lab, Side } from '../lib/lab/lab.ts';
 import { loadProfile } from '../lib/profile/load.ts';
 import type { LabProfile } from '../lib/profile/types.ts';
-import { UndoStack } from '../lib/teardown.ts';
+import { UndoStack } from '../lib/runtime/teardown.ts';
 import { StartedLab, type HaltableGuest } from '../lib/lab/started-lab.ts';
-import { udpTemplate } from '../lib/templates.ts';
-import { runTraffic } from '../lib/traffic.ts';
-import type { TrafficHost } from '../lib/traffic-host.ts';
+import { udpTemplate } from '../lib/traffic/templates.ts';
+import { runTraffic } from '../lib/traffic/traffic-run.ts';
+import type { TrafficHost } from '../lib/lab/nested/traffic-host.ts';
 import type { Benchmark, BenchmarkResult, BenchOptions } from './benchmark.ts';
 import { benchWorkDir, createBenchNetns, newBenchId, startBenchHost, withBenchRun } from './bench-env.ts';
 import { median } from './stats.ts';

@@ -13,14 +13,14 @@
 // no instrument can beat), and the process's RSS at rest just before the run.
 // Floors: wall time ≤ 2 × the frames' own time + 15 s; peak RSS ≤ 400 MB at every scale.
 import { fileURLToPath } from 'node:url';
-import type { CapturedFrame } from '../lib/flow-report.ts';
+import type { CapturedFrame } from '../lib/analysis/flow-report.ts';
 import type { Lab, Side } from '../lib/lab/lab.ts';
 import { startLab } from '../lib/lab/start.ts';
-import { readPcap } from '../lib/pcap.ts';
+import { readPcap } from '../lib/pcap/pcap.ts';
 import { loadProfile } from '../lib/profile/load.ts';
-import { flowTableHtml, latencyHistogramSvg, latencySamples } from '../lib/report-visuals.ts';
-import { udpTemplate } from '../lib/templates.ts';
-import { runTraffic, type FlowDefinition } from '../lib/traffic.ts';
+import { flowTableHtml, latencyHistogramSvg, latencySamples } from '../lib/report/visuals.ts';
+import { udpTemplate } from '../lib/traffic/templates.ts';
+import { runTraffic, type FlowDefinition } from '../lib/traffic/traffic-run.ts';
 import type { Benchmark, BenchmarkResult, BenchOptions, MetricSamples } from './benchmark.ts';
 
 const PROFILE = fileURLToPath(new URL('../lab-profiles/nested-l2-bridge.yaml', import.meta.url));

@@ -1,13 +1,13 @@
 // Writes docs/profile-reference.md from the profile schema (the single source of the field docs).
 // Run: npx tsx scripts/profile-reference.ts
 import { writeFileSync } from 'node:fs';
-import { profileSchema } from '../lib/profile/profile-schema.ts';
-import { renderReference } from '../lib/profile/schema.ts';
+import { profileSchema } from '../lib/profile/fields.ts';
+import { renderReference } from '../lib/profile/schema-engine.ts';
 
 const text = [
   '# Lab profile reference',
   '',
-  'Generated from `lib/profile/profile-schema.ts` by `npx tsx scripts/profile-reference.ts`; do not edit by hand.',
+  'Generated from `lib/profile/fields.ts` by `npx tsx scripts/profile-reference.ts`; do not edit by hand.',
   'Relative paths in a profile are relative to the profile file. Check a profile with `wirelab validate <file>`.',
   'Besides the per-field rules below, wirelab checks across fields: exactly one guest image source; every MAC in',
   'the lab distinct; both traffic hosts in one subnet for `l2-bridge` and `monitor`, in two subnets with gateways',

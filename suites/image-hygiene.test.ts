@@ -3,7 +3,7 @@
 // takes it down with a graceful halt (ACPI power button / `virsh shutdown`), never a hard stop.
 import * as allure from 'allure-js-commons';
 import type { LabProfile } from '../lib/profile/types.ts';
-import { measureForwardingGap } from '../lib/readiness.ts';
+import { measureForwardingGap } from '../lib/traffic/readiness.ts';
 import { bootLab, describe, expect, test } from '../fixtures/lab.ts';
 
 describe('image hygiene', () => {

@@ -5,9 +5,9 @@
 // is in suites/l2-bridge. A file of its own so that its extra lab boots beside the main l2-bridge file.
 // The lab's bridges learn no MACs on the traffic hosts' ports, as the vRouter hands every frame to the
 // VM: the frames reach the guest, and toDeliverNone passes only if the guest itself dropped them.
-import { VROUTER_MAC } from '../lib/addressing.ts';
+import { VROUTER_MAC } from '../lib/core/addressing.ts';
 import type { LabProfile } from '../lib/profile/types.ts';
-import { udpTemplate } from '../lib/templates.ts';
+import { udpTemplate } from '../lib/traffic/templates.ts';
 import { bootLab, describe, expect, test } from '../fixtures/lab.ts';
 import { bothWays, FUNCTIONAL, send } from '../fixtures/traffic.ts';
 

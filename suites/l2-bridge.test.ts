@@ -3,7 +3,7 @@
 // full-size — byte-exact (no MAC, TTL or payload change), without loss, duplicates or reordering at
 // the profile's load, within the profile's latency bound, and it emits nothing of its own.
 import * as allure from 'allure-js-commons';
-import { arpTemplate, broadcastTemplate, ipv6Template, taggedTemplate, udpTemplate } from '../lib/templates.ts';
+import { arpTemplate, broadcastTemplate, ipv6Template, taggedTemplate, udpTemplate } from '../lib/traffic/templates.ts';
 import { describe, expect, test } from '../fixtures/lab.ts';
 import { bothWays, checkProfileLoad, FUNCTIONAL, send } from '../fixtures/traffic.ts';
 

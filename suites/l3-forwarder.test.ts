@@ -2,7 +2,7 @@
 // every forwarded frame is rewritten as a router must — source MAC = its egress NIC, destination
 // MAC = the next hop, TTL − 1, valid checksums, payload intact; a frame whose TTL would expire is
 // not forwarded.
-import { udpTemplate } from '../lib/templates.ts';
+import { udpTemplate } from '../lib/traffic/templates.ts';
 import { describe, expect, test } from '../fixtures/lab.ts';
 import { bothWays, checkProfileLoad, FUNCTIONAL, send } from '../fixtures/traffic.ts';
 

@@ -2,7 +2,7 @@
 // sides, reports it (on its console, as the profile's monitorReportPattern describes), and injects
 // nothing on any data NIC — not while traffic flows, not while it is quiet.
 import * as allure from 'allure-js-commons';
-import { udpTemplate } from '../lib/templates.ts';
+import { udpTemplate } from '../lib/traffic/templates.ts';
 import { describe, expect, test } from '../fixtures/lab.ts';
 import { bothWays, send } from '../fixtures/traffic.ts';
 

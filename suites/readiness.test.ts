@@ -2,7 +2,7 @@
 // when frames really cross; an image that claims readiness long before it forwards (or never does)
 // fails here with that message, not with a timeout deep inside another test.
 import * as allure from 'allure-js-commons';
-import { measureForwardingGap } from '../lib/readiness.ts';
+import { measureForwardingGap } from '../lib/traffic/readiness.ts';
 import { describe, expect, test } from '../fixtures/lab.ts';
 
 describe('readiness', () => {

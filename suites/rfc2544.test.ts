@@ -14,7 +14,7 @@
 // arrives whole. Every rate is shown offered next to achieved, so a slow generator is never read as
 // a slow guest.
 import * as allure from 'allure-js-commons';
-import { frameLossSweep, rfc2544ConfigFromEnv, searchBackToBack, searchThroughput, type Rfc2544Config, type TrialResult } from '../lib/rfc2544.ts';
+import { frameLossSweep, rfc2544ConfigFromEnv, searchBackToBack, searchThroughput, type Rfc2544Config, type TrialResult } from '../lib/rfc2544/search.ts';
 import {
   backToBackChartSvg,
   backToBackTable,
@@ -28,8 +28,8 @@ import {
   trialsTable,
   type SizeResults,
   type Table,
-} from '../lib/rfc2544-report.ts';
-import { burstTrial, rateTrial, type TrialContext } from '../lib/rfc2544-trials.ts';
+} from '../lib/rfc2544/report.ts';
+import { burstTrial, rateTrial, type TrialContext } from '../lib/rfc2544/trials.ts';
 import type { Lab } from '../lib/lab/lab.ts';
 import { describe, expect, test } from '../fixtures/lab.ts';
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The nested lab brought up and taken down by a plain shell script, as a network engineer would write
 # it: the honest baseline that `npm run bench` times wirelab against. It does the same work as
-# lib/lab/nested.ts: a namespace with br0/br1 and two taps, the guest under QEMU/TCG with the same
+# lib/lab/nested/nested-lab.ts: a namespace with br0/br1 and two taps, the guest under QEMU/TCG with the same
 # kernel, initrd and NIC layout, two traffic-host containers running sshd with per-run keys, a veth
 # from each into its bridge, and an OpenSSH command on both hosts with the host key pinned.
 #

@@ -1,6 +1,6 @@
 #!/bin/busybox sh
 # PID 1 of every wirelab reference service image (a busybox initramfs on the Debian cloud kernel).
-# The image builder (lib/guest-image.ts) adds /etc/wirelab/variant.env (ROLE, FAULT, addresses) and
+# The image builder (lib/images/reference-image.ts) adds /etc/wirelab/variant.env (ROLE, FAULT, addresses) and
 # /etc/wirelab/modules.list (kernel modules in dependency order). Contract with wirelab:
 #  - data NICs are taken in PCI order: first = left (on br0), second = right (on br1), whatever their MACs;
 #  - exactly one line "wirelab-guest: ready role=<role>" on the console, once the role really works;

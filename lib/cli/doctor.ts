@@ -1,6 +1,6 @@
 // `wirelab doctor`: what this machine lacks for wirelab, each with the command that fixes it.
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
-import { haveCommand, run } from '../exec.ts';
+import { haveCommand, run } from '../runtime/exec.ts';
 
 interface Check {
   what: string;

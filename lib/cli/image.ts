@@ -2,8 +2,8 @@
 // hygiene (a leftover 70-persistent-net.rules), with libguestfs. `check` never writes; `fix` writes a
 // cleaned copy, and changes the original only with --in-place.
 import { parseArgs } from 'node:util';
-import { WirelabError } from '../errors.ts';
-import { checkImage, describeReport, fixImage } from '../image-hygiene.ts';
+import { WirelabError } from '../core/errors.ts';
+import { checkImage, describeReport, fixImage } from '../images/image-hygiene.ts';
 
 const USAGE = 'usage: wirelab image check <image.qcow2> | wirelab image fix <src.qcow2> <dst.qcow2> | wirelab image fix <image.qcow2> --in-place';
 

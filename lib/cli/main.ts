@@ -1,9 +1,10 @@
 // The `wirelab` command. Exit codes: 0 success, 1 a run or test failed, 2 usage or profile error.
 // A WirelabError (a user mistake or a missing prerequisite) prints as one paragraph without a stack.
+import { DEFAULT_PROFILE } from '../core/paths.ts';
 import { parseArgs } from 'node:util';
-import { WirelabError, isWirelabError } from '../errors.ts';
+import { WirelabError, isWirelabError } from '../core/errors.ts';
 import { loadProfile } from '../profile/load.ts';
-import { reapStaleRuns } from '../reaper.ts';
+import { reapStaleRuns } from '../lab/reaper.ts';
 
 const USAGE = `usage: wirelab <command> [options]
 
@@ -37,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'run': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { profile: { type: 'string' }, 'report-dir': { type: 'string' }, grep: { type: 'string' }, json: { type: 'string' }, shard: { type: 'string' }, workers: { type: 'string' } }, strict: true });
         const { runSuites } = await import('./run-suites.ts');
-        return await runSuites(positionals, { profile: values.profile ?? 'lab-profiles/nested-l2-bridge.yaml', reportDir: values['report-dir'] ?? 'reports', grep: values.grep, json: values.json, shard: values.shard, workers: values.workers });
+        return await runSuites(positionals, { profile: values.profile ?? DEFAULT_PROFILE, reportDir: values['report-dir'] ?? 'reports', grep: values.grep, json: values.json, shard: values.shard, workers: values.workers });
       }
       case 'merge-reports': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { 'report-dir': { type: 'string' }, json: { type: 'string' } }, strict: true });

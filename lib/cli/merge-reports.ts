@@ -7,13 +7,14 @@
 //     environment.properties, and renders one Allure report from them. The Allure results are taken
 //     from the shards, not re-made from the blobs: blobs do not carry the attachments (the evidence).
 // Exit 0: every test passed; 1: a test failed; 2: usage error (nothing is written then).
+import { REPO_ROOT } from '../core/paths.ts';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { WirelabError } from '../errors.ts';
+import { WirelabError } from '../core/errors.ts';
 import { renderAllureReport } from './run-suites.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
+const ROOT = REPO_ROOT;
 const ENVIRONMENT = 'environment.properties';
 
 export interface MergeOptions {

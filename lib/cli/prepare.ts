@@ -1,8 +1,8 @@
 // `wirelab prepare`: everything a lab needs that is slow the first time and cached after — the
 // container engine, the traffic-host image and the reference service images. Idempotent.
-import { ensureDockerEngine } from '../docker-engine.ts';
-import { REFERENCE_VARIANTS, buildReferenceImage } from '../guest-image.ts';
-import { ensureTrafficHostImage } from '../traffic-host-image.ts';
+import { ensureDockerEngine } from '../lab/nested/docker-engine.ts';
+import { REFERENCE_VARIANTS, buildReferenceImage } from '../images/reference-image.ts';
+import { ensureTrafficHostImage } from '../images/traffic-host-image.ts';
 
 export async function prepare(): Promise<number> {
   const t0 = performance.now();

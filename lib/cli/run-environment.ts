@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { run } from '../exec.ts';
-import { buildReferenceImage } from '../guest-image.ts';
+import { run } from '../runtime/exec.ts';
+import { buildReferenceImage } from '../images/reference-image.ts';
 import type { LabProfile } from '../profile/types.ts';
 
 async function sha256(file: string): Promise<string> {

@@ -1,15 +1,16 @@
 // `wirelab run`: the qualification suites for the profile's role against its lab, with the
 // Allure report rendered into reports/. Exit 0: all passed; 1: a test failed; 2: usage or profile error.
+import { REPO_ROOT } from '../core/paths.ts';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { WirelabError } from '../errors.ts';
+import { WirelabError } from '../core/errors.ts';
 import { loadProfile } from '../profile/load.ts';
 import type { GuestRole, LabProfile } from '../profile/types.ts';
 import { writeAllureEnvironment } from './run-environment.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
+const ROOT = REPO_ROOT;
 const SUITES_DIR = path.join(ROOT, 'suites');
 /** Suites that apply to every role; the rest are named after the role they qualify (`<role>` or `<role>-<part>`). */
 const COMMON_SUITES = ['image-hygiene', 'readiness'];

@@ -1,7 +1,7 @@
 // Address text <-> wire bytes for MAC, IPv4 and IPv6. Writers take the text form users write in
 // suites; readers give back the canonical text form (lower-case MAC, RFC 5952 IPv6), so a parsed
 // address compares equal to what scapy or `ip` prints.
-import { WirelabError } from '../errors.ts';
+import { WirelabError } from '../core/errors.ts';
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 

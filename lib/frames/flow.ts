@@ -3,7 +3,7 @@
 // field) patched in. Checksums are not recomputed over the frame: each one's sum over the template
 // is kept with the varying words taken out, and a frame adds back its own words. Because the sum is
 // exact integer arithmetic until the final fold, the result is identical to a full build.
-import { WirelabError } from '../errors.ts';
+import { WirelabError } from '../core/errors.ts';
 import { checksumOf, pseudoHeaderSum, sum16 } from './checksum.ts';
 import { type Layer, RawLayer } from './layer.ts';
 import { Packet } from './packet.ts';

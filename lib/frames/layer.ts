@@ -1,6 +1,6 @@
 // What every layer is: a header with defaults that writes itself into a frame, reads itself back,
 // and prints one summary word group. Which layer follows which lives in bindings.ts, not here.
-import { WirelabError } from '../errors.ts';
+import { WirelabError } from '../core/errors.ts';
 
 /** A protocol's identity in the binding table (several layer kinds may share one, e.g. ICMPv6). */
 export type Protocol = 'Ether' | 'Dot1Q' | 'Dot1AD' | 'ARP' | 'IPv4' | 'IPv6' | 'ICMP' | 'ICMPv6' | 'UDP' | 'TCP' | 'Raw';

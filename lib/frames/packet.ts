@@ -1,6 +1,6 @@
 // A packet is a stack of layers plus trailing padding. `stack()` describes one to build; `parse()`
 // reads one from bytes and never throws: what it cannot read becomes Raw and `malformed` says why.
-import { WirelabError } from '../errors.ts';
+import { WirelabError } from '../core/errors.ts';
 import { PARSERS, protocolAfter, selectorFor } from './bindings.ts';
 import type { ArpLayer } from './arp.ts';
 import type { Dot1ADLayer, Dot1QLayer, EtherLayer } from './ethernet.ts';

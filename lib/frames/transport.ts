@@ -1,5 +1,5 @@
 // UDP and TCP. Their checksums cover the IP pseudo-header of the nearest IP layer below.
-import { WirelabError } from '../errors.ts';
+import { WirelabError } from '../core/errors.ts';
 import { checksumOf, sumIsValid, transportSum } from './checksum.ts';
 import { checkUint, Layer } from './layer.ts';
 

@@ -2,8 +2,8 @@
 // a three-NIC bench host: a booted guest between two bridges, two traffic hosts reachable over SSH,
 // and the guest's host-side ports for captures on one clock.
 import type { LabProfile } from '../profile/types.ts';
-import type { SshHost } from '../ssh.ts';
-import type { UndoStack } from '../teardown.ts';
+import type { SshHost } from '../runtime/ssh.ts';
+import type { UndoStack } from '../runtime/teardown.ts';
 
 export type Side = 'left' | 'right';
 

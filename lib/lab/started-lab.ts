@@ -2,7 +2,7 @@
 // run's undo stack. Taking it down halts the guest gracefully first (the halt report says whether it
 // obeyed), then undoes everything the run created, newest first.
 import type { LabProfile } from '../profile/types.ts';
-import type { UndoStack } from '../teardown.ts';
+import type { UndoStack } from '../runtime/teardown.ts';
 import type { GuestPort, HaltReport, Lab, LabGuest, LabTimeline, LabTrafficHost, Side } from './lab.ts';
 
 /** What a driver's guest must offer besides the console: a graceful halt with a timeout. */

@@ -5,11 +5,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
-import { ProfileError, type ProfileProblem } from '../errors.ts';
-import { REFERENCE_VARIANTS } from '../guest-image.ts';
-import { normalizeMac, parseCidr, sameSubnet, VROUTER_MAC, type Cidr } from '../addressing.ts';
-import { profileSchema } from './profile-schema.ts';
-import { validate, closest, type SchemaProblem } from './schema.ts';
+import { ProfileError, type ProfileProblem } from '../core/errors.ts';
+import { REFERENCE_VARIANTS } from '../images/reference-image.ts';
+import { normalizeMac, parseCidr, sameSubnet, VROUTER_MAC, type Cidr } from '../core/addressing.ts';
+import { profileSchema } from './fields.ts';
+import { validate, closest, type SchemaProblem } from './schema-engine.ts';
 import type { LabProfile, RawProfile } from './types.ts';
 
 export function loadProfile(file: string): LabProfile {

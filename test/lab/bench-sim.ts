@@ -5,11 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { generatedMac } from '../../lib/addressing.ts';
-import { run } from '../../lib/exec.ts';
-import { createBridge, createNetns } from '../../lib/netns.ts';
-import type { UndoStack } from '../../lib/teardown.ts';
-import { startTrafficHost, type TrafficHost } from '../../lib/traffic-host.ts';
+import { generatedMac } from '../../lib/core/addressing.ts';
+import { run } from '../../lib/runtime/exec.ts';
+import { createBridge, createNetns } from '../../lib/lab/nested/netns.ts';
+import type { UndoStack } from '../../lib/runtime/teardown.ts';
+import { startTrafficHost, type TrafficHost } from '../../lib/lab/nested/traffic-host.ts';
 
 export const newTestId = () => `wlh-${randomBytes(3).toString('hex')}`;
 

@@ -2,9 +2,9 @@
 // "nothing is left" assertion in the lab tests.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { run } from '../../lib/exec.ts';
-import { listNetns } from '../../lib/netns.ts';
-import { LEDGER_DIR } from '../../lib/run-id.ts';
+import { run } from '../../lib/runtime/exec.ts';
+import { listNetns } from '../../lib/lab/nested/netns.ts';
+import { LEDGER_DIR } from '../../lib/runtime/run-id.ts';
 
 export interface Leftovers {
   netns: boolean;

@@ -4,12 +4,12 @@
 // lab's run id, none the other's, and both runs deliver everything and finish. Both come down clean.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CAPTURE_POINTS, type CapturePoint } from '../../lib/flow-report.ts';
+import { CAPTURE_POINTS, type CapturePoint } from '../../lib/analysis/flow-report.ts';
 import type { Lab } from '../../lib/lab/lab.ts';
-import { startNestedLab } from '../../lib/lab/nested.ts';
+import { startNestedLab } from '../../lib/lab/nested/nested-lab.ts';
 import { loadProfile } from '../../lib/profile/load.ts';
-import { udpTemplate } from '../../lib/templates.ts';
-import { numericRunId, runTraffic, type FlowDefinition, type TrafficRun } from '../../lib/traffic.ts';
+import { udpTemplate } from '../../lib/traffic/templates.ts';
+import { numericRunId, runTraffic, type FlowDefinition, type TrafficRun } from '../../lib/traffic/traffic-run.ts';
 import { leftoversOf, NOTHING_LEFT } from './leftovers.ts';
 import { signatureRunIds } from './signatures.ts';
 

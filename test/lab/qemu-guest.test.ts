@@ -7,12 +7,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WirelabError } from '../../lib/errors.ts';
-import { run } from '../../lib/exec.ts';
-import { buildReferenceImage, type BuiltImage } from '../../lib/guest-image.ts';
-import { QemuGuest } from '../../lib/qemu-guest.ts';
-import { QmpClient } from '../../lib/qmp.ts';
-import { UndoStack } from '../../lib/teardown.ts';
+import { WirelabError } from '../../lib/core/errors.ts';
+import { run } from '../../lib/runtime/exec.ts';
+import { buildReferenceImage, type BuiltImage } from '../../lib/images/reference-image.ts';
+import { QemuGuest } from '../../lib/lab/nested/qemu-guest.ts';
+import { QmpClient } from '../../lib/lab/nested/qmp.ts';
+import { UndoStack } from '../../lib/runtime/teardown.ts';
 
 const NS = `wlg-${randomBytes(3).toString('hex')}`;
 const LEFT_HOST = { iface: 'wlgL', mac: '02:00:00:00:0a:01' };

@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Rfc2544Config } from '../../lib/rfc2544.ts';
-import type { SizeResults } from '../../lib/rfc2544-report.ts';
+import type { Rfc2544Config } from '../../lib/rfc2544/search.ts';
+import type { SizeResults } from '../../lib/rfc2544/report.ts';
 import { allureTests, bridgeProfile, wirelab } from './wirelab-cli.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-rfc2544-'));

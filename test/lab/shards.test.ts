@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mergeReports } from '../../lib/cli/merge-reports.ts';
 import { runSuites } from '../../lib/cli/run-suites.ts';
-import { WirelabError } from '../../lib/errors.ts';
+import { WirelabError } from '../../lib/core/errors.ts';
 import { allureTests, bridgeProfile } from './wirelab-cli.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-shards-'));

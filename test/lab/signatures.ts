@@ -2,7 +2,7 @@
 // may quote another's, as an ICMP error does, so every occurrence counts), with counts. Cross-talk
 // between labs shows as a run id that is not the capturing lab's own.
 import { readSignature, SIGNATURE_LENGTH, SIGNATURE_MAGIC } from '../../lib/frames/index.ts';
-import { readPcap } from '../../lib/pcap.ts';
+import { readPcap } from '../../lib/pcap/pcap.ts';
 
 export async function signatureRunIds(file: string): Promise<Map<number, number>> {
   const ids = new Map<number, number>();

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildReferenceImage } from '../../lib/guest-image.ts';
+import { buildReferenceImage } from '../../lib/images/reference-image.ts';
 import { signatureRunIds } from './signatures.ts';
 import { allureTests, wirelab, type TestOutcome } from './wirelab-cli.ts';
 

@@ -3,12 +3,12 @@
 // yields exactly its fault and nothing else.
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FlowReport, TrafficReport } from '../../lib/flow-report.ts';
+import type { FlowReport, TrafficReport } from '../../lib/analysis/flow-report.ts';
 import type { Lab } from '../../lib/lab/lab.ts';
-import { startNestedLab } from '../../lib/lab/nested.ts';
+import { startNestedLab } from '../../lib/lab/nested/nested-lab.ts';
 import { loadProfile } from '../../lib/profile/load.ts';
-import { udpTemplate } from '../../lib/templates.ts';
-import { runTraffic, type FlowDefinition } from '../../lib/traffic.ts';
+import { udpTemplate } from '../../lib/traffic/templates.ts';
+import { runTraffic, type FlowDefinition } from '../../lib/traffic/traffic-run.ts';
 import { leftoversOf, NOTHING_LEFT } from './leftovers.ts';
 
 const BASE = loadProfile(path.resolve('lab-profiles/nested-l2-bridge.yaml'));

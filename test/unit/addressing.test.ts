@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generatedMac, inBenchmarkRange, isMulticastMac, parseCidr, sameSubnet } from '../../lib/addressing.ts';
+import { generatedMac, inBenchmarkRange, isMulticastMac, parseCidr, sameSubnet } from '../../lib/core/addressing.ts';
 
 describe('addressing', () => {
   it('accepts only 198.18.0.0/15', () => {

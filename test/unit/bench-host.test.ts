@@ -1,9 +1,9 @@
 // Pure parts of the bench-host driver and image hygiene: udev rule parsing, the libvirt domain XML.
 import { describe, expect, it } from 'vitest';
-import { describeReport, parsePersistentNetRules } from '../../lib/image-hygiene.ts';
-import { domainXml, type LibvirtGuestOptions } from '../../lib/libvirt-guest.ts';
-import { UndoStack } from '../../lib/teardown.ts';
-import type { HostShell } from '../../lib/host-shell.ts';
+import { describeReport, parsePersistentNetRules } from '../../lib/images/image-hygiene.ts';
+import { domainXml, type LibvirtGuestOptions } from '../../lib/lab/bench-host/libvirt-guest.ts';
+import { UndoStack } from '../../lib/runtime/teardown.ts';
+import type { HostShell } from '../../lib/lab/bench-host/host-shell.ts';
 
 describe('parsePersistentNetRules', () => {
   it('reads each rule\'s MAC and NAME, lower-cases MACs, skips comments and other lines', () => {

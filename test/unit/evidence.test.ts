@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Ether, flow, IPv4, stack, UDP } from '../../lib/frames/index.ts';
-import { writePcap } from '../../lib/pcap.ts';
-import type { TrafficRun } from '../../lib/traffic.ts';
+import { writePcap } from '../../lib/pcap/pcap.ts';
+import type { TrafficRun } from '../../lib/traffic/traffic-run.ts';
 
 const attached: { name: string; content: Buffer | string; options: unknown }[] = [];
 vi.mock('allure-js-commons', () => ({

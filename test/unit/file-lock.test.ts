@@ -4,8 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WirelabError } from '../../lib/errors.ts';
-import { withFileLock } from '../../lib/file-lock.ts';
+import { WirelabError } from '../../lib/core/errors.ts';
+import { withFileLock } from '../../lib/runtime/file-lock.ts';
 
 let dir: string;
 beforeEach(async () => {

@@ -1,6 +1,6 @@
 // Frame-by-frame analysis on synthetic captures: each fault shows up as exactly that fault.
 import { describe, expect, it } from 'vitest';
-import { analyzeTraffic, type CapturedFrame, type CapturePoint, type FlowSpec } from '../../lib/flow-report.ts';
+import { analyzeTraffic, type CapturedFrame, type CapturePoint, type FlowSpec } from '../../lib/analysis/flow-report.ts';
 import { ARP, Ether, flow, ICMP, IPv4, Raw, stack, UDP } from '../../lib/frames/index.ts';
 
 const RUN = 0x00abcdef;

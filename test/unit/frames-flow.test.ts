@@ -24,7 +24,7 @@ import {
   UDP,
   UdpLayer,
 } from '../../lib/frames/index.ts';
-import { WirelabError } from '../../lib/errors.ts';
+import { WirelabError } from '../../lib/core/errors.ts';
 
 const eth = () => Ether({ src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' });
 const v4 = () => IPv4({ src: '198.18.0.1', dst: '198.19.0.1' });

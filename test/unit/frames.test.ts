@@ -19,7 +19,7 @@ import {
   unwrapSendTime,
 } from '../../lib/frames/index.ts';
 import { readIPv6, writeIPv6 } from '../../lib/frames/addr.ts';
-import { WirelabError } from '../../lib/errors.ts';
+import { WirelabError } from '../../lib/core/errors.ts';
 
 const M1 = '02:00:00:00:00:01';
 const M2 = '02:00:00:00:00:02';

@@ -4,8 +4,8 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeCpio } from '../../lib/cpio.ts';
-import { WirelabError } from '../../lib/errors.ts';
+import { writeCpio } from '../../lib/images/cpio.ts';
+import { WirelabError } from '../../lib/core/errors.ts';
 import {
   GUEST_MODULES,
   type HostParts,
@@ -16,7 +16,7 @@ import {
   parseLdd,
   readyPatternFor,
   resolveModuleOrder,
-} from '../../lib/guest-image.ts';
+} from '../../lib/images/reference-image.ts';
 
 describe('REFERENCE_VARIANTS', () => {
   it('has the variants other suites rely on, with the right roles', () => {

@@ -1,10 +1,10 @@
 // The flow-report checks: each passes on a report that keeps the promise and fails on one that
 // breaks it, with a message that says expected versus observed and shows the offending frames.
 import { describe, expect, it } from 'vitest';
-import { analyzeTraffic, type CapturedFrame, type CapturePoint, type FlowReport, type TrafficReport } from '../../lib/flow-report.ts';
+import { analyzeTraffic, type CapturedFrame, type CapturePoint, type FlowReport, type TrafficReport } from '../../lib/analysis/flow-report.ts';
 import { checksumOf, sum16 } from '../../lib/frames/checksum.ts';
 import { Ether, flow, IPv4, stack, UDP } from '../../lib/frames/index.ts';
-import type { InjectionResult } from '../../lib/injector.ts';
+import type { InjectionResult } from '../../lib/traffic/injector.ts';
 import {
   arriveInOrder,
   arriveUnchanged,
@@ -14,8 +14,8 @@ import {
   latencyUnder,
   noDuplicates,
   noGuestEmissions,
-} from '../../lib/matchers.ts';
-import type { TrafficRun } from '../../lib/traffic.ts';
+} from '../../lib/analysis/matchers.ts';
+import type { TrafficRun } from '../../lib/traffic/traffic-run.ts';
 import '../../fixtures/matchers.ts';
 
 const LEFT_MAC = '02:00:00:00:00:01';

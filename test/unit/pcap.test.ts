@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { WirelabError } from '../../lib/errors.ts';
+import { WirelabError } from '../../lib/core/errors.ts';
 import { Ether, flow, IPv4, stack, UDP } from '../../lib/frames/index.ts';
-import { createPcapWriter, type PcapRecord, readPcap, writePcap } from '../../lib/pcap.ts';
+import { createPcapWriter, type PcapRecord, readPcap, writePcap } from '../../lib/pcap/pcap.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'wlf-pcap-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,10 +4,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ProfileError } from '../../lib/errors.ts';
+import { ProfileError } from '../../lib/core/errors.ts';
 import { loadProfile, parseProfile } from '../../lib/profile/load.ts';
-import { profileSchema } from '../../lib/profile/profile-schema.ts';
-import { renderReference } from '../../lib/profile/schema.ts';
+import { profileSchema } from '../../lib/profile/fields.ts';
+import { renderReference } from '../../lib/profile/schema-engine.ts';
 import { readFileSync } from 'node:fs';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-profile-test-'));

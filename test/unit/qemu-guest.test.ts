@@ -1,8 +1,8 @@
 // Unit tests of QemuGuest's option checks: bad options fail at once, name the option, and start nothing.
 import { describe, expect, it } from 'vitest';
-import { WirelabError } from '../../lib/errors.ts';
-import { QemuGuest, type QemuGuestOptions } from '../../lib/qemu-guest.ts';
-import { UndoStack } from '../../lib/teardown.ts';
+import { WirelabError } from '../../lib/core/errors.ts';
+import { QemuGuest, type QemuGuestOptions } from '../../lib/lab/nested/qemu-guest.ts';
+import { UndoStack } from '../../lib/runtime/teardown.ts';
 
 function options(overrides: Partial<QemuGuestOptions>): QemuGuestOptions {
   return {

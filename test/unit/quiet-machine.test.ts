@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-quiet-test-'));
 process.env.WIRELAB_STATE_DIR = stateDir;
-let quiet: typeof import('../../lib/quiet-machine.ts');
+let quiet: typeof import('../../lib/runtime/quiet-machine.ts');
 
 beforeAll(async () => {
-  quiet = await import('../../lib/quiet-machine.ts');
+  quiet = await import('../../lib/runtime/quiet-machine.ts');
   // Unit test files run beside each other: the CPU gate would make every measurement here wait.
   Object.assign(quiet.CPU_GATE, { minIdleShare: 0, sampleMs: 10 });
 });

@@ -3,10 +3,10 @@
 // latency samples taken again from the captures agree with the analysis.
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { analyzeTraffic, type CapturedFrame, type FlowReport, type TrafficReport } from '../../lib/flow-report.ts';
+import { analyzeTraffic, type CapturedFrame, type FlowReport, type TrafficReport } from '../../lib/analysis/flow-report.ts';
 import { Ether, flow, IPv4, stack, UDP } from '../../lib/frames/index.ts';
-import type { InjectionResult } from '../../lib/injector.ts';
-import { flowTableHtml, flowTableMarkdown, latencyHistogramSvg, latencySamples } from '../../lib/report-visuals.ts';
+import type { InjectionResult } from '../../lib/traffic/injector.ts';
+import { flowTableHtml, flowTableMarkdown, latencyHistogramSvg, latencySamples } from '../../lib/report/visuals.ts';
 
 function flowReport(o: Partial<FlowReport> = {}): FlowReport {
   return {

@@ -11,9 +11,9 @@ import {
   searchBackToBack,
   searchThroughput,
   type TrialResult,
-} from '../../lib/rfc2544.ts';
-import { backToBackTable, frameLossChartSvg, tableHtml, tableMarkdown, throughputChartSvg, throughputTable, trialsTable, type SizeResults } from '../../lib/rfc2544-report.ts';
-import { trialResult } from '../../lib/rfc2544-trials.ts';
+} from '../../lib/rfc2544/search.ts';
+import { backToBackTable, frameLossChartSvg, tableHtml, tableMarkdown, throughputChartSvg, throughputTable, trialsTable, type SizeResults } from '../../lib/rfc2544/report.ts';
+import { trialResult } from '../../lib/rfc2544/trials.ts';
 
 const SECONDS = 1;
 

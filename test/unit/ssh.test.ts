@@ -2,8 +2,8 @@
 // parser must agree with OpenSSH about the key and refuse anything else.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { WirelabError } from '../../lib/errors.ts';
-import { parsePinnedHostKey, quoteArgv, sameKey } from '../../lib/ssh.ts';
+import { WirelabError } from '../../lib/core/errors.ts';
+import { parsePinnedHostKey, quoteArgv, sameKey } from '../../lib/runtime/ssh.ts';
 
 // A throwaway ed25519 public key and the fingerprint `ssh-keygen -lf` printed for it.
 const ED25519_PUB = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINLJpCQ9OBraTdAs4nkBzfeZRJxSMJW+6nEN9t7K0VUm test';

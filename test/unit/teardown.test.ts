@@ -1,6 +1,6 @@
 // The undo stack: reverse order, keeps going past a failing undo, reports failures, idempotent.
 import { describe, expect, it } from 'vitest';
-import { UndoError, UndoStack } from '../../lib/teardown.ts';
+import { UndoError, UndoStack } from '../../lib/runtime/teardown.ts';
 
 describe('UndoStack', () => {
   it('undoes in reverse order of creation', async () => {

@@ -1,0 +1,246 @@
+// Reference service images: small kernel + initramfs guests built on this machine from Debian
+// packages (the cloud kernel and its modules, busybox-static, iproute2's tc). Each variant is a
+// known-good or known-faulty service, so wirelab's suites can be shown to pass and to fail.
+// Images are cached by a digest of everything that goes into them and written atomically.
+import { repoPath } from '../core/paths.ts';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { type CpioEntry, writeCpio } from './cpio.ts';
+import { WirelabError } from '../core/errors.ts';
+import { run } from '../runtime/exec.ts';
+
+export type GuestRole = 'l2-bridge' | 'l3-forwarder' | 'monitor';
+
+export interface ReferenceVariant {
+  name: string;
+  role: GuestRole;
+  description: string;
+  /** The deliberate defect of a faulty variant (its id, as the guest's init script knows it). */
+  fault?: string;
+  /** Its own init script in images/guest/ instead of init.sh. */
+  init?: string;
+  /** Kernel modules it needs beyond GUEST_MODULES. */
+  extraModules?: readonly string[];
+}
+
+export interface BuiltImage {
+  name: string;
+  role: GuestRole;
+  kernel: string;
+  initrd: string;
+  digest: string;
+  /** Regex source matching the console line the guest prints once it really works. */
+  readyPattern: string;
+  /** Kernel command line the image expects (serial console on ttyS0, quiet, exit on panic). */
+  append: string;
+}
+
+export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze([
+  { name: 'l2-bridge', role: 'l2-bridge', description: 'Transparent bridge of its two NICs: STP off, no VLAN filtering, byte-exact both ways.' },
+  { name: 'l2-bridge-oneway', role: 'l2-bridge', fault: 'oneway', description: 'Drops everything left to right; right to left still passes.' },
+  { name: 'l2-bridge-macrewrite', role: 'l2-bridge', fault: 'macrewrite', description: 'Rewrites the source MAC of every frame it forwards (tc pedit).' },
+  { name: 'l2-bridge-delay', role: 'l2-bridge', fault: 'delay', description: 'Adds about 250 ms of one-way delay in each direction (netem): above the default 100 ms latency bound.' },
+  { name: 'l2-bridge-lossy', role: 'l2-bridge', fault: 'lossy', description: 'Loses about 5 % of frames at random, both directions (netem).' },
+  { name: 'l2-bridge-slowboot', role: 'l2-bridge', fault: 'slowboot', description: 'Prints its ready line only about 40 s after boot.' },
+  { name: 'l2-bridge-liar', role: 'l2-bridge', fault: 'liar', description: 'Prints its ready line at once but forwards only about 8 s later.' },
+  { name: 'l2-bridge-nohalt', role: 'l2-bridge', fault: 'nohalt', description: 'Ignores the ACPI power button: only a hard stop ends it.' },
+  { name: 'l2-bridge-nolearn', role: 'l2-bridge', fault: 'nolearn', description: 'Learns no MACs (ageing time 0, floods every frame): with the vRouter\'s one MAC on both sides it still forwards, where the guide\'s service sees a loop.' },
+  { name: 'l3-forwarder', role: 'l3-forwarder', description: 'IPv4 router: left 198.18.1.1/24, right 198.18.2.1/24 (wirelab.left=/wirelab.right= on the kernel command line), TTL-1, MAC rewrite.' },
+  { name: 'monitor', role: 'monitor', description: 'Passive analyzer: promiscuous NICs, no addresses, ARP off; prints rx counters when they change.' },
+  { name: 'monitor-chatty', role: 'monitor', fault: 'chatty', description: 'A monitor that also sends a gratuitous ARP on its left NIC every few seconds.' },
+  {
+    name: 'l2-bridge-persistent-net', role: 'l2-bridge', fault: 'persistent-net', init: 'init-persistent-net.sh', extraModules: ['virtio_blk'],
+    description: 'Names its NICs by the 70-persistent-net.rules on its disk (/dev/vda) as udev does, then bridges eth0/eth1 by name: a leftover rules file with other MACs breaks it (boot it with the image attached).',
+  },
+].map((v) => Object.freeze(v as ReferenceVariant)));
+
+/** Kernel modules every image loads (their dependencies are added from modules.dep). */
+export const GUEST_MODULES: readonly string[] = [
+  'virtio_pci', 'virtio_net', 'bridge', '8021q', 'sch_netem', 'sch_ingress', 'act_pedit', 'act_gact',
+  'cls_matchall', 'cls_u32', 'evdev', 'button',
+];
+
+export const DEFAULT_APPEND = 'console=ttyS0 quiet panic=-1';
+
+/** Bump when the image layout changes in a way the inputs below do not capture. */
+const IMAGE_FORMAT = 'wirelab-guest-image/1';
+
+const GUEST_DIR = repoPath('images', 'guest');
+
+export function findReferenceVariant(name: string): ReferenceVariant {
+  const variant = REFERENCE_VARIANTS.find((v) => v.name === name);
+  if (!variant) {
+    throw new WirelabError(
+      `Unknown reference image '${name}'. Fix: use one of ${REFERENCE_VARIANTS.map((v) => v.name).join(', ')}.`,
+      { exitCode: 2 },
+    );
+  }
+  return variant;
+}
+
+export function readyPatternFor(role: GuestRole): string {
+  return `wirelab-guest: ready role=${role.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`;
+}
+
+/** Modules in load order: each one after everything it depends on (from modules.dep text). */
+export function resolveModuleOrder(modulesDep: string, wanted: readonly string[]): string[] {
+  const deps = new Map<string, string[]>();
+  const byName = new Map<string, string>();
+  for (const line of modulesDep.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const path = line.slice(0, colon).trim();
+    deps.set(path, line.slice(colon + 1).trim().split(/\s+/).filter(Boolean));
+    byName.set(moduleName(path), path);
+  }
+  const order: string[] = [];
+  const visiting = new Set<string>();
+  const visit = (path: string): void => {
+    if (order.includes(path)) return;
+    if (visiting.has(path)) throw new Error(`modules.dep: dependency cycle at ${path}`);
+    visiting.add(path);
+    for (const dep of deps.get(path) ?? []) visit(dep);
+    visiting.delete(path);
+    order.push(path);
+  };
+  for (const name of wanted) {
+    const path = byName.get(name.replace(/-/g, '_'));
+    if (!path) throw new WirelabError(`Kernel module '${name}' is not in modules.dep. Fix: install the Debian cloud kernel (linux-image-cloud-amd64).`);
+    visit(path);
+  }
+  return order;
+}
+
+function moduleName(path: string): string {
+  return basename(path).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
+}
+
+/** Shared libraries from `ldd` output: resolved paths plus the dynamic loader. */
+export function parseLdd(text: string): string[] {
+  const libs: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(0x/.exec(line);
+    if (m?.[1]) libs.push(m[1]);
+  }
+  return libs;
+}
+
+/** Digest of an image: its format, the kernel and the exact initramfs content. */
+export function imageDigest(kernel: Buffer, initramfs: Buffer): string {
+  const h = createHash('sha256');
+  h.update(IMAGE_FORMAT + '\0');
+  h.update(createHash('sha256').update(kernel).digest());
+  h.update(createHash('sha256').update(initramfs).digest());
+  return h.digest('hex');
+}
+
+/** The variant settings the init script sources. */
+export function variantEnv(variant: ReferenceVariant): string {
+  return [`VARIANT=${variant.name}`, `ROLE=${variant.role}`, `FAULT=${variant.fault ?? ''}`, ''].join('\n');
+}
+
+/** Where this machine's parts of a guest image are. */
+export interface HostParts {
+  kernel: string;
+  modulesDir: string;
+  busybox: string;
+  tc: string;
+}
+
+export async function findHostParts(): Promise<HostParts> {
+  const kernels = (await readdir('/boot').catch(() => [] as string[]))
+    .filter((f) => /^vmlinuz-.*-cloud-amd64$/.test(f))
+    .sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  const kernel = kernels.at(-1);
+  const missing = (what: string, pkg: string): WirelabError =>
+    new WirelabError(`Cannot build a reference image: ${what} is missing. Fix: apt-get install ${pkg}.`);
+  if (!kernel) throw missing('the Debian cloud kernel (/boot/vmlinuz-*-cloud-amd64)', 'linux-image-cloud-amd64');
+  const version = kernel.slice('vmlinuz-'.length);
+  const parts = { kernel: join('/boot', kernel), modulesDir: join('/lib/modules', version), busybox: '/bin/busybox', tc: '/usr/sbin/tc' };
+  if (!existsSync(join(parts.modulesDir, 'modules.dep'))) throw missing(`${parts.modulesDir}/modules.dep`, 'linux-image-cloud-amd64');
+  if (!existsSync(parts.busybox)) throw missing('busybox', 'busybox-static');
+  if (!existsSync(parts.tc)) throw missing('tc', 'iproute2');
+  // A dynamically linked busybox would not run in the initramfs (it carries no libraries for it).
+  const ldd = await run('ldd', [parts.busybox], { allowFailure: true });
+  if (ldd.exitCode === 0) throw missing('a statically linked busybox', 'busybox-static');
+  return parts;
+}
+
+/** Every file of the variant's initramfs (pure of the cache; reads the host parts). */
+export async function imageEntries(variant: ReferenceVariant, host: HostParts): Promise<CpioEntry[]> {
+  const entries: CpioEntry[] = [];
+  const addFile = async (path: string, from: string, mode: number): Promise<void> => {
+    entries.push({ type: 'file', path, mode, data: await readFile(from) });
+  };
+  for (const dir of ['proc', 'sys', 'dev', 'tmp', 'run', 'root', 'sbin', 'usr/bin']) entries.push({ type: 'dir', path: dir, mode: 0o755 });
+  // The kernel opens /dev/console for init's stdio before init can mount devtmpfs.
+  entries.push({ type: 'char', path: 'dev/console', mode: 0o600, major: 5, minor: 1 });
+  entries.push({ type: 'char', path: 'dev/null', mode: 0o666, major: 1, minor: 3 });
+  await addFile('init', join(GUEST_DIR, variant.init ?? 'init.sh'), 0o755);
+  await addFile('etc/acpi/PWRF/00000080', join(GUEST_DIR, 'power-button.sh'), 0o755);
+  await addFile('bin/busybox', host.busybox, 0o755);
+  entries.push({ type: 'symlink', path: 'bin/sh', target: 'busybox' });
+  entries.push({ type: 'file', path: 'etc/wirelab/variant.env', mode: 0o644, data: Buffer.from(variantEnv(variant)) });
+
+  const modules = resolveModuleOrder(await readFile(join(host.modulesDir, 'modules.dep'), 'utf8'), [...GUEST_MODULES, ...(variant.extraModules ?? [])]);
+  for (const m of modules) await addFile(join('lib/modules', m), join(host.modulesDir, m), 0o644);
+  entries.push({ type: 'file', path: 'etc/wirelab/modules.list', mode: 0o644, data: Buffer.from(modules.join('\n') + '\n') });
+
+  // The real tc and the shared libraries it links, at the paths its loader looks for them.
+  await addFile('usr/sbin/tc', host.tc, 0o755);
+  const ldd = await run('ldd', [host.tc]);
+  for (const lib of parseLdd(ldd.stdout)) await addFile(lib, await realpath(lib), 0o755);
+  return entries;
+}
+
+export interface BuildOptions {
+  /** Defaults to $WIRELAB_CACHE_DIR, else images/cache/ under the repository root. */
+  cacheDir?: string;
+}
+
+export function defaultCacheDir(): string {
+  return process.env.WIRELAB_CACHE_DIR || resolve(GUEST_DIR, '../cache');
+}
+
+/** Build (or reuse from the cache) the named reference image. */
+export async function buildReferenceImage(name: string, opts: BuildOptions = {}): Promise<BuiltImage> {
+  const variant = findReferenceVariant(name);
+  const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
+  const host = await findHostParts();
+  const kernel = await readFile(host.kernel);
+  const archive = writeCpio(await imageEntries(variant, host));
+  const digest = imageDigest(kernel, archive);
+  const short = digest.slice(0, 16);
+  await mkdir(cacheDir, { recursive: true });
+
+  const kernelDigest = createHash('sha256').update(kernel).digest('hex').slice(0, 16);
+  const kernelPath = join(cacheDir, `vmlinuz-${kernelDigest}`);
+  if (!existsSync(kernelPath)) await writeAtomically(kernelPath, kernel);
+  const initrdPath = join(cacheDir, `${variant.name}-${short}.initrd.gz`);
+  if (!existsSync(initrdPath)) await writeAtomically(initrdPath, gzipSync(archive, { level: 6 }));
+
+  return {
+    name: variant.name,
+    role: variant.role,
+    kernel: kernelPath,
+    initrd: initrdPath,
+    digest,
+    readyPattern: readyPatternFor(variant.role),
+    append: DEFAULT_APPEND,
+  };
+}
+
+/** Write to a temporary name and rename: a crash never leaves a half-written image under the final name. */
+async function writeAtomically(path: string, data: Buffer): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}

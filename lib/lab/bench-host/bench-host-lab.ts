@@ -1,0 +1,231 @@
+// The bench-host lab: the OpenContrail guide's three-NIC host. eth0 carries management and is never
+// touched; eth1 and eth2 become ports of br0 and br1; the guest runs under libvirt with two virtio
+// NICs on those bridges; the traffic hosts are SSH hosts whose data NICs are cabled to eth1/eth2.
+// Works on this machine or over SSH (host.connection), through one HostShell. Everything is checked
+// before anything changes (NICs, libvirt, the traffic hosts' pinned keys), and every change is
+// registered on the run's undo stack the moment it is made, so the host ends as it was found.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import os, { homedir } from 'node:os';
+import path from 'node:path';
+import { generatedMac, ipv4ToInt, intToIpv4, normalizeMac, parseCidr } from '../../core/addressing.ts';
+import { checkDataNics, createBenchBridge, enslaveNic } from './bench-nics.ts';
+import { WirelabError } from '../../core/errors.ts';
+import { buildReferenceImage } from '../../images/reference-image.ts';
+import { LocalShell, readPrivateKey, SshShell, type HostShell } from './host-shell.ts';
+import { LibvirtGuest } from './libvirt-guest.ts';
+import { checkLibvirtTools, ensureLibvirtd } from './libvirtd.ts';
+import type { LabProfile, SshTargetProfile, TrafficHostProfile } from '../../profile/types.ts';
+import { newRunId } from '../../runtime/run-id.ts';
+import { SshHost } from '../../runtime/ssh.ts';
+import { UndoStack } from '../../runtime/teardown.ts';
+import { StartedLab } from '../started-lab.ts';
+import type { GuestPort, Lab, LabTimeline, LabTrafficHost, ProgressFn, Side } from '../lab.ts';
+
+const SIDES: readonly Side[] = ['left', 'right'];
+
+export interface HostLabOptions {
+  onProgress?: ProgressFn;
+  /** Use this run id instead of a fresh one (tests name their resources with their own prefix). */
+  runId?: string;
+  /**
+   * For `connection: local`: run the bench host's commands inside this network namespace (how
+   * wirelab's tests simulate a bench host) and with this environment (e.g. a PATH without virsh).
+   */
+  localNetns?: string;
+  localEnv?: Record<string, string>;
+  /**
+   * Extra disks (paths on the bench host) attached to the guest after the profile's image, each on an
+   * overlay: a reference guest booted from kernel+initramfs reads its /etc from such a disk.
+   */
+  attachDisks?: string[];
+}
+
+export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {}): Promise<Lab> {
+  const bench = profile.host;
+  if (profile.kind !== 'host' || !bench) {
+    throw new WirelabError(`${profile.file}: field 'kind' is "${profile.kind}", but the bench-host driver was asked to run it. Fix: use the nested driver for nested profiles (wirelab picks it by itself).`, { exitCode: 2 });
+  }
+  const progress = opts.onProgress ?? (() => {});
+  const runId = opts.runId ?? newRunId();
+  const stack = new UndoStack(runId);
+  const profileDir = path.dirname(profile.file);
+  // This machine's scratch directory (captures land here even when the bench host is remote).
+  const workDir = mkdtempSync(path.join(os.tmpdir(), `wirelab-${runId}-`));
+  stack.defer('work directory', () => rmSync(workDir, { recursive: true, force: true }));
+
+  let shell: HostShell | undefined;
+  try {
+    // 1. Reach the bench host and look before touching anything: NICs, then libvirt.
+    if (bench.connection === 'ssh') {
+      const target = bench.ssh!;
+      progress(`connecting to the bench host ${target.address}`);
+      shell = await SshShell.connect({ ...target, privateKeyFile: keyPath(target.privateKeyFile, profileDir), field: 'host.ssh.privateKeyFile' });
+    } else {
+      shell = new LocalShell(opts.localNetns ?? profile.host?.netns ?? '', opts.localEnv);
+    }
+    const sh = shell;
+    stack.defer(`connection to ${sh.label}`, () => sh.close());
+    const nicsBefore = await checkDataNics({
+      shell: sh,
+      managementNic: bench.managementNic ?? '',
+      dataNics: bench.dataNics,
+      sshAddress: bench.connection === 'ssh' ? bench.ssh?.address : undefined,
+      profileFile: profile.file,
+    });
+    await checkLibvirtTools(sh);
+
+    // 2. The traffic hosts: their pinned host keys are checked before the bench host changes.
+    progress('connecting to the traffic hosts');
+    // Settle both before failing, so a connection that succeeds late is still registered for undo.
+    const connected = await Promise.allSettled(SIDES.map((side) => connectTrafficHost(profile, side, profileDir, stack)));
+    const refused = connected.find((c) => c.status === 'rejected');
+    if (refused) throw (refused as PromiseRejectedResult).reason;
+    const sshHosts = connected.map((c) => (c as PromiseFulfilledResult<SshHost>).value);
+
+    // 3. The image (built here; uploaded when the bench host is remote).
+    const hostDir = (await sh.run(['mktemp', '-d', `/tmp/wirelab-${runId}-XXXXXX`])).stdout.trim();
+    stack.defer(`run directory ${hostDir} on ${sh.label}`, async () => {
+      await sh.run(['rm', '-rf', hostDir], { allowFailure: true });
+    });
+    const boot = await guestBoot(profile, sh, hostDir);
+
+    // 4. libvirt, bridges, data NICs.
+    await ensureLibvirtd(sh, bench.libvirtUri, stack, progress);
+    for (const side of SIDES) {
+      progress(`bridge ${bench.bridges[side]} with ${bench.dataNics[side]} on ${sh.label}`);
+      await createBenchBridge(sh, bench.bridges[side], { field: `host.bridges.${side}`, profileFile: profile.file }, stack);
+      await enslaveNic(sh, nicsBefore[side], bench.bridges[side], stack);
+    }
+    if (profile.role === 'monitor') await patchBridges(sh, runId, bench.bridges, stack);
+
+    // 5. The traffic hosts' data NICs: their MAC as it is, the profile's address (added if missing).
+    const hosts = {} as Record<Side, LabTrafficHost>;
+    for (const [i, side] of SIDES.entries()) hosts[side] = await prepareTrafficHost(profile, side, sshHosts[i]!, stack);
+    const timeline: LabTimeline = { guestReadyAtMs: 0, hostsReadyAtMs: Date.now() };
+
+    // 6. The guest.
+    const guestMac = (side: Side) => normalizeMac(profile.guest.nics[side].mac ?? generatedMac(`${runId}/guest/${side}`));
+    progress('booting the guest under libvirt');
+    const guest = await LibvirtGuest.start({
+      shell: sh,
+      uri: bench.libvirtUri,
+      name: `${runId}-guest`,
+      hostDir,
+      ...boot,
+      disks: [...boot.disks, ...(opts.attachDisks ?? [])],
+      memoryMiB: profile.guest.memoryMiB,
+      cpus: profile.guest.cpus,
+      accel: profile.guest.accel,
+      nics: SIDES.map((side) => ({ bridge: bench.bridges[side], mac: guestMac(side) })),
+      ready: { pattern: profile.guest.ready.consolePattern, timeoutMs: profile.guest.ready.timeoutSeconds * 1000 },
+      stack,
+    });
+    timeline.guestReadyAtMs = Date.now();
+    progress(`guest ready after ${(guest.readyAfterMs / 1000).toFixed(1)} s`);
+
+    // 7. The guest's host-side ports, where captures and latency share the bench host's clock.
+    const ifs = await guest.interfaces();
+    const ports = {} as Record<Side, GuestPort>;
+    for (const [i, side] of SIDES.entries()) {
+      const port = ifs[i]!;
+      await checkPortOnBridge(sh, port.ifname, port.bridge);
+      ports[side] = { side, netns: sh.netns, ifname: port.ifname, bridge: port.bridge, guestMac: guestMac(side), ...(sh.local ? {} : { ssh: sh.ssh }) };
+    }
+    return new StartedLab(runId, profile, guest, ports, hosts, timeline, workDir, stack);
+  } catch (error) {
+    await stack.unwind().catch((e: Error) => console.error(`wirelab: ${e.message}`));
+    throw error;
+  }
+}
+
+/** Kernel, initrd and disks as paths on the bench host. */
+async function guestBoot(profile: LabProfile, sh: HostShell, hostDir: string): Promise<{ kernel?: string; initrd?: string; append?: string; disks: string[] }> {
+  const image = profile.guest.image;
+  // Kernel and initramfs are small: a remote bench host gets a copy in the run's directory.
+  const place = async (file: string, name: string) => {
+    if (sh.local) return file;
+    const remote = `${hostDir}/${name}`;
+    await sh.writeFile(remote, await readFile(file));
+    return remote;
+  };
+  if (image.kind === 'reference') {
+    const built = await buildReferenceImage(image.reference);
+    return { kernel: await place(built.kernel, 'vmlinuz'), initrd: await place(built.initrd, 'initrd.gz'), append: built.append, disks: [] };
+  }
+  if (image.kind === 'kernel') return { kernel: await place(image.kernel, 'vmlinuz'), initrd: await place(image.initrd, 'initrd'), append: image.append, disks: [] };
+  // A disk is a path on the bench host (images are large; they live there already).
+  return { disks: [image.disk] };
+}
+
+function keyPath(file: string | undefined, profileDir: string): string | undefined {
+  if (!file) return undefined;
+  if (file === '~' || file.startsWith('~/')) return path.join(homedir(), file.slice(1));
+  return path.resolve(profileDir, file);
+}
+
+async function connectTrafficHost(profile: LabProfile, side: Side, profileDir: string, stack: UndoStack): Promise<SshHost> {
+  const target = profile.trafficHosts[side].ssh as SshTargetProfile;
+  const field = `trafficHosts.${side}.ssh.privateKeyFile`;
+  const label = `traffic host '${side}' (${target.address})`;
+  const privateKey = await readPrivateKey(keyPath(target.privateKeyFile, profileDir), field, label);
+  const ssh = await new SshHost().connect({ label, host: target.address, port: target.port, username: target.user, privateKey, hostKey: target.hostKey }).catch((e: unknown) => {
+    throw e instanceof WirelabError ? new WirelabError(`${profile.file}: field 'trafficHosts.${side}.ssh': ${e.message}`, { cause: e }) : e;
+  });
+  stack.defer(`ssh to ${label}`, () => ssh.close());
+  return ssh;
+}
+
+/** The data NIC's real MAC (checked against the profile) and the profile's address on it. */
+async function prepareTrafficHost(profile: LabProfile, side: Side, ssh: SshHost, stack: UndoStack): Promise<LabTrafficHost> {
+  const spec: TrafficHostProfile = profile.trafficHosts[side];
+  const nic = spec.dataNic;
+  const where = `traffic host '${side}' (${spec.ssh?.address})`;
+  const macRead = await ssh.exec(['cat', `/sys/class/net/${nic}/address`]);
+  if (macRead.code !== 0) {
+    throw new WirelabError(`${profile.file}: field 'trafficHosts.${side}.dataNic' is "${nic}", but ${where} has no such NIC (${macRead.stderr.trim() || `exit ${macRead.code}`}). Fix: name the NIC cabled to the bench host's ${side} data NIC.`, { exitCode: 2 });
+  }
+  const mac = normalizeMac(macRead.stdout.toString().trim());
+  if (spec.mac && normalizeMac(spec.mac) !== mac) {
+    throw new WirelabError(`${profile.file}: field 'trafficHosts.${side}.mac' is ${spec.mac}, but ${nic} on ${where} has ${mac}. Fix: leave the field out (wirelab uses the NIC's own MAC) or correct it.`, { exitCode: 2 });
+  }
+  const addrs = await ssh.execOk(['ip', '-j', '-4', 'addr', 'show', 'dev', nic]);
+  const present = (JSON.parse(addrs.stdout.toString() || '[]') as { addr_info?: { local: string; prefixlen: number }[] }[])
+    .flatMap((l) => l.addr_info ?? [])
+    .some((a) => `${a.local}/${a.prefixlen}` === spec.ipv4);
+  if (!present) {
+    await ssh.execOk(['ip', 'addr', 'add', spec.ipv4, 'dev', nic]);
+    stack.defer(`${spec.ipv4} on ${nic} of ${where}`, async () => void (await ssh.exec(['ip', 'addr', 'del', spec.ipv4, 'dev', nic])));
+  }
+  await ssh.execOk(['ip', 'link', 'set', 'dev', nic, 'up']);
+  const other = parseCidr(profile.trafficHosts[side === 'left' ? 'right' : 'left'].ipv4);
+  if (spec.gateway && other) {
+    // A route to the other side's subnet only: the host's default route (its management) stays.
+    const mask = other.prefix === 0 ? 0 : (0xffffffff << (32 - other.prefix)) >>> 0;
+    const subnet = `${intToIpv4((ipv4ToInt(other.address) & mask) >>> 0)}/${other.prefix}`;
+    await ssh.execOk(['ip', 'route', 'replace', subnet, 'via', spec.gateway, 'dev', nic]);
+    stack.defer(`route to ${subnet} on ${where}`, async () => void (await ssh.exec(['ip', 'route', 'del', subnet, 'via', spec.gateway!, 'dev', nic])));
+  }
+  return { side, dataIf: nic, mac, ipv4: spec.ipv4, ssh };
+}
+
+/** Monitor topology, as in the nested lab: br0 and br1 joined by a veth patch (both bridges flood, as hubs). */
+async function patchBridges(sh: HostShell, runId: string, bridges: { left: string; right: string }, stack: UndoStack): Promise<void> {
+  const [a, b] = [`${runId}-p0`, `${runId}-p1`];
+  await sh.run(['ip', 'link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+  stack.defer(`veth patch ${a}`, async () => void (await sh.run(['ip', 'link', 'del', a], { allowFailure: true })));
+  await sh.run(['ip', 'link', 'set', a, 'master', bridges.left, 'up']);
+  await sh.run(['ip', 'link', 'set', b, 'master', bridges.right, 'up']);
+}
+
+/** libvirt must have put the port on our bridge, in the namespace our commands see. */
+async function checkPortOnBridge(sh: HostShell, ifname: string, bridge: string): Promise<void> {
+  const r = await sh.run(['ip', '-j', 'link', 'show', 'dev', ifname], { allowFailure: true });
+  const master = r.exitCode === 0 ? (JSON.parse(r.stdout || '[]') as { master?: string }[])[0]?.master : undefined;
+  if (master !== bridge) {
+    throw new WirelabError(
+      `libvirt reports the guest's port ${ifname} on ${bridge}, but on ${sh.label} ${r.exitCode === 0 ? `it is on ${master ?? 'no bridge'}` : 'no such link exists'}. ` +
+        `A libvirtd running in another network namespace creates its ports there. Fix: stop that libvirtd, so wirelab starts one where the bridges are.`,
+    );
+  }
+}

@@ -1,0 +1,331 @@
+// One QEMU guest (a service image under test) running inside the lab's network namespace.
+// Its serial console is captured in memory and in <workDir>/console.log; readiness is a console
+// pattern; a halt is an ACPI power button press over QMP, with a hard kill by pid as the fallback.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { mkdir, readFile, readlink, rm } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { WirelabError } from '../../core/errors.ts';
+import { run } from '../../runtime/exec.ts';
+import { QmpClient } from './qmp.ts';
+import type { UndoStack } from '../../runtime/teardown.ts';
+
+export interface GuestNic {
+  /** A tap that already exists in the netns, enslaved to its bridge by the caller. */
+  tap: string;
+  mac: string;
+}
+
+export interface QemuGuestOptions {
+  name: string;
+  netns: string;
+  workDir: string;
+  stack: UndoStack;
+  /** Kernel + initramfs guest. */
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  /** Or a disk image; never modified (the guest writes to a qcow2 overlay in workDir). */
+  disk?: string;
+  memoryMiB: number;
+  cpus: number;
+  /** NICs in PCI order: the guest sees the first one first. */
+  nics: GuestNic[];
+  /** 'auto' means TCG: KVM fails or hangs on the machines wirelab runs on (see DESIGN.md). */
+  accel: 'auto' | 'kvm' | 'tcg';
+  ready: { pattern: string; timeoutMs: number };
+}
+
+const QEMU = 'qemu-system-x86_64';
+const DEFAULT_APPEND = 'console=ttyS0 quiet panic=-1';
+const KILL_WAIT_MS = 5_000;
+/** Unix socket paths are limited to 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
+
+export class QemuGuest {
+  readonly pid: number;
+  private readyMs = 0;
+
+  private text = '';
+  private readonly exited: Promise<void>;
+  private exitStatus: { code: number | null; signal: string | null } | null = null;
+  private stderrText = '';
+  private listeners = new Set<() => void>();
+  private readonly log: WriteStream;
+  private readonly logClosed: Promise<void>;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly opts: QemuGuestOptions,
+    private readonly qmpPath: string,
+    private readonly startedAt: number,
+  ) {
+    this.pid = child.pid!;
+    this.log = createWriteStream(join(opts.workDir, 'console.log'));
+    this.logClosed = new Promise((done) => this.log.on('close', () => done()));
+    // A decoder, not chunk.toString(): a UTF-8 character may be split across two chunks.
+    const decoder = new StringDecoder('utf8');
+    child.stdout!.on('data', (chunk: Buffer) => {
+      this.log.write(chunk);
+      this.text += decoder.write(chunk).replace(/\r/g, '');
+      for (const notify of this.listeners) notify();
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      this.stderrText = (this.stderrText + chunk.toString('utf8')).slice(-8192);
+    });
+    // The stdin pipe stays open for the guest's lifetime (a closed stdin is EOF to the guest shell).
+    child.stdin!.on('error', () => {});
+    this.exited = new Promise((done) => {
+      // 'close' rather than 'exit': QEMU's last stderr and console bytes have been read by then.
+      child.on('close', (code, signal) => {
+        this.exitStatus = { code, signal };
+        child.stdin!.destroy();
+        this.log.end();
+        for (const notify of this.listeners) notify();
+        done();
+      });
+    });
+  }
+
+  /** Boot the guest; resolves once its console shows the ready pattern. Registers its undo on opts.stack. */
+  static async start(opts: QemuGuestOptions): Promise<QemuGuest> {
+    const ready = validate(opts);
+    const workDir = resolve(opts.workDir);
+    await mkdir(workDir, { recursive: true });
+    const qmpPath = join(workDir, 'qmp.sock');
+    const pidFile = join(workDir, 'qemu.pid');
+    await rm(qmpPath, { force: true });
+    await rm(pidFile, { force: true });
+    await checkTaps(opts.netns, opts.nics, opts.name);
+
+    const args = ['-name', opts.name, '-machine', 'pc', '-accel', opts.accel === 'kvm' ? 'kvm' : 'tcg'];
+    args.push('-m', String(opts.memoryMiB), '-smp', String(opts.cpus));
+    args.push('-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot');
+    args.push('-chardev', 'stdio,id=console,signal=off', '-serial', 'chardev:console');
+    args.push('-qmp', `unix:${qemuOpt(qmpPath)},server=on,wait=off`, '-pidfile', pidFile);
+    if (opts.kernel) {
+      args.push('-kernel', resolve(opts.kernel), '-append', opts.append ?? DEFAULT_APPEND);
+      if (opts.initrd) args.push('-initrd', resolve(opts.initrd));
+    }
+    if (opts.disk) {
+      const overlay = await createOverlay(opts.disk, workDir, opts.name, opts.stack);
+      args.push('-drive', `id=disk0,file=${qemuOpt(overlay)},format=qcow2,if=virtio`);
+    }
+    opts.nics.forEach((nic, i) => {
+      args.push('-netdev', `tap,id=nic${i},ifname=${nic.tap},script=no,downscript=no`);
+      args.push('-device', `virtio-net-pci,netdev=nic${i},mac=${nic.mac}`);
+    });
+
+    // `ip netns exec` enters the namespace and execs QEMU, so the child's pid is QEMU's (checked below).
+    const startedAt = Date.now();
+    const child = spawn('ip', ['netns', 'exec', opts.netns, QEMU, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    if (child.pid === undefined) {
+      const why = await new Promise<string>((done) => child.once('error', (e) => done(e.message)));
+      throw new WirelabError(`Could not start QEMU for guest '${opts.name}': ${why}. Fix: apt-get install qemu-system-x86 iproute2.`);
+    }
+    const guest = new QemuGuest(child, { ...opts, workDir }, qmpPath, startedAt);
+    opts.stack.defer(`QEMU guest ${opts.name} (pid ${guest.pid})`, () => guest.kill());
+
+    try {
+      await guest.waitForConsole(ready, opts.ready.timeoutMs);
+    } catch (e) {
+      await guest.kill();
+      if (e instanceof ReadyTimeout) throw guest.readyTimeoutError(ready);
+      if (e instanceof GuestExited) throw guest.earlyExitError();
+      throw e;
+    }
+    guest.readyMs = Date.now() - startedAt;
+    await guest.verifyPid(pidFile);
+    return guest;
+  }
+
+  /** Milliseconds from QEMU's start to the ready line. */
+  get readyAfterMs(): number {
+    return this.readyMs;
+  }
+
+  /** The whole serial console so far (carriage returns removed). */
+  console(): string {
+    return this.text;
+  }
+
+  consoleTail(lines: number): string[] {
+    const all = this.text.replace(/\n$/, '').split('\n');
+    return lines <= 0 ? [] : all.slice(-lines);
+  }
+
+  /** Wait until a console line (anywhere in the console so far) matches; resolves with that line. */
+  waitForConsole(pattern: RegExp, timeoutMs: number): Promise<string> {
+    // A 'g' or 'y' flag would make test() stateful across lines.
+    const re = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
+    let scanned = 0; // complete lines before this offset did not match
+    return new Promise<string>((resolvePromise, reject) => {
+      const check = (): void => {
+        for (let start = scanned; ; ) {
+          const nl = this.text.indexOf('\n', start);
+          const line = nl < 0 ? this.text.slice(start) : this.text.slice(start, nl);
+          if (re.test(line)) return finish(() => resolvePromise(line));
+          if (nl < 0) break;
+          start = scanned = nl + 1;
+        }
+        if (this.exitStatus) finish(() => reject(new GuestExited(this.exitStatus)));
+      };
+      const timer = setTimeout(() => finish(() => reject(new ReadyTimeout('timeout'))), timeoutMs);
+      const finish = (settle: () => void): void => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+        settle();
+      };
+      this.listeners.add(check);
+      check();
+    }).catch((e: unknown) => {
+      if (e instanceof ReadyTimeout || e instanceof GuestExited) {
+        // Callers other than start() get a readable error; start() rewrites it with more context.
+        e.message = e instanceof ReadyTimeout
+          ? `Guest '${this.opts.name}': no console line matched ${pattern} within ${timeoutMs} ms. Last console lines:\n${this.quoteTail()}`
+          : `Guest '${this.opts.name}' exited (${describeExit(this.exitStatus)}) before its console matched ${pattern}.`;
+      }
+      throw e;
+    });
+  }
+
+  /** Press the ACPI power button (QMP system_powerdown) and wait for QEMU to exit; else kill it. */
+  async halt(timeoutMs: number): Promise<{ graceful: boolean; ms: number }> {
+    const t0 = Date.now();
+    if (this.exitStatus) return { graceful: true, ms: 0 };
+    try {
+      const qmp = await QmpClient.connect(this.qmpPath, Math.min(timeoutMs, 5_000));
+      try {
+        await qmp.execute('system_powerdown');
+      } finally {
+        qmp.close();
+      }
+    } catch {
+      // QMP unreachable (QEMU wedged or already exiting): fall through to the wait and the hard stop.
+    }
+    const exitedInTime = await Promise.race([this.exited.then(() => true), sleep(Math.max(0, timeoutMs - (Date.now() - t0))).then(() => false)]);
+    if (exitedInTime) {
+      await this.logClosed;
+      return { graceful: true, ms: Date.now() - t0 };
+    }
+    await this.kill();
+    return { graceful: false, ms: Date.now() - t0 };
+  }
+
+  /** Stop QEMU hard, by its own pid, if it still runs. Idempotent; used by the undo stack. */
+  async kill(): Promise<void> {
+    if (!this.exitStatus) {
+      try {
+        process.kill(this.pid, 'SIGKILL');
+      } catch {
+        // Already gone between the check and the kill.
+      }
+      const gone = await Promise.race([this.exited.then(() => true), sleep(KILL_WAIT_MS).then(() => false)]);
+      if (!gone) throw new Error(`QEMU pid ${this.pid} did not exit ${KILL_WAIT_MS} ms after SIGKILL`);
+    }
+    await this.logClosed;
+  }
+
+  private quoteTail(): string {
+    const tail = this.consoleTail(15);
+    return tail.length === 0 || (tail.length === 1 && tail[0] === '') ? '  (the console is empty)' : tail.map((l) => `  | ${l}`).join('\n');
+  }
+
+  private readyTimeoutError(pattern: RegExp): WirelabError {
+    return new WirelabError(
+      `Guest '${this.opts.name}' was not ready within ${this.opts.ready.timeoutMs} ms: no console line matched ${pattern}. ` +
+        `The guest has been stopped. Last console lines (full log: ${join(this.opts.workDir, 'console.log')}):\n${this.quoteTail()}`,
+    );
+  }
+
+  private earlyExitError(): WirelabError {
+    const stderr = this.stderrText.trim().split('\n').slice(-5).join(' | ') || '(no stderr)';
+    return new WirelabError(
+      `QEMU for guest '${this.opts.name}' exited (${describeExit(this.exitStatus)}) ${Date.now() - this.startedAt} ms after start, before it was ready. ` +
+        `QEMU said: ${stderr}. Last console lines:\n${this.quoteTail()}`,
+    );
+  }
+
+  /** The pid we will kill must be QEMU's own: compare with QEMU's pidfile and the process image. */
+  private async verifyPid(pidFile: string): Promise<void> {
+    const fromFile = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+    const exe = await readlink(`/proc/${this.pid}/exe`).catch(() => '');
+    if (fromFile !== this.pid || !basename(exe).startsWith('qemu-system')) {
+      await this.kill();
+      throw new Error(`QEMU pid check failed: child pid ${this.pid}, pidfile says ${fromFile}, exe ${exe || '?'}`);
+    }
+  }
+}
+
+/** waitForConsole() failures; user-facing (the guest misbehaved), so WirelabErrors. */
+class ReadyTimeout extends WirelabError {}
+class GuestExited extends WirelabError {
+  constructor(readonly status: { code: number | null; signal: string | null } | null) {
+    super('guest exited');
+  }
+}
+
+function validate(opts: QemuGuestOptions): RegExp {
+  const bad = (field: string, value: unknown, allowed: string): WirelabError =>
+    new WirelabError(`QemuGuest option '${field}' is ${JSON.stringify(value)}; ${allowed}.`, { exitCode: 2 });
+  if (!/^[\w.-]{1,64}$/.test(opts.name)) throw bad('name', opts.name, 'use 1-64 letters, digits, dot, dash or underscore');
+  if (!opts.kernel && !opts.disk) throw bad('kernel', opts.kernel, 'give a kernel (+initrd) or a disk image');
+  if (opts.initrd && !opts.kernel) throw bad('initrd', opts.initrd, 'an initrd needs a kernel');
+  for (const [field, path] of [['kernel', opts.kernel], ['initrd', opts.initrd], ['disk', opts.disk]] as const) {
+    if (path && !existsSync(path)) throw bad(field, path, 'the file does not exist');
+  }
+  if (!Number.isInteger(opts.memoryMiB) || opts.memoryMiB < 64) throw bad('memoryMiB', opts.memoryMiB, 'use an integer >= 64');
+  if (!Number.isInteger(opts.cpus) || opts.cpus < 1) throw bad('cpus', opts.cpus, 'use an integer >= 1');
+  if (!['auto', 'kvm', 'tcg'].includes(opts.accel)) throw bad('accel', opts.accel, "use 'auto', 'kvm' or 'tcg'");
+  opts.nics.forEach((nic, i) => {
+    if (!/^[\w.-]{1,15}$/.test(nic.tap)) throw bad(`nics[${i}].tap`, nic.tap, 'use an interface name of at most 15 characters');
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(nic.mac)) throw bad(`nics[${i}].mac`, nic.mac, 'use six colon-separated hex bytes');
+  });
+  if (!(opts.ready.timeoutMs > 0)) throw bad('ready.timeoutMs', opts.ready.timeoutMs, 'use a positive number of milliseconds');
+  if (Buffer.byteLength(join(resolve(opts.workDir), 'qmp.sock')) > MAX_SOCKET_PATH) {
+    throw bad('workDir', opts.workDir, `the QMP socket path in it must stay under ${MAX_SOCKET_PATH} bytes: use a shorter directory`);
+  }
+  try {
+    return new RegExp(opts.ready.pattern);
+  } catch (e) {
+    throw bad('ready.pattern', opts.ready.pattern, `it must be a regular expression (${(e as Error).message})`);
+  }
+}
+
+/** QEMU would silently create a missing tap (on no bridge): the guest would boot but see no traffic. */
+async function checkTaps(netns: string, nics: GuestNic[], name: string): Promise<void> {
+  for (const nic of nics) {
+    const r = await run('ip', ['-n', netns, '-o', 'link', 'show', 'dev', nic.tap], { allowFailure: true });
+    if (r.exitCode !== 0) {
+      throw new WirelabError(
+        `Guest '${name}': tap '${nic.tap}' does not exist in network namespace '${netns}' (${r.stderr.trim() || 'not found'}). ` +
+          `Fix: create it and add it to its bridge before starting the guest.`,
+      );
+    }
+  }
+}
+
+/** A copy-on-write overlay so the guest never writes to the caller's disk image. */
+async function createOverlay(disk: string, workDir: string, name: string, stack: UndoStack): Promise<string> {
+  const base = resolve(disk);
+  const info = JSON.parse((await run('qemu-img', ['info', '--output=json', base])).stdout) as { format?: string };
+  const overlay = join(workDir, `${name}-overlay.qcow2`);
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base, '-F', info.format ?? 'raw', overlay]);
+  stack.defer(`disk overlay ${overlay}`, () => rm(overlay, { force: true }));
+  return overlay;
+}
+
+/** QEMU option values use ',' as a separator; a literal comma is written twice. */
+function qemuOpt(value: string): string {
+  return value.replace(/,/g, ',,');
+}
+
+function describeExit(status: { code: number | null; signal: string | null } | null): string {
+  if (!status) return 'still running';
+  return status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms).unref());
+}

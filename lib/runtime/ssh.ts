@@ -1,0 +1,271 @@
+// SSH to the traffic hosts (ssh2). The server's host key is pinned (generated per run by wirelab)
+// and checked in constant time; authentication is by key only. Remote commands are argv arrays,
+// quoted for the remote POSIX shell by quoteArgv, never strings assembled from values.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Client, type ClientChannel, type PublicKeyAuthMethod, type ServerHostKeyAlgorithm } from 'ssh2';
+import { WirelabError } from '../core/errors.ts';
+
+export interface SshConnectOptions {
+  /** Who this is for people reading errors, e.g. "traffic host 'left'". */
+  label: string;
+  host: string;
+  port?: number;
+  username: string;
+  /** OpenSSH private key text. Never logged. */
+  privateKey: string | Buffer;
+  /** The pinned server key as an OpenSSH .pub line, e.g. 'ssh-ed25519 AAAA... comment'. */
+  hostKey: string;
+  readyTimeoutMs?: number;
+}
+
+export interface ExecOptions {
+  stdin?: Buffer | Readable;
+  timeoutMs?: number;
+}
+
+export interface ExecResult {
+  stdout: Buffer;
+  stderr: string;
+  /** Exit status; null when the command was killed by a signal or the session ended without one. */
+  code: number | null;
+  signal?: string;
+}
+
+/** A long-running remote command. */
+export interface RemoteProcess {
+  stdout: Readable;
+  stderr: Readable;
+  /** Send EOF to the command's stdin (with run-until-eof this is how to stop it). */
+  closeStdin(): void;
+  /** Resolves when the channel closes; never rejects. */
+  exit: Promise<{ code: number | null; signal?: string }>;
+  /** Close the channel without waiting for the command. */
+  close(): void;
+  /**
+   * Close stdin and wait for the command to exit (run-until-eof then interrupts it); if it has not
+   * exited within `timeoutMs`, close the channel and throw.
+   */
+  stop(timeoutMs?: number): Promise<{ code: number | null; signal?: string }>;
+}
+
+export interface PinnedHostKey {
+  algorithm: ServerHostKeyAlgorithm;
+  blob: Buffer;
+  /** OpenSSH-style fingerprint, e.g. 'SHA256:abc...'. */
+  fingerprint: string;
+}
+
+const HOST_KEY_ALGORITHMS: readonly ServerHostKeyAlgorithm[] = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'ssh-rsa',
+];
+
+/** Parse an OpenSSH .pub line into the algorithm and the raw key blob the server will present. */
+export function parsePinnedHostKey(line: string): PinnedHostKey {
+  const [algorithm, base64] = line.trim().split(/\s+/);
+  if (!algorithm || !base64 || !(HOST_KEY_ALGORITHMS as readonly string[]).includes(algorithm)) {
+    throw new WirelabError(
+      `Pinned host key '${line.trim().slice(0, 40)}' is not an OpenSSH public key line. Fix: pass the contents of the host's .pub file (one of ${HOST_KEY_ALGORITHMS.join(', ')}).`,
+    );
+  }
+  const blob = Buffer.from(base64, 'base64');
+  // The blob starts with its own algorithm name (uint32 length + string): it must agree with the line.
+  const nameLength = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
+  if (nameLength < 0 || blob.subarray(4, 4 + nameLength).toString('latin1') !== algorithm) {
+    throw new WirelabError(`Pinned host key blob does not match its algorithm '${algorithm}'. Fix: copy the .pub line unmodified.`);
+  }
+  return { algorithm: algorithm as ServerHostKeyAlgorithm, blob, fingerprint: fingerprintOf(blob) };
+}
+
+export function fingerprintOf(blob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** Constant-time comparison of two key blobs (their lengths are not secret). */
+export function sameKey(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The signature algorithms that prove possession of a key of this type. */
+function signatureAlgorithmsFor(algorithm: ServerHostKeyAlgorithm): ServerHostKeyAlgorithm[] {
+  return algorithm === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [algorithm];
+}
+
+/**
+ * Quote argv for a POSIX shell: every argument in single quotes, embedded single quotes as '\''.
+ * The remote side (sshd runs `$SHELL -c <command>`) then sees exactly these arguments.
+ */
+export function quoteArgv(argv: readonly string[]): string {
+  if (argv.length === 0) throw new WirelabError('Cannot run an empty command over ssh. Fix: pass at least the program name.');
+  return argv
+    .map((arg) => {
+      if (arg.includes('\0')) throw new WirelabError(`Argument ${JSON.stringify(arg)} contains a NUL byte, which no remote command can receive.`);
+      return `'${arg.replaceAll("'", `'\\''`)}'`;
+    })
+    .join(' ');
+}
+
+export class SshHost {
+  private client: Client | undefined;
+  private label = 'ssh host';
+  private closed: Promise<void> | undefined;
+
+  /** Connect and authenticate; the host key must equal the pinned one. */
+  async connect(opts: SshConnectOptions): Promise<this> {
+    this.label = opts.label;
+    const pinned = parsePinnedHostKey(opts.hostKey);
+    const where = `${opts.label} (${opts.host}:${opts.port ?? 22})`;
+    let offeredKey: Buffer | undefined;
+    // Key only: no password, no keyboard-interactive, no agent.
+    const keyAuth: PublicKeyAuthMethod = { type: 'publickey', username: opts.username, key: opts.privateKey };
+    const client = new Client();
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', () => resolve());
+      client.once('error', (e) => reject(explainConnectError(e, where, pinned, offeredKey)));
+      client.connect({
+        host: opts.host,
+        port: opts.port ?? 22,
+        username: opts.username,
+        readyTimeout: opts.readyTimeoutMs ?? 10_000,
+        algorithms: { serverHostKey: signatureAlgorithmsFor(pinned.algorithm) },
+        hostVerifier: (key: Buffer) => {
+          if (sameKey(key, pinned.blob)) return true;
+          offeredKey = Buffer.from(key);
+          return false;
+        },
+        authHandler: [keyAuth],
+      });
+    });
+    // Later transport errors (peer gone) must not crash the process; they surface as failed commands.
+    client.on('error', () => {});
+    this.client = client;
+    return this;
+  }
+
+  /** Run a command to completion and collect its output. A non-zero exit is returned, not thrown. */
+  async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const command = quoteArgv(argv);
+    const channel = await this.openChannel(command);
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    channel.on('data', (chunk: Buffer) => stdout.push(chunk));
+    channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const exit = channelExit(channel);
+    feedStdin(channel, opts.stdin);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      if (opts.timeoutMs === undefined) return;
+      timer = setTimeout(() => {
+        channel.close();
+        reject(new WirelabError(`Command '${argv.join(' ')}' on ${this.label} timed out after ${opts.timeoutMs} ms.`));
+      }, opts.timeoutMs);
+    });
+    try {
+      const { code, signal } = await Promise.race([exit, timedOut]);
+      return { stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString('utf8'), code, signal };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Like exec, but a non-zero exit throws a WirelabError quoting stderr. */
+  async execOk(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const result = await this.exec(argv, opts);
+    if (result.code !== 0) {
+      const why = result.code === null ? `was killed (${result.signal ?? 'no exit status'})` : `exited ${result.code}`;
+      const err = result.stderr.trim().split('\n').slice(-3).join(' | ');
+      throw new WirelabError(`Command '${argv.join(' ')}' on ${this.label} ${why}${err ? `: ${err}` : ''}`);
+    }
+    return result;
+  }
+
+  /** Start a long-running command; the caller reads its streams and ends it (see RemoteProcess). */
+  async spawn(argv: readonly string[]): Promise<RemoteProcess> {
+    const channel = await this.openChannel(quoteArgv(argv));
+    const exit = channelExit(channel);
+    const label = this.label;
+    return {
+      stdout: channel,
+      stderr: channel.stderr,
+      closeStdin: () => channel.end(),
+      exit,
+      close: () => channel.close(),
+      async stop(timeoutMs = 10_000) {
+        channel.end();
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+        const result = await Promise.race([exit, late]).finally(() => clearTimeout(timer));
+        if (result !== 'late') return result;
+        channel.close();
+        throw new WirelabError(`Command '${argv.join(' ')}' on ${label} did not exit within ${timeoutMs} ms of closing its stdin. Fix: start it through run-until-eof.`);
+      },
+    };
+  }
+
+  /** Close the connection; idempotent. */
+  close(): Promise<void> {
+    const client = this.client;
+    if (!client) return Promise.resolve();
+    this.closed ??= new Promise<void>((resolve) => {
+      client.once('close', () => resolve());
+      client.end();
+      setTimeout(resolve, 2_000).unref(); // a dead peer never sends close
+    });
+    return this.closed;
+  }
+
+  private openChannel(command: string): Promise<ClientChannel> {
+    const client = this.client;
+    if (!client || this.closed) {
+      return Promise.reject(new WirelabError(`No ssh connection to ${this.label}. Fix: connect() first (and not after close()).`));
+    }
+    return new Promise((resolve, reject) => {
+      client.exec(command, (err, channel) => {
+        if (err) reject(new WirelabError(`Could not start a command on ${this.label}: ${err.message}`, { cause: err }));
+        else resolve(channel);
+      });
+    });
+  }
+}
+
+function channelExit(channel: ClientChannel): Promise<{ code: number | null; signal?: string }> {
+  return new Promise((resolve) => {
+    let code: number | null = null;
+    let signal: string | undefined;
+    channel.on('exit', (c: number | null, s?: string) => {
+      code = c;
+      signal = s ?? undefined;
+    });
+    channel.on('close', () => resolve({ code, signal }));
+  });
+}
+
+function feedStdin(channel: ClientChannel, stdin: Buffer | Readable | undefined): void {
+  if (stdin === undefined) channel.end();
+  else if (Buffer.isBuffer(stdin)) channel.end(stdin);
+  else stdin.pipe(channel);
+}
+
+function explainConnectError(e: Error & { level?: string }, where: string, pinned: PinnedHostKey, offeredKey: Buffer | undefined): WirelabError {
+  if (offeredKey) {
+    return new WirelabError(
+      `Host key of ${where} does not match the pinned key: expected ${pinned.algorithm} ${pinned.fingerprint}, ` +
+        `the server offered ${fingerprintOf(offeredKey)}. Connection refused. Fix: if the host was re-created, pin its new ` +
+        `.pub host key (wirelab generates one per run); otherwise something else answers on that address.`,
+      { cause: e },
+    );
+  }
+  if (e.level === 'client-authentication') {
+    return new WirelabError(
+      `${where} refused our key (key-only login as configured). Fix: make sure the client's public key is in the host's authorized_keys.`,
+      { cause: e },
+    );
+  }
+  return new WirelabError(`Could not connect over ssh to ${where}: ${e.message}. Fix: check that sshd runs there and the address is reachable.`, {
+    cause: e,
+  });
+}

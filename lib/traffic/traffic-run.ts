@@ -1,0 +1,162 @@
+// One traffic run through the lab: start captures on all four points and confirm they listen, send
+// every flow from its traffic host (both sides at once), let the last frame arrive, stop the
+// captures, and join them frame by frame into a report. The pcaps stay in the run's work directory
+// as evidence.
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { startLocalCapture, startRemoteCapture, type Capture, type CaptureResult } from './capture.ts';
+import { analyzeTraffic, type CapturePoint, type FlowSpec, type TrafficReport } from '../analysis/flow-report.ts';
+import { flow, type Flow, type FlowVary, type Packet } from '../frames/index.ts';
+import { injectFrames, type InjectionResult, type ScheduledFrame } from './injector.ts';
+import type { Lab, Side } from '../lab/lab.ts';
+import { readPcap } from '../pcap/pcap.ts';
+import { asBusyWork, onQuietMachine, type QuietWait } from '../runtime/quiet-machine.ts';
+
+export interface FlowDefinition {
+  name: string;
+  from: Side;
+  to: Side;
+  /** Headers down to L4; the signature (and padding to `size`) is added. */
+  template: Packet;
+  count: number;
+  ratePps: number;
+  /** Frame size without FCS (60..9216), or 'imix'. */
+  size: number | 'imix';
+  vary?: FlowVary;
+}
+
+export interface TrafficRun {
+  name: string;
+  report: TrafficReport;
+  injections: InjectionResult[];
+  /** One pcap per capture point. */
+  pcaps: Record<CapturePoint, string>;
+  /** A timed run: how long it waited for a quiet machine, and how idle the CPUs were at its start. */
+  quiet?: QuietWait;
+}
+
+export interface TrafficOptions {
+  /** Names the run's pcaps; unique per test. */
+  name: string;
+  /** How long to keep capturing after the last frame was sent (frames still in flight). */
+  settleMs?: number;
+  /** Send as fast as the generator can (tcpreplay --topspeed), ignoring the flows' rates: bursts. */
+  topSpeed?: boolean;
+  /**
+   * Latency or loss at a rate is asserted on this run: it runs alone on the machine, with other labs'
+   * boots and traffic held back (lib/runtime/quiet-machine.ts). Otherwise it is busy work that may overlap them.
+   */
+  timed?: boolean;
+}
+
+const SIDES: readonly Side[] = ['left', 'right'];
+
+/** The run id as the 32-bit number the signatures carry (`wl-1a2b3c` → 0x1a2b3c). */
+export function numericRunId(runId: string): number {
+  return parseInt(runId.slice(3), 16) >>> 0;
+}
+
+export function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {
+  const what = `traffic run '${opts.name}' of lab ${lab.runId}`;
+  if (!opts.timed) return asBusyWork(what, () => sendAndCapture(lab, definitions, opts));
+  return onQuietMachine(what, async (quiet) => ({ ...(await sendAndCapture(lab, definitions, opts)), quiet }));
+}
+
+async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {
+  const runId = numericRunId(lab.runId);
+  const flows = definitions.map((d, i) => ({ def: d, flow: flow({ template: d.template, runId, flowId: i + 1, count: d.count, ratePps: d.ratePps, size: d.size, vary: d.vary }) }));
+  const dir = path.join(lab.workDir, 'captures', opts.name.replace(/[^A-Za-z0-9._-]+/g, '_'));
+  mkdirSync(dir, { recursive: true });
+  const pcaps: Record<CapturePoint, string> = {
+    'left-host': path.join(dir, 'left-host.pcap'),
+    'guest-left': path.join(dir, 'guest-left.pcap'),
+    'guest-right': path.join(dir, 'guest-right.pcap'),
+    'right-host': path.join(dir, 'right-host.pcap'),
+  };
+
+  const captures: Capture[] = await Promise.all([
+    startRemoteCapture({ label: 'the left traffic host', ssh: lab.hosts.left.ssh, ifname: lab.hosts.left.dataIf, file: pcaps['left-host'], stack: lab.stack }),
+    captureGuestPort(lab, 'left', pcaps['guest-left']),
+    captureGuestPort(lab, 'right', pcaps['guest-right']),
+    startRemoteCapture({ label: 'the right traffic host', ssh: lab.hosts.right.ssh, ifname: lab.hosts.right.dataIf, file: pcaps['right-host'], stack: lab.stack }),
+  ]);
+  let results: CaptureResult[] = [];
+  let injections: InjectionResult[];
+  try {
+    injections = await Promise.all(
+      SIDES.filter((side) => flows.some((f) => f.def.from === side)).map((side) => {
+        const mine = flows.filter((f) => f.def.from === side);
+        const durationMs = Math.max(...mine.map((f) => (f.def.count / f.def.ratePps) * 1000));
+        const requested = mine.reduce((sum, f) => sum + f.def.ratePps, 0);
+        return injectFrames(lab.hosts[side], mergeBySendTime(mine.map((f) => f.flow)), {
+          requestedPps: opts.topSpeed ? 'max' : requested,
+          timeoutMs: Math.max(10_000, durationMs * 3 + 5000),
+          name: `wirelab-${opts.name.replace(/[^A-Za-z0-9._-]+/g, '_')}-${side}`,
+        });
+      }),
+    );
+    await settle(lab, pcaps, opts.settleMs ?? 500);
+  } finally {
+    results = await Promise.all(captures.map((c) => c.stop()));
+  }
+
+  const specs: FlowSpec[] = flows.map(({ def, flow: f }) => ({ flowId: f.flowId, name: def.name, from: def.from, to: def.to, count: f.count, frameAt: (seq) => f.frameAt(seq) }));
+  const points = Object.keys(pcaps) as CapturePoint[];
+  const report = await analyzeTraffic({
+    runId,
+    flows: specs,
+    hostMacs: [lab.hosts.left.mac, lab.hosts.right.mac],
+    hostAddresses: [lab.hosts.left.ipv4, lab.hosts.right.ipv4].map((cidr) => cidr.split('/')[0]!),
+    captures: Object.fromEntries(points.map((p) => [p, readPcap(pcaps[p])])),
+    captureDrops: Object.fromEntries(points.map((p, i) => [p, results[i]?.droppedByKernel ?? 0])),
+  });
+  return { name: opts.name, report, injections, pcaps };
+}
+
+/** A guest port is captured where it is: on this machine, or on a remote bench host over SSH. */
+function captureGuestPort(lab: Lab, side: Side, file: string): Promise<Capture> {
+  const port = lab.ports[side];
+  const label = `the guest's ${side} port`;
+  return port.ssh
+    ? startRemoteCapture({ label, ssh: port.ssh, ifname: port.ifname, file, stack: lab.stack, stopper: 'inline' })
+    : startLocalCapture({ label, netns: port.netns, ifname: port.ifname, file, stack: lab.stack });
+}
+
+/**
+ * Wait for the frames still in flight: at least `minMs`, then until the guest-port captures on this
+ * machine have not grown for a quiet spell (twice the profile's latency bound, at least 0.5 s), at
+ * most 5 s more. A slow guest under load thus gets its last frames counted instead of called lost.
+ */
+async function settle(lab: Lab, pcaps: Record<CapturePoint, string>, minMs: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, minMs));
+  const local = (['guest-left', 'guest-right'] as const).filter((p) => !lab.ports[p === 'guest-left' ? 'left' : 'right'].ssh).map((p) => pcaps[p]);
+  if (local.length === 0) return;
+  const quietMs = Math.max(500, 2 * lab.profile.expect.latencyP99Ms);
+  const size = () => local.reduce((sum, f) => sum + (existsSync(f) ? statSync(f).size : 0), 0);
+  const giveUpAt = Date.now() + 5000 + quietMs;
+  let last = size();
+  let quietSince = Date.now();
+  while (Date.now() < giveUpAt && Date.now() - quietSince < quietMs) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = size();
+    if (now !== last) [last, quietSince] = [now, Date.now()];
+  }
+}
+
+/** Interleave several lazy flows into one schedule ordered by send time (a k-way merge, still lazy). */
+function* mergeBySendTime(flows: Flow[]): Generator<ScheduledFrame> {
+  const iterators = flows.map((f) => f[Symbol.iterator]());
+  const heads = iterators.map((it) => it.next());
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      const h = heads[i]!;
+      if (!h.done && (best < 0 || h.value.sendAtNs < (heads[best]!.value as { sendAtNs: number }).sendAtNs)) best = i;
+    }
+    if (best < 0) return;
+    const frame = heads[best]!.value as { sendAtNs: number; data: Buffer };
+    yield { tsNs: BigInt(Math.round(frame.sendAtNs)), data: frame.data };
+    heads[best] = iterators[best]!.next();
+  }
+}
+
