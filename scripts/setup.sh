@@ -15,6 +15,8 @@ debian_packages=(
   linux-image-cloud-amd64 docker.io debootstrap python3-scapy procps ca-certificates
   # The bench-host driver and offline image hygiene: libvirt (without its default NAT network) and guestfish.
   libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu libguestfs-tools e2fsprogs
+  # The Debian disk images (lib/images/disk-image.ts): a FAT boot partition with syslinux, an MBR, no mounts.
+  syslinux mtools dosfstools fdisk
 )
 missing=()
 for pkg in "${debian_packages[@]}"; do

@@ -1,0 +1,1 @@
+systemctl enable ovs-bridge.service

@@ -1,0 +1,1 @@
+systemctl enable rx-monitor.service
