@@ -15,7 +15,9 @@ import { run } from '../lib/runtime/exec.ts';
 import { createBridge, createNetns, listNetns } from '../lib/lab/nested/netns.ts';
 import type { UndoStack } from '../lib/runtime/teardown.ts';
 import { ensureTrafficHostImage } from '../lib/images/traffic-host-image.ts';
-import { startTrafficHost, type Side, type TrafficHost } from '../lib/lab/nested/traffic-host.ts';
+import { startTrafficHost, type TrafficHost } from '../lib/lab/nested/traffic-host.ts';
+import type { RunId } from '../lib/core/run-id.ts';
+import type { Side } from '../lib/core/sides.ts';
 
 export const BENCH_ID_PATTERN = /^wlb-[0-9a-f]{6}$/;
 
@@ -23,9 +25,9 @@ export function newBenchId(): string {
   return `wlb-${randomBytes(3).toString('hex')}`;
 }
 
-/** The run id the frame signatures carry for a bench id (`wlb-1a2b3c` → 0x1a2b3c). */
-export function signatureRunId(benchId: string): number {
-  return parseInt(benchId.slice(4), 16) >>> 0;
+/** The run id a bench run's frames carry in their signatures (`wlb-1a2b3c` → `wl-1a2b3c`). */
+export function benchRunId(benchId: string): RunId {
+  return `wl-${benchId.slice(4)}`;
 }
 
 /** A namespace named after the bench run with the given bridges in it (removed by the stack). */

@@ -11,6 +11,7 @@
 // The four take turns in every round. Floor: each wirelab decode ≥ 3× scapy's median.
 //
 // Two Benchmark objects (one per baseline) read one shared measurement.
+import { runTag, type RunId } from '../lib/core/run-id.ts';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -24,7 +25,7 @@ import { median } from './stats.ts';
 
 const FRAMES = 500_000;
 const SCAPY_PREFIX = 10_000;
-const RUN_ID = 0x00b0dec0;
+const RUN_ID: RunId = 'wl-b0dec0';
 /** Floor: wirelab's decode rate at least this many times scapy's. */
 const SCAPY_FACTOR = 3;
 const PYTHON = '/usr/bin/python3'; // Debian's, which has scapy (the python3 on PATH may not)
@@ -153,7 +154,7 @@ async function writeFlowPcap(file: string, count: number): Promise<number> {
   const template = layers(Ether({ src: '02:00:00:b0:00:01', dst: '02:00:00:b0:00:02' }), IPv4({ src: '198.18.0.1', dst: '198.18.0.2' }), UDP({ sport: 10_000, dport: 20_000 }));
   const start = BigInt(Date.now()) * 1_000_000n;
   const frames = function* () {
-    for (const f of flow({ template, runId: RUN_ID, flowId: 1, count, ratePps: 100_000, size: 60 })) yield { tsNs: start + BigInt(Math.round(f.sendAtNs)), data: f.data };
+    for (const f of flow({ template, runId: RUN_ID, flowId: 1, count, ratePps: 100_000, size: 60 })) yield { tsNs: start + f.tsNs, data: f.data };
   };
   return writePcap(file, frames());
 }
@@ -167,7 +168,7 @@ async function timeInProcess(decode: () => Promise<number>): Promise<{ frames: n
 /** What analyzeTraffic does first with every captured frame: find this run's signature. */
 async function decodeSignatures(file: string): Promise<number> {
   let signed = 0;
-  for await (const record of readPcap(file)) if (findSignature(record.data, RUN_ID, 42) >= 0) signed++;
+  for await (const record of readPcap(file)) if (findSignature(record.data, runTag(RUN_ID), 42) >= 0) signed++;
   return signed;
 }
 

@@ -20,13 +20,16 @@ import os from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { addressOf } from '../lib/core/addressing.ts';
 import { Ether, flow, IPv4, stack as layers, UDP } from '../lib/frames/index.ts';
-import { injectFrames, parseTcpreplayOutput, type ScheduledFrame } from '../lib/traffic/injector.ts';
+import { injectFrames, parseTcpreplayOutput, } from '../lib/traffic/injector.ts';
+import type { TimedFrame } from '../lib/core/timed-frame.ts';
+import { runTag } from '../lib/core/run-id.ts';
 import { writePcap } from '../lib/pcap/pcap.ts';
 import { UndoStack } from '../lib/runtime/teardown.ts';
 import type { TrafficHost } from '../lib/lab/nested/traffic-host.ts';
 import type { Benchmark, BenchmarkResult, BenchOptions } from './benchmark.ts';
-import { benchWorkDir, createBenchNetns, ensureScapyImage, linkCounters, newBenchId, signatureRunId, startBenchHost, withBenchRun } from './bench-env.ts';
+import { benchWorkDir, createBenchNetns, ensureScapyImage, linkCounters, newBenchId, benchRunId, startBenchHost, withBenchRun } from './bench-env.ts';
 import { median } from './stats.ts';
 
 /**
@@ -136,7 +139,7 @@ export const injectionVsTcpreplay: Benchmark = {
 
 async function measureInjection(opts: BenchOptions): Promise<InjectionSession> {
   const benchId = newBenchId();
-  const runId = signatureRunId(benchId);
+  const runId = benchRunId(benchId);
   opts.log(`injection: building or checking the scapy variant of the traffic-host image`);
   const image = await ensureScapyImage();
   const stack = new UndoStack(benchId);
@@ -148,10 +151,10 @@ async function measureInjection(opts: BenchOptions): Promise<InjectionSession> {
     const workDir = await benchWorkDir(benchId, stack);
     const host = await startBenchHost({ benchId, side: 'left', bridge: 'br0', ...HOST, workDir, stack, image });
 
-    const template = layers(Ether({ src: HOST.mac, dst: SINK.mac }), IPv4({ src: HOST.ipv4.split('/')[0]!, dst: SINK.ipv4 }), UDP({ sport: 10_000, dport: 20_000 }));
+    const template = layers(Ether({ src: HOST.mac, dst: SINK.mac }), IPv4({ src: addressOf(HOST.ipv4), dst: SINK.ipv4 }), UDP({ sport: 10_000, dport: 20_000 }));
     // ratePps only sets the pcap timestamps; at 'max' tcpreplay ignores them.
-    const frames = function* (): Generator<ScheduledFrame> {
-      for (const f of flow({ template, runId, flowId: 1, count: FRAMES, ratePps: 1_000_000, size: FRAME_SIZE })) yield { tsNs: f.sendAtNs, data: f.data };
+    const frames = function* (): Generator<TimedFrame> {
+      for (const f of flow({ template, runId, flowId: 1, count: FRAMES, ratePps: 1_000_000, size: FRAME_SIZE })) yield f;
     };
 
     // The plain tcpreplay baseline replays the same frames from a pcap already on the host.
@@ -172,7 +175,7 @@ async function measureInjection(opts: BenchOptions): Promise<InjectionSession> {
         }),
       scapy: () =>
         measureSend(benchId, host, 'scapy', SCAPY_FRAMES, async () => {
-          const argv = [String(SCAPY_FRAMES), host.dataIf, HOST.mac, SINK.mac, HOST.ipv4.split('/')[0]!, SINK.ipv4, String(runId)];
+          const argv = [String(SCAPY_FRAMES), host.dataIf, HOST.mac, SINK.mac, addressOf(HOST.ipv4), SINK.ipv4, String(runTag(runId))];
           const r = await host.ssh.execOk(['timeout', String(SCAPY_TIMEOUT_S), 'python3', '-', ...argv], { stdin: scapyScript, timeoutMs: (SCAPY_TIMEOUT_S + 10) * 1000 });
           const out = JSON.parse(r.stdout.toString().trim().split('\n').pop()!) as { frames: number; frameBytes: number; buildS: number; sendS: number };
           if (out.frameBytes !== FRAME_SIZE) throw new Error(`scapy built ${out.frameBytes}-byte frames, expected ${FRAME_SIZE}`);
@@ -224,7 +227,7 @@ async function measureInjection(opts: BenchOptions): Promise<InjectionSession> {
 }
 
 /** Stream frames into a pcap file on the host over ssh. */
-async function uploadPcap(host: TrafficHost, remoteFile: string, frames: Iterable<ScheduledFrame>): Promise<void> {
+async function uploadPcap(host: TrafficHost, remoteFile: string, frames: Iterable<TimedFrame>): Promise<void> {
   const stream = new PassThrough();
   const upload = host.ssh.exec(['cp', '/dev/stdin', remoteFile], { stdin: stream, timeoutMs: 60_000 });
   await writePcap(stream, frames, { precision: 'us' });

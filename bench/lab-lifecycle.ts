@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { docker, ensureDockerEngine } from '../lib/lab/nested/docker-engine.ts';
 import { run } from '../lib/runtime/exec.ts';
 import { buildReferenceImage } from '../lib/images/reference-image.ts';
-import type { Side } from '../lib/lab/lab.ts';
+
 import { startNestedLab } from '../lib/lab/nested/nested-lab.ts';
 import { listNetns } from '../lib/lab/nested/netns.ts';
 import { loadProfile } from '../lib/profile/load.ts';
@@ -19,6 +19,7 @@ import type { LabProfile } from '../lib/profile/types.ts';
 import { UndoStack } from '../lib/runtime/teardown.ts';
 import { ensureTrafficHostImage } from '../lib/images/traffic-host-image.ts';
 import type { Benchmark, BenchOptions, BenchmarkResult } from './benchmark.ts';
+import type { Side } from '../lib/core/sides.ts';
 
 const PROFILE = fileURLToPath(new URL('../lab-profiles/nested-l2-bridge.yaml', import.meta.url));
 const SCRIPT = fileURLToPath(new URL('./baseline/lab-lifecycle.sh', import.meta.url));

@@ -16,8 +16,8 @@
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { run } from '../lib/runtime/exec.ts';
-import type { FlowReport } from '../lib/analysis/flow-report.ts';
-import type { GuestPort, Lab, Side } from '../lib/lab/lab.ts';
+import type { FlowResult } from '../lib/analysis/flow-report.ts';
+import type { GuestPort, Lab } from '../lib/lab/lab.ts';
 import { loadProfile } from '../lib/profile/load.ts';
 import type { LabProfile } from '../lib/profile/types.ts';
 import { UndoStack } from '../lib/runtime/teardown.ts';
@@ -26,8 +26,9 @@ import { udpTemplate } from '../lib/traffic/templates.ts';
 import { runTraffic } from '../lib/traffic/traffic-run.ts';
 import type { TrafficHost } from '../lib/lab/nested/traffic-host.ts';
 import type { Benchmark, BenchmarkResult, BenchOptions } from './benchmark.ts';
-import { benchWorkDir, createBenchNetns, newBenchId, startBenchHost, withBenchRun } from './bench-env.ts';
+import { benchWorkDir, createBenchNetns, benchRunId, newBenchId, startBenchHost, withBenchRun } from './bench-env.ts';
 import { median } from './stats.ts';
+import type { Side } from '../lib/core/sides.ts';
 
 /** The profile the suites' default lab uses: its role (l2-bridge: frames go MAC to MAC) and host addresses. */
 const PROFILE = fileURLToPath(new URL('../lab-profiles/nested-l2-bridge.yaml', import.meta.url));
@@ -63,7 +64,7 @@ const NO_GUEST: HaltableGuest = {
 interface RunSample {
   p50Us: number;
   pingHalfRttUs: number;
-  flows: { name: string; sent: number; lostAtReceiver: number; latencyUs: FlowReport['latencyUs'] }[];
+  flows: { name: string; sent: number; lostAtReceiver: number; latencyUs: FlowResult['latencyUs'] }[];
   captureDrops: Record<string, number | undefined>;
   injectedPps: number[];
   load1m: number;
@@ -135,7 +136,7 @@ async function directPathLab(benchId: string, profile: LabProfile, stack: UndoSt
   const ports = Object.fromEntries(SIDES.map((side) => [side, { side, netns: benchId, ifname: port[side], bridge: BRIDGE[side], guestMac: PORT_MAC[side] }])) as Record<Side, GuestPort>;
   // Everything is ready once the lab exists: there is no guest to wait for.
   const now = Date.now();
-  return new StartedLab(benchId, profile, NO_GUEST, ports, hosts, { guestReadyAtMs: now, hostsReadyAtMs: now }, workDir, stack);
+  return new StartedLab(benchRunId(benchId), profile, NO_GUEST, ports, hosts, { guestReadyAtMs: now, hostsReadyAtMs: now }, workDir, stack);
 }
 
 async function oneRun(lab: Lab, index: number): Promise<RunSample> {

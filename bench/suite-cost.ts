@@ -13,15 +13,15 @@
 // no instrument can beat), and the process's RSS at rest just before the run.
 // Floors: wall time ≤ 2 × the frames' own time + 15 s; peak RSS ≤ 400 MB at every scale.
 import { fileURLToPath } from 'node:url';
-import type { CapturedFrame } from '../lib/analysis/flow-report.ts';
-import type { Lab, Side } from '../lib/lab/lab.ts';
+
+import type { Lab } from '../lib/lab/lab.ts';
 import { startLab } from '../lib/lab/start.ts';
-import { readPcap } from '../lib/pcap/pcap.ts';
 import { loadProfile } from '../lib/profile/load.ts';
-import { flowTableHtml, latencyHistogramSvg, latencySamples } from '../lib/report/visuals.ts';
+import { flowTableHtml, latencyHistogramSvg, latencySeries } from '../lib/report/visuals.ts';
 import { udpTemplate } from '../lib/traffic/templates.ts';
 import { runTraffic, type FlowDefinition } from '../lib/traffic/traffic-run.ts';
 import type { Benchmark, BenchmarkResult, BenchOptions, MetricSamples } from './benchmark.ts';
+import type { Side } from '../lib/core/sides.ts';
 
 const PROFILE = fileURLToPath(new URL('../lab-profiles/nested-l2-bridge.yaml', import.meta.url));
 /** 1× is a functional suite test's traffic: 100 frames each way. */
@@ -77,9 +77,7 @@ function flows(lab: Lab, shape: Shape, scale: number): FlowDefinition[] {
 async function suiteStyleRun(lab: Lab, shape: Shape, scale: number, name: string): Promise<{ lost: number }> {
   const run = await runTraffic(lab, flows(lab, shape, scale), { name });
   flowTableHtml(run);
-  const frames = (file: string): AsyncIterable<CapturedFrame> => readPcap(file);
-  const series = await latencySamples(run.report.flows, { 'guest-left': frames(run.pcaps['guest-left']), 'guest-right': frames(run.pcaps['guest-right']) });
-  latencyHistogramSvg(series);
+  latencyHistogramSvg(latencySeries(run.report));
   return { lost: run.report.flows.reduce((s, f) => s + f.lost, 0) };
 }
 

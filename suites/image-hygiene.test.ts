@@ -4,14 +4,13 @@
 import * as allure from 'allure-js-commons';
 import type { LabProfile } from '../lib/profile/types.ts';
 import { measureForwardingGap } from '../lib/traffic/readiness.ts';
-import { bootLab, describe, expect, test } from '../fixtures/lab.ts';
+import { describe, expect, test } from '../fixtures/lab.ts';
 
 describe('image hygiene', () => {
-  test('boots with freshly generated NIC MACs, still forwards, and halts gracefully in time', async ({ profile }) => {
+  test('boots with freshly generated NIC MACs, still forwards, and halts gracefully in time', async ({ profile, bootLab }) => {
     // Fresh MACs: drop any MACs the profile pins; the lab generates new, locally administered ones.
     const fresh: LabProfile = { ...profile, guest: { ...profile.guest, nics: { left: {}, right: {} } } };
     const lab = await bootLab(fresh);
-    try {
       allure.parameter('guest MACs this boot', `${lab.ports.left.guestMac}, ${lab.ports.right.guestMac}`);
       const gap = await measureForwardingGap(lab, 20_000, new RegExp(profile.guest.monitorReportPattern));
       expect(gap.gapMs, `with new NIC MACs the image does not forward (probe: ${gap.method}); a leftover /etc/udev/rules.d/70-persistent-net.rules or scripts that pin MACs are the usual cause`).not.toBeNull();
@@ -20,8 +19,5 @@ describe('image hygiene', () => {
       const halt = await lab.haltGuest();
       allure.parameter('halt', `${halt.graceful ? 'graceful' : 'forced'} after ${(halt.ms / 1000).toFixed(1)} s`);
       expect(halt.graceful, `the image did not power off within ${timeoutS} s of the ACPI power button (guest.haltTimeoutSeconds); it had to be stopped hard, which is what leaves stale state such as 70-persistent-net.rules behind`).toBe(true);
-    } finally {
-      await lab.down();
-    }
   });
 });

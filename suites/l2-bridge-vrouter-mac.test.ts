@@ -8,7 +8,7 @@
 import { VROUTER_MAC } from '../lib/core/addressing.ts';
 import type { LabProfile } from '../lib/profile/types.ts';
 import { udpTemplate } from '../lib/traffic/templates.ts';
-import { bootLab, describe, expect, test } from '../fixtures/lab.ts';
+import { describe, expect, test } from '../fixtures/lab.ts';
 import { bothWays, FUNCTIONAL, send } from '../fixtures/traffic.ts';
 
 const withHostMacs = (profile: LabProfile, left: string, right: string): LabProfile => ({
@@ -17,13 +17,9 @@ const withHostMacs = (profile: LabProfile, left: string, right: string): LabProf
 });
 
 describe('l2-bridge: the vRouter MAC case', () => {
-  test('same vRouter MAC on both sides: nothing flows (the loop the guide warns of)', async ({ profile }) => {
+  test('same vRouter MAC on both sides: nothing flows (the loop the guide warns of)', async ({ profile, bootLab }) => {
     const lab = await bootLab(withHostMacs(profile, VROUTER_MAC, VROUTER_MAC));
-    try {
-      const run = await send(lab, 'vrouter-same-mac', bothWays('unicast', (from, to) => udpTemplate(lab, from, to), { ...FUNCTIONAL, count: 50 }));
-      for (const flow of run.report.flows) expect(flow).toDeliverNone();
-    } finally {
-      await lab.down();
-    }
+    const run = await send(lab, 'vrouter-same-mac', bothWays('unicast', (from, to) => udpTemplate(lab, from, to), { ...FUNCTIONAL, count: 50 }));
+    for (const result of run.report.flows) expect(result).toDeliverNone();
   });
 });

@@ -10,18 +10,18 @@ import { bothWays, checkProfileLoad, FUNCTIONAL, send } from '../fixtures/traffi
 describe('l2-bridge', () => {
   test('unicast both ways, byte-exact, nothing emitted by the guest', async ({ lab }) => {
     const run = await send(lab, 'unicast', bothWays('unicast', (from, to) => udpTemplate(lab, from, to), FUNCTIONAL));
-    for (const flow of run.report.flows) {
-      expect(flow).toDeliverAll(run);
-      expect(flow).toArriveUnchanged();
+    for (const result of run.report.flows) {
+      expect(result).toDeliverAll(run);
+      expect(result).toArriveUnchanged();
     }
     expect(run.report).toHaveNoGuestEmissions();
   });
 
   test('broadcast both ways', async ({ lab }) => {
     const run = await send(lab, 'broadcast', bothWays('broadcast', (from) => broadcastTemplate(lab, from), FUNCTIONAL));
-    for (const flow of run.report.flows) {
-      expect(flow).toDeliverAll(run);
-      expect(flow).toArriveUnchanged();
+    for (const result of run.report.flows) {
+      expect(result).toDeliverAll(run);
+      expect(result).toArriveUnchanged();
     }
   });
 
@@ -30,9 +30,9 @@ describe('l2-bridge', () => {
       ...bothWays('ARP request', (from, to) => arpTemplate(lab, from, to, 'request'), { ...FUNCTIONAL, size: 60 }),
       ...bothWays('ARP reply', (from, to) => arpTemplate(lab, from, to, 'reply'), { ...FUNCTIONAL, size: 60 }),
     ]);
-    for (const flow of run.report.flows) {
-      expect(flow).toDeliverAll(run);
-      expect(flow).toArriveUnchanged();
+    for (const result of run.report.flows) {
+      expect(result).toDeliverAll(run);
+      expect(result).toArriveUnchanged();
     }
   });
 
@@ -41,17 +41,17 @@ describe('l2-bridge', () => {
       ...bothWays('802.1Q vlan 100', (from, to) => taggedTemplate(lab, from, to, 100), FUNCTIONAL),
       ...bothWays('QinQ 200/100', (from, to) => taggedTemplate(lab, from, to, 100, 200), FUNCTIONAL),
     ]);
-    for (const flow of run.report.flows) {
-      expect(flow).toDeliverAll(run);
-      expect(flow).toArriveUnchanged();
+    for (const result of run.report.flows) {
+      expect(result).toDeliverAll(run);
+      expect(result).toArriveUnchanged();
     }
   });
 
   test('IPv6 both ways', async ({ lab }) => {
     const run = await send(lab, 'ipv6', bothWays('IPv6 UDP', (from, to) => ipv6Template(lab, from, to), FUNCTIONAL));
-    for (const flow of run.report.flows) {
-      expect(flow).toDeliverAll(run);
-      expect(flow).toArriveUnchanged();
+    for (const result of run.report.flows) {
+      expect(result).toDeliverAll(run);
+      expect(result).toArriveUnchanged();
     }
   });
 
@@ -63,9 +63,9 @@ describe('l2-bridge', () => {
       ...bothWays(`${full + 4}-byte 802.1Q`, (from, to) => taggedTemplate(lab, from, to, 100), { ...FUNCTIONAL, size: full + 4 }),
       ...bothWays(`${full + 8}-byte QinQ`, (from, to) => taggedTemplate(lab, from, to, 100, 200), { ...FUNCTIONAL, size: full + 8 }),
     ]);
-    for (const flow of run.report.flows) {
-      expect(flow).toDeliverAll(run);
-      expect(flow).toArriveUnchanged();
+    for (const result of run.report.flows) {
+      expect(result).toDeliverAll(run);
+      expect(result).toArriveUnchanged();
     }
   });
 
@@ -86,6 +86,6 @@ describe('l2-bridge: the vRouter MAC case', () => {
     // The profile's own lab: validation guarantees its MACs are distinct (or generated, hence distinct).
     allure.parameter("this profile's setup", profile.trafficHosts.left.mac ? 'distinct MACs from the profile' : 'distinct MACs generated per run (auto-configured)');
     const run = await send(lab, 'vrouter-distinct-macs', bothWays('unicast', (from, to) => udpTemplate(lab, from, to), { ...FUNCTIONAL, count: 50 }));
-    for (const flow of run.report.flows) expect(flow).toDeliverAll(run);
+    for (const result of run.report.flows) expect(result).toDeliverAll(run);
   });
 });

@@ -12,7 +12,7 @@ describe('monitor', () => {
     const before = lab.guest.console().length;
     const run = await send(lab, 'mirrored', bothWays('mirrored UDP', (from, to) => udpTemplate(lab, from, to), { count: 200, ratePps: 200, size: 128 }), { settleMs: 2500 });
     // The mirror is the lab's: traffic between the hosts flows whatever the monitor does.
-    for (const flow of run.report.flows) expect(flow).toDeliverAll(run);
+    for (const result of run.report.flows) expect(result).toDeliverAll(run);
     const reports = lab.guest.console().slice(before).split('\n').filter((line) => pattern.test(line));
     allure.parameter('monitor reports after the traffic', reports.slice(-3).join(' | ') || 'none');
     expect(reports.length, `the monitor printed no line matching /${profile.guest.monitorReportPattern}/ after ${run.report.flows.reduce((n, f) => n + f.sent, 0)} mirrored frames: it did not receive (or did not report) the traffic`).toBeGreaterThan(0);

@@ -1,31 +1,29 @@
-// Frame-by-frame analysis of one traffic run. Every test frame carries a signature (run id, flow id,
-// sequence number), so the captures of the four points — the sending host, the guest's ingress
-// port, the guest's egress port, the receiving host — can be joined per frame: loss, duplicates,
-// reordering and latency are counted, not guessed from counters, and each frame that arrives is
-// compared with the frame that was sent. Frames without a signature belong to no flow; those whose
-// source MAC is not a traffic host's were emitted by the guest itself.
+// Frame-by-frame analysis of one traffic run: the one frame join. Every test frame carries a
+// signature (run tag, flow id, sequence number), so the captures of the four points — the sending
+// host, the guest's ingress port, the guest's egress port, the receiving host — are joined per
+// frame: loss, duplicates, reflections, reordering and per-frame latency are counted, not guessed
+// from counters, and each frame that arrives is compared with the frame that was sent, field by
+// field. Frames without a signature belong to no flow: those a traffic host sent are the hosts'
+// own; every other one the guest sent by itself, and is classified (lib/analysis/emissions.ts).
+//
+// Everything a reader of the results needs is kept here as data — per-frame latencies, per-frame
+// differences, emissions — so matchers and report visuals read it and never re-join or re-parse.
 //
 // Pure: bytes in, values out. Memory is O(frames sent) in typed arrays, never the captures themselves.
-import { findSignature, parse, SIGNATURE_LENGTH } from '../frames/index.ts';
-import { SIG_FLOW_ID, SIG_RUN_ID, SIG_SEQ } from '../frames/signature.ts';
+import { addressOf } from '../core/addressing.ts';
+import { runTag, type RunId } from '../core/run-id.ts';
+import { CAPTURE_POINTS, flowPath, guestPoint, hostPoint, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
+import type { TimedFrame } from '../core/timed-frame.ts';
+import { findSignature, parse, SIGNATURE_LENGTH, type Flow, type Packet } from '../frames/index.ts';
+import { SIG_FLOW_ID, SIG_RUN_TAG, SIG_SEQ } from '../frames/signature.ts';
+import { classifyEmission, EMISSION_CLASSES, type EmissionClass } from './emissions.ts';
 
-export type Side = 'left' | 'right';
-export type CapturePoint = 'left-host' | 'guest-left' | 'guest-right' | 'right-host';
-export const CAPTURE_POINTS: readonly CapturePoint[] = ['left-host', 'guest-left', 'guest-right', 'right-host'];
-
-export interface CapturedFrame {
-  tsNs: bigint;
-  data: Buffer;
-}
-
-export interface FlowSpec {
-  flowId: number;
+/** A flow as it was sent: the sides, and its frames (regenerated on demand, never stored). */
+export interface SentFlow {
   name: string;
   from: Side;
   to: Side;
-  count: number;
-  /** The frame as sent with this sequence number (regenerated, never stored). */
-  frameAt(seq: number): Buffer;
+  frames: Flow;
 }
 
 export interface Percentiles {
@@ -37,10 +35,20 @@ export interface Percentiles {
   max: number;
 }
 
+/** One field a frame arrived with that differs from how it was sent. */
+export type FieldChange =
+  | { field: 'srcMac'; sent: string; received: string }
+  | { field: 'dstMac'; sent: string; received: string }
+  | { field: 'hopLimit'; sent: number; received: number }
+  | { field: 'length'; sent: number; received: number }
+  | { field: 'vlanTags'; sent: number[]; received: number[] }
+  | { field: 'payload' }
+  | { field: 'checksum'; bad: string[] }
+  | { field: 'other' };
+
 export interface FrameDifference {
   seq: number;
-  /** What differs, e.g. ['src MAC 02:..:01 → 02:..:99', 'TTL 64 → 63']. */
-  changes: string[];
+  changes: FieldChange[];
   sentSummary: string;
   receivedSummary: string;
   /** First differing bytes, as offset and hex of sent vs received. */
@@ -64,7 +72,16 @@ export interface RewriteCounts {
   arrivedDstMacs: Record<string, number>;
 }
 
-export interface FlowReport {
+export interface Reflections {
+  /** Frames seen leaving the guest on the port they entered it by (a second sighting there). */
+  atIngressPort: number;
+  /** Frames seen arriving back at their sender (a second sighting at the sending host). */
+  atSender: number;
+  /** The first reflected sequence numbers (up to 20). */
+  seqs: number[];
+}
+
+export interface FlowResult {
   flowId: number;
   name: string;
   from: Side;
@@ -78,51 +95,69 @@ export interface FlowReport {
   lostSeqs: number[];
   /** Extra copies at the receiving host. */
   duplicated: number;
+  reflected: Reflections;
   reordered: { count: number; maxDisplacement: number };
   /** Guest ingress port → guest egress port, µs, one clock. Null when no frame crossed. */
   latencyUs: Percentiles | null;
+  /** The same latencies per frame, in sequence order (frames seen at both ports only). */
+  latencySamplesUs: number[];
   rewrites: RewriteCounts;
   /** The first frames that arrived different from what was sent (up to 5). */
   differences: FrameDifference[];
 }
 
-export interface ForeignFrames {
+/** A frame the guest sent by itself. */
+export interface Emission {
   point: CapturePoint;
-  /** Frames whose source MAC is not a traffic host's: emitted by the guest (or something else on the path). */
+  tsNs: bigint;
+  class: EmissionClass;
+  srcMac: string;
+  summary: string;
+}
+
+export interface EmissionTally {
+  point: CapturePoint;
+  /** Frames the guest sent by itself, seen at this point. */
   fromGuest: number;
-  /** Unsigned frames from the traffic hosts' own stacks (ARP, ICMP errors, ...), forwarded or not. */
+  byClass: Partial<Record<EmissionClass, number>>;
+  /** Source MAC → frames. */
+  bySourceMac: Record<string, number>;
+  /** Unsigned frames the traffic hosts' own stacks sent (ARP, ICMP errors, ...), forwarded or not. */
   fromHosts: number;
-  /** Distinct summaries of the guest's frames with counts, most frequent first (up to 10). */
-  guestSummaries: { summary: string; count: number }[];
 }
 
 export interface TrafficReport {
-  flows: FlowReport[];
-  foreign: ForeignFrames[];
+  flows: FlowResult[];
+  /** Per capture point: what the guest sent by itself, and how much of the hosts' own traffic was seen. */
+  emissions: EmissionTally[];
+  /** The guest's own frames, in capture order per point (the first MAX_EMISSIONS_LISTED). */
+  emissionList: Emission[];
   /** Frames the capture itself lost, per point (tcpdump's "dropped by kernel"). */
   captureDrops: Partial<Record<CapturePoint, number>>;
 }
 
-export interface AnalysisInput {
-  runId: number;
-  flows: FlowSpec[];
-  /** MACs of the traffic hosts' data NICs (to tell their frames from the guest's). */
-  hostMacs: string[];
-  /**
-   * IP addresses of the traffic hosts. A router forwards the hosts' own packets (an ICMP error, say)
-   * with its own MAC as source: their IP source still tells they are the hosts', not the guest's.
-   */
-  hostAddresses?: string[];
-  captures: Partial<Record<CapturePoint, AsyncIterable<CapturedFrame>>>;
+export interface LabAddresses {
+  /** The traffic hosts' data NICs: MAC, and IPv4 address (with or without prefix). */
+  hosts: Record<Side, { mac: string; ipv4: string }>;
+  /** The guest's NIC MACs, to tell its NICs from its other interfaces (a bridge's own MAC). */
+  guestMacs?: Record<Side, string>;
+}
+
+export interface AnalysisInput extends LabAddresses {
+  runId: RunId;
+  flows: SentFlow[];
+  captures: Partial<Record<CapturePoint, AsyncIterable<TimedFrame>>>;
   captureDrops?: Partial<Record<CapturePoint, number>>;
 }
 
 const NO_TS = -1;
 const MAX_LISTED = 20;
 const MAX_DIFFERENCES = 5;
+export const MAX_EMISSIONS_LISTED = 1000;
 
 /** Per-flow, per-point state in typed arrays indexed by sequence number. */
 class FlowState {
+  /** Sightings of each sequence number at each point (saturating at 255). */
   readonly seen: Record<CapturePoint, Uint8Array>;
   /** First-arrival capture time (ns, as a double: µs precision is plenty for latency) at the guest ports. */
   readonly ingressTs: Float64Array;
@@ -131,52 +166,55 @@ class FlowState {
   reorderCount = 0;
   maxDisplacement = 0;
   highestSeq = -1;
-  readonly rewrites: RewriteCounts = { unchanged: 0, srcMac: 0, dstMac: 0, hopLimitDelta: {}, vlanTags: 0, payload: 0, length: 0, badChecksum: 0, arrivedSrcMacs: {}, arrivedDstMacs: {} };
+  readonly reflected: Reflections = { atIngressPort: 0, atSender: 0, seqs: [] };
+  readonly rewrites: RewriteCounts = {
+    unchanged: 0,
+    srcMac: 0,
+    dstMac: 0,
+    hopLimitDelta: {},
+    vlanTags: 0,
+    payload: 0,
+    length: 0,
+    badChecksum: 0,
+    arrivedSrcMacs: {},
+    arrivedDstMacs: {},
+  };
   readonly differences: FrameDifference[] = [];
   /** Where the signature sits in this flow's frames as sent (the fast path of the position check). */
   readonly signatureOffset: number;
+  readonly path;
 
-  constructor(readonly spec: FlowSpec) {
-    const n = spec.count;
-    this.signatureOffset = n > 0 ? findSignature(spec.frameAt(0)) : -1;
-    this.seen = { 'left-host': new Uint8Array(n), 'guest-left': new Uint8Array(n), 'guest-right': new Uint8Array(n), 'right-host': new Uint8Array(n) };
+  constructor(
+    readonly flowId: number,
+    readonly spec: SentFlow,
+  ) {
+    const n = spec.frames.count;
+    this.signatureOffset = n > 0 ? findSignature(spec.frames.frameAt(0)) : -1;
+    this.seen = Object.fromEntries(CAPTURE_POINTS.map((p) => [p, new Uint8Array(n)])) as Record<CapturePoint, Uint8Array>;
     this.ingressTs = new Float64Array(n).fill(NO_TS);
     this.egressTs = new Float64Array(n).fill(NO_TS);
-  }
-
-  get ingressPoint(): CapturePoint {
-    return this.spec.from === 'left' ? 'guest-left' : 'guest-right';
-  }
-
-  get egressPoint(): CapturePoint {
-    return this.spec.to === 'left' ? 'guest-left' : 'guest-right';
-  }
-
-  get receiverPoint(): CapturePoint {
-    return this.spec.to === 'left' ? 'left-host' : 'right-host';
+    this.path = flowPath(spec);
   }
 }
 
+/** An unsigned frame, kept until every capture has been read (its provenance needs the hosts' captures). */
+interface UnsignedFrame {
+  point: CapturePoint;
+  tsNs: bigint;
+  data: Buffer;
+}
+
 export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficReport> {
-  const states = new Map(input.flows.map((f) => [f.flowId, new FlowState(f)]));
-  const hostMacs = new Set(input.hostMacs.map((m) => m.toLowerCase()));
-  const hostAddresses = new Set(input.hostAddresses ?? []);
-  const fromHost = (data: Buffer): boolean => {
-    if (hostMacs.has(macAt(data, 6))) return true;
-    if (hostAddresses.size === 0) return false;
-    const packet = parse(data);
-    const ip = packet.get('IPv4') ?? packet.get('IPv6');
-    return ip !== undefined && hostAddresses.has(ip.src);
-  };
-  const foreign: ForeignFrames[] = [];
+  const tag = runTag(input.runId);
+  const states = new Map(input.flows.map((f) => [f.frames.flowId, new FlowState(f.frames.flowId, f)]));
+  const unsigned: UnsignedFrame[] = [];
+  let unsignedOverflow = 0;
 
   for (const point of CAPTURE_POINTS) {
     const frames = input.captures[point];
     if (!frames) continue;
-    const summaries = new Map<string, number>();
-    const tally: ForeignFrames = { point, fromGuest: 0, fromHosts: 0, guestSummaries: [] };
     for await (const frame of frames) {
-      let off = findSignature(frame.data, input.runId, 42);
+      let off = findSignature(frame.data, tag, 42);
       let state = off >= 0 ? states.get(frame.data.readUInt16BE(off + SIG_FLOW_ID)) : undefined;
       // A signature quoted inside another frame (an ICMP error carries the datagram that caused it)
       // does not make that frame a test frame: the signature must open the frame's L4 payload.
@@ -185,34 +223,107 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
         off = -1;
       }
       const seq = off >= 0 ? frame.data.readUInt32BE(off + SIG_SEQ) : -1;
-      if (!state || seq >= state.spec.count) {
-        if (off >= 0 && frame.data.readUInt32BE(off + SIG_RUN_ID) === input.runId >>> 0) continue; // a signed frame of an unknown flow: not foreign
-        if (fromHost(frame.data)) tally.fromHosts++;
-        else {
-          tally.fromGuest++;
-          const summary = safeSummary(frame.data);
-          summaries.set(summary, (summaries.get(summary) ?? 0) + 1);
-        }
+      if (state && seq < state.spec.frames.count) {
+        recordFrame(state, point, seq, frame);
         continue;
       }
-      recordFrame(state, point, seq, frame);
+      if (off >= 0 && frame.data.readUInt32BE(off + SIG_RUN_TAG) === tag) continue; // a signed frame of an unknown flow
+      if (unsigned.length < MAX_UNSIGNED_KEPT) unsigned.push({ point, tsNs: frame.tsNs, data: frame.data });
+      else unsignedOverflow++;
     }
-    tally.guestSummaries = [...summaries].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([summary, count]) => ({ summary, count }));
-    foreign.push(tally);
   }
 
-  return { flows: [...states.values()].map(finishFlow), foreign, captureDrops: input.captureDrops ?? {} };
+  const { emissions, emissionList } = attributeUnsigned(unsigned, unsignedOverflow, input);
+  return {
+    flows: [...states.values()].map(finishFlow),
+    emissions,
+    emissionList,
+    captureDrops: input.captureDrops ?? {},
+  };
 }
 
-function recordFrame(state: FlowState, point: CapturePoint, seq: number, frame: CapturedFrame): void {
+/** Unsigned frames kept for attribution; beyond this a run is pathological and the rest count as the guest's. */
+const MAX_UNSIGNED_KEPT = 200_000;
+
+/**
+ * Which unsigned frames the traffic hosts sent, and which the guest sent by itself. A host's own
+ * frame is seen at its own capture with its own source MAC; the same frame seen elsewhere (forwarded,
+ * perhaps routed) is the host's too — matched by its content from the L3 header on, with the fields
+ * a router rewrites (TTL or hop limit, IPv4 header checksum) left out. Everything else is the guest's.
+ */
+function attributeUnsigned(
+  frames: UnsignedFrame[],
+  overflow: number,
+  lab: LabAddresses,
+): { emissions: EmissionTally[]; emissionList: Emission[] } {
+  const hostMacs = new Map(SIDES.map((side) => [lab.hosts[side].mac.toLowerCase(), side]));
+  const hostIps = new Set(SIDES.map((side) => addressOf(lab.hosts[side].ipv4)));
+  const sentByHosts = new Set<string>();
+  for (const f of frames) {
+    const side = hostMacs.get(macAt(f.data, 6));
+    if (side !== undefined && f.point === hostPoint(side)) sentByHosts.add(routedContentKey(f.data));
+  }
+  const tallies = new Map<CapturePoint, EmissionTally>(
+    CAPTURE_POINTS.map((point) => [point, { point, fromGuest: 0, byClass: {}, bySourceMac: {}, fromHosts: 0 }]),
+  );
+  const emissionList: Emission[] = [];
+  for (const f of frames) {
+    const tally = tallies.get(f.point)!;
+    const srcMac = macAt(f.data, 6);
+    const hostSide = hostMacs.get(srcMac);
+    if ((hostSide !== undefined && f.point === hostPoint(hostSide)) || sentByHosts.has(routedContentKey(f.data))) {
+      tally.fromHosts++;
+      continue;
+    }
+    const packet = safeParse(f.data);
+    const ip = packet?.get('IPv4') ?? packet?.get('IPv6');
+    const carriesHostAddress = hostSide !== undefined || (ip !== undefined && hostIps.has(ip.src));
+    const kind: EmissionClass = carriesHostAddress ? 'spoofed' : packet ? classifyEmission(packet) : 'other';
+    tally.fromGuest++;
+    tally.byClass[kind] = (tally.byClass[kind] ?? 0) + 1;
+    tally.bySourceMac[srcMac] = (tally.bySourceMac[srcMac] ?? 0) + 1;
+    if (emissionList.length < MAX_EMISSIONS_LISTED) {
+      emissionList.push({ point: f.point, tsNs: f.tsNs, class: kind, srcMac, summary: packet ? packet.summary() : unparsable(f.data) });
+    }
+  }
+  // Frames beyond what could be kept are counted as the guest's at the guest ports, unclassified.
+  if (overflow > 0) {
+    const tally = tallies.get(guestPoint('left'))!;
+    tally.fromGuest += overflow;
+    tally.byClass.other = (tally.byClass.other ?? 0) + overflow;
+  }
+  return { emissions: [...tallies.values()], emissionList };
+}
+
+/** The frame from its L3 header on, with TTL / hop limit and the IPv4 header checksum zeroed. */
+function routedContentKey(data: Buffer): string {
+  let off = 12;
+  let type = data.length >= 14 ? data.readUInt16BE(12) : 0;
+  while ((type === 0x8100 || type === 0x88a8) && data.length >= off + 6) {
+    off += 4;
+    type = data.readUInt16BE(off);
+  }
+  const l3 = Buffer.from(data.subarray(off + 2));
+  if (type === 0x0800 && l3.length >= 20) {
+    l3[8] = 0;
+    l3[10] = 0;
+    l3[11] = 0;
+  } else if (type === 0x86dd && l3.length >= 40) l3[7] = 0;
+  return `${type}:${l3.toString('latin1')}`;
+}
+
+function recordFrame(state: FlowState, point: CapturePoint, seq: number, frame: TimedFrame): void {
   const seen = state.seen[point];
   const ts = Number(frame.tsNs);
-  if (point === state.ingressPoint) {
+  const { path } = state;
+  if (point === path.ingress) {
     if (seen[seq] === 0) state.ingressTs[seq] = ts;
-  } else if (point === state.egressPoint) {
+    else if (path.ingress !== path.egress) noteReflection(state, seq, 'atIngressPort');
+  } else if (point === path.egress) {
     if (seen[seq] === 0) state.egressTs[seq] = ts;
   }
-  if (point === state.receiverPoint) {
+  if (point === path.sender && seen[seq] !== 0) noteReflection(state, seq, 'atSender');
+  if (point === path.receiver) {
     if (seen[seq] !== 0) state.duplicated++;
     else {
       // Reordering as RFC 4737 counts it: a frame is reordered when a later one arrived before it.
@@ -226,8 +337,13 @@ function recordFrame(state: FlowState, point: CapturePoint, seq: number, frame: 
   if (seen[seq]! < 255) seen[seq]!++;
 }
 
+function noteReflection(state: FlowState, seq: number, where: 'atIngressPort' | 'atSender'): void {
+  state.reflected[where]++;
+  if (state.reflected.seqs.length < MAX_LISTED && !state.reflected.seqs.includes(seq)) state.reflected.seqs.push(seq);
+}
+
 function compareWithSent(state: FlowState, seq: number, received: Buffer): void {
-  const sent = state.spec.frameAt(seq);
+  const sent = state.spec.frames.frameAt(seq);
   const r = state.rewrites;
   const src = macAt(received, 6);
   const dst = macAt(received, 0);
@@ -239,46 +355,63 @@ function compareWithSent(state: FlowState, seq: number, received: Buffer): void 
   }
   const a = parse(sent);
   const b = parse(received);
-  const changes: string[] = [];
-  const ea = a.get('Ether');
-  const eb = b.get('Ether');
-  if (ea && eb && ea.src !== eb.src) {
-    r.srcMac++;
-    changes.push(`src MAC ${ea.src} → ${eb.src}`);
+  const changes = fieldChanges(sent, received, a, b);
+  for (const c of changes) {
+    if (c.field === 'srcMac') r.srcMac++;
+    else if (c.field === 'dstMac') r.dstMac++;
+    else if (c.field === 'hopLimit') {
+      const delta = String(c.received - c.sent);
+      r.hopLimitDelta[delta] = (r.hopLimitDelta[delta] ?? 0) + 1;
+    } else if (c.field === 'vlanTags') r.vlanTags++;
+    else if (c.field === 'length') r.length++;
+    else if (c.field === 'payload') r.payload++;
+    else if (c.field === 'checksum') r.badChecksum++;
   }
-  if (ea && eb && ea.dst !== eb.dst) {
-    r.dstMac++;
-    changes.push(`dst MAC ${ea.dst} → ${eb.dst}`);
-  }
-  const ha = a.hopLimit();
-  const hb = b.hopLimit();
-  if (ha !== undefined && hb !== undefined && ha !== hb) {
-    const delta = String(hb - ha);
-    r.hopLimitDelta[delta] = (r.hopLimitDelta[delta] ?? 0) + 1;
-    changes.push(`TTL/hop limit ${ha} → ${hb}`);
-  }
-  if (a.vlans().join('.') !== b.vlans().join('.')) {
-    r.vlanTags++;
-    changes.push(`VLAN tags [${a.vlans().join(', ')}] → [${b.vlans().join(', ')}]`);
-  }
-  if (sent.length !== received.length) {
-    r.length++;
-    changes.push(`length ${sent.length} → ${received.length}`);
-  }
-  const payloadA = payloadOf(sent);
-  const payloadB = payloadOf(received);
-  if (payloadA && payloadB && !payloadA.equals(payloadB)) {
-    r.payload++;
-    changes.push('payload changed');
-  }
-  const bad = b.checksumErrors();
-  if (bad.length > 0) {
-    r.badChecksum++;
-    changes.push(`bad checksum: ${bad.join(', ')}`);
-  }
-  if (changes.length === 0) changes.push('other header bytes changed');
   if (state.differences.length < MAX_DIFFERENCES) {
     state.differences.push({ seq, changes, sentSummary: a.summary(), receivedSummary: b.summary(), firstDifferingBytes: firstDifference(sent, received) });
+  }
+}
+
+/** What differs between a frame as sent and as received, field by field. */
+function fieldChanges(sent: Buffer, received: Buffer, a: Packet, b: Packet): FieldChange[] {
+  const changes: FieldChange[] = [];
+  const ea = a.get('Ether');
+  const eb = b.get('Ether');
+  if (ea && eb && ea.src !== eb.src) changes.push({ field: 'srcMac', sent: ea.src, received: eb.src });
+  if (ea && eb && ea.dst !== eb.dst) changes.push({ field: 'dstMac', sent: ea.dst, received: eb.dst });
+  const ha = a.hopLimit();
+  const hb = b.hopLimit();
+  if (ha !== undefined && hb !== undefined && ha !== hb) changes.push({ field: 'hopLimit', sent: ha, received: hb });
+  if (a.vlans().join('.') !== b.vlans().join('.')) changes.push({ field: 'vlanTags', sent: a.vlans(), received: b.vlans() });
+  if (sent.length !== received.length) changes.push({ field: 'length', sent: sent.length, received: received.length });
+  const payloadA = payloadOf(sent);
+  const payloadB = payloadOf(received);
+  if (payloadA && payloadB && !payloadA.equals(payloadB)) changes.push({ field: 'payload' });
+  const bad = b.checksumErrors();
+  if (bad.length > 0) changes.push({ field: 'checksum', bad });
+  if (changes.length === 0) changes.push({ field: 'other' });
+  return changes;
+}
+
+/** A change as a reader wants it: "src MAC 02:…:01 → 02:…:99". */
+export function describeChange(c: FieldChange): string {
+  switch (c.field) {
+    case 'srcMac':
+      return `src MAC ${c.sent} → ${c.received}`;
+    case 'dstMac':
+      return `dst MAC ${c.sent} → ${c.received}`;
+    case 'hopLimit':
+      return `TTL/hop limit ${c.sent} → ${c.received}`;
+    case 'vlanTags':
+      return `VLAN tags [${c.sent.join(', ')}] → [${c.received.join(', ')}]`;
+    case 'length':
+      return `length ${c.sent} → ${c.received}`;
+    case 'payload':
+      return 'payload changed';
+    case 'checksum':
+      return `bad checksum: ${c.bad.join(', ')}`;
+    case 'other':
+      return 'other header bytes changed';
   }
 }
 
@@ -306,36 +439,39 @@ function firstDifference(a: Buffer, b: Buffer): FrameDifference['firstDifferingB
   return { offset: i, sent: a.subarray(i, i + 8).toString('hex'), received: b.subarray(i, i + 8).toString('hex') };
 }
 
-function finishFlow(state: FlowState): FlowReport {
-  const { spec } = state;
+function finishFlow(state: FlowState): FlowResult {
+  const { spec, path } = state;
+  const count = spec.frames.count;
   const received = Object.fromEntries(CAPTURE_POINTS.map((p) => [p, countSeen(state.seen[p])])) as Record<CapturePoint, number>;
-  const atReceiver = state.seen[state.receiverPoint];
+  const atReceiver = state.seen[path.receiver];
   const lostSeqs: number[] = [];
   let lost = 0;
-  for (let seq = 0; seq < spec.count; seq++) {
+  for (let seq = 0; seq < count; seq++) {
     if (atReceiver[seq] === 0) {
       lost++;
       if (lostSeqs.length < MAX_LISTED) lostSeqs.push(seq);
     }
   }
-  const latencies: number[] = [];
-  for (let seq = 0; seq < spec.count; seq++) {
+  const latencySamplesUs: number[] = [];
+  for (let seq = 0; seq < count; seq++) {
     const a = state.ingressTs[seq]!;
     const b = state.egressTs[seq]!;
-    if (a !== NO_TS && b !== NO_TS) latencies.push((b - a) / 1000);
+    if (a !== NO_TS && b !== NO_TS) latencySamplesUs.push((b - a) / 1000);
   }
   return {
-    flowId: spec.flowId,
+    flowId: state.flowId,
     name: spec.name,
     from: spec.from,
     to: spec.to,
-    sent: spec.count,
+    sent: count,
     received,
     lost,
     lostSeqs,
     duplicated: state.duplicated,
+    reflected: state.reflected,
     reordered: { count: state.reorderCount, maxDisplacement: state.maxDisplacement },
-    latencyUs: percentiles(latencies),
+    latencyUs: percentiles(latencySamplesUs),
+    latencySamplesUs,
     rewrites: state.rewrites,
     differences: state.differences,
   };
@@ -347,7 +483,7 @@ function countSeen(seen: Uint8Array): number {
   return n;
 }
 
-export function percentiles(values: number[]): Percentiles | null {
+export function percentiles(values: ArrayLike<number>): Percentiles | null {
   if (values.length === 0) return null;
   const sorted = Float64Array.from(values).sort();
   // Nearest-rank percentile: the smallest value with at least p% of samples at or below it.
@@ -362,10 +498,17 @@ function macAt(buf: Buffer, off: number): string {
   return parts.join(':');
 }
 
-function safeSummary(data: Buffer): string {
+function safeParse(data: Buffer): Packet | undefined {
   try {
-    return parse(data).summary();
+    return parse(data);
   } catch {
-    return `${data.length}-byte frame (unparsable)`;
+    return undefined;
   }
 }
+
+function unparsable(data: Buffer): string {
+  return `${data.length}-byte frame (unparsable)`;
+}
+
+/** Every emission class, for readers that list them in a fixed order. */
+export { EMISSION_CLASSES };

@@ -3,7 +3,6 @@
 // network's addresses.
 import { createHash } from 'node:crypto';
 
-
 /** The MAC the OpenContrail vRouter shows to every VM (the guide's "same MAC" case). */
 export const VROUTER_MAC = '00:01:00:5e:00:00';
 
@@ -28,6 +27,12 @@ export function intToIpv4(n: number): string {
 export interface Cidr {
   address: string;
   prefix: number;
+}
+
+/** The address of an address with or without a prefix: `198.18.0.1/24` → `198.18.0.1`. */
+export function addressOf(cidrOrAddress: string): string {
+  const slash = cidrOrAddress.indexOf('/');
+  return slash < 0 ? cidrOrAddress : cidrOrAddress.slice(0, slash);
 }
 
 export function parseCidr(text: string): Cidr | null {

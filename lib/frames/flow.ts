@@ -4,6 +4,8 @@
 // is kept with the varying words taken out, and a frame adds back its own words. Because the sum is
 // exact integer arithmetic until the final fold, the result is identical to a full build.
 import { WirelabError } from '../core/errors.ts';
+import { runTag, type RunId } from '../core/run-id.ts';
+import type { TimedFrame } from '../core/timed-frame.ts';
 import { checksumOf, pseudoHeaderSum, sum16 } from './checksum.ts';
 import { type Layer, RawLayer } from './layer.ts';
 import { Packet } from './packet.ts';
@@ -32,21 +34,24 @@ export interface FlowVary {
 export interface FlowOptions {
   /** Headers down to the L4 layer (UDP, TCP, ICMP, ICMPv6 echo); a trailing Raw goes after the signature. */
   template: Packet;
-  runId: number;
+  runId: RunId;
   flowId: number;
   count: number;
-  /** Schedules `sendAtNs`; the sender decides whether to honour it. */
+  /** Schedules each frame's `tsNs`; the sender decides whether to honour it. */
   ratePps: number;
+  /**
+   * Frames queued together: each burst of this many frames shares one send time (the sender sends
+   * them back to back, at its top speed), and bursts follow each other at `ratePps` on average.
+   */
+  burst?: number;
   /** Frame bytes without FCS (60..9216), or 'imix' (see IMIX_SIZES). */
   size: number | 'imix';
   vary?: FlowVary;
 }
 
-export interface FlowFrame {
+/** A frame of a flow: `tsNs` is when to send it, relative to the flow's start. */
+export interface FlowFrame extends TimedFrame {
   seq: number;
-  /** When to send, relative to the flow's start. */
-  sendAtNs: number;
-  data: Buffer;
 }
 
 /** A checksum to refresh per frame: its field, its template sum without varying words, the words. */
@@ -73,21 +78,23 @@ interface VaryingField {
 
 export class Flow implements Iterable<FlowFrame> {
   readonly count: number;
-  readonly runId: number;
+  readonly runId: RunId;
   readonly flowId: number;
   /** Headers + signature + the template's own payload: the smallest frame this flow can send. */
   readonly minSize: number;
   private readonly size: number | 'imix';
   private readonly intervalNs: number;
+  private readonly burst: number;
   private readonly sigOff: number;
   private readonly fields: VaryingField[];
   private readonly templates: SizedTemplate[];
 
   constructor(o: FlowOptions) {
     this.count = positiveInt('count', o.count);
-    this.runId = o.runId >>> 0;
+    this.runId = o.runId;
     this.flowId = o.flowId & 0xffff;
     if (!(o.ratePps > 0)) throw flowError(`ratePps is ${o.ratePps}; allowed: a number > 0`);
+    this.burst = o.burst === undefined ? 1 : positiveInt('burst', o.burst);
     this.intervalNs = 1e9 / o.ratePps;
     this.size = o.size;
 
@@ -124,7 +131,7 @@ export class Flow implements Iterable<FlowFrame> {
     }
     this.templates = sizes.map((s) => {
       const payload = Buffer.alloc(s - off);
-      writeSignature(payload, 0, { runId: this.runId, flowId: this.flowId, seq: 0 });
+      writeSignature(payload, 0, { runTag: runTag(this.runId), flowId: this.flowId, seq: 0 });
       payload.set(userPayload, SIGNATURE_LENGTH);
       // Fill with a byte pattern rather than zeros: a truncated-then-padded frame cannot pass as intact.
       for (let i = SIGNATURE_LENGTH + userPayload.length; i < payload.length; i++) payload[i] = i & 0xff;
@@ -160,8 +167,14 @@ export class Flow implements Iterable<FlowFrame> {
 
   *[Symbol.iterator](): Generator<FlowFrame> {
     for (let seq = 0; seq < this.count; seq++) {
-      yield { seq, sendAtNs: Math.round(seq * this.intervalNs), data: this.frameAt(seq) };
+      yield { seq, tsNs: this.sendTimeOf(seq), data: this.frameAt(seq) };
     }
+  }
+
+  /** When a sequence number is sent, relative to the flow's start: its burst's slot. */
+  sendTimeOf(seq: number): bigint {
+    const first = seq - (seq % this.burst);
+    return BigInt(Math.round(first * this.intervalNs));
   }
 
   private templateOf(seq: number): SizedTemplate {

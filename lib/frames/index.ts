@@ -65,7 +65,7 @@ export {
   SIGNATURE_LENGTH,
   SIGNATURE_MAGIC,
   SIG_FLOW_ID,
-  SIG_RUN_ID,
+  SIG_RUN_TAG,
   SIG_SEQ,
   SIG_SEND_TIME,
   type Signature,

@@ -12,7 +12,7 @@ import { type CpioEntry, writeCpio } from './cpio.ts';
 import { WirelabError } from '../core/errors.ts';
 import { run } from '../runtime/exec.ts';
 
-export type GuestRole = 'l2-bridge' | 'l3-forwarder' | 'monitor';
+import type { GuestRole } from '../core/roles.ts';
 
 export interface ReferenceVariant {
   name: string;

@@ -1,11 +1,11 @@
 // What every lab driver provides, so a suite runs unchanged on the nested lab (this machine) and on
 // a three-NIC bench host: a booted guest between two bridges, two traffic hosts reachable over SSH,
 // and the guest's host-side ports for captures on one clock.
+import type { RunId } from '../core/run-id.ts';
+import type { Side } from '../core/sides.ts';
 import type { LabProfile } from '../profile/types.ts';
 import type { SshHost } from '../runtime/ssh.ts';
 import type { UndoStack } from '../runtime/teardown.ts';
-
-export type Side = 'left' | 'right';
 
 /** Where a capture can be taken on the machine that runs the guest (same clock for both ports). */
 export interface GuestPort {
@@ -53,7 +53,7 @@ export interface HaltReport {
 }
 
 export interface Lab {
-  readonly runId: string;
+  readonly runId: RunId;
   readonly profile: LabProfile;
   readonly guest: LabGuest;
   readonly ports: Record<Side, GuestPort>;

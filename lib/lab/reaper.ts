@@ -5,7 +5,8 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../runtime/exec.ts';
 import { deleteNetns, listNetns } from './nested/netns.ts';
-import { LEDGER_DIR, RUN_ID_PATTERN, liveRunsInThisProcess, processAlive, readRunRecords } from '../runtime/run-id.ts';
+import { isRunId, type RunId } from '../core/run-id.ts';
+import { LEDGER_DIR, liveRunsInThisProcess, processAlive, readRunRecords } from '../runtime/ledger.ts';
 
 export interface ReapReport {
   runs: string[];
@@ -13,13 +14,13 @@ export interface ReapReport {
   containers: string[];
 }
 
-async function containersByRun(): Promise<Map<string, string[]>> {
-  const byRun = new Map<string, string[]>();
+async function containersByRun(): Promise<Map<RunId, string[]>> {
+  const byRun = new Map<RunId, string[]>();
   const r = await run('docker', ['ps', '-a', '--filter', 'label=wirelab.run', '--format', '{{.ID}} {{.Label "wirelab.run"}}'], { allowFailure: true, timeoutMs: 15_000 });
   if (r.exitCode !== 0) return byRun; // no engine running: no containers to reap
   for (const line of r.stdout.split('\n')) {
     const [id, runId] = line.trim().split(' ');
-    if (!id || !runId || !RUN_ID_PATTERN.test(runId)) continue;
+    if (!id || !runId || !isRunId(runId)) continue;
     byRun.set(runId, [...(byRun.get(runId) ?? []), id]);
   }
   return byRun;
@@ -32,7 +33,7 @@ export async function removeRunContainers(ids: string[]): Promise<void> {
 /** Reap stale runs; with `includeLive`, also runs whose owner is alive (only for `wirelab clean --all`). */
 export async function reapStaleRuns(opts: { includeLive?: boolean } = {}): Promise<ReapReport> {
   const records = new Map(readRunRecords().map((r) => [r.runId, r]));
-  const namespaces = (await listNetns()).filter((n) => RUN_ID_PATTERN.test(n));
+  const namespaces = (await listNetns()).filter(isRunId);
   const containers = await containersByRun();
   const runIds = new Set([...records.keys(), ...namespaces, ...containers.keys()]);
   const report: ReapReport = { runs: [], netns: [], containers: [] };

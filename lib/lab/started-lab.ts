@@ -1,9 +1,11 @@
 // A lab that is up, whichever driver brought it up: the guest, its ports, the traffic hosts, and the
 // run's undo stack. Taking it down halts the guest gracefully first (the halt report says whether it
 // obeyed), then undoes everything the run created, newest first.
+import type { RunId } from '../core/run-id.ts';
+import type { Side } from '../core/sides.ts';
 import type { LabProfile } from '../profile/types.ts';
 import type { UndoStack } from '../runtime/teardown.ts';
-import type { GuestPort, HaltReport, Lab, LabGuest, LabTimeline, LabTrafficHost, Side } from './lab.ts';
+import type { GuestPort, HaltReport, Lab, LabGuest, LabTimeline, LabTrafficHost } from './lab.ts';
 
 /** What a driver's guest must offer besides the console: a graceful halt with a timeout. */
 export interface HaltableGuest extends LabGuest {
@@ -14,7 +16,7 @@ export class StartedLab implements Lab {
   private halting: Promise<HaltReport> | undefined;
 
   constructor(
-    readonly runId: string,
+    readonly runId: RunId,
     readonly profile: LabProfile,
     readonly guest: HaltableGuest,
     readonly ports: Record<Side, GuestPort>,

@@ -4,7 +4,8 @@
 import { MAC_PATTERN, inBenchmarkRange, isMulticastMac, parseCidr } from '../core/addressing.ts';
 import type { FieldCheck, ObjectSpec, StringSpec } from './schema-engine.ts';
 
-export const ROLES = ['l2-bridge', 'l3-forwarder', 'monitor'] as const;
+import { ROLES } from '../core/roles.ts';
+
 export const LAB_KINDS = ['nested', 'host'] as const;
 
 const unicastMac: FieldCheck = (v) =>

@@ -1,7 +1,9 @@
 // The shape of a lab profile after validation (defaults filled in). Field documentation lives in
 // profile-schema.ts, the single source for checks and docs.
 
-export type GuestRole = 'l2-bridge' | 'l3-forwarder' | 'monitor';
+import type { GuestRole } from '../core/roles.ts';
+
+export type { GuestRole };
 export type LabKind = 'nested' | 'host';
 
 export interface SshTargetProfile {

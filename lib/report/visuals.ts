@@ -1,14 +1,11 @@
 // What a person looks at in the report: a flow table (Markdown for logs, HTML for Allure) and a
 // latency histogram (SVG), both plain strings built here without any drawing library.
 //
-// Pure: reports and frames in, text out. The flow report keeps latency as percentiles only, so the
-// per-frame samples the histogram needs are collected again from the guest-port captures by
-// `latencySamples`, the same way the analysis measures them (first sighting at the guest's ingress
-// port → first sighting at its egress port, one clock).
-import type { CapturedFrame, CapturePoint, FlowReport, RewriteCounts, TrafficReport } from '../analysis/flow-report.ts';
-import { findSignature, parse } from '../frames/index.ts';
-import { SIG_FLOW_ID, SIG_SEQ } from '../frames/signature.ts';
-import type { InjectionResult } from '../traffic/injector.ts';
+// Pure: reports in, text out. Everything shown comes from the one frame join (lib/analysis/flow-report.ts):
+// the histogram plots the per-frame latencies it recorded, so the report cannot contradict the verdict.
+import type { FlowResult, RewriteCounts, TrafficReport } from '../analysis/flow-report.ts';
+import type { InjectionResult } from '../analysis/run.ts';
+import type { CapturePoint } from '../core/sides.ts';
 
 /** What the table is made of: a report, and the injections that produced it (for the achieved rate). */
 export interface TableInput {
@@ -39,6 +36,7 @@ const COLUMNS: Column[] = [
   { title: 'rx right host', numeric: true },
   { title: 'lost', numeric: true },
   { title: 'dup', numeric: true },
+  { title: 'reflected', numeric: true },
   { title: 'reordered', numeric: true },
   { title: 'p50 µs', numeric: true },
   { title: 'p90 µs', numeric: true },
@@ -62,6 +60,7 @@ export function flowTableRows(input: TableInput): Cell[][] {
       ...RX_POINTS.map((p) => ({ text: n(f.received[p]) })),
       { text: f.lost === 0 ? '0' : `${n(f.lost)} (${percent(f.lost, f.sent)})`, alert: f.lost > 0 },
       { text: n(f.duplicated), alert: f.duplicated > 0 },
+      reflectedCell(f),
       { text: f.reordered.count === 0 ? '0' : `${n(f.reordered.count)} (max ${n(f.reordered.maxDisplacement)})`, alert: f.reordered.count > 0 },
       ...(lat ? [lat.p50, lat.p90, lat.p99, lat.max].map((v) => ({ text: fmtUs(v) })) : [{ text: '–' }, { text: '–' }, { text: '–' }, { text: '–' }]),
       rewritesCell(f),
@@ -75,9 +74,10 @@ export function flowTableNotes(input: TableInput): string[] {
   const notes: string[] = [];
   const drops = Object.entries(input.report.captureDrops).filter(([, v]) => (v ?? 0) > 0);
   if (drops.length > 0) notes.push(`Capture drops (frames tcpdump lost; counts there may be low): ${drops.map(([p, v]) => `${p} ${n(v!)}`).join(', ')}.`);
-  for (const x of input.report.foreign) {
+  for (const x of input.report.emissions) {
     if (x.fromGuest === 0) continue;
-    notes.push(`Frames from the guest seen at ${x.point}: ${n(x.fromGuest)} — ${x.guestSummaries.slice(0, 3).map((s) => `${n(s.count)} × ${s.summary}`).join('; ')}${x.guestSummaries.length > 3 ? '; …' : ''}.`);
+    const classes = Object.entries(x.byClass).map(([cls, count]) => `${n(count)} ${cls}`);
+    notes.push(`Frames the guest sent by itself, seen at ${x.point}: ${n(x.fromGuest)} (${classes.join(', ')}).`);
   }
   if (input.report.flows.some((f) => f.latencyUs)) notes.push('Latency: between the guest\'s two ports (its ingress port → its egress port), one clock.');
   if (input.injections?.length) notes.push('Rate: per sending host, all of its flows together.');
@@ -141,7 +141,12 @@ function cellClass(col: Column, cell: Cell): string {
   return classes.length > 0 ? ` class="${classes.join(' ')}"` : '';
 }
 
-function rewritesCell(f: FlowReport): Cell {
+function reflectedCell(f: FlowResult): Cell {
+  const count = Math.max(f.reflected.atIngressPort, f.reflected.atSender);
+  return { text: n(count), alert: count > 0 };
+}
+
+function rewritesCell(f: FlowResult): Cell {
   const arrived = f.sent - f.lost;
   const r: RewriteCounts = f.rewrites;
   if (arrived === 0) return { text: '–' };
@@ -168,7 +173,7 @@ function rateCell(inj: InjectionResult | undefined): Cell {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Latency samples from the guest-port captures
+// Latency samples, as the frame join recorded them
 
 export interface LatencySeries {
   name: string;
@@ -176,56 +181,9 @@ export interface LatencySeries {
   samplesUs: ArrayLike<number>;
 }
 
-/**
- * Per-frame latencies of each flow, in flow order: for every frame seen at both of the guest's
- * ports, first sighting at the egress port minus first sighting at the ingress port. `runId`, when
- * given, ignores other runs' signatures (a run's own pcaps hold no others).
- */
-export async function latencySamples(
-  flows: readonly Pick<FlowReport, 'flowId' | 'name' | 'from' | 'to' | 'sent'>[],
-  captures: Partial<Record<'guest-left' | 'guest-right', AsyncIterable<CapturedFrame>>>,
-  runId?: number,
-): Promise<LatencySeries[]> {
-  // First sighting (ns, as a double) per flow, per guest port, per sequence number.
-  const firstSeen = new Map(flows.map((f) => [f.flowId, { left: new Float64Array(f.sent).fill(NaN), right: new Float64Array(f.sent).fill(NaN) }]));
-  for (const side of ['left', 'right'] as const) {
-    const frames = captures[`guest-${side}`];
-    if (!frames) continue;
-    for await (const frame of frames) {
-      const off = findSignature(frame.data, runId, 42);
-      if (off < 0) continue;
-      const times = firstSeen.get(frame.data.readUInt16BE(off + SIG_FLOW_ID))?.[side];
-      const seq = frame.data.readUInt32BE(off + SIG_SEQ);
-      if (!times || seq >= times.length || !Number.isNaN(times[seq]!)) continue;
-      if (!opensL4Payload(frame.data, off)) continue; // a signature quoted inside an ICMP error
-      times[seq] = Number(frame.tsNs);
-    }
-  }
-  return flows.map((f) => {
-    const t = firstSeen.get(f.flowId)!;
-    const ingress = t[f.from];
-    const egress = t[f.to];
-    const samplesUs: number[] = [];
-    for (let seq = 0; seq < f.sent; seq++) {
-      const a = ingress[seq]!;
-      const b = egress[seq]!;
-      if (!Number.isNaN(a) && !Number.isNaN(b)) samplesUs.push((b - a) / 1000);
-    }
-    return { name: f.name, samplesUs };
-  });
-}
-
-/** Whether the signature at `off` is where a test frame carries it: right after the L4 header. */
-function opensL4Payload(data: Buffer, off: number): boolean {
-  // Fast path: untagged IPv4 (no options) / UDP puts it at 42.
-  if (off === 42 && data.readUInt16BE(12) === 0x0800 && data[14] === 0x45 && data[23] === 17) return true;
-  try {
-    const packet = parse(data);
-    const i = packet.layers.findIndex((l) => ['UDP', 'TCP', 'ICMP', 'ICMPv6Echo'].includes(l.kind));
-    return i >= 0 && packet.starts !== undefined && packet.starts[i]! + packet.layers[i]!.headerLength() === off;
-  } catch {
-    return false;
-  }
+/** Per-frame latencies of each flow, in flow order, from the report (first sighting at the egress port minus at the ingress port). */
+export function latencySeries(report: TrafficReport): LatencySeries[] {
+  return report.flows.map((f) => ({ name: f.name, samplesUs: f.latencySamplesUs }));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,9 +4,10 @@
 import type { TrafficRun } from '../traffic/traffic-run.ts';
 import { runTraffic, type FlowDefinition } from '../traffic/traffic-run.ts';
 import type { Percentiles } from '../analysis/flow-report.ts';
-import type { Lab, Side } from '../lab/lab.ts';
+import type { Lab } from '../lab/lab.ts';
 import { frameBytesWithoutFcs, type BurstTrial, type Trial, type TrialResult } from './search.ts';
 import { udpTemplate } from '../traffic/templates.ts';
+import type { Side } from '../core/sides.ts';
 
 /** Burst flows are scheduled this densely; with top speed on, the generator ignores the schedule anyway. */
 const BURST_SCHEDULE_PPS = 1_000_000;

@@ -5,7 +5,7 @@ import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { WirelabError } from '../core/errors.ts';
-import { processAlive } from './run-id.ts';
+import { processAlive } from './ledger.ts';
 
 export interface LockOptions {
   /** Give up waiting for another holder after this long. */

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WirelabError } from '../core/errors.ts';
 import { isLockHeld, withFileLock } from './file-lock.ts';
-import { LEDGER_DIR, processAlive } from './run-id.ts';
+import { LEDGER_DIR, processAlive } from './ledger.ts';
 
 const QUIET_DIR = path.join(LEDGER_DIR, 'quiet');
 const MEASURING = path.join(QUIET_DIR, 'measuring');

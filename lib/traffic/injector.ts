@@ -8,23 +8,10 @@ import { PassThrough } from 'node:stream';
 import { WirelabError } from '../core/errors.ts';
 import type { LabTrafficHost } from '../lab/lab.ts';
 import { writePcap } from '../pcap/pcap.ts';
+import type { InjectionResult } from '../analysis/run.ts';
+import type { TimedFrame } from '../core/timed-frame.ts';
 
-export interface ScheduledFrame {
-  /** Send time relative to the start, in ns. */
-  tsNs: bigint | number;
-  data: Uint8Array;
-}
-
-export interface InjectionResult {
-  side: string;
-  frames: number;
-  /** Frames tcpreplay reports sent and failed. */
-  sent: number;
-  failed: number;
-  requestedPps: number | 'max';
-  achievedPps: number;
-  durationS: number;
-}
+export type { InjectionResult };
 
 export interface InjectOptions {
   /** The intended rate, for the report (pcap timing is what paces the frames), or 'max' for top speed. */
@@ -48,7 +35,7 @@ export function parseTcpreplayOutput(text: string): { sent: number; failed: numb
   };
 }
 
-export async function injectFrames(host: LabTrafficHost, frames: Iterable<ScheduledFrame> | AsyncIterable<ScheduledFrame>, opts: InjectOptions): Promise<InjectionResult> {
+export async function injectFrames(host: LabTrafficHost, frames: Iterable<TimedFrame> | AsyncIterable<TimedFrame>, opts: InjectOptions): Promise<InjectionResult> {
   const remoteFile = `/tmp/${opts.name ?? 'wirelab-inject'}.pcap`;
   const stream = new PassThrough();
   const upload = host.ssh.exec(['cp', '/dev/stdin', remoteFile], { stdin: stream, timeoutMs: opts.timeoutMs });

@@ -3,7 +3,8 @@
 // address frames as the sending host's own stack would, so a correct guest must deliver them.
 import { inBenchmarkRange, intToIpv4, ipv4ToInt, parseCidr } from '../core/addressing.ts';
 import { ARP, Dot1AD, Dot1Q, Ether, IPv4, IPv6, stack, UDP, BROADCAST_MAC, type Packet } from '../frames/index.ts';
-import type { Lab, Side } from '../lab/lab.ts';
+import type { Lab } from '../lab/lab.ts';
+import type { Side } from '../core/sides.ts';
 
 const address = (cidr: string) => cidr.split('/')[0]!;
 

@@ -5,12 +5,14 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { startLocalCapture, startRemoteCapture, type Capture, type CaptureResult } from './capture.ts';
-import { analyzeTraffic, type CapturePoint, type FlowSpec, type TrafficReport } from '../analysis/flow-report.ts';
-import { flow, type Flow, type FlowVary, type Packet } from '../frames/index.ts';
-import { injectFrames, type InjectionResult, type ScheduledFrame } from './injector.ts';
-import type { Lab, Side } from '../lab/lab.ts';
+import { analyzeTraffic, type SentFlow, type TrafficReport } from '../analysis/flow-report.ts';
+import type { AnalysedRun } from '../analysis/run.ts';
+import { flow, type Flow, type FlowFrame, type FlowVary, type Packet } from '../frames/index.ts';
+import { injectFrames, type InjectionResult } from './injector.ts';
+import type { Lab } from '../lab/lab.ts';
 import { readPcap } from '../pcap/pcap.ts';
 import { asBusyWork, onQuietMachine, type QuietWait } from '../runtime/quiet-machine.ts';
+import { CAPTURE_POINTS, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
 
 export interface FlowDefinition {
   name: string;
@@ -23,9 +25,12 @@ export interface FlowDefinition {
   /** Frame size without FCS (60..9216), or 'imix'. */
   size: number | 'imix';
   vary?: FlowVary;
+  /** Frames sent back to back, this many at a time (see FlowOptions.burst). */
+  burst?: number;
 }
 
-export interface TrafficRun {
+/** What one traffic run produced: the report, how the generators did, and the evidence. */
+export interface TrafficRun extends AnalysedRun {
   name: string;
   report: TrafficReport;
   injections: InjectionResult[];
@@ -49,13 +54,6 @@ export interface TrafficOptions {
   timed?: boolean;
 }
 
-const SIDES: readonly Side[] = ['left', 'right'];
-
-/** The run id as the 32-bit number the signatures carry (`wl-1a2b3c` → 0x1a2b3c). */
-export function numericRunId(runId: string): number {
-  return parseInt(runId.slice(3), 16) >>> 0;
-}
-
 export function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {
   const what = `traffic run '${opts.name}' of lab ${lab.runId}`;
   if (!opts.timed) return asBusyWork(what, () => sendAndCapture(lab, definitions, opts));
@@ -63,8 +61,10 @@ export function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: Traffi
 }
 
 async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {
-  const runId = numericRunId(lab.runId);
-  const flows = definitions.map((d, i) => ({ def: d, flow: flow({ template: d.template, runId, flowId: i + 1, count: d.count, ratePps: d.ratePps, size: d.size, vary: d.vary }) }));
+  const flows = definitions.map((d, i) => ({
+    def: d,
+    flow: flow({ template: d.template, runId: lab.runId, flowId: i + 1, count: d.count, ratePps: d.ratePps, size: d.size, vary: d.vary, burst: d.burst }),
+  }));
   const dir = path.join(lab.workDir, 'captures', opts.name.replace(/[^A-Za-z0-9._-]+/g, '_'));
   mkdirSync(dir, { recursive: true });
   const pcaps: Record<CapturePoint, string> = {
@@ -100,15 +100,14 @@ async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: Tra
     results = await Promise.all(captures.map((c) => c.stop()));
   }
 
-  const specs: FlowSpec[] = flows.map(({ def, flow: f }) => ({ flowId: f.flowId, name: def.name, from: def.from, to: def.to, count: f.count, frameAt: (seq) => f.frameAt(seq) }));
-  const points = Object.keys(pcaps) as CapturePoint[];
+  const sent: SentFlow[] = flows.map(({ def, flow: frames }) => ({ name: def.name, from: def.from, to: def.to, frames }));
   const report = await analyzeTraffic({
-    runId,
-    flows: specs,
-    hostMacs: [lab.hosts.left.mac, lab.hosts.right.mac],
-    hostAddresses: [lab.hosts.left.ipv4, lab.hosts.right.ipv4].map((cidr) => cidr.split('/')[0]!),
-    captures: Object.fromEntries(points.map((p) => [p, readPcap(pcaps[p])])),
-    captureDrops: Object.fromEntries(points.map((p, i) => [p, results[i]?.droppedByKernel ?? 0])),
+    runId: lab.runId,
+    flows: sent,
+    hosts: { left: lab.hosts.left, right: lab.hosts.right },
+    guestMacs: { left: lab.ports.left.guestMac, right: lab.ports.right.guestMac },
+    captures: Object.fromEntries(CAPTURE_POINTS.map((p) => [p, readPcap(pcaps[p])])),
+    captureDrops: Object.fromEntries(CAPTURE_POINTS.map((p, i) => [p, results[i]?.droppedByKernel ?? 0])),
   });
   return { name: opts.name, report, injections, pcaps };
 }
@@ -144,18 +143,17 @@ async function settle(lab: Lab, pcaps: Record<CapturePoint, string>, minMs: numb
 }
 
 /** Interleave several lazy flows into one schedule ordered by send time (a k-way merge, still lazy). */
-function* mergeBySendTime(flows: Flow[]): Generator<ScheduledFrame> {
+function* mergeBySendTime(flows: Flow[]): Generator<FlowFrame> {
   const iterators = flows.map((f) => f[Symbol.iterator]());
   const heads = iterators.map((it) => it.next());
   for (;;) {
     let best = -1;
     for (let i = 0; i < heads.length; i++) {
       const h = heads[i]!;
-      if (!h.done && (best < 0 || h.value.sendAtNs < (heads[best]!.value as { sendAtNs: number }).sendAtNs)) best = i;
+      if (!h.done && (best < 0 || h.value.tsNs < (heads[best]!.value as FlowFrame).tsNs)) best = i;
     }
     if (best < 0) return;
-    const frame = heads[best]!.value as { sendAtNs: number; data: Buffer };
-    yield { tsNs: BigInt(Math.round(frame.sendAtNs)), data: frame.data };
+    yield heads[best]!.value as FlowFrame;
     heads[best] = iterators[best]!.next();
   }
 }

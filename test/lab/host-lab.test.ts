@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNics, type NicState } from '../../lib/lab/bench-host/bench-nics.ts';
 import { ProfileError, WirelabError } from '../../lib/core/errors.ts';
+import { newRunId } from '../../lib/core/run-id.ts';
 import { run } from '../../lib/runtime/exec.ts';
 import { LocalShell } from '../../lib/lab/bench-host/host-shell.ts';
 import { startHostLab } from '../../lib/lab/bench-host/bench-host-lab.ts';
@@ -20,7 +21,7 @@ import { loadProfile } from '../../lib/profile/load.ts';
 import { UndoStack } from '../../lib/runtime/teardown.ts';
 import { udpTemplate } from '../../lib/traffic/templates.ts';
 import { runTraffic } from '../../lib/traffic/traffic-run.ts';
-import { newTestId, startBenchSim, writeProfile, type BenchSim } from './bench-sim.ts';
+import { startBenchSim, writeProfile, type BenchSim } from './bench-sim.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wlh-test-'));
 const stack = new UndoStack('host-lab-test');
@@ -74,7 +75,7 @@ afterAll(async () => {
 });
 
 async function bringUp(reference: string): Promise<Lab> {
-  const runId = newTestId();
+  const runId = newRunId();
   const lab = await startHostLab(loadProfile(writeProfile(sim, reference, { reference })), { runId, localNetns: sim.netns, onProgress: (m) => console.log(`[${runId}] ${m}`) });
   console.log(`[${runId}] ${reference} ready after ${lab.guest.readyAfterMs} ms`);
   return lab;
@@ -150,7 +151,7 @@ describe('bench-host lab (simulated host, libvirt, SSH traffic hosts)', () => {
   it('a guest that will not halt on virsh shutdown is destroyed, and the halt report says so', async () => {
     const file = writeProfile(sim, 'nohalt', { reference: 'l2-bridge-nohalt' });
     const profile = loadProfile(file);
-    const lab = await startHostLab({ ...profile, guest: { ...profile.guest, haltTimeoutSeconds: 3 } }, { runId: newTestId(), localNetns: sim.netns });
+    const lab = await startHostLab({ ...profile, guest: { ...profile.guest, haltTimeoutSeconds: 3 } }, { localNetns: sim.netns });
     try {
       const halt = await lab.haltGuest();
       expect(halt.graceful).toBe(false);
@@ -207,20 +208,20 @@ describe('bench-host lab refusals (nothing on the host changes)', () => {
     // A profile built in code skips the loader: the driver refuses by itself, naming the field and the fix.
     const good = loadProfile(writeProfile(sim, 'good'));
     const bad = { ...good, host: { ...good.host!, dataNics: { left: 'eth0', right: 'eth2' } } };
-    const error = await refusal(() => startHostLab(bad, { runId: newTestId(), localNetns: sim.netns }));
+    const error = await refusal(() => startHostLab(bad, { localNetns: sim.netns }));
     expect(error.message).toMatch(/field 'host\.dataNics\.left' is "eth0", the management NIC .*cut the operator off\. Fix:/);
   });
 
   it('a data NIC that carries the default route is refused, even when the profile names another management NIC', async () => {
     const good = loadProfile(writeProfile(sim, 'good'));
     const bad = { ...good, host: { ...good.host!, managementNic: 'lan0', dataNics: { left: 'eth0', right: 'eth2' } } };
-    const error = await refusal(() => startHostLab(bad, { runId: newTestId(), localNetns: sim.netns }));
+    const error = await refusal(() => startHostLab(bad, { localNetns: sim.netns }));
     expect(error.message).toMatch(/"eth0", which carries the default route/);
   });
 
   it('an unknown NIC is refused with the NICs the host has', async () => {
     const profile = loadProfile(writeProfile(sim, 'unknown-nic', { dataNics: { left: 'eth1', right: 'eth7' } }));
-    const error = await refusal(() => startHostLab(profile, { runId: newTestId(), localNetns: sim.netns }));
+    const error = await refusal(() => startHostLab(profile, { localNetns: sim.netns }));
     expect(error.message).toMatch(/field 'host\.dataNics\.right' is "eth7", but .* has no such NIC \(it has: eth0, eth1, eth2, lan0, lo\)\. Fix:/);
   });
 
@@ -229,7 +230,7 @@ describe('bench-host lab refusals (nothing on the host changes)', () => {
     try {
       for (const tool of ['sh', 'ip']) symlinkSync((await run('sh', ['-c', 'command -v "$1"', 'sh', tool])).stdout.trim(), path.join(bin, tool));
       const profile = loadProfile(writeProfile(sim, 'no-libvirt'));
-      const error = await refusal(() => startHostLab(profile, { runId: newTestId(), localNetns: sim.netns, localEnv: { PATH: bin } }));
+      const error = await refusal(() => startHostLab(profile, { localNetns: sim.netns, localEnv: { PATH: bin } }));
       expect(error.message).toMatch(/libvirt is not usable on .*virsh, libvirtd, virtlogd, qemu-img not found.*Fix: .*apt-get install libvirt-daemon-system/);
     } finally {
       rmSync(bin, { recursive: true, force: true });
@@ -238,7 +239,7 @@ describe('bench-host lab refusals (nothing on the host changes)', () => {
 
   it('a traffic host presenting another host key is refused, naming the field and both fingerprints', async () => {
     const profile = loadProfile(writeProfile(sim, 'swapped-keys', { swapHostKeys: true }));
-    const error = await refusal(() => startHostLab(profile, { runId: newTestId(), localNetns: sim.netns }));
+    const error = await refusal(() => startHostLab(profile, { localNetns: sim.netns }));
     // Both hosts are reached at once: whichever answers first with the wrong key is named.
     expect(error.message).toMatch(/field 'trafficHosts\.(left|right)\.ssh': Host key of traffic host '(left|right)' .* does not match the pinned key: expected ssh-ed25519 SHA256:\S+, the server offered SHA256:\S+/);
   });

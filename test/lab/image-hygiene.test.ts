@@ -16,7 +16,7 @@ import { startHostLab } from '../../lib/lab/bench-host/bench-host-lab.ts';
 import { pingProbe } from '../../lib/traffic/ping-probe.ts';
 import { loadProfile } from '../../lib/profile/load.ts';
 import { UndoStack } from '../../lib/runtime/teardown.ts';
-import { newTestId, startBenchSim, writeProfile, type BenchSim } from './bench-sim.ts';
+import { startBenchSim, writeProfile, type BenchSim } from './bench-sim.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wlh-hygiene-'));
 const stack = new UndoStack('image-hygiene-test');
@@ -73,7 +73,7 @@ describe('image hygiene (guestfish, bench-host lab)', () => {
 
   const boot = (disk: string, readyTimeoutSeconds: number) => {
     const profile = loadProfile(writeProfile(sim, `persistent-net-${path.basename(disk, '.qcow2')}`, { reference: 'l2-bridge-persistent-net', readyTimeoutSeconds }));
-    return startHostLab(profile, { runId: newTestId(), localNetns: sim.netns, attachDisks: [disk] });
+    return startHostLab(profile, { localNetns: sim.netns, attachDisks: [disk] });
   };
 
   it('booted with new MACs, the original renames its NICs to eth2/eth3 and never gets ready', async () => {

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../../lib/runtime/exec.ts';
 import { listNetns } from '../../lib/lab/nested/netns.ts';
-import { LEDGER_DIR } from '../../lib/runtime/run-id.ts';
+import { LEDGER_DIR } from '../../lib/runtime/ledger.ts';
 
 export interface Leftovers {
   netns: boolean;

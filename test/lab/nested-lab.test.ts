@@ -13,7 +13,7 @@ import { pingProbe } from '../../lib/traffic/ping-probe.ts';
 import { listNetns } from '../../lib/lab/nested/netns.ts';
 import { loadProfile } from '../../lib/profile/load.ts';
 import type { LabProfile } from '../../lib/profile/types.ts';
-import { newRunId, RUN_ID_PATTERN } from '../../lib/runtime/run-id.ts';
+import { newRunId, RUN_ID_PATTERN } from '../../lib/core/run-id.ts';
 import { dockerState, leftoversOf, NOTHING_LEFT } from './leftovers.ts';
 
 const BASE = loadProfile(path.resolve('lab-profiles/nested-l2-bridge.yaml'));

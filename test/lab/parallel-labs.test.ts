@@ -4,14 +4,16 @@
 // lab's run id, none the other's, and both runs deliver everything and finish. Both come down clean.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CAPTURE_POINTS, type CapturePoint } from '../../lib/analysis/flow-report.ts';
+
 import type { Lab } from '../../lib/lab/lab.ts';
 import { startNestedLab } from '../../lib/lab/nested/nested-lab.ts';
 import { loadProfile } from '../../lib/profile/load.ts';
 import { udpTemplate } from '../../lib/traffic/templates.ts';
-import { numericRunId, runTraffic, type FlowDefinition, type TrafficRun } from '../../lib/traffic/traffic-run.ts';
+import { runTraffic, type FlowDefinition, type TrafficRun } from '../../lib/traffic/traffic-run.ts';
+import { runTag } from '../../lib/core/run-id.ts';
 import { leftoversOf, NOTHING_LEFT } from './leftovers.ts';
 import { signatureRunIds } from './signatures.ts';
+import { CAPTURE_POINTS, CapturePoint } from '../../lib/core/sides.ts';
 
 const PROFILE = loadProfile(path.resolve('lab-profiles/nested-l2-bridge.yaml'));
 const FRAMES = 200;
@@ -38,8 +40,8 @@ describe('parallel labs', () => {
       const runs: TrafficRun[] = await Promise.all(labs.map((lab) => runTraffic(lab, flowsFor(lab), { name: 'parallel' })));
 
       for (const [i, lab] of labs.entries()) {
-        const own = numericRunId(lab.runId);
-        const other = numericRunId(labs[1 - i]!.runId);
+        const own = runTag(lab.runId);
+        const other = runTag(labs[1 - i]!.runId);
         const run = runs[i]!;
         for (const flow of run.report.flows) {
           expect(flow.lost, `${flow.name}`).toBe(0);

@@ -3,7 +3,7 @@
 // yields exactly its fault and nothing else.
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FlowReport, TrafficReport } from '../../lib/analysis/flow-report.ts';
+import type { FlowResult, TrafficReport } from '../../lib/analysis/flow-report.ts';
 import type { Lab } from '../../lib/lab/lab.ts';
 import { startNestedLab } from '../../lib/lab/nested/nested-lab.ts';
 import { loadProfile } from '../../lib/profile/load.ts';
@@ -22,7 +22,7 @@ afterEach(async () => {
   lab = undefined;
 });
 
-async function measure(reference: string): Promise<{ report: TrafficReport; l2r: FlowReport; r2l: FlowReport }> {
+async function measure(reference: string): Promise<{ report: TrafficReport; l2r: FlowResult; r2l: FlowResult }> {
   lab = await startNestedLab({ ...BASE, guest: { ...BASE.guest, image: { kind: 'reference', reference } } });
   const flows: FlowDefinition[] = [
     { name: 'left→right', from: 'left', to: 'right', template: udpTemplate(lab, 'left', 'right'), count: FRAMES, ratePps: RATE, size: 128 },
@@ -33,7 +33,7 @@ async function measure(reference: string): Promise<{ report: TrafficReport; l2r:
   return { report: run.report, l2r: run.report.flows[0]!, r2l: run.report.flows[1]! };
 }
 
-const guestEmitted = (report: TrafficReport) => report.foreign.reduce((n, f) => n + f.fromGuest, 0);
+const guestEmitted = (report: TrafficReport) => report.emissions.reduce((n, f) => n + f.fromGuest, 0);
 
 describe('traffic through the nested lab', () => {
   it('good l2-bridge: nothing lost, duplicated or reordered, frames unchanged, latency measured, nothing emitted', async () => {

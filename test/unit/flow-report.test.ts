@@ -1,15 +1,22 @@
 // Frame-by-frame analysis on synthetic captures: each fault shows up as exactly that fault.
 import { describe, expect, it } from 'vitest';
-import { analyzeTraffic, type CapturedFrame, type CapturePoint, type FlowSpec } from '../../lib/analysis/flow-report.ts';
-import { ARP, Ether, flow, ICMP, IPv4, Raw, stack, UDP } from '../../lib/frames/index.ts';
+import { analyzeTraffic, describeChange, type SentFlow } from '../../lib/analysis/flow-report.ts';
+import type { RunId } from '../../lib/core/run-id.ts';
+import { ARP, Ether, flow, ICMP, Icmpv6OtherLayer, IPv4, IPv6, Raw, stack, UDP } from '../../lib/frames/index.ts';
 
-const RUN = 0x00abcdef;
+const ICMPv6Other = (type: number) => new Icmpv6OtherLayer({ type });
+import type { CapturePoint } from '../../lib/core/sides.ts';
+import type { TimedFrame } from '../../lib/core/timed-frame.ts';
+
+const RUN: RunId = 'wl-abcdef';
 const LEFT_MAC = '02:00:00:00:00:01';
 const RIGHT_MAC = '02:00:00:00:00:02';
 const GUEST_MAC = '02:00:00:00:00:99';
 const COUNT = 100;
 
-function makeFlow(): FlowSpec & { frames: Buffer[] } {
+const HOSTS = { left: { mac: LEFT_MAC, ipv4: '198.18.0.1/24' }, right: { mac: RIGHT_MAC, ipv4: '198.18.0.2/24' } };
+
+function makeFlow(): SentFlow & { sent: Buffer[] } {
   const f = flow({
     template: stack(Ether({ src: LEFT_MAC, dst: RIGHT_MAC }), IPv4({ src: '198.18.0.1', dst: '198.18.0.2' }), UDP({ sport: 1000, dport: 2000 })),
     runId: RUN,
@@ -18,15 +25,15 @@ function makeFlow(): FlowSpec & { frames: Buffer[] } {
     ratePps: 1000,
     size: 128,
   });
-  return { flowId: 1, name: 'l→r', from: 'left', to: 'right', count: COUNT, frameAt: (s) => f.frameAt(s), frames: [...f].map((x) => x.data) };
+  return { name: 'l→r', from: 'left', to: 'right', frames: f, sent: [...f].map((x) => x.data) };
 }
 
-async function* frames(list: CapturedFrame[]): AsyncIterable<CapturedFrame> {
+async function* frames(list: TimedFrame[]): AsyncIterable<TimedFrame> {
   yield* list;
 }
 
 /** Captures of a perfect bridge: every frame on every point, 30 µs through the guest. */
-function perfect(sent: Buffer[], transform: (b: Buffer, seq: number) => Buffer | null = (b) => b): Partial<Record<CapturePoint, AsyncIterable<CapturedFrame>>> {
+function perfect(sent: Buffer[], transform: (b: Buffer, seq: number) => Buffer | null = (b) => b): Partial<Record<CapturePoint, AsyncIterable<TimedFrame>>> {
   const at = (offsetNs: number, t = false) =>
     sent.flatMap((b, seq) => {
       const data = t ? transform(b, seq) : b;
@@ -38,18 +45,20 @@ function perfect(sent: Buffer[], transform: (b: Buffer, seq: number) => Buffer |
 describe('analyzeTraffic', () => {
   it('a perfect path: nothing lost, duplicated or reordered, frames unchanged, latency measured', async () => {
     const f = makeFlow();
-    const report = await analyzeTraffic({ runId: RUN, flows: [f], hostMacs: [LEFT_MAC, RIGHT_MAC], captures: perfect(f.frames) });
+    const report = await analyzeTraffic({ runId: RUN, flows: [f], hosts: HOSTS, captures: perfect(f.sent) });
     const r = report.flows[0]!;
     expect(r).toMatchObject({ sent: COUNT, lost: 0, duplicated: 0, reordered: { count: 0, maxDisplacement: 0 } });
     expect(r.received).toEqual({ 'left-host': COUNT, 'guest-left': COUNT, 'guest-right': COUNT, 'right-host': COUNT });
     expect(r.rewrites.unchanged).toBe(COUNT);
     expect(r.latencyUs).toMatchObject({ samples: COUNT, min: 30, p50: 30, max: 30 });
-    expect(report.foreign.every((x) => x.fromGuest === 0)).toBe(true);
+    expect(report.emissions.every((x) => x.fromGuest === 0)).toBe(true);
+    expect(r.latencySamplesUs).toHaveLength(COUNT);
+    expect(r.reflected).toEqual({ atIngressPort: 0, atSender: 0, seqs: [] });
   });
 
   it('counts loss and names the lost sequence numbers', async () => {
     const f = makeFlow();
-    const report = await analyzeTraffic({ runId: RUN, flows: [f], hostMacs: [LEFT_MAC, RIGHT_MAC], captures: perfect(f.frames, (b, seq) => (seq % 10 === 3 ? null : b)) });
+    const report = await analyzeTraffic({ runId: RUN, flows: [f], hosts: HOSTS, captures: perfect(f.sent, (b, seq) => (seq % 10 === 3 ? null : b)) });
     expect(report.flows[0]!.lost).toBe(10);
     expect(report.flows[0]!.lostSeqs.slice(0, 3)).toEqual([3, 13, 23]);
     expect(report.flows[0]!.latencyUs?.samples).toBe(90);
@@ -57,11 +66,11 @@ describe('analyzeTraffic', () => {
 
   it('counts duplicates and reordering with the largest displacement', async () => {
     const f = makeFlow();
-    const order = [...f.frames.keys()];
+    const order = [...f.sent.keys()];
     [order[10], order[15]] = [order[15]!, order[10]!]; // 15 arrives where 10 should: 10..14 arrive late
-    const arrived: CapturedFrame[] = order.map((seq, i) => ({ tsNs: BigInt(i * 1000), data: f.frames[seq]! }));
-    arrived.push({ tsNs: 999_999n, data: f.frames[50]! });
-    const report = await analyzeTraffic({ runId: RUN, flows: [f], hostMacs: [LEFT_MAC, RIGHT_MAC], captures: { 'right-host': frames(arrived) } });
+    const arrived: TimedFrame[] = order.map((seq, i) => ({ tsNs: BigInt(i * 1000), data: f.sent[seq]! }));
+    arrived.push({ tsNs: 999_999n, data: f.sent[50]! });
+    const report = await analyzeTraffic({ runId: RUN, flows: [f], hosts: HOSTS, captures: { 'right-host': frames(arrived) } });
     const r = report.flows[0]!;
     expect(r.duplicated).toBe(1);
     expect(r.reordered).toEqual({ count: 5, maxDisplacement: 5 });
@@ -76,10 +85,15 @@ describe('analyzeTraffic', () => {
       c[22] = c[22]! - 1; // TTL − 1 without fixing the header checksum
       return c;
     };
-    const report = await analyzeTraffic({ runId: RUN, flows: [f], hostMacs: [LEFT_MAC, RIGHT_MAC], captures: perfect(f.frames, rewrite) });
+    const report = await analyzeTraffic({ runId: RUN, flows: [f], hosts: HOSTS, captures: perfect(f.sent, rewrite) });
     const r = report.flows[0]!;
     expect(r.rewrites).toMatchObject({ unchanged: 0, srcMac: COUNT, dstMac: 0, hopLimitDelta: { '-1': COUNT }, badChecksum: COUNT, payload: 0 });
-    expect(r.differences[0]!.changes).toEqual([`src MAC ${LEFT_MAC} → ${GUEST_MAC}`, 'TTL/hop limit 64 → 63', 'bad checksum: IPv4']);
+    expect(r.differences[0]!.changes).toEqual([
+      { field: 'srcMac', sent: LEFT_MAC, received: GUEST_MAC },
+      { field: 'hopLimit', sent: 64, received: 63 },
+      { field: 'checksum', bad: ['IPv4'] },
+    ]);
+    expect(r.differences[0]!.changes.map(describeChange)).toEqual([`src MAC ${LEFT_MAC} → ${GUEST_MAC}`, 'TTL/hop limit 64 → 63', 'bad checksum: IPv4']);
     expect(r.differences[0]!.firstDifferingBytes?.offset).toBe(11); // the last byte of the source MAC
   });
 
@@ -88,24 +102,25 @@ describe('analyzeTraffic', () => {
     const guestArp = stack(Ether({ src: GUEST_MAC, dst: 'ff:ff:ff:ff:ff:ff' }), ARP({ hwsrc: GUEST_MAC, psrc: '198.18.0.9', pdst: '198.18.0.9' })).build();
     const hostArp = stack(Ether({ src: LEFT_MAC, dst: 'ff:ff:ff:ff:ff:ff' }), ARP({ hwsrc: LEFT_MAC, psrc: '198.18.0.1', pdst: '198.18.0.2' })).build();
     const captured = [guestArp, hostArp, guestArp].map((data, i) => ({ tsNs: BigInt(i), data }));
-    const report = await analyzeTraffic({ runId: RUN, flows: [f], hostMacs: [LEFT_MAC, RIGHT_MAC], captures: { 'guest-right': frames(captured) } });
-    const point = report.foreign.find((x) => x.point === 'guest-right')!;
-    expect(point.fromGuest).toBe(2);
-    expect(point.fromHosts).toBe(1);
-    expect(point.guestSummaries[0]!.count).toBe(2);
-    expect(point.guestSummaries[0]!.summary).toMatch(/ARP/);
+    const report = await analyzeTraffic({ runId: RUN, flows: [f], hosts: HOSTS, captures: { 'guest-right': frames(captured) } });
+    const point = report.emissions.find((x) => x.point === 'guest-right')!;
+    // The host's ARP was never seen leaving the host (no left-host capture here): it carries the
+    // host's MAC, so the guest must have made it up.
+    expect(point).toMatchObject({ fromGuest: 3, fromHosts: 0, byClass: { arp: 2, spoofed: 1 } });
+    expect(report.emissionList.map((e) => e.class)).toEqual(['arp', 'spoofed', 'arp']);
+    expect(report.emissionList[0]!.summary).toMatch(/ARP/);
   });
 });
 
 describe('analyzeTraffic: quoted signatures', () => {
   it('an ICMP error quoting a test frame is not a copy of that frame', async () => {
     const f = makeFlow();
-    const quoted = f.frames[7]!.subarray(14, 14 + 28 + 18);
+    const quoted = f.sent[7]!.subarray(14, 14 + 28 + 18);
     const icmpError = stack(Ether({ src: RIGHT_MAC, dst: LEFT_MAC }), IPv4({ src: '198.18.0.2', dst: '198.18.0.1' }), ICMP({ type: 3, code: 3 }), Raw(quoted)).build();
-    const arrived = [...f.frames, icmpError].map((data, i) => ({ tsNs: BigInt(i), data }));
-    const report = await analyzeTraffic({ runId: RUN, flows: [f], hostMacs: [LEFT_MAC, RIGHT_MAC], captures: { 'right-host': frames(arrived) } });
+    const arrived = [...f.sent, icmpError].map((data, i) => ({ tsNs: BigInt(i), data }));
+    const report = await analyzeTraffic({ runId: RUN, flows: [f], hosts: HOSTS, captures: { 'right-host': frames(arrived) } });
     expect(report.flows[0]!.duplicated).toBe(0);
-    expect(report.foreign[0]!.fromHosts).toBe(1);
+    expect(report.emissions.find((x) => x.point === 'right-host')!.fromHosts).toBe(1);
   });
 });
 
@@ -114,9 +129,60 @@ describe('analyzeTraffic: routed host frames', () => {
     const f = makeFlow();
     const routed = stack(Ether({ src: GUEST_MAC, dst: LEFT_MAC }), IPv4({ src: '198.18.0.2', dst: '198.18.0.1', ttl: 63 }), ICMP({ type: 3, code: 3 }), Raw(Buffer.alloc(28))).build();
     const own = stack(Ether({ src: GUEST_MAC, dst: LEFT_MAC }), IPv4({ src: '198.18.0.9', dst: '198.18.0.1' }), ICMP({ type: 8 }), Raw(Buffer.alloc(8))).build();
+    const original = stack(Ether({ src: RIGHT_MAC, dst: GUEST_MAC }), IPv4({ src: '198.18.0.2', dst: '198.18.0.1', ttl: 64 }), ICMP({ type: 3, code: 3 }), Raw(Buffer.alloc(28))).build();
     const captured = [routed, own].map((data, i) => ({ tsNs: BigInt(i), data }));
-    const report = await analyzeTraffic({ runId: RUN, flows: [f], hostMacs: [LEFT_MAC, RIGHT_MAC], hostAddresses: ['198.18.0.1', '198.18.0.2'], captures: { 'left-host': frames(captured) } });
-    expect(report.foreign[0]).toMatchObject({ fromHosts: 1, fromGuest: 1 });
-    expect(report.foreign[0]!.guestSummaries[0]!.summary).toMatch(/198\.18\.0\.9/);
+    const report = await analyzeTraffic({
+      runId: RUN,
+      flows: [f],
+      hosts: HOSTS,
+      captures: { 'left-host': frames(captured), 'right-host': frames([{ tsNs: 0n, data: original }]) },
+    });
+    expect(report.emissions.find((x) => x.point === 'left-host')).toMatchObject({ fromHosts: 1, fromGuest: 1, byClass: { other: 1 } });
+    expect(report.emissionList[0]!.summary).toMatch(/198\.18\.0\.9/);
+  });
+});
+
+describe('analyzeTraffic: reflections', () => {
+  it('a frame leaving the guest by the port it entered, or arriving back at its sender, is counted as reflected', async () => {
+    const f = makeFlow();
+    const twice = (list: Buffer[], seqs: number[], offsetNs: number) =>
+      [...list.map((data, seq) => ({ tsNs: BigInt(seq * 1_000_000), data })), ...seqs.map((seq) => ({ tsNs: BigInt(seq * 1_000_000 + offsetNs), data: list[seq]! }))];
+    const report = await analyzeTraffic({
+      runId: RUN,
+      flows: [f],
+      hosts: HOSTS,
+      captures: {
+        'left-host': frames(twice(f.sent, [4], 90_000)),
+        'guest-left': frames(twice(f.sent, [3, 4], 50_000)),
+        'guest-right': frames(f.sent.map((data, seq) => ({ tsNs: BigInt(seq * 1_000_000 + 30_000), data }))),
+        'right-host': frames(f.sent.map((data, seq) => ({ tsNs: BigInt(seq * 1_000_000 + 31_000), data }))),
+      },
+    });
+    const r = report.flows[0]!;
+    expect(r.reflected).toMatchObject({ atIngressPort: 2, atSender: 1 });
+    expect([...r.reflected.seqs].sort()).toEqual([3, 4]);
+    expect(r.duplicated).toBe(0);
+    // The latency is the first sighting's: the reflected copy does not move it.
+    expect(r.latencyUs?.max).toBe(30);
+  });
+});
+
+describe('analyzeTraffic: what the guest sends by itself', () => {
+  const GUEST_LEFT = '02:00:00:00:00:aa';
+  const bridgeMac = '02:00:00:00:00:cc';
+  it('classifies IPv6 link-local autoconfiguration, STP, DHCP, IGMP and the rest, with the emitting MAC', async () => {
+    const f = makeFlow();
+    const rs = stack(Ether({ src: bridgeMac, dst: '33:33:00:00:00:02' }), IPv6({ src: 'fe80::1', dst: 'ff02::2' }), ICMPv6Other(133)).build();
+    const stp = Buffer.concat([Buffer.from('0180c2000000', 'hex'), Buffer.from(bridgeMac.replace(/:/g, ''), 'hex'), Buffer.from('0026424203000000000080', 'hex'), Buffer.alloc(30)]);
+    const dhcp = stack(Ether({ src: bridgeMac, dst: 'ff:ff:ff:ff:ff:ff' }), IPv4({ src: '0.0.0.0', dst: '255.255.255.255' }), UDP({ sport: 68, dport: 67 }), Raw(Buffer.alloc(240))).build();
+    const igmp = stack(Ether({ src: GUEST_LEFT, dst: '01:00:5e:00:00:16' }), IPv4({ src: '198.18.0.77', dst: '224.0.0.22', proto: 2 }), Raw(Buffer.alloc(16))).build();
+    const other = stack(Ether({ src: GUEST_LEFT, dst: RIGHT_MAC }), IPv4({ src: '198.18.0.77', dst: '198.18.0.2' }), UDP({ sport: 5, dport: 6 })).build();
+    const captured = [rs, stp, dhcp, igmp, other].map((data, i) => ({ tsNs: BigInt(i), data }));
+    const report = await analyzeTraffic({ runId: RUN, flows: [f], hosts: HOSTS, captures: { 'guest-left': frames(captured) } });
+    expect(report.emissions.find((x) => x.point === 'guest-left')).toMatchObject({
+      fromGuest: 5,
+      byClass: { 'ipv6-link-local': 1, 'link-control': 1, dhcp: 1, igmp: 1, other: 1 },
+      bySourceMac: { [bridgeMac]: 3, [GUEST_LEFT]: 2 },
+    });
   });
 });

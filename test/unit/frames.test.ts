@@ -113,11 +113,11 @@ describe('parse never throws', () => {
 
 describe('signature', () => {
   it('is found anywhere in a frame, and only for the given run', () => {
-    const sig = signatureBytes({ runId: 0xdeadbeef, flowId: 3, seq: 77, sendTime32: 5 });
+    const sig = signatureBytes({ runTag: 0xdeadbeef, flowId: 3, seq: 77, sendTime32: 5 });
     const frame = Buffer.concat([Buffer.from('WLB1 decoy WLB1'), Buffer.alloc(33), sig, Buffer.alloc(5)]);
     const at = findSignature(frame, 0xdeadbeef);
     expect(at).toBe(48);
-    expect(readSignature(frame, at)).toEqual({ runId: 0xdeadbeef, flowId: 3, seq: 77, sendTime32: 5 });
+    expect(readSignature(frame, at)).toEqual({ runTag: 0xdeadbeef, flowId: 3, seq: 77, sendTime32: 5 });
     expect(findSignature(frame, 1)).toBe(-1);
     expect(findSignature(frame.subarray(0, 60))).toBe(0); // without run id the decoy matches
     expect(findSignature(frame.subarray(0, 60), 0xdeadbeef)).toBe(-1); // cut signature

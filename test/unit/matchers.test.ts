@@ -1,22 +1,28 @@
 // The flow-report checks: each passes on a report that keeps the promise and fails on one that
 // breaks it, with a message that says expected versus observed and shows the offending frames.
 import { describe, expect, it } from 'vitest';
-import { analyzeTraffic, type CapturedFrame, type CapturePoint, type FlowReport, type TrafficReport } from '../../lib/analysis/flow-report.ts';
+import { analyzeTraffic, type FlowResult, type TrafficReport } from '../../lib/analysis/flow-report.ts';
 import { checksumOf, sum16 } from '../../lib/frames/checksum.ts';
 import { Ether, flow, IPv4, stack, UDP } from '../../lib/frames/index.ts';
-import type { InjectionResult } from '../../lib/traffic/injector.ts';
+import type { InjectionResult } from '../../lib/analysis/run.ts';
+import type { EmissionClass } from '../../lib/analysis/emissions.ts';
 import {
   arriveInOrder,
   arriveUnchanged,
   beL3Rewritten,
   deliverAll,
   deliverNone,
+  latencyBalanced,
   latencyUnder,
   noDuplicates,
   noGuestEmissions,
+  noReflections,
 } from '../../lib/analysis/matchers.ts';
 import type { TrafficRun } from '../../lib/traffic/traffic-run.ts';
 import '../../fixtures/matchers.ts';
+import { CAPTURE_POINTS, type CapturePoint, type Side } from '../../lib/core/sides.ts';
+import type { RunId } from '../../lib/core/run-id.ts';
+import type { TimedFrame } from '../../lib/core/timed-frame.ts';
 
 const LEFT_MAC = '02:00:00:00:00:01';
 const RIGHT_MAC = '02:00:00:00:00:02';
@@ -24,7 +30,7 @@ const GUEST_LEFT_MAC = '02:00:00:00:00:aa';
 const GUEST_RIGHT_MAC = '02:00:00:00:00:bb';
 
 /** A clean flow of 1000 frames left → right; override what the test breaks. */
-function flowReport(o: Partial<FlowReport> = {}): FlowReport {
+function flowReport(o: Partial<FlowResult> = {}): FlowResult {
   return {
     flowId: 1,
     name: 'udp l→r',
@@ -35,20 +41,22 @@ function flowReport(o: Partial<FlowReport> = {}): FlowReport {
     lost: 0,
     lostSeqs: [],
     duplicated: 0,
+    reflected: { atIngressPort: 0, atSender: 0, seqs: [] },
     reordered: { count: 0, maxDisplacement: 0 },
     latencyUs: { samples: 1000, min: 20, p50: 40, p90: 80, p99: 200, max: 900 },
+    latencySamplesUs: [],
     rewrites: { unchanged: 1000, srcMac: 0, dstMac: 0, hopLimitDelta: {}, vlanTags: 0, payload: 0, length: 0, badChecksum: 0, arrivedSrcMacs: {}, arrivedDstMacs: {} },
     differences: [],
     ...o,
   };
 }
 
-function trafficReport(flows: FlowReport[], o: Partial<TrafficReport> = {}): TrafficReport {
-  const foreign = (['left-host', 'guest-left', 'guest-right', 'right-host'] as const).map((point) => ({ point, fromGuest: 0, fromHosts: 0, guestSummaries: [] }));
-  return { flows, foreign, captureDrops: {}, ...o };
+function trafficReport(flows: FlowResult[], o: Partial<TrafficReport> = {}): TrafficReport {
+  const emissions = CAPTURE_POINTS.map((point) => ({ point, fromGuest: 0, byClass: {}, bySourceMac: {}, fromHosts: 0 }));
+  return { flows, emissions, emissionList: [], captureDrops: {}, ...o };
 }
 
-function injection(side: string, achievedPps: number, requestedPps: number | 'max' = 10_000): InjectionResult {
+function injection(side: Side, achievedPps: number, requestedPps: number | 'max' = 10_000): InjectionResult {
   return { side, frames: 1000, sent: 1000, failed: 0, requestedPps, achievedPps, durationS: 0.1 };
 }
 
@@ -76,7 +84,9 @@ describe('deliverAll', () => {
     expect(r.message).toContain('(the first 20 of 37)');
     expect(r.message).toContain("37 reached the guest's ingress port but never left its egress port: dropped inside the guest");
     expect(r.message).toContain('achieved 9,900 of 10,000 pps requested (99%)');
-    expect(r.message).not.toContain('\n'); // one paragraph
+    // The headline (what failed, the likely cause), then one paragraph.
+    expect(r.headline).toBe('flow "udp l→r" (left → right): 37 of 1,000 frames lost, dropped inside the guest (they entered its left port and never left its right port).');
+    expect(r.message.split('\n')).toHaveLength(2);
   });
 
   it('does not blame the guest for frames the generator never sent, and says the generator was slow', () => {
@@ -110,7 +120,7 @@ describe('deliverAll', () => {
   });
 
   it('refuses what is not a report', () => {
-    expect(() => deliverAll(42 as never)).toThrow('toDeliverAll expects a FlowReport, a TrafficReport or a TrafficRun; got number.');
+    expect(() => deliverAll(42 as never)).toThrow('toDeliverAll expects a FlowResult, a TrafficReport or a TrafficRun; got number.');
   });
 });
 
@@ -143,15 +153,15 @@ describe('deliverNone', () => {
 
 // --- Rewrites: reports made by analyzeTraffic itself, so the change texts are the real ones ----
 
-const RUN = 0x00c0ffee;
+const RUN: RunId = 'wl-c0ffee';
 const COUNT = 50;
 
-async function* frames(list: CapturedFrame[]): AsyncIterable<CapturedFrame> {
+async function* frames(list: TimedFrame[]): AsyncIterable<TimedFrame> {
   yield* list;
 }
 
 /** A flow sent to `dst`, passed through `guest` on its way to the right host (null = dropped). */
-async function throughGuest(guest: (frame: Buffer, seq: number) => Buffer | null, dst = RIGHT_MAC): Promise<FlowReport> {
+async function throughGuest(guest: (frame: Buffer, seq: number) => Buffer | null, dst = RIGHT_MAC): Promise<FlowResult> {
   const f = flow({
     template: stack(Ether({ src: LEFT_MAC, dst }), IPv4({ src: '198.18.0.1', dst: '198.18.1.2' }), UDP({ sport: 1000, dport: 2000 })),
     runId: RUN,
@@ -166,8 +176,9 @@ async function throughGuest(guest: (frame: Buffer, seq: number) => Buffer | null
       const data = fn(b, seq);
       return data ? [{ tsNs: BigInt(seq * 1_000_000 + offsetNs), data }] : [];
     }));
-  const captures: Partial<Record<CapturePoint, AsyncIterable<CapturedFrame>>> = { 'left-host': at(0, (b) => b), 'guest-left': at(1000, (b) => b), 'guest-right': at(31_000, guest), 'right-host': at(32_000, guest) };
-  const report = await analyzeTraffic({ runId: RUN, flows: [{ flowId: 1, name: 'udp l→r', from: 'left', to: 'right', count: COUNT, frameAt: (s) => f.frameAt(s) }], hostMacs: [LEFT_MAC, RIGHT_MAC], captures });
+  const captures: Partial<Record<CapturePoint, AsyncIterable<TimedFrame>>> = { 'left-host': at(0, (b) => b), 'guest-left': at(1000, (b) => b), 'guest-right': at(31_000, guest), 'right-host': at(32_000, guest) };
+  const hosts = { left: { mac: LEFT_MAC, ipv4: '198.18.0.1/24' }, right: { mac: RIGHT_MAC, ipv4: '198.18.1.2/24' } };
+  const report = await analyzeTraffic({ runId: RUN, flows: [{ name: 'udp l→r', from: 'left', to: 'right', frames: f }], hosts, captures });
   return report.flows[0]!;
 }
 
@@ -232,7 +243,7 @@ describe('beL3Rewritten', () => {
   it("fails when the source is the guest's ingress NIC, showing the offending frame", async () => {
     const r = beL3Rewritten(await throughGuest(route({ src: GUEST_LEFT_MAC }), GUEST_LEFT_MAC), L3);
     expect(r.pass).toBe(false);
-    expect(r.message).toContain(`src MAC is the guest's ingress NIC ${GUEST_LEFT_MAC}, not its egress NIC ${GUEST_RIGHT_MAC} (in 5 of the 5 frames recorded)`);
+    expect(r.headline).toContain(`arrived with source MAC ${GUEST_LEFT_MAC} instead of the egress NIC's ${GUEST_RIGHT_MAC} (the ingress NIC)`);
     // Every arrival is counted, not only the recorded differences.
     expect(r.message).toContain(`${COUNT} arrived with source MAC ${GUEST_LEFT_MAC} instead of the egress NIC's ${GUEST_RIGHT_MAC} (the ingress NIC)`);
     expect(r.message).toContain(`First offending: seq 0 was sent as \`Ether ${LEFT_MAC} > ${GUEST_LEFT_MAC}`);
@@ -297,47 +308,71 @@ describe('latencyUnder', () => {
 });
 
 describe('noGuestEmissions', () => {
-  const arp = 'Ether 02:00:00:00:00:bb > ff:ff:ff:ff:ff:ff / ARP who-has 198.18.1.2 tell 198.18.1.1';
-  const icmp = 'Ether 02:00:00:00:00:aa > 02:00:00:00:00:01 / IPv4 198.18.0.254 > 198.18.0.1 ttl=64 / ICMP time-exceeded id=0 seq=0';
-  const chatty = trafficReport([flowReport()], {
-    foreign: [
-      { point: 'guest-left', fromGuest: 3, fromHosts: 0, guestSummaries: [{ summary: icmp, count: 3 }] },
-      { point: 'guest-right', fromGuest: 2, fromHosts: 4, guestSummaries: [{ summary: arp, count: 2 }] },
+  const BRIDGE_MAC = '02:00:00:00:00:cc';
+  const emission = (point: CapturePoint, cls: EmissionClass, srcMac: string, summary: string) => ({ point, tsNs: 0n, class: cls, srcMac, summary });
+  const chattyBridge = trafficReport([flowReport()], {
+    emissions: [
+      { point: 'guest-left', fromGuest: 3, byClass: { 'ipv6-link-local': 3 }, bySourceMac: { [BRIDGE_MAC]: 3 }, fromHosts: 0 },
+      { point: 'guest-right', fromGuest: 2, byClass: { 'ipv6-link-local': 1, 'link-control': 1 }, bySourceMac: { [BRIDGE_MAC]: 2 }, fromHosts: 4 },
+      { point: 'left-host', fromGuest: 3, byClass: { 'ipv6-link-local': 3 }, bySourceMac: { [BRIDGE_MAC]: 3 }, fromHosts: 0 },
+    ],
+    emissionList: [
+      ...[1, 2, 3].map(() => emission('guest-left', 'ipv6-link-local', BRIDGE_MAC, 'Ether … / IPv6 fe80::1 > ff02::2 / ICMPv6 type=133')),
+      emission('guest-right', 'ipv6-link-local', BRIDGE_MAC, 'Ether … / IPv6 :: > ff02::1:ff00:1 / ICMPv6 NS'),
+      emission('guest-right', 'link-control', BRIDGE_MAC, 'Ether … > 01:80:c2:00:00:00'),
     ],
   });
+  const guestMacs = [GUEST_LEFT_MAC, GUEST_RIGHT_MAC];
 
   it('passes when the guest said nothing', () => {
     expect(noGuestEmissions(trafficReport([flowReport()])).pass).toBe(true);
   });
 
-  it('passes when all it said is allowed', () => {
-    const onlyArp = trafficReport([], { foreign: [{ point: 'guest-right', fromGuest: 2, fromHosts: 0, guestSummaries: [{ summary: arp, count: 2 }] }] });
-    const r = noGuestEmissions(onlyArp, { allow: ['ARP'] });
+  it('fails in one short paragraph: counts per class at the guest ports, the emitting MAC (not a NIC), the cause and the fix', () => {
+    const r = noGuestEmissions(chattyBridge, { role: 'l2-bridge', guestMacs });
+    expect(r.pass).toBe(false);
+    // Counted at the guest's ports only: the host-side sighting of the same frames is not counted twice.
+    expect(r.headline).toBe("The guest sent 5 frames by itself (4 ipv6-link-local, 1 link-control): likely IPv6 is on (Debian's default) for the guest's bridge (or another interface), which then autoconfigures a link-local address.");
+    expect(r.message).toContain(`${BRIDGE_MAC} (not one of the guest's NICs (its bridge or another interface)): 5`);
+    expect(r.message).toContain('Fix: set net.ipv6.conf.<if>.disable_ipv6=1');
+    expect(r.message).toContain('link-control: switch STP off');
+    expect(r.message.split('\n')).toHaveLength(2);
+  });
+
+  it("an l3-forwarder's link control plane is reported, not failed; a profile may tolerate named classes", () => {
+    const routerChatter = trafficReport([], {
+      emissions: [{ point: 'guest-left', fromGuest: 4, byClass: { arp: 2, 'ipv6-link-local': 2 }, bySourceMac: { [GUEST_LEFT_MAC]: 4 }, fromHosts: 0 }],
+    });
+    const r = noGuestEmissions(routerChatter, { role: 'l3-forwarder' });
     expect(r.pass).toBe(true);
-    expect(r.message).toContain('2 allowed frames were seen');
+    expect(r.message).toContain('Allowed and reported: 2 ipv6-link-local, 2 arp.');
+    expect(noGuestEmissions(routerChatter, { role: 'l2-bridge' }).pass).toBe(false);
+    expect(noGuestEmissions(chattyBridge, { role: 'l2-bridge', tolerate: ['ipv6-link-local'] }).headline).toMatch(/^The guest sent 1 frames by itself \(1 link-control\): likely STP is on/);
+    expect(noGuestEmissions(chattyBridge, { role: 'monitor', tolerate: ['ipv6-link-local', 'link-control'] }).pass).toBe(true);
   });
+});
 
-  it('fails listing each point with the summaries of what was emitted', () => {
-    const r = noGuestEmissions(chatty);
+describe('noReflections', () => {
+  it('passes on a clean flow and fails naming where the frames came back', () => {
+    expect(noReflections(flowReport()).pass).toBe(true);
+    const r = noReflections(flowReport({ reflected: { atIngressPort: 100, atSender: 100, seqs: [0, 1, 2] } }));
     expect(r.pass).toBe(false);
-    expect(r.message).toContain(`at the guest's left port 3: 3 × \`${icmp}\`; at the guest's right port 2: 2 × \`${arp}\``);
+    expect(r.headline).toContain('frames reflected');
+    expect(r.headline).toContain('100 left the guest by its left port, the one they entered by');
+    expect(r.headline).toContain('100 arrived back at the left host that sent them');
   });
+});
 
-  it('leaves out what the allow list admits, by layer name or predicate', () => {
-    const byName = noGuestEmissions(chatty, { allow: ['ARP'] });
-    expect(byName.pass).toBe(false);
-    expect(byName.message).toContain('(except ARP)');
-    expect(byName.message).not.toContain('ARP who-has');
-    expect(byName.message).toContain('2 allowed frames were seen');
-    const byPredicate = noGuestEmissions(chatty, { allow: (s) => s.includes('ICMP time-exceeded') });
-    expect(byPredicate.message).toContain(arp);
-    expect(byPredicate.message).not.toContain(icmp);
-  });
-
-  it('counts frames beyond the listed summaries as not allowed', () => {
-    const r = noGuestEmissions(trafficReport([], { foreign: [{ point: 'guest-right', fromGuest: 7, fromHosts: 0, guestSummaries: [{ summary: arp, count: 2 }] }] }), { allow: ['ARP'] });
+describe('latencyBalanced', () => {
+  const lr = flowReport({ latencyUs: { samples: 100, min: 2900, p50: 3134, p90: 3300, p99: 3500, max: 3600 } });
+  const rl = flowReport({ flowId: 2, name: 'udp r→l', from: 'right', to: 'left', latencyUs: { samples: 100, min: 50, p50: 75, p90: 90, p99: 200, max: 300 } });
+  it('fails when one direction is a few ms slower, naming the slower one', () => {
+    const r = latencyBalanced(lr, rl, 1500, 'the default bound');
     expect(r.pass).toBe(false);
-    expect(r.message).toContain("at the guest's right port 5: 5 more of other kinds");
+    expect(r.headline).toBe('flow "udp l→r" (left → right): one direction is slower — median latency 3.06 ms above the other direction\'s (bound 1.5 ms).');
+  });
+  it('passes when the medians are close', () => {
+    expect(latencyBalanced(rl, { ...rl, flowId: 3, from: 'left', to: 'right' }, 1500).pass).toBe(true);
   });
 });
 
@@ -346,7 +381,7 @@ describe('registered as vitest matchers', () => {
     const lossy = flowReport({ lost: 2, lostSeqs: [4, 9], received: { 'left-host': 1000, 'guest-left': 1000, 'guest-right': 998, 'right-host': 998 } });
     expect(flowReport()).toDeliverAll();
     expect(trafficReport([flowReport()])).toArriveUnchanged();
-    expect(run(trafficReport([flowReport()]), [])).toHaveNoGuestEmissions({ allow: ['ARP'] });
+    expect(run(trafficReport([flowReport()]), [])).toHaveNoGuestEmissions({ role: 'l3-forwarder' });
     expect(flowReport()).toHaveLatencyUnder({ p99: 1, unit: 'ms' });
     expect(() => expect(lossy).toDeliverAll({ injections: [injection('left', 10_000)] })).toThrow('Lost seqs 4, 9.');
     expect(() => expect(flowReport()).not.toDeliverAll()).toThrow('Expected the opposite, but: flow "udp l→r" (left → right): all 1,000 frames sent arrived');

@@ -18,7 +18,7 @@ const template = stack(Ether({ src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02
 const T0 = 1_700_000_000_123_456_789n;
 /** Varied frames: IMIX sizes, timestamps 1.000001 ms apart so microsecond files round visibly. */
 const frames = (n: number) =>
-  Array.from(flow({ template, runId: 1, flowId: 2, count: n, ratePps: 999_999, size: 'imix' }), (f) => ({ data: f.data, tsNs: T0 + BigInt(f.sendAtNs) }));
+  Array.from(flow({ template, runId: 'wl-000001', flowId: 2, count: n, ratePps: 999_999, size: 'imix' }), (f) => ({ data: f.data, tsNs: T0 + f.tsNs }));
 
 async function readAll(source: Parameters<typeof readPcap>[0], options?: Parameters<typeof readPcap>[1]): Promise<PcapRecord[]> {
   const out: PcapRecord[] = [];
@@ -109,10 +109,10 @@ describe('pcap round trip', () => {
     const writer = createPcapWriter(pipe);
     const it = readPcap(pipe)[Symbol.asyncIterator]();
     const first = it.next();
-    const f = flow({ template, runId: 1, flowId: 2, count: 200_000, ratePps: 1e6, size: 60 });
+    const f = flow({ template, runId: 'wl-000001', flowId: 2, count: 200_000, ratePps: 1e6, size: 60 });
     let pushedBack = -1;
     for (const x of f) {
-      if (!writer.write(x.data, x.sendAtNs)) {
+      if (!writer.write(x.data, x.tsNs)) {
         await Promise.race([writer.drained(), new Promise((resolve) => setTimeout(resolve, 200))]);
         if (pipe.writableNeedDrain) {
           pushedBack = x.seq; // the reader stopped taking data although the input had more

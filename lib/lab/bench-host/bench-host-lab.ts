@@ -4,9 +4,8 @@
 // Works on this machine or over SSH (host.connection), through one HostShell. Everything is checked
 // before anything changes (NICs, libvirt, the traffic hosts' pinned keys), and every change is
 // registered on the run's undo stack the moment it is made, so the host ends as it was found.
-import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import os, { homedir } from 'node:os';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { generatedMac, ipv4ToInt, intToIpv4, normalizeMac, parseCidr } from '../../core/addressing.ts';
 import { checkDataNics, createBenchBridge, enslaveNic } from './bench-nics.ts';
@@ -16,18 +15,18 @@ import { LocalShell, readPrivateKey, SshShell, type HostShell } from './host-she
 import { LibvirtGuest } from './libvirt-guest.ts';
 import { checkLibvirtTools, ensureLibvirtd } from './libvirtd.ts';
 import type { LabProfile, SshTargetProfile, TrafficHostProfile } from '../../profile/types.ts';
-import { newRunId } from '../../runtime/run-id.ts';
+import type { RunId } from '../../core/run-id.ts';
+import { otherSide, SIDES, type Side } from '../../core/sides.ts';
+import { allSettledOrThrow, openRun, unwindOnFailure } from '../bring-up.ts';
 import { SshHost } from '../../runtime/ssh.ts';
-import { UndoStack } from '../../runtime/teardown.ts';
+import type { UndoStack } from '../../runtime/teardown.ts';
 import { StartedLab } from '../started-lab.ts';
-import type { GuestPort, Lab, LabTimeline, LabTrafficHost, ProgressFn, Side } from '../lab.ts';
-
-const SIDES: readonly Side[] = ['left', 'right'];
+import type { GuestPort, Lab, LabTimeline, LabTrafficHost, ProgressFn } from '../lab.ts';
 
 export interface HostLabOptions {
   onProgress?: ProgressFn;
   /** Use this run id instead of a fresh one (tests name their resources with their own prefix). */
-  runId?: string;
+  runId?: RunId;
   /**
    * For `connection: local`: run the bench host's commands inside this network namespace (how
    * wirelab's tests simulate a bench host) and with this environment (e.g. a PATH without virsh).
@@ -47,15 +46,12 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
     throw new WirelabError(`${profile.file}: field 'kind' is "${profile.kind}", but the bench-host driver was asked to run it. Fix: use the nested driver for nested profiles (wirelab picks it by itself).`, { exitCode: 2 });
   }
   const progress = opts.onProgress ?? (() => {});
-  const runId = opts.runId ?? newRunId();
-  const stack = new UndoStack(runId);
+  // The work directory is this machine's: captures land here even when the bench host is remote.
+  const { runId, stack, workDir } = openRun(profile, opts.runId);
   const profileDir = path.dirname(profile.file);
-  // This machine's scratch directory (captures land here even when the bench host is remote).
-  const workDir = mkdtempSync(path.join(os.tmpdir(), `wirelab-${runId}-`));
-  stack.defer('work directory', () => rmSync(workDir, { recursive: true, force: true }));
 
-  let shell: HostShell | undefined;
-  try {
+  return unwindOnFailure(stack, async () => {
+    let shell: HostShell;
     // 1. Reach the bench host and look before touching anything: NICs, then libvirt.
     if (bench.connection === 'ssh') {
       const target = bench.ssh!;
@@ -77,11 +73,10 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
 
     // 2. The traffic hosts: their pinned host keys are checked before the bench host changes.
     progress('connecting to the traffic hosts');
-    // Settle both before failing, so a connection that succeeds late is still registered for undo.
-    const connected = await Promise.allSettled(SIDES.map((side) => connectTrafficHost(profile, side, profileDir, stack)));
-    const refused = connected.find((c) => c.status === 'rejected');
-    if (refused) throw (refused as PromiseRejectedResult).reason;
-    const sshHosts = connected.map((c) => (c as PromiseFulfilledResult<SshHost>).value);
+    const sshHosts = await allSettledOrThrow([
+      connectTrafficHost(profile, 'left', profileDir, stack),
+      connectTrafficHost(profile, 'right', profileDir, stack),
+    ] as const);
 
     // 3. The image (built here; uploaded when the bench host is remote).
     const hostDir = (await sh.run(['mktemp', '-d', `/tmp/wirelab-${runId}-XXXXXX`])).stdout.trim();
@@ -133,10 +128,7 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
       ports[side] = { side, netns: sh.netns, ifname: port.ifname, bridge: port.bridge, guestMac: guestMac(side), ...(sh.local ? {} : { ssh: sh.ssh }) };
     }
     return new StartedLab(runId, profile, guest, ports, hosts, timeline, workDir, stack);
-  } catch (error) {
-    await stack.unwind().catch((e: Error) => console.error(`wirelab: ${e.message}`));
-    throw error;
-  }
+  });
 }
 
 /** Kernel, initrd and disks as paths on the bench host. */
@@ -198,7 +190,7 @@ async function prepareTrafficHost(profile: LabProfile, side: Side, ssh: SshHost,
     stack.defer(`${spec.ipv4} on ${nic} of ${where}`, async () => void (await ssh.exec(['ip', 'addr', 'del', spec.ipv4, 'dev', nic])));
   }
   await ssh.execOk(['ip', 'link', 'set', 'dev', nic, 'up']);
-  const other = parseCidr(profile.trafficHosts[side === 'left' ? 'right' : 'left'].ipv4);
+  const other = parseCidr(profile.trafficHosts[otherSide(side)].ipv4);
   if (spec.gateway && other) {
     // A route to the other side's subnet only: the host's default route (its management) stays.
     const mask = other.prefix === 0 ? 0 : (0xffffffff << (32 - other.prefix)) >>> 0;
@@ -210,7 +202,7 @@ async function prepareTrafficHost(profile: LabProfile, side: Side, ssh: SshHost,
 }
 
 /** Monitor topology, as in the nested lab: br0 and br1 joined by a veth patch (both bridges flood, as hubs). */
-async function patchBridges(sh: HostShell, runId: string, bridges: { left: string; right: string }, stack: UndoStack): Promise<void> {
+async function patchBridges(sh: HostShell, runId: RunId, bridges: { left: string; right: string }, stack: UndoStack): Promise<void> {
   const [a, b] = [`${runId}-p0`, `${runId}-p1`];
   await sh.run(['ip', 'link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
   stack.defer(`veth patch ${a}`, async () => void (await sh.run(['ip', 'link', 'del', a], { allowFailure: true })));

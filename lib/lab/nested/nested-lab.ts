@@ -2,25 +2,23 @@
 // br1; the guest runs under QEMU on two taps enslaved to them; the traffic hosts are containers whose
 // data NICs are veths on the bridges. Every step registers its undo on the run's stack the moment the
 // resource exists, so a failure or Ctrl-C at any point removes exactly what was created.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { generatedMac } from '../../core/addressing.ts';
-import { ensureDockerEngine } from './docker-engine.ts';
 import { WirelabError } from '../../core/errors.ts';
+import type { RunId } from '../../core/run-id.ts';
+import { SIDES, type Side } from '../../core/sides.ts';
 import { buildReferenceImage } from '../../images/reference-image.ts';
-import { bridgeCommands, createNetns, ipBatch, tapCommands } from './netns.ts';
-import type { LabProfile } from '../../profile/types.ts';
-import { QemuGuest } from './qemu-guest.ts';
-import { reapStaleRuns } from '../reaper.ts';
-import { liveRunsInThisProcess, newRunId, writeRunRecord } from '../../runtime/run-id.ts';
-import { UndoStack } from '../../runtime/teardown.ts';
 import { ensureTrafficHostImage } from '../../images/traffic-host-image.ts';
-import { startTrafficHost } from './traffic-host.ts';
+import type { LabProfile } from '../../profile/types.ts';
+import { allSettledOrThrow, openRun, unwindOnFailure } from '../bring-up.ts';
+import type { GuestPort, Lab, LabTrafficHost, ProgressFn } from '../lab.ts';
+import { reapStaleRuns } from '../reaper.ts';
 import { StartedLab } from '../started-lab.ts';
-import type { GuestPort, Lab, LabTrafficHost, ProgressFn, Side } from '../lab.ts';
+import { ensureDockerEngine } from './docker-engine.ts';
+import { bridgeCommands, createNetns, ipBatch, tapCommands } from './netns.ts';
+import { QemuGuest } from './qemu-guest.ts';
+import { startTrafficHost } from './traffic-host.ts';
 
-const SIDES: readonly Side[] = ['left', 'right'];
 const BRIDGE: Record<Side, string> = { left: 'br0', right: 'br1' };
 const TAP: Record<Side, string> = { left: 'tap0', right: 'tap1' };
 /** Lab links carry jumbo frames so the lab itself never limits what the guest is tested with. */
@@ -29,22 +27,21 @@ const LAB_LINK_MTU = 9000;
 export interface NestedLabOptions {
   onProgress?: ProgressFn;
   /** Use this run id instead of a fresh one (tests that need to know it before start). */
-  runId?: string;
+  runId?: RunId;
 }
 
 export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions = {}): Promise<Lab> {
-  if (profile.kind !== 'nested') throw new WirelabError(`${profile.file}: field 'kind' is "${profile.kind}", but the nested driver was asked to run it. Fix: use the host driver for bench-host profiles.`, { exitCode: 2 });
+  if (profile.kind !== 'nested') {
+    throw new WirelabError(
+      `${profile.file}: field 'kind' is "${profile.kind}", but the nested driver was asked to run it. ` +
+        'Fix: use the host driver for bench-host profiles.',
+      { exitCode: 2 },
+    );
+  }
   const progress = opts.onProgress ?? (() => {});
-  const runId = opts.runId ?? newRunId();
-  const stack = new UndoStack(runId);
-  liveRunsInThisProcess.add(runId);
-  stack.defer('run bookkeeping', () => void liveRunsInThisProcess.delete(runId));
-  // The ledger comes first: from here on, a crash leaves resources the reaper can attribute.
-  stack.defer('run ledger', writeRunRecord({ runId, pid: process.pid, startedAt: new Date().toISOString(), profile: profile.file }));
-  const workDir = mkdtempSync(path.join(os.tmpdir(), `wirelab-${runId}-`));
-  stack.defer('work directory', () => rmSync(workDir, { recursive: true, force: true }));
+  const { runId, stack, workDir } = openRun(profile, opts.runId);
 
-  try {
+  return unwindOnFailure(stack, async () => {
     await reapStaleRuns();
     progress('preparing images and the container engine');
     // Independent and cached: build/check them concurrently.
@@ -67,13 +64,13 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
 
     progress('booting the guest and starting the traffic hosts');
     const source = profile.guest.image;
-    const guestPromise = QemuGuest.start({
+    const guestBooting = QemuGuest.start({
       name: `${runId}-guest`,
       netns: runId,
       workDir,
       stack,
       ...(source.kind === 'reference'
-        ? { kernel: image!.kernel, initrd: image!.initrd, append: 'console=ttyS0 quiet panic=-1' }
+        ? { kernel: image!.kernel, initrd: image!.initrd, append: image!.append }
         : source.kind === 'kernel'
           ? { kernel: source.kernel, initrd: source.initrd, append: source.append }
           : { disk: source.disk }),
@@ -84,8 +81,11 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
       ready: { pattern: profile.guest.ready.consolePattern, timeoutMs: profile.guest.ready.timeoutSeconds * 1000 },
     });
     const timeline = { guestReadyAtMs: 0, hostsReadyAtMs: 0 };
-    void guestPromise.then(() => (timeline.guestReadyAtMs = Date.now()), () => undefined);
-    const hostPromises = SIDES.map((side) =>
+    void guestBooting.then(
+      () => (timeline.guestReadyAtMs = Date.now()),
+      () => undefined,
+    );
+    const startHost = (side: Side) =>
       startTrafficHost(
         {
           side,
@@ -99,29 +99,22 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
           mtu: LAB_LINK_MTU,
         },
         stack,
-      ),
+      );
+    const hostsStarting = [startHost('left'), startHost('right')] as const;
+    void Promise.all(hostsStarting).then(
+      () => (timeline.hostsReadyAtMs = Date.now()),
+      () => undefined,
     );
-    void Promise.all(hostPromises).then(() => (timeline.hostsReadyAtMs = Date.now()), () => undefined);
-    // Wait for all, so that a failure of one never leaves another still starting after unwind.
-    const settled = await Promise.allSettled([guestPromise, ...hostPromises]);
-    const failure = settled.find((s) => s.status === 'rejected');
-    if (failure) throw (failure as PromiseRejectedResult).reason;
-    const guest = (settled[0] as PromiseFulfilledResult<QemuGuest>).value;
-    const [left, right] = settled.slice(1).map((s) => (s as PromiseFulfilledResult<Awaited<(typeof hostPromises)[number]>>).value);
+    const [guest, left, right] = await allSettledOrThrow([guestBooting, ...hostsStarting] as const);
     progress(`guest ready after ${(guest.readyAfterMs / 1000).toFixed(1)} s`);
 
     const hosts: Record<Side, LabTrafficHost> = {
-      left: { side: 'left', dataIf: left!.dataIf, mac: left!.mac, ipv4: left!.ipv4, ssh: left!.ssh },
-      right: { side: 'right', dataIf: right!.dataIf, mac: right!.mac, ipv4: right!.ipv4, ssh: right!.ssh },
+      left: { side: 'left', dataIf: left.dataIf, mac: left.mac, ipv4: left.ipv4, ssh: left.ssh },
+      right: { side: 'right', dataIf: right.dataIf, mac: right.mac, ipv4: right.ipv4, ssh: right.ssh },
     };
-    const ports = Object.fromEntries(
-      SIDES.map((side) => [side, { side, netns: runId, ifname: TAP[side], bridge: BRIDGE[side], guestMac: guestMac(side) } satisfies GuestPort]),
-    ) as Record<Side, GuestPort>;
-    return new StartedLab(runId, profile, guest, ports, hosts, timeline, workDir, stack);
-  } catch (error) {
-    await stack.unwind().catch((e: Error) => console.error(`wirelab: ${e.message}`));
-    throw error;
-  }
+    const port = (side: Side): GuestPort => ({ side, netns: runId, ifname: TAP[side], bridge: BRIDGE[side], guestMac: guestMac(side) });
+    return new StartedLab(runId, profile, guest, { left: port('left'), right: port('right') }, hosts, timeline, workDir, stack);
+  });
 }
 
 /** Monitor topology: br0 and br1 joined by a veth patch (both bridges flood, as hubs), so the guest sees a copy of everything. */

@@ -13,12 +13,12 @@ import { run } from '../../runtime/exec.ts';
 import { SshHost } from '../../runtime/ssh.ts';
 import type { UndoStack } from '../../runtime/teardown.ts';
 import { ensureTrafficHostImage } from '../../images/traffic-host-image.ts';
-
-export type Side = 'left' | 'right';
+import type { RunId } from '../../core/run-id.ts';
+import type { Side } from '../../core/sides.ts';
 
 export interface TrafficHostSpec {
   side: Side;
-  runId: string;
+  runId: RunId | string;
   /** Network namespace holding the bridge. */
   labNetns: string;
   bridge: string;

@@ -1,24 +1,17 @@
-// A run's identity. Every resource a run creates carries its id: the network namespace is named
-// after it, containers are labelled with it, and a ledger file records the owning process, so the
-// reaper can tell a crashed run's leftovers from a live run's resources, and touch nothing else.
-import { randomBytes } from 'node:crypto';
+// The runs' ledger: a file per run recording the process that owns it, written before the run
+// creates anything, so the reaper can tell a crashed run's leftovers from a live run's resources
+// (by the run id they carry: lib/core/run-id.ts) and touch nothing else.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-
-/** Network namespaces and run ids look like `wl-1a2b3c`; nothing else matches this. */
-export const RUN_ID_PATTERN = /^wl-[0-9a-f]{6}$/;
+import { isRunId, type RunId } from '../core/run-id.ts';
 
 export const LEDGER_DIR = process.env.WIRELAB_STATE_DIR ?? '/run/wirelab';
 
 /** Runs of this process that are still up (a process may hold several labs). */
-export const liveRunsInThisProcess = new Set<string>();
-
-export function newRunId(): string {
-  return `wl-${randomBytes(3).toString('hex')}`;
-}
+export const liveRunsInThisProcess = new Set<RunId>();
 
 export interface RunRecord {
-  runId: string;
+  runId: RunId;
   pid: number;
   startedAt: string;
   profile: string;
@@ -43,7 +36,7 @@ export function readRunRecords(): RunRecord[] {
     if (!name.endsWith('.json')) continue;
     try {
       const r = JSON.parse(readFileSync(path.join(LEDGER_DIR, name), 'utf8')) as RunRecord;
-      if (RUN_ID_PATTERN.test(r.runId)) records.push(r);
+      if (isRunId(r.runId)) records.push(r);
     } catch {
       // A torn ledger file (crash while writing) names no run; the reaper finds the run by its netns.
     }
