@@ -12,9 +12,13 @@ export default defineConfig({
       'default',
       ['allure-vitest/reporter', { resultsDir: process.env.WIRELAB_RESULTS_DIR ?? 'reports/allure-results' }],
       // Machine-readable results, for `wirelab run --json` (wirelab's own tests read which tests failed and why).
-      ...(process.env.WIRELAB_JSON_RESULTS ? [['json', { outputFile: process.env.WIRELAB_JSON_RESULTS }] as ['json', { outputFile: string }]] : []),
+      ...(process.env.WIRELAB_JSON_RESULTS
+        ? [['json', { outputFile: process.env.WIRELAB_JSON_RESULTS }] as ['json', { outputFile: string }]]
+        : []),
       // A shard's blob report, for `wirelab merge-reports` (`wirelab run --shard i/n`; docs/scale.md).
-      ...(process.env.WIRELAB_BLOB_OUTPUT ? [['blob', { outputFile: process.env.WIRELAB_BLOB_OUTPUT }] as ['blob', { outputFile: string }]] : []),
+      ...(process.env.WIRELAB_BLOB_OUTPUT
+        ? [['blob', { outputFile: process.env.WIRELAB_BLOB_OUTPUT }] as ['blob', { outputFile: string }]]
+        : []),
     ],
     projects: [
       {

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { docker, imageExists } from '../lib/lab/nested/docker-engine.ts';
+import { docker, imageExists } from '../lib/runtime/docker-engine.ts';
 import { run } from '../lib/runtime/exec.ts';
 import { createBridge, createNetns, listNetns } from '../lib/lab/nested/netns.ts';
 import type { UndoStack } from '../lib/runtime/teardown.ts';
@@ -52,7 +52,16 @@ export interface BenchHostSpec {
 /** A traffic host exactly as the nested lab starts one (startTrafficHost), on a bridge of the bench's netns. */
 export function startBenchHost(spec: BenchHostSpec): Promise<TrafficHost> {
   return startTrafficHost(
-    { side: spec.side, runId: spec.benchId, labNetns: spec.benchId, bridge: spec.bridge, mac: spec.mac, ipv4: spec.ipv4, workDir: spec.workDir, image: spec.image },
+    {
+      side: spec.side,
+      runId: spec.benchId,
+      labNetns: spec.benchId,
+      bridge: spec.bridge,
+      mac: spec.mac,
+      ipv4: spec.ipv4,
+      workDir: spec.workDir,
+      image: spec.image,
+    },
     spec.stack,
   );
 }
@@ -67,7 +76,11 @@ export interface LinkCounters {
 /** The kernel's counters of a link in a namespace (sysfs as `ip netns exec` mounts it for that namespace). */
 export async function linkCounters(netns: string, ifname: string): Promise<LinkCounters> {
   const names = ['rx_packets', 'rx_dropped', 'tx_packets', 'tx_dropped'];
-  const r = await run('cat', names.map((n) => `/sys/class/net/${ifname}/statistics/${n}`), { netns });
+  const r = await run(
+    'cat',
+    names.map((n) => `/sys/class/net/${ifname}/statistics/${n}`),
+    { netns },
+  );
   const [rxPackets, rxDropped, txPackets, txDropped] = r.stdout.trim().split('\n').map(Number);
   return { rxPackets: rxPackets!, rxDropped: rxDropped!, txPackets: txPackets!, txDropped: txDropped! };
 }
@@ -89,7 +102,10 @@ export async function ensureScapyImage(): Promise<string> {
     '',
   ].join('\n');
   // `-` reads the Dockerfile from stdin: no build context needed. Tagged only on success.
-  await docker(['build', '--network', 'host', '--label', `wirelab.recipe=${tag}`, '-t', tag, '-'], { input: dockerfile, timeoutMs: 10 * 60_000 });
+  await docker(['build', '--network', 'host', '--label', `wirelab.recipe=${tag}`, '-t', tag, '-'], {
+    input: dockerfile,
+    timeoutMs: 10 * 60_000,
+  });
   return tag;
 }
 

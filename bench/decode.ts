@@ -69,8 +69,20 @@ export const decodeVsScapy: Benchmark = {
     const floor = { kind: 'min' as const, value: SCAPY_FACTOR * median(scapy) };
     return {
       metrics: [
-        { metric: `decode, readPcap+findSignature (floor: ${SCAPY_FACTOR}× scapy)`, unit: 'frames/s', wirelab: rates(samples, 'wirelab-signature'), baseline: scapy, floor },
-        { metric: `decode, readPcap+parse (floor: ${SCAPY_FACTOR}× scapy)`, unit: 'frames/s', wirelab: rates(samples, 'wirelab-parse'), baseline: scapy, floor },
+        {
+          metric: `decode, readPcap+findSignature (floor: ${SCAPY_FACTOR}× scapy)`,
+          unit: 'frames/s',
+          wirelab: rates(samples, 'wirelab-signature'),
+          baseline: scapy,
+          floor,
+        },
+        {
+          metric: `decode, readPcap+parse (floor: ${SCAPY_FACTOR}× scapy)`,
+          unit: 'frames/s',
+          wirelab: rates(samples, 'wirelab-parse'),
+          baseline: scapy,
+          floor,
+        },
       ],
       details,
     };
@@ -128,7 +140,9 @@ async function measureDecode(opts: BenchOptions): Promise<DecodeSession> {
         const { frames, seconds } = await decoders[decoder]();
         if (frames !== expected[decoder]) throw new Error(`${decoder} decoded ${frames} frames, expected ${expected[decoder]}`);
         const s: DecodeSample = { decoder, frames, seconds, framesPerS: frames / seconds, load1m: os.loadavg()[0]! };
-        opts.log(`decode ${label} ${decoder.padEnd(17)}: ${frames.toLocaleString('en')} frames in ${seconds.toFixed(2)} s = ${Math.round(s.framesPerS).toLocaleString('en')} frames/s (load ${s.load1m.toFixed(2)})`);
+        opts.log(
+          `decode ${label} ${decoder.padEnd(17)}: ${frames.toLocaleString('en')} frames in ${seconds.toFixed(2)} s = ${Math.round(s.framesPerS).toLocaleString('en')} frames/s (load ${s.load1m.toFixed(2)})`,
+        );
         if (timed) samples.push(s);
       }
     }
@@ -151,10 +165,15 @@ async function measureDecode(opts: BenchOptions): Promise<DecodeSession> {
 
 /** A flow's frames as a capture would hold them: 100k frames/s from now on. */
 async function writeFlowPcap(file: string, count: number): Promise<number> {
-  const template = layers(Ether({ src: '02:00:00:b0:00:01', dst: '02:00:00:b0:00:02' }), IPv4({ src: '198.18.0.1', dst: '198.18.0.2' }), UDP({ sport: 10_000, dport: 20_000 }));
+  const template = layers(
+    Ether({ src: '02:00:00:b0:00:01', dst: '02:00:00:b0:00:02' }),
+    IPv4({ src: '198.18.0.1', dst: '198.18.0.2' }),
+    UDP({ sport: 10_000, dport: 20_000 }),
+  );
   const start = BigInt(Date.now()) * 1_000_000n;
   const frames = function* () {
-    for (const f of flow({ template, runId: RUN_ID, flowId: 1, count, ratePps: 100_000, size: 60 })) yield { tsNs: start + f.tsNs, data: f.data };
+    for (const f of flow({ template, runId: RUN_ID, flowId: 1, count, ratePps: 100_000, size: 60 }))
+      yield { tsNs: start + f.tsNs, data: f.data };
   };
   return writePcap(file, frames());
 }

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { ensureDockerEngine } from '../lib/lab/nested/docker-engine.ts';
+import { ensureDockerEngine } from '../lib/runtime/docker-engine.ts';
 import { buildReferenceImage } from '../lib/images/reference-image.ts';
 import { loadProfile } from '../lib/profile/load.ts';
 import type { Benchmark, BenchmarkResult, BenchOptions } from './benchmark.ts';
@@ -49,8 +49,20 @@ async function measureDefaultSuite(opts: BenchOptions): Promise<BenchmarkResult>
   await ensureDockerEngine();
   const [image, scapyImage] = await Promise.all([buildReferenceImage(profile.guest.image.reference), ensureScapyImage()]);
   const scriptArgs = [
-    '--kernel', image.kernel, '--initrd', image.initrd, '--append', image.append, '--image', scapyImage,
-    '--ready', profile.guest.ready.consolePattern, '--memory', String(profile.guest.memoryMiB), '--cpus', String(profile.guest.cpus),
+    '--kernel',
+    image.kernel,
+    '--initrd',
+    image.initrd,
+    '--append',
+    image.append,
+    '--image',
+    scapyImage,
+    '--ready',
+    profile.guest.ready.consolePattern,
+    '--memory',
+    String(profile.guest.memoryMiB),
+    '--cpus',
+    String(profile.guest.cpus),
   ];
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-bench-default-suite-'));
@@ -67,7 +79,9 @@ async function measureDefaultSuite(opts: BenchOptions): Promise<BenchmarkResult>
       for (const side of sides) {
         const s = await side.sample();
         side.into.push(s);
-        opts.log(`default-suite run ${i}/${runs} ${side.name.padEnd(7)}: ${(s.ms / 1000).toFixed(1)} s (load ${os.loadavg()[0]!.toFixed(2)})`);
+        opts.log(
+          `default-suite run ${i}/${runs} ${side.name.padEnd(7)}: ${(s.ms / 1000).toFixed(1)} s (load ${os.loadavg()[0]!.toFixed(2)})`,
+        );
       }
     }
   } finally {
@@ -76,7 +90,15 @@ async function measureDefaultSuite(opts: BenchOptions): Promise<BenchmarkResult>
 
   const floor = summarize(shell.map((s) => s.ms)).median / SPEEDUP_FLOOR;
   return {
-    metrics: [{ metric: `whole default L2 suite, wall time (floor: ${SPEEDUP_FLOOR}× faster)`, unit: 'ms', wirelab: wirelab.map((s) => s.ms), baseline: shell.map((s) => s.ms), floor: { kind: 'max', value: floor } }],
+    metrics: [
+      {
+        metric: `whole default L2 suite, wall time (floor: ${SPEEDUP_FLOOR}× faster)`,
+        unit: 'ms',
+        wirelab: wirelab.map((s) => s.ms),
+        baseline: shell.map((s) => s.ms),
+        floor: { kind: 'max', value: floor },
+      },
+    ],
     details: {
       profile: path.relative(process.cwd(), PROFILE),
       cpus: os.cpus().length,
@@ -93,7 +115,11 @@ async function measureDefaultSuite(opts: BenchOptions): Promise<BenchmarkResult>
 async function wirelabRun(reportDir: string): Promise<Sample> {
   const json = `${reportDir}.json`;
   const t0 = performance.now();
-  const r = await execa(process.execPath, [CLI, 'run', '--profile', PROFILE, '--report-dir', reportDir, '--json', json], { reject: false, all: true, timeout: JOB_TIMEOUT_MS });
+  const r = await execa(process.execPath, [CLI, 'run', '--profile', PROFILE, '--report-dir', reportDir, '--json', json], {
+    reject: false,
+    all: true,
+    timeout: JOB_TIMEOUT_MS,
+  });
   const ms = performance.now() - t0;
   if (r.exitCode !== 0) throw new Error(`wirelab run exited ${r.exitCode}: ${lastLines(String(r.all))}`);
   const results = JSON.parse(readFileSync(json, 'utf8')) as { testResults: { name: string; startTime: number; endTime: number }[] };

@@ -22,14 +22,23 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { addressOf } from '../lib/core/addressing.ts';
 import { Ether, flow, IPv4, stack as layers, UDP } from '../lib/frames/index.ts';
-import { injectFrames, parseTcpreplayOutput, } from '../lib/traffic/injector.ts';
+import { injectFrames, parseTcpreplayOutput } from '../lib/traffic/injector.ts';
 import type { TimedFrame } from '../lib/core/timed-frame.ts';
 import { runTag } from '../lib/core/run-id.ts';
 import { writePcap } from '../lib/pcap/pcap.ts';
 import { UndoStack } from '../lib/runtime/teardown.ts';
 import type { TrafficHost } from '../lib/lab/nested/traffic-host.ts';
 import type { Benchmark, BenchmarkResult, BenchOptions } from './benchmark.ts';
-import { benchWorkDir, createBenchNetns, ensureScapyImage, linkCounters, newBenchId, benchRunId, startBenchHost, withBenchRun } from './bench-env.ts';
+import {
+  benchWorkDir,
+  createBenchNetns,
+  ensureScapyImage,
+  linkCounters,
+  newBenchId,
+  benchRunId,
+  startBenchHost,
+  withBenchRun,
+} from './bench-env.ts';
 import { median } from './stats.ts';
 
 /**
@@ -129,7 +138,12 @@ export const injectionVsTcpreplay: Benchmark = {
     const plain = of(samples, 'tcpreplay').map((s) => rate(s, s.sendS));
     return {
       metrics: [
-        { metric: '64B inject, wirelab whole job vs replay of a pcap already there', unit: 'frames/s', wirelab: wl.map((s) => rate(s, s.totalS)), baseline: plain },
+        {
+          metric: '64B inject, wirelab whole job vs replay of a pcap already there',
+          unit: 'frames/s',
+          wirelab: wl.map((s) => rate(s, s.totalS)),
+          baseline: plain,
+        },
         { metric: '64B inject, sending only', unit: 'frames/s', wirelab: wl.map((s) => rate(s, s.sendS)), baseline: plain },
       ],
       details,
@@ -151,7 +165,11 @@ async function measureInjection(opts: BenchOptions): Promise<InjectionSession> {
     const workDir = await benchWorkDir(benchId, stack);
     const host = await startBenchHost({ benchId, side: 'left', bridge: 'br0', ...HOST, workDir, stack, image });
 
-    const template = layers(Ether({ src: HOST.mac, dst: SINK.mac }), IPv4({ src: addressOf(HOST.ipv4), dst: SINK.ipv4 }), UDP({ sport: 10_000, dport: 20_000 }));
+    const template = layers(
+      Ether({ src: HOST.mac, dst: SINK.mac }),
+      IPv4({ src: addressOf(HOST.ipv4), dst: SINK.ipv4 }),
+      UDP({ sport: 10_000, dport: 20_000 }),
+    );
     // ratePps only sets the pcap timestamps; at 'max' tcpreplay ignores them.
     const frames = function* (): Generator<TimedFrame> {
       for (const f of flow({ template, runId, flowId: 1, count: FRAMES, ratePps: 1_000_000, size: FRAME_SIZE })) yield f;
@@ -170,20 +188,35 @@ async function measureInjection(opts: BenchOptions): Promise<InjectionSession> {
       wirelab: () =>
         measureSend(benchId, host, 'wirelab', FRAMES, async () => {
           const t0 = performance.now();
-          const r = await injectFrames(host, frames(), { requestedPps: 'max', timeoutMs: REPLAY_TIMEOUT_S * 1000, name: `${benchId}-wirelab` });
+          const r = await injectFrames(host, frames(), {
+            requestedPps: 'max',
+            timeoutMs: REPLAY_TIMEOUT_S * 1000,
+            name: `${benchId}-wirelab`,
+          });
           return { totalS: (performance.now() - t0) / 1000, sendS: r.durationS };
         }),
       scapy: () =>
         measureSend(benchId, host, 'scapy', SCAPY_FRAMES, async () => {
           const argv = [String(SCAPY_FRAMES), host.dataIf, HOST.mac, SINK.mac, addressOf(HOST.ipv4), SINK.ipv4, String(runTag(runId))];
-          const r = await host.ssh.execOk(['timeout', String(SCAPY_TIMEOUT_S), 'python3', '-', ...argv], { stdin: scapyScript, timeoutMs: (SCAPY_TIMEOUT_S + 10) * 1000 });
-          const out = JSON.parse(r.stdout.toString().trim().split('\n').pop()!) as { frames: number; frameBytes: number; buildS: number; sendS: number };
+          const r = await host.ssh.execOk(['timeout', String(SCAPY_TIMEOUT_S), 'python3', '-', ...argv], {
+            stdin: scapyScript,
+            timeoutMs: (SCAPY_TIMEOUT_S + 10) * 1000,
+          });
+          const out = JSON.parse(r.stdout.toString().trim().split('\n').pop()!) as {
+            frames: number;
+            frameBytes: number;
+            buildS: number;
+            sendS: number;
+          };
           if (out.frameBytes !== FRAME_SIZE) throw new Error(`scapy built ${out.frameBytes}-byte frames, expected ${FRAME_SIZE}`);
           return { totalS: out.buildS + out.sendS, sendS: out.sendS };
         }),
       tcpreplay: () =>
         measureSend(benchId, host, 'tcpreplay', FRAMES, async () => {
-          const r = await host.ssh.exec(['timeout', String(REPLAY_TIMEOUT_S), 'tcpreplay', `--intf1=${host.dataIf}`, '--topspeed', plainPcap], { timeoutMs: (REPLAY_TIMEOUT_S + 10) * 1000 });
+          const r = await host.ssh.exec(
+            ['timeout', String(REPLAY_TIMEOUT_S), 'tcpreplay', `--intf1=${host.dataIf}`, '--topspeed', plainPcap],
+            { timeoutMs: (REPLAY_TIMEOUT_S + 10) * 1000 },
+          );
           const text = `${r.stdout.toString()}\n${r.stderr}`;
           if (r.code !== 0) throw new Error(`plain tcpreplay exited ${r.code}: ${text.trim().split('\n').slice(-2).join(' | ')}`);
           const stats = parseTcpreplayOutput(text);
@@ -216,7 +249,8 @@ async function measureInjection(opts: BenchOptions): Promise<InjectionSession> {
         framesPerRun: { wirelab: FRAMES, tcpreplay: FRAMES, scapy: SCAPY_FRAMES },
         onWireCount: 'rx_packets delta of the bridge-side veth end in the bench namespace',
         scapyPlacement: `same traffic-host container (image ${image}: traffic-host image + Debian python3-scapy), same eth1/veth/bridge`,
-        wirelabCommand: "injectFrames(host, flow, {requestedPps: 'max'}): writePcap → ssh `cp /dev/stdin` → tcpreplay --intf1=eth1 --preload-pcap --topspeed",
+        wirelabCommand:
+          "injectFrames(host, flow, {requestedPps: 'max'}): writePcap → ssh `cp /dev/stdin` → tcpreplay --intf1=eth1 --preload-pcap --topspeed",
         tcpreplayCommand: `tcpreplay --intf1=eth1 --topspeed ${plainPcap}`,
         versions,
         samples,
@@ -249,7 +283,9 @@ async function measureSend(
   const onWire = after.rxPackets - before.rxPackets;
   // A few frames too many would be the host's own (none expected: no IPv6, no ARP to a silent sink).
   if (onWire < frames * 0.99 || onWire > frames + 100) {
-    throw new Error(`${sender}: ${onWire} frames reached the bridge of ${frames} sent (rx_dropped +${after.rxDropped - before.rxDropped}); the rate would be meaningless`);
+    throw new Error(
+      `${sender}: ${onWire} frames reached the bridge of ${frames} sent (rx_dropped +${after.rxDropped - before.rxDropped}); the rate would be meaningless`,
+    );
   }
   return { sender, frames, onWire, totalS, sendS, rxDropped: after.rxDropped - before.rxDropped, load1m: os.loadavg()[0]! };
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { docker, ensureDockerEngine } from '../lib/lab/nested/docker-engine.ts';
+import { docker, ensureDockerEngine } from '../lib/runtime/docker-engine.ts';
 import { run } from '../lib/runtime/exec.ts';
 import { buildReferenceImage } from '../lib/images/reference-image.ts';
 
@@ -60,10 +60,24 @@ async function runLabLifecycle(opts: BenchOptions): Promise<BenchmarkResult> {
     ensureDockerEngine().then(() => ensureTrafficHostImage()),
   ]);
   const shellUpArgs = [
-    '--kernel', image.kernel, '--initrd', image.initrd, '--image', imageTag, '--append', image.append,
-    '--ready', profile.guest.ready.consolePattern,
-    '--memory', String(profile.guest.memoryMiB), '--cpus', String(profile.guest.cpus),
-    '--left-ip', profile.trafficHosts.left.ipv4, '--right-ip', profile.trafficHosts.right.ipv4,
+    '--kernel',
+    image.kernel,
+    '--initrd',
+    image.initrd,
+    '--image',
+    imageTag,
+    '--append',
+    image.append,
+    '--ready',
+    profile.guest.ready.consolePattern,
+    '--memory',
+    String(profile.guest.memoryMiB),
+    '--cpus',
+    String(profile.guest.cpus),
+    '--left-ip',
+    profile.trafficHosts.left.ipv4,
+    '--right-ip',
+    profile.trafficHosts.right.ipv4,
   ];
 
   const wirelab: Cycle[] = [];
@@ -81,15 +95,29 @@ async function runLabLifecycle(opts: BenchOptions): Promise<BenchmarkResult> {
     for (const side of sides) {
       const c = await side.cycle();
       await assertNothingLeft(c.id);
-      opts.log(`lab-lifecycle ${label} ${side.name.padEnd(7)}: up ${(c.upMs / 1000).toFixed(2)} s, down ${(c.downMs / 1000).toFixed(2)} s (${c.id}, load ${os.loadavg()[0]!.toFixed(2)})`);
+      opts.log(
+        `lab-lifecycle ${label} ${side.name.padEnd(7)}: up ${(c.upMs / 1000).toFixed(2)} s, down ${(c.downMs / 1000).toFixed(2)} s (${c.id}, load ${os.loadavg()[0]!.toFixed(2)})`,
+      );
       if (timed) side.into.push(c);
     }
   }
 
   return {
     metrics: [
-      { metric: 'lab up', unit: 'ms', wirelab: wirelab.map((c) => c.upMs), baseline: shell.map((c) => c.upMs), floor: { kind: 'max', value: UP_FLOOR_MS } },
-      { metric: 'lab down', unit: 'ms', wirelab: wirelab.map((c) => c.downMs), baseline: shell.map((c) => c.downMs), floor: { kind: 'max', value: DOWN_FLOOR_MS } },
+      {
+        metric: 'lab up',
+        unit: 'ms',
+        wirelab: wirelab.map((c) => c.upMs),
+        baseline: shell.map((c) => c.upMs),
+        floor: { kind: 'max', value: UP_FLOOR_MS },
+      },
+      {
+        metric: 'lab down',
+        unit: 'ms',
+        wirelab: wirelab.map((c) => c.downMs),
+        baseline: shell.map((c) => c.downMs),
+        floor: { kind: 'max', value: DOWN_FLOOR_MS },
+      },
     ],
     details: {
       profile: path.relative(process.cwd(), PROFILE),
@@ -108,7 +136,10 @@ async function runLabLifecycle(opts: BenchOptions): Promise<BenchmarkResult> {
 async function wirelabCycle(profile: LabProfile): Promise<Cycle> {
   const phasesMs: Record<string, number> = {};
   const t0 = performance.now();
-  const lab = await startNestedLab(profile, { onProgress: (message) => void (phasesMs[message.replace(/wl-[0-9a-f]{6}/, 'RUN').replace(/after [\d.]+ s/, 'after N s')] = Math.round(performance.now() - t0)) });
+  const lab = await startNestedLab(profile, {
+    onProgress: (message) =>
+      void (phasesMs[message.replace(/wl-[0-9a-f]{6}/, 'RUN').replace(/after [\d.]+ s/, 'after N s')] = Math.round(performance.now() - t0)),
+  });
   phasesMs['startNestedLab returned'] = Math.round(performance.now() - t0);
   try {
     // startNestedLab returns once ssh is connected; a command on both hosts is what the shell waits for too.
@@ -122,7 +153,8 @@ async function wirelabCycle(profile: LabProfile): Promise<Cycle> {
   await lab.down();
   const downMs = performance.now() - t1;
   const halt = await lab.haltGuest(); // the report of the halt down() did
-  if (!halt.graceful) throw new Error(`wirelab lab ${lab.runId}: the guest did not halt on the ACPI power button; the timing is not a graceful down`);
+  if (!halt.graceful)
+    throw new Error(`wirelab lab ${lab.runId}: the guest did not halt on the ACPI power button; the timing is not a graceful down`);
   return { id: lab.runId, upMs, downMs, guestReadyMs: lab.guest.readyAfterMs, phasesMs };
 }
 

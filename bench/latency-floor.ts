@@ -121,19 +121,27 @@ async function directPathLab(benchId: string, profile: LabProfile, stack: UndoSt
   await createBenchNetns(benchId, [BRIDGE.left, BRIDGE.right], stack);
   const port: Record<Side, string> = { left: `${benchId}-p0`, right: `${benchId}-p1` };
   // Inside the bench's namespace: deleting the namespace deletes the pair too.
-  await run('ip', ['link', 'add', port.left, 'address', PORT_MAC.left, 'type', 'veth', 'peer', 'name', port.right, 'address', PORT_MAC.right], { netns: benchId });
+  await run(
+    'ip',
+    ['link', 'add', port.left, 'address', PORT_MAC.left, 'type', 'veth', 'peer', 'name', port.right, 'address', PORT_MAC.right],
+    { netns: benchId },
+  );
   for (const side of SIDES) await run('ip', ['link', 'set', port[side], 'master', BRIDGE[side], 'up'], { netns: benchId });
 
   const workDir = await benchWorkDir(benchId, stack);
   // Both at once, as the nested lab does; wait for both so that none is still starting during an unwind.
   const settled = await Promise.allSettled(
-    SIDES.map((side) => startBenchHost({ benchId, side, bridge: BRIDGE[side], mac: HOST_MAC[side], ipv4: profile.trafficHosts[side].ipv4, workDir, stack })),
+    SIDES.map((side) =>
+      startBenchHost({ benchId, side, bridge: BRIDGE[side], mac: HOST_MAC[side], ipv4: profile.trafficHosts[side].ipv4, workDir, stack }),
+    ),
   );
   const failed = settled.find((s) => s.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
   const [left, right] = settled.map((s) => (s as PromiseFulfilledResult<TrafficHost>).value);
   const hosts = { left: left!, right: right! };
-  const ports = Object.fromEntries(SIDES.map((side) => [side, { side, netns: benchId, ifname: port[side], bridge: BRIDGE[side], guestMac: PORT_MAC[side] }])) as Record<Side, GuestPort>;
+  const ports = Object.fromEntries(
+    SIDES.map((side) => [side, { side, netns: benchId, ifname: port[side], bridge: BRIDGE[side], guestMac: PORT_MAC[side] }]),
+  ) as Record<Side, GuestPort>;
   // Everything is ready once the lab exists: there is no guest to wait for.
   const now = Date.now();
   return new StartedLab(benchRunId(benchId), profile, NO_GUEST, ports, hosts, { guestReadyAtMs: now, hostsReadyAtMs: now }, workDir, stack);
@@ -141,8 +149,24 @@ async function directPathLab(benchId: string, profile: LabProfile, stack: UndoSt
 
 async function oneRun(lab: Lab, index: number): Promise<RunSample> {
   const flows = [
-    { name: 'left→right', from: 'left' as const, to: 'right' as const, template: udpTemplate(lab, 'left', 'right'), count: FRAMES_PER_FLOW, ratePps: RATE_PPS, size: 60 },
-    { name: 'right→left', from: 'right' as const, to: 'left' as const, template: udpTemplate(lab, 'right', 'left'), count: FRAMES_PER_FLOW, ratePps: RATE_PPS, size: 60 },
+    {
+      name: 'left→right',
+      from: 'left' as const,
+      to: 'right' as const,
+      template: udpTemplate(lab, 'left', 'right'),
+      count: FRAMES_PER_FLOW,
+      ratePps: RATE_PPS,
+      size: 60,
+    },
+    {
+      name: 'right→left',
+      from: 'right' as const,
+      to: 'left' as const,
+      template: udpTemplate(lab, 'right', 'left'),
+      count: FRAMES_PER_FLOW,
+      ratePps: RATE_PPS,
+      size: 60,
+    },
   ];
   const traffic = await runTraffic(lab, flows, { name: `latency-floor-${index}`, settleMs: 300 });
   const { report } = traffic;
@@ -152,7 +176,9 @@ async function oneRun(lab: Lab, index: number): Promise<RunSample> {
   for (const f of report.flows) {
     const samples = f.latencyUs?.samples ?? 0;
     if (samples < f.sent * MIN_SAMPLE_SHARE) {
-      throw new Error(`flow ${f.name}: only ${samples} of ${f.sent} frames were captured on both ports (capture drops ${JSON.stringify(report.captureDrops)}); too few for a latency`);
+      throw new Error(
+        `flow ${f.name}: only ${samples} of ${f.sent} frames were captured on both ports (capture drops ${JSON.stringify(report.captureDrops)}); too few for a latency`,
+      );
     }
   }
   return {
@@ -168,7 +194,10 @@ async function oneRun(lab: Lab, index: number): Promise<RunSample> {
 /** Median ping RTT / 2 from the left host to the right one, in µs. */
 async function pingHalfRttUs(lab: Lab): Promise<number> {
   const target = lab.hosts.right.ipv4.split('/')[0]!;
-  const r = await lab.hosts.left.ssh.execOk(['timeout', String(PING.timeoutS), 'ping', '-n', '-c', String(PING.count), '-i', PING.intervalS, target], { timeoutMs: (PING.timeoutS + 5) * 1000 });
+  const r = await lab.hosts.left.ssh.execOk(
+    ['timeout', String(PING.timeoutS), 'ping', '-n', '-c', String(PING.count), '-i', PING.intervalS, target],
+    { timeoutMs: (PING.timeoutS + 5) * 1000 },
+  );
   const rtts = [...r.stdout.toString().matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]) * 1000);
   if (rtts.length < PING.count / 2) throw new Error(`ping ${target} answered ${rtts.length} of ${PING.count}`);
   return median(rtts) / 2;

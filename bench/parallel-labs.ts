@@ -20,7 +20,8 @@ const JOB_TIMEOUT_MS = 15 * 60_000;
 export const parallelLabs: Benchmark = {
   name: 'parallel-labs',
   baseline: 'in sequence',
-  compares: 'two `wirelab run` main jobs (default suites, default profile, a lab each) at once vs the same two one after the other: wall time',
+  compares:
+    'two `wirelab run` main jobs (default suites, default profile, a lab each) at once vs the same two one after the other: wall time',
   run: measureParallelLabs,
 };
 
@@ -48,22 +49,28 @@ async function measureParallelLabs(opts: BenchOptions): Promise<BenchmarkResult>
       const order = i % 2 === 1 ? ['sequential', 'parallel'] : ['parallel', 'sequential'];
       for (const side of order) {
         if (side === 'sequential') {
-          sequential.push(await timed(async () => {
-            await mainJob(report('seq-a'));
-            await mainJob(report('seq-b'));
-          }));
+          sequential.push(
+            await timed(async () => {
+              await mainJob(report('seq-a'));
+              await mainJob(report('seq-b'));
+            }),
+          );
         } else {
           parallel.push(await timed(() => Promise.all([mainJob(report('par-a')), mainJob(report('par-b'))])));
         }
       }
-      opts.log(`parallel-labs run ${i}/${runs}: two at once ${(parallel.at(-1)! / 1000).toFixed(1)} s, in sequence ${(sequential.at(-1)! / 1000).toFixed(1)} s (load ${os.loadavg()[0]!.toFixed(2)})`);
+      opts.log(
+        `parallel-labs run ${i}/${runs}: two at once ${(parallel.at(-1)! / 1000).toFixed(1)} s, in sequence ${(sequential.at(-1)! / 1000).toFixed(1)} s (load ${os.loadavg()[0]!.toFixed(2)})`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   const floor = 0.9 * summarize(sequential).median;
   return {
-    metrics: [{ metric: 'two main jobs, wall time', unit: 'ms', wirelab: parallel, baseline: sequential, floor: { kind: 'max', value: floor } }],
+    metrics: [
+      { metric: 'two main jobs, wall time', unit: 'ms', wirelab: parallel, baseline: sequential, floor: { kind: 'max', value: floor } },
+    ],
     details: { cpus: os.cpus().length, note: 'each job boots its own TCG guest; on 2 cores two guests share the machine' },
   };
 }

@@ -20,7 +20,17 @@ import { parallelLabs } from './parallel-labs.ts';
 import { suiteCost } from './suite-cost.ts';
 import { ratio, type Summary, summarize } from './stats.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [defaultSuite, labLifecycle, injectionVsScapy, injectionVsTcpreplay, decodeVsScapy, decodeVsTshark, latencyFloor, suiteCost, parallelLabs];
+const BENCHMARKS: readonly Benchmark[] = [
+  defaultSuite,
+  labLifecycle,
+  injectionVsScapy,
+  injectionVsTcpreplay,
+  decodeVsScapy,
+  decodeVsTshark,
+  latencyFloor,
+  suiteCost,
+  parallelLabs,
+];
 const REPORT_DIR = fileURLToPath(new URL('../reports/bench/', import.meta.url));
 
 interface Row {
@@ -48,7 +58,8 @@ function parseArgs(argv: string[]): BenchOptions & { only?: string } {
     if (flag === '--runs') opts.runs = count(1);
     else if (flag === '--warmup') opts.warmup = count(0);
     else if (flag === '--only') {
-      if (!BENCHMARKS.some((b) => b.name === value)) usage(`--only is ${JSON.stringify(value)}; use one of ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+      if (!BENCHMARKS.some((b) => b.name === value))
+        usage(`--only is ${JSON.stringify(value)}; use one of ${BENCHMARKS.map((b) => b.name).join(', ')}`);
       opts.only = value;
       i++;
     } else if (flag === '--help' || flag === '-h') usage();
@@ -73,7 +84,9 @@ async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
   const selected = BENCHMARKS.filter((b) => !opts.only || b.name === opts.only);
   const machine = { cpus: os.cpus().length, kernel: os.release(), node: process.version, loadAverage: os.loadavg() };
-  opts.log(`bench: ${opts.runs} timed run(s) after ${opts.warmup} warm-up(s); ${machine.cpus} CPUs, load ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
+  opts.log(
+    `bench: ${opts.runs} timed run(s) after ${opts.warmup} warm-up(s); ${machine.cpus} CPUs, load ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}`,
+  );
 
   const rows: Row[] = [];
   for (const benchmark of selected) {
@@ -91,9 +104,26 @@ async function main(): Promise<number> {
     const metrics = result.metrics.map((m) => {
       const wirelab = summarize(m.wirelab);
       const baseline = summarize(m.baseline);
-      const row: Row = { benchmark, metric: m.metric, unit: m.unit, wirelab, baseline, ratio: ratio(baseline, wirelab), floor: m.floor, pass: checkFloor(m.floor, wirelab.median) };
+      const row: Row = {
+        benchmark,
+        metric: m.metric,
+        unit: m.unit,
+        wirelab,
+        baseline,
+        ratio: ratio(baseline, wirelab),
+        floor: m.floor,
+        pass: checkFloor(m.floor, wirelab.median),
+      };
       rows.push(row);
-      return { metric: m.metric, unit: m.unit, wirelab, [benchmark.baseline]: baseline, ratio: row.ratio, floor: m.floor ?? null, pass: row.pass };
+      return {
+        metric: m.metric,
+        unit: m.unit,
+        wirelab,
+        [benchmark.baseline]: baseline,
+        ratio: row.ratio,
+        floor: m.floor ?? null,
+        pass: row.pass,
+      };
     });
     writeReport(benchmark, {
       benchmark: benchmark.name,
@@ -147,7 +177,9 @@ function renderTable(rows: Row[]): string {
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
 }
 
-process.exit(await main().catch((e: unknown) => {
-  console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
-  return 1;
-}));
+process.exit(
+  await main().catch((e: unknown) => {
+    console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }),
+);

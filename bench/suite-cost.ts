@@ -37,7 +37,7 @@ export const suiteCost: Benchmark = {
   baseline: 'frames alone',
   compares:
     `one suite-style traffic run (runTraffic + flow table + latency histogram) at ${SCALES.map((s) => `${s * BASE_FRAMES}`).join(' / ')} frames each way (${RATE_PPS} pps each way, IMIX), ` +
-    'as one flow each way (frames) and as 10 / 100 flows each way (flows), on the nested lab: wall time vs the frames\' own time at that rate (count / rate), ' +
+    "as one flow each way (frames) and as 10 / 100 flows each way (flows), on the nested lab: wall time vs the frames' own time at that rate (count / rate), " +
     'peak RSS of the wirelab process vs its RSS at rest before the run',
   run: measureSuiteCost,
 };
@@ -64,7 +64,10 @@ function flows(lab: Lab, shape: Shape, scale: number): FlowDefinition[] {
   const perDirection = shape === 'frames' ? 1 : scale;
   const count = shape === 'frames' ? scale * BASE_FRAMES : BASE_FRAMES;
   const defs: FlowDefinition[] = [];
-  for (const [from, to] of [['left', 'right'], ['right', 'left']] as [Side, Side][]) {
+  for (const [from, to] of [
+    ['left', 'right'],
+    ['right', 'left'],
+  ] as [Side, Side][]) {
     for (let i = 0; i < perDirection; i++) {
       const template = udpTemplate(lab, from, to, { sport: 10_000 + i, dport: 20_000 + i });
       defs.push({ name: `${from}→${to} #${i + 1}`, from, to, template, count, ratePps: RATE_PPS / perDirection, size: 'imix' });
@@ -106,8 +109,11 @@ async function measureSuiteCost(opts: BenchOptions): Promise<BenchmarkResult> {
         const t0 = performance.now();
         const { value, peakMb } = await withPeakRss(() => suiteStyleRun(lab, r.shape, r.scale, `cost-${r.shape}-${r.scale}x-${i}`));
         const ms = performance.now() - t0;
-        const what = r.shape === 'frames' ? `1 flow × ${r.scale * BASE_FRAMES} frames each way` : `${r.scale} flows × ${BASE_FRAMES} frames each way`;
-        opts.log(`suite-cost: ${key} (${what})${timed ? '' : ' [warm-up]'}: ${(ms / 1000).toFixed(1)} s, peak RSS ${peakMb.toFixed(0)} MB (at rest ${rest.toFixed(0)} MB), lost ${value.lost}`);
+        const what =
+          r.shape === 'frames' ? `1 flow × ${r.scale * BASE_FRAMES} frames each way` : `${r.scale} flows × ${BASE_FRAMES} frames each way`;
+        opts.log(
+          `suite-cost: ${key} (${what})${timed ? '' : ' [warm-up]'}: ${(ms / 1000).toFixed(1)} s, peak RSS ${peakMb.toFixed(0)} MB (at rest ${rest.toFixed(0)} MB), lost ${value.lost}`,
+        );
         if (!timed) continue;
         wall.get(key)!.push(ms);
         rss.get(key)!.push(peakMb);
@@ -121,10 +127,32 @@ async function measureSuiteCost(opts: BenchOptions): Promise<BenchmarkResult> {
   const metrics: MetricSamples[] = [];
   for (const r of RUNS) {
     const ideal = ((r.scale * BASE_FRAMES) / RATE_PPS) * 1000;
-    metrics.push({ metric: `${label(r)} traffic run wall time`, unit: 'ms', wirelab: wall.get(label(r))!, baseline: wall.get(label(r))!.map(() => ideal), floor: { kind: 'max', value: 2 * ideal + 15_000 } });
+    metrics.push({
+      metric: `${label(r)} traffic run wall time`,
+      unit: 'ms',
+      wirelab: wall.get(label(r))!,
+      baseline: wall.get(label(r))!.map(() => ideal),
+      floor: { kind: 'max', value: 2 * ideal + 15_000 },
+    });
   }
   for (const r of RUNS) {
-    metrics.push({ metric: `${label(r)} peak RSS`, unit: 'MB', wirelab: rss.get(label(r))!, baseline: restRss.get(label(r))!, floor: { kind: 'max', value: RSS_FLOOR_MB } });
+    metrics.push({
+      metric: `${label(r)} peak RSS`,
+      unit: 'MB',
+      wirelab: rss.get(label(r))!,
+      baseline: restRss.get(label(r))!,
+      floor: { kind: 'max', value: RSS_FLOOR_MB },
+    });
   }
-  return { metrics, details: { baseFramesPerDirection: BASE_FRAMES, ratePpsPerDirection: RATE_PPS, scales: SCALES, shapes: { frames: 'one flow each way, scale × 100 frames', flows: 'scale flows each way, 100 frames each, same total rate' }, frameSize: 'imix', lostPerRun: Object.fromEntries(lost) } };
+  return {
+    metrics,
+    details: {
+      baseFramesPerDirection: BASE_FRAMES,
+      ratePpsPerDirection: RATE_PPS,
+      scales: SCALES,
+      shapes: { frames: 'one flow each way, scale × 100 frames', flows: 'scale flows each way, 100 frames each, same total rate' },
+      frameSize: 'imix',
+      lostPerRun: Object.fromEntries(lost),
+    },
+  };
 }

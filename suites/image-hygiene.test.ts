@@ -11,13 +11,19 @@ describe('image hygiene', () => {
     // Fresh MACs: drop any MACs the profile pins; the lab generates new, locally administered ones.
     const fresh: LabProfile = { ...profile, guest: { ...profile.guest, nics: { left: {}, right: {} } } };
     const lab = await bootLab(fresh);
-      allure.parameter('guest MACs this boot', `${lab.ports.left.guestMac}, ${lab.ports.right.guestMac}`);
-      const gap = await measureForwardingGap(lab, 20_000, new RegExp(profile.guest.monitorReportPattern));
-      expect(gap.gapMs, `with new NIC MACs the image does not forward (probe: ${gap.method}); a leftover /etc/udev/rules.d/70-persistent-net.rules or scripts that pin MACs are the usual cause`).not.toBeNull();
+    allure.parameter('guest MACs this boot', `${lab.ports.left.guestMac}, ${lab.ports.right.guestMac}`);
+    const gap = await measureForwardingGap(lab, 20_000, new RegExp(profile.guest.monitorReportPattern));
+    expect(
+      gap.gapMs,
+      `with new NIC MACs the image does not forward (probe: ${gap.method}); a leftover /etc/udev/rules.d/70-persistent-net.rules or scripts that pin MACs are the usual cause`,
+    ).not.toBeNull();
 
-      const timeoutS = profile.guest.haltTimeoutSeconds;
-      const halt = await lab.haltGuest();
-      allure.parameter('halt', `${halt.graceful ? 'graceful' : 'forced'} after ${(halt.ms / 1000).toFixed(1)} s`);
-      expect(halt.graceful, `the image did not power off within ${timeoutS} s of the ACPI power button (guest.haltTimeoutSeconds); it had to be stopped hard, which is what leaves stale state such as 70-persistent-net.rules behind`).toBe(true);
+    const timeoutS = profile.guest.haltTimeoutSeconds;
+    const halt = await lab.haltGuest();
+    allure.parameter('halt', `${halt.graceful ? 'graceful' : 'forced'} after ${(halt.ms / 1000).toFixed(1)} s`);
+    expect(
+      halt.graceful,
+      `the image did not power off within ${timeoutS} s of the ACPI power button (guest.haltTimeoutSeconds); it had to be stopped hard, which is what leaves stale state such as 70-persistent-net.rules behind`,
+    ).toBe(true);
   });
 });

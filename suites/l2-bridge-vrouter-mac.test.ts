@@ -19,7 +19,11 @@ const withHostMacs = (profile: LabProfile, left: string, right: string): LabProf
 describe('l2-bridge: the vRouter MAC case', () => {
   test('same vRouter MAC on both sides: nothing flows (the loop the guide warns of)', async ({ profile, bootLab }) => {
     const lab = await bootLab(withHostMacs(profile, VROUTER_MAC, VROUTER_MAC));
-    const run = await send(lab, 'vrouter-same-mac', bothWays('unicast', (from, to) => udpTemplate(lab, from, to), { ...FUNCTIONAL, count: 50 }));
+    const run = await send(
+      lab,
+      'vrouter-same-mac',
+      bothWays('unicast', (from, to) => udpTemplate(lab, from, to), { ...FUNCTIONAL, count: 50 }),
+    );
     for (const result of run.report.flows) expect(result).toDeliverNone();
   });
 });

@@ -9,7 +9,11 @@ import { bothWays, checkProfileLoad, FUNCTIONAL, send } from '../fixtures/traffi
 
 describe('l2-bridge', () => {
   test('unicast both ways, byte-exact, nothing emitted by the guest', async ({ lab }) => {
-    const run = await send(lab, 'unicast', bothWays('unicast', (from, to) => udpTemplate(lab, from, to), FUNCTIONAL));
+    const run = await send(
+      lab,
+      'unicast',
+      bothWays('unicast', (from, to) => udpTemplate(lab, from, to), FUNCTIONAL),
+    );
     for (const result of run.report.flows) {
       expect(result).toDeliverAll(run);
       expect(result).toArriveUnchanged();
@@ -18,7 +22,11 @@ describe('l2-bridge', () => {
   });
 
   test('broadcast both ways', async ({ lab }) => {
-    const run = await send(lab, 'broadcast', bothWays('broadcast', (from) => broadcastTemplate(lab, from), FUNCTIONAL));
+    const run = await send(
+      lab,
+      'broadcast',
+      bothWays('broadcast', (from) => broadcastTemplate(lab, from), FUNCTIONAL),
+    );
     for (const result of run.report.flows) {
       expect(result).toDeliverAll(run);
       expect(result).toArriveUnchanged();
@@ -48,7 +56,11 @@ describe('l2-bridge', () => {
   });
 
   test('IPv6 both ways', async ({ lab }) => {
-    const run = await send(lab, 'ipv6', bothWays('IPv6 UDP', (from, to) => ipv6Template(lab, from, to), FUNCTIONAL));
+    const run = await send(
+      lab,
+      'ipv6',
+      bothWays('IPv6 UDP', (from, to) => ipv6Template(lab, from, to), FUNCTIONAL),
+    );
     for (const result of run.report.flows) {
       expect(result).toDeliverAll(run);
       expect(result).toArriveUnchanged();
@@ -84,8 +96,15 @@ describe('l2-bridge: the vRouter MAC case', () => {
   // it needs a lab of its own, so it runs beside this file rather than after it.
   test('distinct ("auto-configured") MACs on both sides, as in this profile: traffic flows', async ({ lab, profile }) => {
     // The profile's own lab: validation guarantees its MACs are distinct (or generated, hence distinct).
-    allure.parameter("this profile's setup", profile.trafficHosts.left.mac ? 'distinct MACs from the profile' : 'distinct MACs generated per run (auto-configured)');
-    const run = await send(lab, 'vrouter-distinct-macs', bothWays('unicast', (from, to) => udpTemplate(lab, from, to), { ...FUNCTIONAL, count: 50 }));
+    allure.parameter(
+      "this profile's setup",
+      profile.trafficHosts.left.mac ? 'distinct MACs from the profile' : 'distinct MACs generated per run (auto-configured)',
+    );
+    const run = await send(
+      lab,
+      'vrouter-distinct-macs',
+      bothWays('unicast', (from, to) => udpTemplate(lab, from, to), { ...FUNCTIONAL, count: 50 }),
+    );
     for (const result of run.report.flows) expect(result).toDeliverAll(run);
   });
 });

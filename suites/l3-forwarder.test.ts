@@ -6,20 +6,31 @@ import { udpTemplate } from '../lib/traffic/templates.ts';
 import { describe, expect, test } from '../fixtures/lab.ts';
 import { bothWays, checkProfileLoad, FUNCTIONAL, send } from '../fixtures/traffic.ts';
 
-
 describe('l3-forwarder', () => {
   test('routes both ways with the L3 rewrite (MACs, TTL−1, checksums, payload intact)', async ({ lab }) => {
-    const run = await send(lab, 'routed', bothWays('routed UDP', (from, to) => udpTemplate(lab, from, to), FUNCTIONAL));
+    const run = await send(
+      lab,
+      'routed',
+      bothWays('routed UDP', (from, to) => udpTemplate(lab, from, to), FUNCTIONAL),
+    );
     for (const result of run.report.flows) {
       expect(result).toDeliverAll(run);
-      expect(result).toBeL3Rewritten({ ingressGuestMac: lab.ports[result.from].guestMac, egressGuestMac: lab.ports[result.to].guestMac, nextHopMac: lab.hosts[result.to].mac });
+      expect(result).toBeL3Rewritten({
+        ingressGuestMac: lab.ports[result.from].guestMac,
+        egressGuestMac: lab.ports[result.to].guestMac,
+        nextHopMac: lab.hosts[result.to].mac,
+      });
       expect(result).toHaveNoDuplicates();
       expect(result).toArriveInOrder();
     }
   });
 
   test('does not forward frames with TTL 1', async ({ lab }) => {
-    const run = await send(lab, 'ttl1', bothWays('TTL 1', (from, to) => udpTemplate(lab, from, to, { ttl: 1 }), { ...FUNCTIONAL, count: 20 }));
+    const run = await send(
+      lab,
+      'ttl1',
+      bothWays('TTL 1', (from, to) => udpTemplate(lab, from, to, { ttl: 1 }), { ...FUNCTIONAL, count: 20 }),
+    );
     for (const result of run.report.flows) expect(result).toDeliverNone();
   });
 

@@ -14,7 +14,14 @@
 // arrives whole. Every rate is shown offered next to achieved, so a slow generator is never read as
 // a slow guest.
 import * as allure from 'allure-js-commons';
-import { frameLossSweep, rfc2544ConfigFromEnv, searchBackToBack, searchThroughput, type Rfc2544Config, type TrialResult } from '../lib/rfc2544/search.ts';
+import {
+  frameLossSweep,
+  rfc2544ConfigFromEnv,
+  searchBackToBack,
+  searchThroughput,
+  type Rfc2544Config,
+  type TrialResult,
+} from '../lib/rfc2544/search.ts';
 import {
   backToBackChartSvg,
   backToBackTable,
@@ -51,7 +58,9 @@ function context(lab: Lab, wireSize: number, label: string): TrialContext {
     wireSize,
     label,
     onTrial: (what: string, r: TrialResult) =>
-      console.error(`rfc2544: ${what}: achieved ${Math.round(r.achievedPps)} pps, sent ${r.sent}, lost ${r.lost}${r.latencyUs ? `, p99 ${Math.round(r.latencyUs.p99)} µs` : ''}`),
+      console.error(
+        `rfc2544: ${what}: achieved ${Math.round(r.achievedPps)} pps, sent ${r.sent}, lost ${r.lost}${r.latencyUs ? `, p99 ${Math.round(r.latencyUs.p99)} µs` : ''}`,
+      ),
   };
 }
 
@@ -61,7 +70,10 @@ async function attachResults(what: string, results: SizeResults[], tables: Table
     await allure.attachment(table.title, tableHtml(table), { contentType: 'text/html', fileExtension: 'html' });
   }
   for (const [name, svg] of charts) await allure.attachment(name, svg, { contentType: 'image/svg+xml', fileExtension: 'svg' });
-  await allure.attachment(`${what} results (JSON)`, JSON.stringify({ config, results }, null, 2), { contentType: 'application/json', fileExtension: 'json' });
+  await allure.attachment(`${what} results (JSON)`, JSON.stringify({ config, results }, null, 2), {
+    contentType: 'application/json',
+    fileExtension: 'json',
+  });
 }
 
 function describeConfig(): void {
@@ -79,19 +91,33 @@ describe('rfc2544', () => {
       const results: SizeResults[] = [];
       for (const wireSize of config.sizes) {
         const ctx = context(lab, wireSize, 'throughput');
-        const throughput = await allure.step(`throughput, ${wireSize}-byte frames`, () => searchThroughput(rateTrial(ctx, config.trialSeconds, config.minFrames), config));
+        const throughput = await allure.step(`throughput, ${wireSize}-byte frames`, () =>
+          searchThroughput(rateTrial(ctx, config.trialSeconds, config.minFrames), config),
+        );
         const entry: SizeResults = { wireSize, throughput };
         if (throughput.throughputPps > 0) {
           // RFC 2544 §26.2: latency in a trial of its own at the throughput rate.
-          const latency = await allure.step(`latency at ${throughput.throughputPps} pps, ${wireSize}-byte frames`, () => rateTrial({ ...ctx, label: 'latency' }, config.trialSeconds, config.minFrames)(throughput.throughputPps));
-          entry.latency = { ...latency, passed: latency.lost === 0, lossRatio: latency.sent > 0 ? latency.lost / latency.sent : 0, generatorShort: latency.achievedPps < latency.offeredPps * 0.9 };
+          const latency = await allure.step(`latency at ${throughput.throughputPps} pps, ${wireSize}-byte frames`, () =>
+            rateTrial({ ...ctx, label: 'latency' }, config.trialSeconds, config.minFrames)(throughput.throughputPps),
+          );
+          entry.latency = {
+            ...latency,
+            passed: latency.lost === 0,
+            lossRatio: latency.sent > 0 ? latency.lost / latency.sent : 0,
+            generatorShort: latency.achievedPps < latency.offeredPps * 0.9,
+          };
         }
         results.push(entry);
       }
-      await attachResults('throughput', results, [throughputTable(results, criterion), trialsTable(results)], [
-        ['throughput by frame size', throughputChartSvg(results)],
-        ['latency at the throughput rate', latencyChartSvg(results)],
-      ]);
+      await attachResults(
+        'throughput',
+        results,
+        [throughputTable(results, criterion), trialsTable(results)],
+        [
+          ['throughput by frame size', throughputChartSvg(results)],
+          ['latency at the throughput rate', latencyChartSvg(results)],
+        ],
+      );
 
       const floor = config.minThroughputPps;
       for (const r of results) {
@@ -103,7 +129,10 @@ describe('rfc2544', () => {
           `${r.wireSize}-byte frames: no offered rate met ${criterion} — the lowest tried, ${lowest} pps per direction, lost ${lowestTrial.lost} of ${lowestTrial.sent} frames (generator achieved ${Math.round(lowestTrial.achievedPps)} pps)`,
         ).toBeGreaterThan(0);
         if (floor !== undefined) {
-          expect(t.throughputPps, `${r.wireSize}-byte frames: throughput ${t.throughputPps} pps per direction is below WIRELAB_RFC2544_MIN_THROUGHPUT_PPS=${floor}`).toBeGreaterThanOrEqual(floor);
+          expect(
+            t.throughputPps,
+            `${r.wireSize}-byte frames: throughput ${t.throughputPps} pps per direction is below WIRELAB_RFC2544_MIN_THROUGHPUT_PPS=${floor}`,
+          ).toBeGreaterThanOrEqual(floor);
         }
       }
     },
@@ -118,11 +147,21 @@ describe('rfc2544', () => {
       for (const wireSize of config.sizes) {
         const ctx = context(lab, wireSize, 'loss');
         const frameLoss = await allure.step(`frame loss sweep, ${wireSize}-byte frames`, () =>
-          frameLossSweep(rateTrial(ctx, config.trialSeconds, config.minFrames), { maxPps: config.maxPps, stepFraction: config.lossStep, stopAfterLossless: 2, maxTrials: config.lossSteps }),
+          frameLossSweep(rateTrial(ctx, config.trialSeconds, config.minFrames), {
+            maxPps: config.maxPps,
+            stepFraction: config.lossStep,
+            stopAfterLossless: 2,
+            maxTrials: config.lossSteps,
+          }),
         );
         results.push({ wireSize, frameLoss });
       }
-      await attachResults('frame loss', results, [frameLossTable(results), trialsTable(results)], [['frame loss rate over offered load', frameLossChartSvg(results)]]);
+      await attachResults(
+        'frame loss',
+        results,
+        [frameLossTable(results), trialsTable(results)],
+        [['frame loss rate over offered load', frameLossChartSvg(results)]],
+      );
 
       for (const r of results) {
         const last = r.frameLoss![r.frameLoss!.length - 1]!;
@@ -143,14 +182,28 @@ describe('rfc2544', () => {
       const results: SizeResults[] = [];
       for (const wireSize of config.sizes) {
         const backToBack = await allure.step(`back-to-back, ${wireSize}-byte frames`, () =>
-          searchBackToBack(burstTrial(context(lab, wireSize, 'burst')), { maxFrames: config.maxBurst, resolution: config.resolution, maxTrials: config.maxTrials, repeats: config.burstRepeats, lossTolerance: config.lossTolerance }),
+          searchBackToBack(burstTrial(context(lab, wireSize, 'burst')), {
+            maxFrames: config.maxBurst,
+            resolution: config.resolution,
+            maxTrials: config.maxTrials,
+            repeats: config.burstRepeats,
+            lossTolerance: config.lossTolerance,
+          }),
         );
         results.push({ wireSize, backToBack });
       }
-      await attachResults('back-to-back', results, [backToBackTable(results), trialsTable(results)], [['back-to-back frames by frame size', backToBackChartSvg(results)]]);
+      await attachResults(
+        'back-to-back',
+        results,
+        [backToBackTable(results), trialsTable(results)],
+        [['back-to-back frames by frame size', backToBackChartSvg(results)]],
+      );
 
       for (const r of results) {
-        expect(r.backToBack!.frames, `${r.wireSize}-byte frames: no burst of ${minBurst} frame(s) at top speed arrived whole (per repeat: ${r.backToBack!.perRepeat.join(', ')})`).toBeGreaterThanOrEqual(minBurst);
+        expect(
+          r.backToBack!.frames,
+          `${r.wireSize}-byte frames: no burst of ${minBurst} frame(s) at top speed arrived whole (per repeat: ${r.backToBack!.perRepeat.join(', ')})`,
+        ).toBeGreaterThanOrEqual(minBurst);
       }
     },
     BURST_TIMEOUT,

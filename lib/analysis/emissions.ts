@@ -6,16 +6,7 @@
 import type { GuestRole } from '../core/roles.ts';
 import type { Packet } from '../frames/index.ts';
 
-export const EMISSION_CLASSES = [
-  'ipv6-link-local',
-  'igmp',
-  'link-control',
-  'dhcp',
-  'arp',
-  'icmp-error',
-  'spoofed',
-  'other',
-] as const;
+export const EMISSION_CLASSES = ['ipv6-link-local', 'igmp', 'link-control', 'dhcp', 'arp', 'icmp-error', 'spoofed', 'other'] as const;
 export type EmissionClass = (typeof EMISSION_CLASSES)[number];
 
 interface ClassFacts {
@@ -30,8 +21,10 @@ interface ClassFacts {
 export const EMISSION_FACTS: Record<EmissionClass, ClassFacts> = {
   'ipv6-link-local': {
     what: 'IPv6 link-local autoconfiguration (router solicitations, DAD neighbour solicitations, MLD reports)',
-    cause: 'IPv6 is on (Debian\'s default) for an interface of the guest, which then autoconfigures a link-local address',
-    fix: 'set net.ipv6.conf.<if>.disable_ipv6=1 for the guest\'s bridge and its ports (or net.ipv6.conf.default/all before the NICs come up)',
+    cause: "IPv6 is on (Debian's default) for an interface of the guest, which then autoconfigures a link-local address",
+    fix:
+      "set net.ipv6.conf.<if>.disable_ipv6=1 for the guest's bridge and its ports (or net.ipv6.conf.default/all before the NICs " +
+      'come up)',
   },
   igmp: {
     what: 'IGMP membership reports',
@@ -40,13 +33,13 @@ export const EMISSION_FACTS: Record<EmissionClass, ClassFacts> = {
   },
   'link-control': {
     what: 'link-layer control frames to 01:80:c2:00:00:0x (STP BPDUs, LLDP, LACP, 802.1X)',
-    cause: 'STP is on for the guest\'s bridge, or an LLDP/LACP agent runs on its data NICs',
+    cause: "STP is on for the guest's bridge, or an LLDP/LACP agent runs on its data NICs",
     fix: 'switch STP off on the bridge (brctl stp br0 off / ovs stp_enable=false) and stop LLDP/LACP agents on the data NICs',
   },
   dhcp: {
     what: 'DHCP or DHCPv6 client messages',
     cause: 'a DHCP client runs on a data interface (ifupdown, systemd-networkd or NetworkManager configured it)',
-    fix: 'configure the data interfaces as manual (no DHCP) in the image\'s network configuration',
+    fix: "configure the data interfaces as manual (no DHCP) in the image's network configuration",
   },
   arp: {
     what: 'ARP',
@@ -60,7 +53,7 @@ export const EMISSION_FACTS: Record<EmissionClass, ClassFacts> = {
   },
   spoofed: {
     what: "frames carrying a traffic host's MAC or IP address that the host never sent",
-    cause: 'the guest forges or replays frames under another station\'s address',
+    cause: "the guest forges or replays frames under another station's address",
     fix: 'find what in the image generates them (a test tool, a proxy answering for others, a replay)',
   },
   other: {

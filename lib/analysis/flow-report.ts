@@ -368,7 +368,13 @@ function compareWithSent(state: FlowState, seq: number, received: Buffer): void 
     else if (c.field === 'checksum') r.badChecksum++;
   }
   if (state.differences.length < MAX_DIFFERENCES) {
-    state.differences.push({ seq, changes, sentSummary: a.summary(), receivedSummary: b.summary(), firstDifferingBytes: firstDifference(sent, received) });
+    state.differences.push({
+      seq,
+      changes,
+      sentSummary: a.summary(),
+      receivedSummary: b.summary(),
+      firstDifferingBytes: firstDifference(sent, received),
+    });
   }
 }
 

@@ -13,7 +13,14 @@
 import type { GuestRole } from '../core/roles.ts';
 import { flowPath, pointName, type CapturePoint } from '../core/sides.ts';
 import { EMISSION_CLASSES, EMISSION_FACTS, roleMayEmit, type EmissionClass } from './emissions.ts';
-import { describeChange, type FieldChange, type FlowResult, type FrameDifference, type RewriteCounts, type TrafficReport } from './flow-report.ts';
+import {
+  describeChange,
+  type FieldChange,
+  type FlowResult,
+  type FrameDifference,
+  type RewriteCounts,
+  type TrafficReport,
+} from './flow-report.ts';
 import type { AnalysedRun, InjectionResult } from './run.ts';
 
 export interface MatchResult {
@@ -74,7 +81,8 @@ export function deliverAll(subject: FlowSubject, context?: MatchContext | Analys
     if (f.lost === 0) return ok(`${flowName(f)}: all ${n(f.sent)} frames sent arrived at the ${f.to} host.`);
     const pct = f.sent > 0 ? ` (${percent(f.lost, f.sent)})` : '';
     return fail(`${flowName(f)}: ${n(f.lost)} of ${n(f.sent)} frames lost, ${lossCause(f)}.`, [
-      `Expected every frame of ${flowName(f)} to arrive at the ${f.to} host, but ${n(f.lost)} of ${n(f.sent)} were lost${pct} and ${n(arrived)} arrived.`,
+      `Expected every frame of ${flowName(f)} to arrive at the ${f.to} host, but ${n(f.lost)} of ${n(f.sent)} were lost${pct} and ` +
+        `${n(arrived)} arrived.`,
       `Lost ${seqList(f.lostSeqs, f.lost)}.`,
       wherePathLost(f, ctx),
       injectionNote(f, ctx),
@@ -94,7 +102,10 @@ export function deliverNone(subject: FlowSubject, context?: MatchContext | Analy
     const offered = f.received[p.ingress];
     const leftSender = Math.max(f.received[p.sender], offered);
     if (arrived === 0 && offered > 0) {
-      return ok(`${flowName(f)}: none of ${n(f.sent)} frames arrived at the ${f.to} host (${n(offered)} reached the guest's ${f.from} port and were dropped there).`);
+      return ok(
+        `${flowName(f)}: none of ${n(f.sent)} frames arrived at the ${f.to} host (${n(offered)} reached the guest's ${f.from} port ` +
+          `and were dropped there).`,
+      );
     }
     if (arrived === 0) {
       // Passing here would prove nothing: the guest never saw a frame to drop.
@@ -103,15 +114,20 @@ export function deliverNone(subject: FlowSubject, context?: MatchContext | Analy
           ? `${n(leftSender)} left the ${f.from} host but none reached the guest's ${f.from} port: the lab stopped them, not the guest`
           : `none was seen leaving the ${f.from} host either (${n(f.sent)} scheduled)`;
       return fail(`${flowName(f)}: no frame reached the guest, so its dropping them proves nothing (${seen.split(':')[0]}).`, [
-        `Expected no frame of ${flowName(f)} to arrive at the ${f.to} host, and none did — but ${seen}, so this proves nothing about the guest.`,
+        `Expected no frame of ${flowName(f)} to arrive at the ${f.to} host, and none did — but ${seen}, so this proves nothing about ` +
+          `the guest.`,
         injectionNote(f, ctx),
       ]);
     }
     const seenChanged = f.differences.length > 0 ? ` Arrived for example: ${describeDifferences(f.differences, 2)}` : '';
     return fail(`${flowName(f)}: ${n(arrived)} of ${n(f.sent)} frames forwarded that the guest must drop.`, [
-      `Expected no frame of ${flowName(f)} to arrive at the ${f.to} host, but ${n(arrived)} of ${n(f.sent)} did: the guest's ${f.to} port ` +
-        `emitted ${n(f.received[p.egress])} of the ${n(offered)} that reached its ${f.from} port, so the guest forwarded frames it must drop.${seenChanged}`,
-      f.lostSeqs.length > 0 ? `The first sequence numbers that were dropped, as expected: ${f.lostSeqs.slice(0, 5).join(', ')}.` : `Not one was dropped.`,
+      `Expected no frame of ${flowName(f)} to arrive at the ${f.to} host, but ${n(arrived)} of ${n(f.sent)} did: the guest's ${f.to} ` +
+        `port ` +
+        `emitted ${n(f.received[p.egress])} of the ${n(offered)} that reached its ${f.from} port, so the guest forwarded frames it ` +
+        `must drop.${seenChanged}`,
+      f.lostSeqs.length > 0
+        ? `The first sequence numbers that were dropped, as expected: ${f.lostSeqs.slice(0, 5).join(', ')}.`
+        : `Not one was dropped.`,
     ]);
   });
 }
@@ -128,11 +144,15 @@ export function arriveUnchanged(subject: FlowSubject, context?: MatchContext | A
     }
     const changed = arrived - f.rewrites.unchanged;
     if (changed === 0) return ok(`${flowName(f)}: all ${n(arrived)} frames that arrived are byte-identical to what was sent.`);
-    return fail(`${flowName(f)}: ${n(changed)} of ${n(arrived)} frames arrived changed (${rewriteTally(f.rewrites)}): the guest rewrites frames it must pass byte-exact.`, [
-      `Expected every frame of ${flowName(f)} to arrive byte-exact (MACs, TTL/hop limit, VLAN tags, payload unchanged), ` +
-        `but ${n(changed)} of ${n(arrived)} that arrived were changed: ${rewriteTally(f.rewrites)}.`,
-      `First: ${describeDifferences(f.differences, 3)}`,
-    ]);
+    return fail(
+      `${flowName(f)}: ${n(changed)} of ${n(arrived)} frames arrived changed (${rewriteTally(f.rewrites)}): the guest rewrites ` +
+        `frames it must pass byte-exact.`,
+      [
+        `Expected every frame of ${flowName(f)} to arrive byte-exact (MACs, TTL/hop limit, VLAN tags, payload unchanged), ` +
+          `but ${n(changed)} of ${n(arrived)} that arrived were changed: ${rewriteTally(f.rewrites)}.`,
+        `First: ${describeDifferences(f.differences, 3)}`,
+      ],
+    );
   });
 }
 
@@ -149,10 +169,13 @@ export function beL3Rewritten(subject: FlowSubject, expected: L3RewriteExpectati
   };
   return eachFlow(subject, context, 'toBeL3Rewritten', (f, ctx) => {
     const arrived = f.sent - f.lost;
-    const promise = `src MAC = the guest's egress NIC ${want.egress}, dst MAC = the next hop ${want.nextHop}, TTL/hop limit −1, valid checksums, payload intact`;
+    const promise =
+      `src MAC = the guest's egress NIC ${want.egress}, dst MAC = the next hop ${want.nextHop}, TTL/hop limit −1, ` +
+      `valid checksums, payload intact`;
     if (arrived === 0) {
       return fail(`${flowName(f)}: no frame arrived, so the L3 rewrite could not be checked.`, [
-        `Expected the frames of ${flowName(f)} to arrive L3-forwarded (${promise}), but none of ${n(f.sent)} arrived, so there is nothing to check.`,
+        `Expected the frames of ${flowName(f)} to arrive L3-forwarded (${promise}), but none of ${n(f.sent)} arrived, so there is ` +
+          `nothing to check.`,
         injectionNote(f, ctx),
       ]);
     }
@@ -164,7 +187,8 @@ export function beL3Rewritten(subject: FlowSubject, expected: L3RewriteExpectati
     const otherDeltas = Object.entries(r.hopLimitDelta).filter(([d]) => d !== '-1');
     const changedHop = Object.values(r.hopLimitDelta).reduce((a, b) => a + b, 0);
     if (changedHop < arrived) problems.push(`${n(arrived - changedHop)} kept their TTL/hop limit`);
-    for (const [delta, count] of otherDeltas) problems.push(`${n(count)} had their TTL/hop limit changed by ${signed(Number(delta))} instead of −1`);
+    for (const [delta, count] of otherDeltas)
+      problems.push(`${n(count)} had their TTL/hop limit changed by ${signed(Number(delta))} instead of −1`);
     if (r.badChecksum > 0) problems.push(`${n(r.badChecksum)} arrived with a bad checksum`);
     if (r.payload > 0) problems.push(`${n(r.payload)} had their payload changed`);
     if (r.length > 0) problems.push(`${n(r.length)} changed length`);
@@ -180,9 +204,15 @@ export function beL3Rewritten(subject: FlowSubject, expected: L3RewriteExpectati
     }
     if (problems.length === 0) return ok(`${flowName(f)}: all ${n(arrived)} frames that arrived were L3-forwarded (${promise}).`);
     const wrong = f.differences.filter((d) => l3Offence(d.changes, want).length > 0);
-    const first = wrong.length > 0 ? `First offending: ${describeDifferences(wrong, 3)}` : f.differences.length > 0 ? `For example: ${describeDifferences(f.differences, 1)}` : '';
+    const first =
+      wrong.length > 0
+        ? `First offending: ${describeDifferences(wrong, 3)}`
+        : f.differences.length > 0
+          ? `For example: ${describeDifferences(f.differences, 1)}`
+          : '';
     return fail(`${flowName(f)}: not routed as a router must: ${problems[0]}.`, [
-      `Expected every frame of ${flowName(f)} to arrive L3-forwarded (${promise}), but of ${n(arrived)} that arrived ${problems.join('; ')}.`,
+      `Expected every frame of ${flowName(f)} to arrive L3-forwarded (${promise}), but of ${n(arrived)} that arrived ` +
+        `${problems.join('; ')}.`,
       first,
     ]);
   });
@@ -195,7 +225,8 @@ export function noDuplicates(subject: FlowSubject, context?: MatchContext | Anal
     if (f.duplicated === 0) return ok(`${flowName(f)}: no duplicates among ${n(arrived)} frames that arrived.`);
     const atEgress = f.received[flowPath(f).egress];
     return fail(`${flowName(f)}: ${n(f.duplicated)} frames arrived twice or more: the guest duplicates frames.`, [
-      `Expected each frame of ${flowName(f)} to arrive once, but ${n(f.duplicated)} extra ${f.duplicated === 1 ? 'copy' : 'copies'} arrived at the ` +
+      `Expected each frame of ${flowName(f)} to arrive once, but ${n(f.duplicated)} extra ${f.duplicated === 1 ? 'copy' : 'copies'} ` +
+        `arrived at the ` +
         `${f.to} host on top of ${n(arrived)} distinct frames (${percent(f.duplicated, Math.max(arrived, 1))}).`,
       atEgress > 0 ? `The guest's ${f.to} port saw ${n(atEgress)} distinct frames of the flow.` : '',
     ]);
@@ -206,7 +237,8 @@ export function noDuplicates(subject: FlowSubject, context?: MatchContext | Anal
 export function noReflections(subject: FlowSubject, context?: MatchContext | AnalysedRun): MatchResult {
   return eachFlow(subject, context, 'toHaveNoReflections', (f) => {
     const { atIngressPort, atSender, seqs } = f.reflected;
-    if (atIngressPort === 0 && atSender === 0) return ok(`${flowName(f)}: no frame came back out of the ${f.from} port or to the ${f.from} host.`);
+    if (atIngressPort === 0 && atSender === 0)
+      return ok(`${flowName(f)}: no frame came back out of the ${f.from} port or to the ${f.from} host.`);
     const where = [
       atIngressPort > 0 ? `${n(atIngressPort)} left the guest by its ${f.from} port, the one they entered by` : '',
       atSender > 0 ? `${n(atSender)} arrived back at the ${f.from} host that sent them` : '',
@@ -214,7 +246,8 @@ export function noReflections(subject: FlowSubject, context?: MatchContext | Ana
     return fail(`${flowName(f)}: frames reflected — ${where.join('; ')} (hairpin forwarding or a port that echoes).`, [
       `Expected no frame of ${flowName(f)} to come back towards its sender, but ${where.join(', and ')}.`,
       `Reflected ${seqList(seqs, Math.max(atIngressPort, atSender))}.`,
-      'A transparent service or a router never sends a frame back out of the port it came in on (bridge hairpin mode, a mirror to the ingress port, a routing loop).',
+      'A transparent service or a router never sends a frame back out of the port it came in on (bridge hairpin mode, a mirror to ' +
+        'the ingress port, a routing loop).',
     ]);
   });
 }
@@ -226,10 +259,14 @@ export function arriveInOrder(subject: FlowSubject, context?: MatchContext | Ana
     const { count, maxDisplacement } = f.reordered;
     if (count === 0) return ok(`${flowName(f)}: all ${n(arrived)} frames that arrived came in the order sent.`);
     const positions = `${n(maxDisplacement)} ${maxDisplacement === 1 ? 'position' : 'positions'}`;
-    return fail(`${flowName(f)}: ${n(count)} of ${n(arrived)} frames arrived out of order (up to ${positions} late): the guest reorders frames.`, [
-      `Expected the frames of ${flowName(f)} to arrive in the order sent, but ${n(count)} of ${n(arrived)} arrived after a frame sent later ` +
-        `(${percent(count, Math.max(arrived, 1))}); the largest displacement was ${positions}.`,
-    ]);
+    return fail(
+      `${flowName(f)}: ${n(count)} of ${n(arrived)} frames arrived out of order (up to ${positions} late): the guest reorders frames.`,
+      [
+        `Expected the frames of ${flowName(f)} to arrive in the order sent, but ${n(count)} of ${n(arrived)} arrived after a frame ` +
+          `sent later ` +
+          `(${percent(count, Math.max(arrived, 1))}); the largest displacement was ${positions}.`,
+      ],
+    );
   });
 }
 
@@ -237,7 +274,8 @@ export function arriveInOrder(subject: FlowSubject, context?: MatchContext | Ana
 export function latencyUnder(subject: FlowSubject, limits: LatencyLimits, context?: MatchContext | AnalysedRun): MatchResult {
   const keys = (['p50', 'p90', 'p99', 'max'] as const).filter((k) => limits[k] !== undefined);
   if (keys.length === 0) throw new TypeError('toHaveLatencyUnder needs at least one limit: { p50, p90, p99 or max, unit: "ms" | "us" }');
-  if (limits.unit !== 'ms' && limits.unit !== 'us') throw new TypeError(`toHaveLatencyUnder: unit must be 'ms' or 'us', got ${JSON.stringify(limits.unit)}`);
+  if (limits.unit !== 'ms' && limits.unit !== 'us')
+    throw new TypeError(`toHaveLatencyUnder: unit must be 'ms' or 'us', got ${JSON.stringify(limits.unit)}`);
   for (const k of keys) {
     const v = limits[k]!;
     if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
@@ -263,7 +301,9 @@ export function latencyUnder(subject: FlowSubject, limits: LatencyLimits, contex
       `p50 ${fmtLatency(lat.p50, limits.unit)}, p90 ${fmtLatency(lat.p90, limits.unit)}, ` +
       `p99 ${fmtLatency(lat.p99, limits.unit)}, max ${fmtLatency(lat.max, limits.unit)} over ${n(lat.samples)} frames`;
     if (over.length === 0) return ok(`${flowName(f)}: latency through the guest (${where}) ${observed}, within ${wanted}${basis}.`);
-    const overText = over.map((k) => `${k} ${fmtLatency(lat[k], limits.unit)} (bound ${fmtLatency(limits[k]! * toUs, limits.unit)})`).join(', ');
+    const overText = over
+      .map((k) => `${k} ${fmtLatency(lat[k], limits.unit)} (bound ${fmtLatency(limits[k]! * toUs, limits.unit)})`)
+      .join(', ');
     return fail(`${flowName(f)}: latency through the guest too high: ${overText}${basis}.`, [
       `Expected the latency of ${flowName(f)} through the guest (${where}) to have ${wanted}${basis}, ` +
         `but ${over.map((k) => `${k} was ${fmtLatency(lat[k], limits.unit)}`).join(' and ')} (${observed}).`,
@@ -285,18 +325,28 @@ export function latencyBalanced(a: FlowResult, b: FlowResult, maxDifferenceUs: n
   if (!la || !lb) {
     const missing = !la ? a : b;
     return fail(`${flowName(missing)}: no frame crossed the guest, so the two directions' latencies cannot be compared.`, [
-      `Expected the median latencies of ${pair} to differ by at most ${fmtLatency(maxDifferenceUs, 'ms')}, but ${flowName(missing)} has no latency samples.`,
+      `Expected the median latencies of ${pair} to differ by at most ${fmtLatency(maxDifferenceUs, 'ms')}, but ${flowName(missing)} ` +
+        `has no latency samples.`,
     ]);
   }
   const diff = Math.abs(la.p50 - lb.p50);
   const slower = la.p50 >= lb.p50 ? a : b;
   const why = basis ? ` (${basis})` : '';
   const observed = `p50 ${fmtLatency(la.p50, 'ms')} for ${a.from} → ${a.to}, ${fmtLatency(lb.p50, 'ms')} for ${b.from} → ${b.to}`;
-  if (diff <= maxDifferenceUs) return ok(`${pair}: the directions' median latencies differ by ${fmtLatency(diff, 'ms')} (${observed}), within ${fmtLatency(maxDifferenceUs, 'ms')}${why}.`);
-  return fail(`${flowName(slower)}: one direction is slower — median latency ${fmtLatency(diff, 'ms')} above the other direction's (bound ${fmtLatency(maxDifferenceUs, 'ms')}).`, [
-    `Expected the median latencies of ${pair} to differ by at most ${fmtLatency(maxDifferenceUs, 'ms')}${why}, but they differ by ${fmtLatency(diff, 'ms')}: ${observed}.`,
-    `A delay added in one direction only (a queue, a shaper, a netem qdisc on one NIC) looks like this.`,
-  ]);
+  if (diff <= maxDifferenceUs)
+    return ok(
+      `${pair}: the directions' median latencies differ by ${fmtLatency(diff, 'ms')} (${observed}), within ` +
+        `${fmtLatency(maxDifferenceUs, 'ms')}${why}.`,
+    );
+  return fail(
+    `${flowName(slower)}: one direction is slower — median latency ${fmtLatency(diff, 'ms')} above the other direction's (bound ` +
+      `${fmtLatency(maxDifferenceUs, 'ms')}).`,
+    [
+      `Expected the median latencies of ${pair} to differ by at most ${fmtLatency(maxDifferenceUs, 'ms')}${why}, but they differ by ` +
+        `${fmtLatency(diff, 'ms')}: ${observed}.`,
+      `A delay added in one direction only (a queue, a shaper, a netem qdisc on one NIC) looks like this.`,
+    ],
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -334,31 +384,57 @@ export function noGuestEmissions(subject: ReportSubject, options: EmissionOption
   const emitters = emittingMacs(report, new Set(offending), options.guestMacs ?? []);
   const main = offending.reduce((a, b) => (counts[b]! > counts[a]! ? b : a));
   const facts = EMISSION_FACTS[main];
-  const cause = facts.cause.replace('an interface of the guest', emitters.someNotNic ? "the guest's bridge (or another interface)" : 'an interface of the guest');
+  const cause = facts.cause.replace(
+    'an interface of the guest',
+    emitters.someNotNic ? "the guest's bridge (or another interface)" : 'an interface of the guest',
+  );
   const drops = Object.entries(report.captureDrops).filter(([, v]) => (v ?? 0) > 0);
   return fail(`The guest sent ${n(total)} frames by itself (${listCounts(offending)}): likely ${cause}.`, [
-    `Expected the guest to send nothing by itself${allowed.size > 0 ? ` beyond ${[...allowed].join(', ')}` : ''}, but it sent ${n(total)} frames ` +
+    `Expected the guest to send nothing by itself${allowed.size > 0 ? ` beyond ${[...allowed].join(', ')}` : ''}, but it sent ` +
+      `${n(total)} frames ` +
       `of its own at its ports: ${offending.map((c) => `${n(counts[c]!)} ${EMISSION_FACTS[c].what}`).join('; ')}.`,
     `They came from ${emitters.text}.`,
-    `Fix: ${facts.fix}.${offending.length > 1 ? ` (${offending.filter((c) => c !== main).map((c) => `${c}: ${EMISSION_FACTS[c].fix}`).join('; ')}.)` : ''}`,
+    `Fix: ${facts.fix}.${
+      offending.length > 1
+        ? ` (${offending
+            .filter((c) => c !== main)
+            .map((c) => `${c}: ${EMISSION_FACTS[c].fix}`)
+            .join('; ')}.)`
+        : ''
+    }`,
     'The frame list is attached (emissions).',
     acceptedNote.trim(),
-    drops.length > 0 ? `(Captures also lost frames: ${drops.map(([p, v]) => `${n(v!)} at ${pointName(p as CapturePoint)}`).join(', ')}.)` : '',
+    drops.length > 0
+      ? `(Captures also lost frames: ${drops.map(([p, v]) => `${n(v!)} at ${pointName(p as CapturePoint)}`).join(', ')}.)`
+      : '',
   ]);
 }
 
 /** Which MACs sent the offending classes at the guest's ports, named as the guest's NICs or not. */
-function emittingMacs(report: TrafficReport, classes: Set<EmissionClass>, guestMacs: readonly string[]): { text: string; someNotNic: boolean } {
+function emittingMacs(
+  report: TrafficReport,
+  classes: Set<EmissionClass>,
+  guestMacs: readonly string[],
+): { text: string; someNotNic: boolean } {
   const byMac = new Map<string, number>();
   for (const e of report.emissionList) {
     if (e.point.startsWith('guest-') && classes.has(e.class)) byMac.set(e.srcMac, (byMac.get(e.srcMac) ?? 0) + 1);
   }
   const nics = guestMacs.map((m) => m.toLowerCase());
-  const named = [...byMac].sort((a, b) => b[1] - a[1]).map(([mac, count]) => {
-    const i = nics.indexOf(mac);
-    const what = i === 0 ? "the guest's left NIC" : i === 1 ? "the guest's right NIC" : nics.length > 0 ? 'not one of the guest\'s NICs (its bridge or another interface)' : '';
-    return `${mac}${what ? ` (${what})` : ''}: ${n(count)}`;
-  });
+  const named = [...byMac]
+    .sort((a, b) => b[1] - a[1])
+    .map(([mac, count]) => {
+      const i = nics.indexOf(mac);
+      const what =
+        i === 0
+          ? "the guest's left NIC"
+          : i === 1
+            ? "the guest's right NIC"
+            : nics.length > 0
+              ? "not one of the guest's NICs (its bridge or another interface)"
+              : '';
+      return `${mac}${what ? ` (${what})` : ''}: ${n(count)}`;
+    });
   const someNotNic = nics.length > 0 && [...byMac.keys()].some((mac) => !nics.includes(mac));
   return { text: named.length > 0 ? named.join(', ') : 'source MACs beyond the listed frames', someNotNic };
 }
@@ -367,7 +443,11 @@ function emittingMacs(report: TrafficReport, classes: Set<EmissionClass>, guestM
 // Subjects and context
 
 const ok = (headline: string): MatchResult => ({ pass: true, headline, message: headline });
-const fail = (headline: string, sentences: string[]): MatchResult => ({ pass: false, headline, message: `${headline}\n${joinSentences(sentences)}` });
+const fail = (headline: string, sentences: string[]): MatchResult => ({
+  pass: false,
+  headline,
+  message: `${headline}\n${joinSentences(sentences)}`,
+});
 
 function eachFlow(
   subject: FlowSubject,
@@ -386,7 +466,8 @@ function eachFlow(
   }
   const verdicts = flows.map((f) => check(f, ctx));
   const failed = verdicts.filter((v) => !v.pass);
-  if (failed.length === 0) return { pass: true, headline: verdicts.map((v) => v.headline).join(' '), message: verdicts.map((v) => v.message).join('\n') };
+  if (failed.length === 0)
+    return { pass: true, headline: verdicts.map((v) => v.headline).join(' '), message: verdicts.map((v) => v.message).join('\n') };
   // Every failing flow is listed: the headline names them all, the message has one paragraph each.
   const headline = failed.length === 1 ? failed[0]!.headline : `${failed.length} flows failed: ${failed.map((v) => v.headline).join(' ')}`;
   return { pass: false, headline, message: failed.map((v) => v.message).join('\n\n') };
@@ -415,8 +496,15 @@ function asReport(subject: unknown, matcher: string): TrafficReport {
   const report = subject as TrafficReport;
   if (typeof subject === 'object' && subject !== null && Array.isArray(report.flows) && Array.isArray(report.emissions)) return report;
   const got =
-    subject === null ? 'null' : Array.isArray(subject) ? 'an array' : typeof subject === 'object' ? `an object with keys ${Object.keys(subject).slice(0, 6).join(', ')}` : typeof subject;
-  const accepts = matcher === 'toHaveNoGuestEmissions' ? 'a TrafficReport or a TrafficRun' : 'a FlowResult, a TrafficReport or a TrafficRun';
+    subject === null
+      ? 'null'
+      : Array.isArray(subject)
+        ? 'an array'
+        : typeof subject === 'object'
+          ? `an object with keys ${Object.keys(subject).slice(0, 6).join(', ')}`
+          : typeof subject;
+  const accepts =
+    matcher === 'toHaveNoGuestEmissions' ? 'a TrafficReport or a TrafficRun' : 'a FlowResult, a TrafficReport or a TrafficRun';
   throw new TypeError(`${matcher} expects ${accepts}; got ${got}.`);
 }
 
@@ -457,7 +545,8 @@ function wherePathLost(f: FlowResult, ctx: MatchContext): string {
     `${n(raw[3]!)} at its ${f.to} (egress) port, ${n(raw[4]!)} at the ${f.to} host`;
   const stages = [
     `${n(passed[0]! - passed[1]!)} never left the ${f.from} host (the generator did not send them: not the guest's fault)`,
-    `${n(passed[1]! - passed[2]!)} left the ${f.from} host but never reached the guest (lost before its ingress port: not the guest's fault)`,
+    `${n(passed[1]! - passed[2]!)} left the ${f.from} host but never reached the guest (lost before its ingress port: not the ` +
+      `guest's fault)`,
     `${n(passed[2]! - passed[3]!)} reached the guest's ingress port but never left its egress port: dropped inside the guest`,
     `${n(passed[3]! - passed[4]!)} left the guest but never reached the ${f.to} host`,
   ].filter((_, i) => passed[i]! - passed[i + 1]! > 0);
@@ -471,24 +560,36 @@ function injectionNote(f: FlowResult, ctx: MatchContext, onlyIfShort = false): s
   const inj = ctx.injections?.find((i) => i.side === f.from);
   if (!inj) {
     if (onlyIfShort) return '';
-    return ctx.injections ? `There is no injection result from the ${f.from} host.` : 'The injection rate is unknown (pass the TrafficRun as context to see it).';
+    return ctx.injections
+      ? `There is no injection result from the ${f.from} host.`
+      : 'The injection rate is unknown (pass the TrafficRun as context to see it).';
   }
   const failed = inj.failed > 0 ? `; tcpreplay failed to send ${n(inj.failed)} of ${n(inj.frames)} frames` : '';
   if (inj.requestedPps === 'max') {
-    return onlyIfShort && !failed ? '' : `The ${f.from} host's injection ran at ${n(Math.round(inj.achievedPps))} pps (top speed requested)${failed}.`;
+    return onlyIfShort && !failed
+      ? ''
+      : `The ${f.from} host's injection ran at ${n(Math.round(inj.achievedPps))} pps (top speed requested)${failed}.`;
   }
   const ratio = inj.requestedPps > 0 ? inj.achievedPps / inj.requestedPps : 1;
   const short = ratio < 0.9;
   if (onlyIfShort && !short && !failed) return '';
   const verdict = short ? ' — the generator fell short of the requested rate, so the guest was offered less than intended' : '';
-  return `The ${f.from} host's injection achieved ${n(Math.round(inj.achievedPps))} of ${n(inj.requestedPps)} pps requested (${Math.round(ratio * 100)}%)${verdict}${failed}.`;
+  return (
+    `The ${f.from} host's injection achieved ${n(Math.round(inj.achievedPps))} of ${n(inj.requestedPps)} pps requested ` +
+    `(${Math.round(ratio * 100)}%)${verdict}${failed}.`
+  );
 }
 
 function captureDropNote(f: FlowResult, ctx: MatchContext): string {
   const p = flowPath(f);
-  const drops = [p.sender, p.ingress, p.egress, p.receiver].filter((pt, i, all) => all.indexOf(pt) === i && (ctx.captureDrops?.[pt] ?? 0) > 0);
+  const drops = [p.sender, p.ingress, p.egress, p.receiver].filter(
+    (pt, i, all) => all.indexOf(pt) === i && (ctx.captureDrops?.[pt] ?? 0) > 0,
+  );
   if (drops.length === 0) return '';
-  return `The captures themselves dropped frames (${drops.map((pt) => `${n(ctx.captureDrops![pt]!)} at ${pointName(pt)}`).join(', ')}): counts there may be low.`;
+  return (
+    `The captures themselves dropped frames ` +
+    `(${drops.map((pt) => `${n(ctx.captureDrops![pt]!)} at ${pointName(pt)}`).join(', ')}): counts there may be low.`
+  );
 }
 
 function rewriteTally(r: RewriteCounts): string {
@@ -511,7 +612,10 @@ export function describeDifferences(diffs: readonly FrameDifference[], max: numb
     .map((d) => {
       const b = d.firstDifferingBytes;
       const bytes = b ? `; first differing bytes at offset ${b.offset}: sent ${b.sent || '(end)'}, received ${b.received || '(end)'}` : '';
-      return `seq ${d.seq} was sent as \`${d.sentSummary}\` and arrived as \`${d.receivedSummary}\` (${d.changes.map(describeChange).join('; ')}${bytes}).`;
+      return (
+        `seq ${d.seq} was sent as \`${d.sentSummary}\` and arrived as \`${d.receivedSummary}\` ` +
+        `(${d.changes.map(describeChange).join('; ')}${bytes}).`
+      );
     })
     .join(' ');
 }
@@ -524,7 +628,11 @@ function l3Offence(changes: readonly FieldChange[], want: { ingress: string; egr
   const hop = changeOf(changes, 'hopLimit');
   if (!src) why.push('source MAC unchanged');
   else if (src.received !== want.egress) {
-    why.push(src.received === want.ingress ? `src MAC is the guest's ingress NIC ${want.ingress}` : `src MAC ${src.received} is not the guest's egress NIC`);
+    why.push(
+      src.received === want.ingress
+        ? `src MAC is the guest's ingress NIC ${want.ingress}`
+        : `src MAC ${src.received} is not the guest's egress NIC`,
+    );
   }
   if (!dst) why.push('destination MAC unchanged');
   else if (dst.received !== want.nextHop) why.push(`dst MAC ${dst.received} is not the next hop ${want.nextHop}`);
@@ -534,13 +642,17 @@ function l3Offence(changes: readonly FieldChange[], want: { ingress: string; egr
   return why;
 }
 
-function changeOf<F extends FieldChange['field']>(changes: readonly FieldChange[], field: F): Extract<FieldChange, { field: F }> | undefined {
+function changeOf<F extends FieldChange['field']>(
+  changes: readonly FieldChange[],
+  field: F,
+): Extract<FieldChange, { field: F }> | undefined {
   return changes.find((c): c is Extract<FieldChange, { field: F }> => c.field === field);
 }
 
 function normalizeMac(mac: string, option: string): string {
   const m = typeof mac === 'string' ? mac.trim().toLowerCase() : '';
-  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(m)) throw new TypeError(`toBeL3Rewritten: ${option} must be a MAC address like 02:00:00:00:00:01, got ${JSON.stringify(mac)}`);
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(m))
+    throw new TypeError(`toBeL3Rewritten: ${option} must be a MAC address like 02:00:00:00:00:01, got ${JSON.stringify(mac)}`);
   return m;
 }
 

@@ -25,14 +25,22 @@ const DEBIAN_TOOLS: [string, string][] = [
 
 export async function collectChecks(): Promise<Check[]> {
   const checks: Check[] = [];
-  checks.push({ what: 'running as root (bridges, taps, namespaces, QEMU, dockerd)', ok: process.getuid?.() === 0, fix: 'run wirelab as root (sudo -E).' });
+  checks.push({
+    what: 'running as root (bridges, taps, namespaces, QEMU, dockerd)',
+    ok: process.getuid?.() === 0,
+    fix: 'run wirelab as root (sudo -E).',
+  });
   const major = Number(process.versions.node.split('.')[0]);
   checks.push({ what: `Node.js >= 20 (have ${process.versions.node})`, ok: major >= 20, fix: 'install Node.js 20 or newer.' });
   for (const [cmd, pkg] of DEBIAN_TOOLS) {
     checks.push({ what: `${cmd}`, ok: await haveCommand(cmd), fix: `apt-get install -y ${pkg}` });
   }
   const kernels = existsSync('/boot') ? readdirSync('/boot').filter((f) => /^vmlinuz-.*-cloud-amd64$/.test(f)) : [];
-  checks.push({ what: 'Debian cloud kernel for the reference images (/boot/vmlinuz-*-cloud-amd64)', ok: kernels.length > 0, fix: 'apt-get install -y linux-image-cloud-amd64' });
+  checks.push({
+    what: 'Debian cloud kernel for the reference images (/boot/vmlinuz-*-cloud-amd64)',
+    ok: kernels.length > 0,
+    fix: 'apt-get install -y linux-image-cloud-amd64',
+  });
   let tun = false;
   try {
     accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
@@ -42,9 +50,19 @@ export async function collectChecks(): Promise<Check[]> {
   }
   checks.push({ what: '/dev/net/tun (taps for the guest)', ok: tun, fix: 'load the tun module or run in a container with /dev/net/tun.' });
   const scapy = await run('/usr/bin/python3', ['-c', 'import scapy'], { allowFailure: true }).catch(() => ({ exitCode: 1 }));
-  checks.push({ what: "Debian's python3-scapy (for the scapy comparisons in tests and benchmarks)", ok: scapy.exitCode === 0, fix: 'apt-get install -y python3-scapy' });
-  const docker = await run('docker', ['version', '--format', '{{.Server.Version}}'], { allowFailure: true, timeoutMs: 10_000 }).catch(() => ({ exitCode: 1 }));
-  checks.push({ what: 'a Docker engine answering on /var/run/docker.sock', ok: docker.exitCode === 0, fix: "run 'npm run setup' (starts dockerd with wirelab's safe flags)." });
+  checks.push({
+    what: "Debian's python3-scapy (for the scapy comparisons in tests and benchmarks)",
+    ok: scapy.exitCode === 0,
+    fix: 'apt-get install -y python3-scapy',
+  });
+  const docker = await run('docker', ['version', '--format', '{{.Server.Version}}'], { allowFailure: true, timeoutMs: 10_000 }).catch(
+    () => ({ exitCode: 1 }),
+  );
+  checks.push({
+    what: 'a Docker engine answering on /var/run/docker.sock',
+    ok: docker.exitCode === 0,
+    fix: "run 'npm run setup' (starts dockerd with wirelab's safe flags).",
+  });
   return checks;
 }
 
@@ -52,6 +70,10 @@ export async function doctor(): Promise<number> {
   const checks = await collectChecks();
   for (const c of checks) console.log(`${c.ok ? 'ok     ' : 'MISSING'} ${c.what}${c.ok ? '' : `\n        fix: ${c.fix}`}`);
   const missing = checks.filter((c) => !c.ok).length;
-  console.log(missing === 0 ? 'wirelab doctor: this machine has everything wirelab needs.' : `wirelab doctor: ${missing} thing(s) missing; 'npm run setup' installs them all on Debian 12.`);
+  console.log(
+    missing === 0
+      ? 'wirelab doctor: this machine has everything wirelab needs.'
+      : `wirelab doctor: ${missing} thing(s) missing; 'npm run setup' installs them all on Debian 12.`,
+  );
   return missing === 0 ? 0 : 1;
 }

@@ -12,7 +12,10 @@ export async function labUp(profileFile: string, opts: { hold: boolean }): Promi
   for (const side of ['left', 'right'] as const) {
     const host = lab.hosts[side];
     const port = lab.ports[side];
-    console.log(`  ${side}: traffic host ${host.ipv4} (${host.mac}) on ${port.bridge}; guest NIC ${port.guestMac} on ${port.ifname} (netns ${port.netns})`);
+    console.log(
+      `  ${side}: traffic host ${host.ipv4} (${host.mac}) on ${port.bridge}; guest NIC ${port.guestMac} on ${port.ifname} (netns ` +
+        `${port.netns})`,
+    );
   }
   if (opts.hold) {
     console.log(`  console log: ${lab.workDir}/console.log — press Ctrl-C to take the lab down.`);
@@ -21,6 +24,9 @@ export async function labUp(profileFile: string, opts: { hold: boolean }): Promi
   const downStart = performance.now();
   const halt = await lab.haltGuest();
   await lab.down();
-  console.log(`lab ${lab.runId} down in ${((performance.now() - downStart) / 1000).toFixed(1)} s (guest halt ${halt.graceful ? 'graceful' : 'FORCED: the image did not halt on the ACPI power button'} after ${(halt.ms / 1000).toFixed(1)} s)`);
+  console.log(
+    `lab ${lab.runId} down in ${((performance.now() - downStart) / 1000).toFixed(1)} s (guest halt ` +
+      `${halt.graceful ? 'graceful' : 'FORCED: the image did not halt on the ACPI power button'} after ${(halt.ms / 1000).toFixed(1)} s)`,
+  );
   return halt.graceful ? 0 : 1;
 }

@@ -36,12 +36,36 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'run': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { profile: { type: 'string' }, 'report-dir': { type: 'string' }, grep: { type: 'string' }, json: { type: 'string' }, shard: { type: 'string' }, workers: { type: 'string' } }, strict: true });
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            profile: { type: 'string' },
+            'report-dir': { type: 'string' },
+            grep: { type: 'string' },
+            json: { type: 'string' },
+            shard: { type: 'string' },
+            workers: { type: 'string' },
+          },
+          strict: true,
+        });
         const { runSuites } = await import('./run-suites.ts');
-        return await runSuites(positionals, { profile: values.profile ?? DEFAULT_PROFILE, reportDir: values['report-dir'] ?? 'reports', grep: values.grep, json: values.json, shard: values.shard, workers: values.workers });
+        return await runSuites(positionals, {
+          profile: values.profile ?? DEFAULT_PROFILE,
+          reportDir: values['report-dir'] ?? 'reports',
+          grep: values.grep,
+          json: values.json,
+          shard: values.shard,
+          workers: values.workers,
+        });
       }
       case 'merge-reports': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { 'report-dir': { type: 'string' }, json: { type: 'string' } }, strict: true });
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { 'report-dir': { type: 'string' }, json: { type: 'string' } },
+          strict: true,
+        });
         const { mergeReports } = await import('./merge-reports.ts');
         return await mergeReports(positionals, { reportDir: values['report-dir'] ?? 'reports', json: values.json });
       }
@@ -65,7 +89,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'clean': {
         const { values } = parseArgs({ args: rest, options: { all: { type: 'boolean' } }, strict: true });
         const report = await reapStaleRuns({ includeLive: values.all ?? false });
-        console.log(report.runs.length === 0 ? 'wirelab clean: nothing to remove.' : `wirelab clean: removed ${report.runs.length} run(s): ${report.runs.join(', ')} (${report.netns.length} namespace(s), ${report.containers.length} container(s)).`);
+        console.log(
+          report.runs.length === 0
+            ? 'wirelab clean: nothing to remove.'
+            : `wirelab clean: removed ${report.runs.length} run(s): ${report.runs.join(', ')} (${report.netns.length} namespace(s), ` +
+                `${report.containers.length} container(s)).`,
+        );
         return 0;
       }
       case undefined:

@@ -24,12 +24,19 @@ export interface MergeOptions {
 }
 
 export async function mergeReports(shardDirs: string[], opts: MergeOptions): Promise<number> {
-  if (shardDirs.length === 0) throw new WirelabError("'wirelab merge-reports' needs the report directories of the shards, e.g. wirelab merge-reports host-a/reports host-b/reports --report-dir reports.", { exitCode: 2 });
+  if (shardDirs.length === 0)
+    throw new WirelabError(
+      "'wirelab merge-reports' needs the report directories of the shards, e.g. wirelab merge-reports host-a/reports host-b/reports " +
+        '--report-dir reports.',
+      { exitCode: 2 },
+    );
   const shards = shardDirs.map((d) => path.resolve(d));
   const out = path.resolve(opts.reportDir);
   for (const dir of shards) {
-    if (!existsSync(path.join(dir, 'allure-results'))) throw new WirelabError(`${dir} has no allure-results/: it is not the --report-dir of a 'wirelab run --shard i/n'.`, { exitCode: 2 });
-    if (dir === out) throw new WirelabError(`--report-dir ${out} is also one of the shards; merge into a directory of its own.`, { exitCode: 2 });
+    if (!existsSync(path.join(dir, 'allure-results')))
+      throw new WirelabError(`${dir} has no allure-results/: it is not the --report-dir of a 'wirelab run --shard i/n'.`, { exitCode: 2 });
+    if (dir === out)
+      throw new WirelabError(`--report-dir ${out} is also one of the shards; merge into a directory of its own.`, { exitCode: 2 });
   }
 
   const resultsDir = path.join(out, 'allure-results');
@@ -65,7 +72,14 @@ export async function mergeReports(shardDirs: string[], opts: MergeOptions): Pro
     // CLI reporters replace the configured ones: no Allure reporter runs here (the shards' results are complete).
     const vitest = await execa(
       process.execPath,
-      [path.join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--merge-reports', blobDir, '--reporter=default', ...(opts.json ? ['--reporter=json', `--outputFile.json=${path.resolve(opts.json)}`] : [])],
+      [
+        path.join(ROOT, 'node_modules/vitest/vitest.mjs'),
+        'run',
+        '--merge-reports',
+        blobDir,
+        '--reporter=default',
+        ...(opts.json ? ['--reporter=json', `--outputFile.json=${path.resolve(opts.json)}`] : []),
+      ],
       { cwd: ROOT, stdio: 'inherit', reject: false },
     );
     status = vitest.exitCode === 0 ? 0 : vitest.exitCode === 1 ? 1 : 2;

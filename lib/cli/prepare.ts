@@ -1,6 +1,6 @@
 // `wirelab prepare`: everything a lab needs that is slow the first time and cached after — the
 // container engine, the traffic-host image and the reference service images. Idempotent.
-import { ensureDockerEngine } from '../lab/nested/docker-engine.ts';
+import { ensureDockerEngine } from '../runtime/docker-engine.ts';
 import { REFERENCE_VARIANTS, buildReferenceImage } from '../images/reference-image.ts';
 import { ensureTrafficHostImage } from '../images/traffic-host-image.ts';
 
@@ -19,6 +19,7 @@ export async function prepare(): Promise<number> {
 }
 
 export async function listImages(): Promise<number> {
-  for (const v of REFERENCE_VARIANTS) console.log(`${v.name.padEnd(22)} ${v.role.padEnd(13)} ${v.fault ? `FAULT: ${v.fault}` : 'good'} — ${v.description}`);
+  for (const v of REFERENCE_VARIANTS)
+    console.log(`${v.name.padEnd(22)} ${v.role.padEnd(13)} ${v.fault ? `FAULT: ${v.fault}` : 'good'} — ${v.description}`);
   return 0;
 }

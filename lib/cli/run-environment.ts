@@ -26,7 +26,11 @@ export async function describeEnvironment(profile: LabProfile): Promise<Record<s
     const built = await buildReferenceImage(image.reference);
     Object.assign(env, { 'image.reference': image.reference, 'image.digest': built.digest, 'guest.kernel': path.basename(built.kernel) });
   } else if (image.kind === 'kernel') {
-    Object.assign(env, { 'image.kernel': image.kernel, 'image.kernel.sha256': await sha256(image.kernel), 'image.initrd.sha256': await sha256(image.initrd) });
+    Object.assign(env, {
+      'image.kernel': image.kernel,
+      'image.kernel.sha256': await sha256(image.kernel),
+      'image.initrd.sha256': await sha256(image.initrd),
+    });
   } else {
     Object.assign(env, { 'image.disk': image.disk, 'image.disk.sha256': await sha256(image.disk) });
   }
@@ -41,5 +45,10 @@ export async function describeEnvironment(profile: LabProfile): Promise<Record<s
 export async function writeAllureEnvironment(resultsDir: string, profile: LabProfile): Promise<void> {
   const env = await describeEnvironment(profile);
   // .properties: one key=value a line; values here never contain newlines.
-  writeFileSync(path.join(resultsDir, 'environment.properties'), Object.entries(env).map(([k, v]) => `${k}=${v.replace(/\n/g, ' ')}`).join('\n') + '\n');
+  writeFileSync(
+    path.join(resultsDir, 'environment.properties'),
+    Object.entries(env)
+      .map(([k, v]) => `${k}=${v.replace(/\n/g, ' ')}`)
+      .join('\n') + '\n',
+  );
 }

@@ -16,7 +16,10 @@ const SUITES_DIR = path.join(ROOT, 'suites');
 const COMMON_SUITES = ['image-hygiene', 'readiness'];
 
 export function availableSuites(): string[] {
-  return readdirSync(SUITES_DIR).filter((f) => f.endsWith('.test.ts')).map((f) => f.replace(/\.test\.ts$/, '')).sort();
+  return readdirSync(SUITES_DIR)
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => f.replace(/\.test\.ts$/, ''))
+    .sort();
 }
 
 export function defaultSuitesFor(role: GuestRole): string[] {
@@ -28,7 +31,11 @@ export function parseShard(value: string): { index: number; count: number } {
   const m = /^(\d+)\/(\d+)$/.exec(value);
   const index = Number(m?.[1]);
   const count = Number(m?.[2]);
-  if (!m || index < 1 || count < 1 || index > count) throw new WirelabError(`--shard is '${value}'; use i/n with 1 <= i <= n, e.g. --shard 1/2 on one bench host and --shard 2/2 on another.`, { exitCode: 2 });
+  if (!m || index < 1 || count < 1 || index > count)
+    throw new WirelabError(
+      `--shard is '${value}'; use i/n with 1 <= i <= n, e.g. --shard 1/2 on one bench host and --shard 2/2 on another.`,
+      { exitCode: 2 },
+    );
   return { index, count };
 }
 
@@ -42,21 +49,34 @@ const MAX_DEFAULT_WORKERS = 4;
 export function suiteWorkers(profile: LabProfile, requested: string | undefined, cpus = os.cpus().length): number {
   if (requested === undefined) return profile.kind === 'host' ? 1 : Math.max(1, Math.min(MAX_DEFAULT_WORKERS, cpus));
   const n = Number(requested);
-  if (!/^\d+$/.test(requested) || n < 1) throw new WirelabError(`--workers is '${requested}'; use a whole number >= 1 (suite files run at once, a lab each).`, { exitCode: 2 });
-  if (n > 1 && profile.kind === 'host') throw new WirelabError(`--workers is ${n}, but ${profile.file} describes a bench host, whose data NICs carry one lab at a time. Fix: drop --workers (or use 1); to spread suites over several bench hosts use --shard i/n on each (docs/scale.md).`, { exitCode: 2 });
+  if (!/^\d+$/.test(requested) || n < 1)
+    throw new WirelabError(`--workers is '${requested}'; use a whole number >= 1 (suite files run at once, a lab each).`, { exitCode: 2 });
+  if (n > 1 && profile.kind === 'host')
+    throw new WirelabError(
+      `--workers is ${n}, but ${profile.file} describes a bench host, whose data NICs carry one lab at a time. Fix: drop --workers ` +
+        `(or use 1); to spread suites over several bench hosts use --shard i/n on each (docs/scale.md).`,
+      { exitCode: 2 },
+    );
   return n;
 }
 
-export async function runSuites(requested: string[], opts: { profile: string; reportDir: string; grep?: string; json?: string; shard?: string; workers?: string }): Promise<number> {
+export async function runSuites(
+  requested: string[],
+  opts: { profile: string; reportDir: string; grep?: string; json?: string; shard?: string; workers?: string },
+): Promise<number> {
   const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const profile = loadProfile(opts.profile); // a bad profile fails here, before anything is created
   const workers = suiteWorkers(profile, opts.workers);
   const known = availableSuites();
   for (const name of requested) {
-    if (!known.includes(name)) throw new WirelabError(`'${name}' is not a wirelab suite. Fix: use one of ${known.join(', ')}.`, { exitCode: 2 });
+    if (!known.includes(name))
+      throw new WirelabError(`'${name}' is not a wirelab suite. Fix: use one of ${known.join(', ')}.`, { exitCode: 2 });
   }
   const suites = requested.length > 0 ? requested : defaultSuitesFor(profile.role);
-  if (suites.length === 0) throw new WirelabError(`No suite qualifies the role '${profile.role}' yet. Fix: name suites explicitly (${known.join(', ')}).`, { exitCode: 2 });
+  if (suites.length === 0)
+    throw new WirelabError(`No suite qualifies the role '${profile.role}' yet. Fix: name suites explicitly (${known.join(', ')}).`, {
+      exitCode: 2,
+    });
 
   const reportDir = path.resolve(opts.reportDir);
   const resultsDir = path.join(reportDir, 'allure-results');
@@ -64,10 +84,21 @@ export async function runSuites(requested: string[], opts: { profile: string; re
   // A shard also leaves vitest's blob report, for `wirelab merge-reports` (see docs/scale.md).
   const blobDir = path.join(reportDir, 'blob');
   if (shard) rmSync(blobDir, { recursive: true, force: true });
-  console.error(`wirelab run: suites ${suites.join(', ')} on ${profile.name} (${profile.kind} lab, ${profile.role})${shard ? `, shard ${shard.index}/${shard.count}` : ''}, ${workers} at once`);
+  console.error(
+    `wirelab run: suites ${suites.join(', ')} on ${profile.name} (${profile.kind} lab, ` +
+      `${profile.role})${shard ? `, shard ${shard.index}/${shard.count}` : ''}, ${workers} at once`,
+  );
   const vitest = await execa(
     process.execPath,
-    [path.join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--project', 'suites', ...(opts.grep ? ['-t', opts.grep] : []), ...(shard ? ['--shard', `${shard.index}/${shard.count}`, '--passWithNoTests'] : []), ...suites.map((s) => path.join('suites', `${s}.test.ts`))],
+    [
+      path.join(ROOT, 'node_modules/vitest/vitest.mjs'),
+      'run',
+      '--project',
+      'suites',
+      ...(opts.grep ? ['-t', opts.grep] : []),
+      ...(shard ? ['--shard', `${shard.index}/${shard.count}`, '--passWithNoTests'] : []),
+      ...suites.map((s) => path.join('suites', `${s}.test.ts`)),
+    ],
     {
       cwd: ROOT,
       stdio: 'inherit',
@@ -82,7 +113,9 @@ export async function runSuites(requested: string[], opts: { profile: string; re
     },
   );
   if (existsSync(resultsDir)) {
-    await writeAllureEnvironment(resultsDir, profile).catch((e: Error) => console.error(`wirelab run: could not describe the environment: ${e.message}`));
+    await writeAllureEnvironment(resultsDir, profile).catch((e: Error) =>
+      console.error(`wirelab run: could not describe the environment: ${e.message}`),
+    );
     await renderAllureReport(resultsDir, reportDir, 'wirelab run');
   }
   if (vitest.exitCode === 0) return 0;
@@ -92,7 +125,19 @@ export async function runSuites(requested: string[], opts: { profile: string; re
 /** Render `<reportDir>/allure-report/index.html` from an Allure results directory; says where, or why not. */
 export async function renderAllureReport(resultsDir: string, reportDir: string, who: string): Promise<boolean> {
   const output = path.join(reportDir, 'allure-report');
-  const allure = await execa(process.execPath, [path.join(ROOT, 'node_modules/allure/cli.js'), 'generate', resultsDir, '--output', output, '--config', path.join(ROOT, 'allurerc.mjs')], { cwd: ROOT, reject: false, all: true });
+  const allure = await execa(
+    process.execPath,
+    [
+      path.join(ROOT, 'node_modules/allure/cli.js'),
+      'generate',
+      resultsDir,
+      '--output',
+      output,
+      '--config',
+      path.join(ROOT, 'allurerc.mjs'),
+    ],
+    { cwd: ROOT, reject: false, all: true },
+  );
   if (allure.exitCode === 0) console.error(`${who}: report ${path.relative(process.cwd(), path.join(output, 'index.html'))}`);
   else console.error(`${who}: the Allure report could not be rendered: ${String(allure.all).trim().split('\n').slice(-3).join(' | ')}`);
   return allure.exitCode === 0;

@@ -54,13 +54,13 @@ function maskOf(prefix: number): number {
 
 /** True when the address lies in 198.18.0.0/15. */
 export function inBenchmarkRange(address: string): boolean {
-  return ((ipv4ToInt(address) & maskOf(BENCHMARK_NET.prefix)) >>> 0) === BENCHMARK_NET.base;
+  return (ipv4ToInt(address) & maskOf(BENCHMARK_NET.prefix)) >>> 0 === BENCHMARK_NET.base;
 }
 
 export function sameSubnet(a: Cidr, b: Cidr): boolean {
   if (a.prefix !== b.prefix) return false;
   const mask = maskOf(a.prefix);
-  return ((ipv4ToInt(a.address) & mask) >>> 0) === ((ipv4ToInt(b.address) & mask) >>> 0);
+  return (ipv4ToInt(a.address) & mask) >>> 0 === (ipv4ToInt(b.address) & mask) >>> 0;
 }
 
 export function isMulticastMac(mac: string): boolean {

@@ -75,7 +75,7 @@ export function readIPv6(buf: Uint8Array, off: number): string {
   for (let i = 0; i < 8; i++) g[i] = (buf[off + 2 * i]! << 8) | buf[off + 2 * i + 1]!;
   let bestStart = -1;
   let bestLen = 1; // a single zero group is never compressed
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;
@@ -88,7 +88,11 @@ export function readIPv6(buf: Uint8Array, off: number): string {
     }
     i = j;
   }
-  const hex = (a: number, b: number) => g.slice(a, b).map((x) => x.toString(16)).join(':');
+  const hex = (a: number, b: number) =>
+    g
+      .slice(a, b)
+      .map((x) => x.toString(16))
+      .join(':');
   if (bestStart < 0) return hex(0, 8);
   return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
 }

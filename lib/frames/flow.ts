@@ -117,7 +117,9 @@ export class Flow implements Iterable<FlowFrame> {
     // ARP has no payload: its signature rides in the Ethernet trailer, where a 42-byte ARP frame
     // carries 18 bytes of padding anyway — exactly the signature's length.
     if (!l4 || !['UDP', 'TCP', 'ICMP', 'ICMPv6', 'ARP'].includes(l4.protocol)) {
-      throw flowError(`the template must end with an L4 layer (UDP, TCP, ICMP or ICMPv6) or ARP before any Raw; it ends with ${l4?.kind ?? 'nothing'}`);
+      throw flowError(
+        `the template must end with an L4 layer (UDP, TCP, ICMP or ICMPv6) or ARP before any Raw; it ends with ${l4?.kind ?? 'nothing'}`,
+      );
     }
     const ipIndex = lastIndex(headers, (l) => l.protocol === 'IPv4' || l.protocol === 'IPv6');
     const plan = planFields(o.vary ?? {}, headers, starts, l4Index, ipIndex);
@@ -126,7 +128,9 @@ export class Flow implements Iterable<FlowFrame> {
     const sizes = o.size === 'imix' ? IMIX_SIZES.map((s) => Math.max(s, this.minSize)) : [o.size];
     for (const s of sizes) {
       if (!Number.isInteger(s) || s < this.minSize || s > MAX_FRAME) {
-        throw flowError(`size ${s} is not possible for this template; allowed: ${this.minSize}..${MAX_FRAME} bytes (without FCS) or 'imix'`);
+        throw flowError(
+          `size ${s} is not possible for this template; allowed: ${this.minSize}..${MAX_FRAME} bytes (without FCS) or 'imix'`,
+        );
       }
     }
     this.templates = sizes.map((s) => {

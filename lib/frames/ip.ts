@@ -3,9 +3,30 @@ import { readIPv4, readIPv6, writeIPv4, writeIPv6 } from './addr.ts';
 import { checksumOf, sum16, sumIsValid } from './checksum.ts';
 import { checkUint, Layer } from './layer.ts';
 
-export interface IPv4Options {
+/** What both IP versions have: the addresses, in their text form. */
+interface IpAddresses {
   src: string;
   dst: string;
+}
+
+/** An IP header's common part; the version's own fields are in its class. */
+abstract class IpLayer extends Layer {
+  src: string;
+  dst: string;
+
+  constructor(o: IpAddresses) {
+    super();
+    this.src = o.src;
+    this.dst = o.dst;
+  }
+
+  /** `IPv4 198.18.0.1 > 198.18.0.2` plus the version's own fields. */
+  protected describe(fields: string): string {
+    return `${this.kind} ${this.src} > ${this.dst} ${fields}`;
+  }
+}
+
+export interface IPv4Options extends IpAddresses {
   ttl?: number;
   tos?: number;
   /** Identification; defaults to 1 as in scapy. */
@@ -23,11 +44,9 @@ export interface IPv4Options {
   checksum?: number;
 }
 
-export class IPv4Layer extends Layer {
+export class IPv4Layer extends IpLayer {
   readonly kind = 'IPv4';
   readonly protocol = 'IPv4';
-  src: string;
-  dst: string;
   ttl: number;
   tos: number;
   id: number;
@@ -41,9 +60,7 @@ export class IPv4Layer extends Layer {
   checksum: number | undefined;
 
   constructor(o: IPv4Options) {
-    super();
-    this.src = o.src;
-    this.dst = o.dst;
+    super(o);
     this.ttl = checkUint('IPv4', 'ttl', o.ttl ?? 64, 8);
     this.tos = checkUint('IPv4', 'tos', o.tos ?? 0, 8);
     this.id = checkUint('IPv4', 'id', o.id ?? 1, 16);
@@ -101,7 +118,7 @@ export class IPv4Layer extends Layer {
 
   summary(): string {
     const frag = this.mf || this.fragOffset ? ` frag=${this.fragOffset * 8}${this.mf ? '+' : ''}` : '';
-    return `IPv4 ${this.src} > ${this.dst} ttl=${this.ttl}${frag}`;
+    return this.describe(`ttl=${this.ttl}${frag}`);
   }
 }
 
@@ -132,9 +149,7 @@ export function parseIPv4(buf: Buffer, off: number, end: number): IPv4Layer | st
   });
 }
 
-export interface IPv6Options {
-  src: string;
-  dst: string;
+export interface IPv6Options extends IpAddresses {
   /** Defaults to 64, or 255 under Neighbor Discovery (RFC 4861 requires it; scapy does the same). */
   hopLimit?: number;
   trafficClass?: number;
@@ -144,11 +159,9 @@ export interface IPv6Options {
   payloadLength?: number;
 }
 
-export class IPv6Layer extends Layer {
+export class IPv6Layer extends IpLayer {
   readonly kind = 'IPv6';
   readonly protocol = 'IPv6';
-  src: string;
-  dst: string;
   hopLimit: number | undefined;
   trafficClass: number;
   flowLabel: number;
@@ -156,9 +169,7 @@ export class IPv6Layer extends Layer {
   payloadLength: number | undefined;
 
   constructor(o: IPv6Options) {
-    super();
-    this.src = o.src;
-    this.dst = o.dst;
+    super(o);
     this.hopLimit = o.hopLimit === undefined ? undefined : checkUint('IPv6', 'hopLimit', o.hopLimit, 8);
     this.trafficClass = checkUint('IPv6', 'trafficClass', o.trafficClass ?? 0, 8);
     this.flowLabel = checkUint('IPv6', 'flowLabel', o.flowLabel ?? 0, 20);
@@ -196,7 +207,7 @@ export class IPv6Layer extends Layer {
   }
 
   summary(): string {
-    return `IPv6 ${this.src} > ${this.dst} hlim=${this.hopLimit ?? '(auto)'}`;
+    return this.describe(`hlim=${this.hopLimit ?? '(auto)'}`);
   }
 }
 

@@ -4,13 +4,7 @@ import { WirelabError } from '../core/errors.ts';
 import { PARSERS, protocolAfter, selectorFor } from './bindings.ts';
 import type { ArpLayer } from './arp.ts';
 import type { Dot1ADLayer, Dot1QLayer, EtherLayer } from './ethernet.ts';
-import type {
-  IcmpLayer,
-  Icmpv6EchoLayer,
-  Icmpv6OtherLayer,
-  NeighborAdvertisementLayer,
-  NeighborSolicitationLayer,
-} from './icmp.ts';
+import type { IcmpLayer, Icmpv6EchoLayer, Icmpv6OtherLayer, NeighborAdvertisementLayer, NeighborSolicitationLayer } from './icmp.ts';
 import type { IPv4Layer, IPv6Layer } from './ip.ts';
 import { type Layer, type Protocol, RawLayer } from './layer.ts';
 import type { TcpLayer, UdpLayer } from './transport.ts';

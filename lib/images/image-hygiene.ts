@@ -86,7 +86,10 @@ class GuestfishSession {
  */
 function startServer(image: string, mode: '--ro' | '--rw'): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn('guestfish', ['--listen', mode, '-a', image], { env: { ...process.env, ...guestfishEnv() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('guestfish', ['--listen', mode, '-a', image], {
+      env: { ...process.env, ...guestfishEnv() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     const timer = setTimeout(() => finish(new Error('no GUESTFISH_PID line within 60 s')), COMMAND_TIMEOUT_MS);
@@ -120,7 +123,10 @@ function alive(pid: number): boolean {
 }
 
 function openError(image: string, stderr: string): WirelabError {
-  return new WirelabError(`guestfish could not open ${image}: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no message'}. Fix: check that it is a disk image (qcow2 or raw) that no running guest uses.`);
+  return new WirelabError(
+    `guestfish could not open ${image}: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no message'}. Fix: check that it is a ` +
+      `disk image (qcow2 or raw) that no running guest uses.`,
+  );
 }
 
 /** Parse udev persistent-net rules: each `ATTR{address}=="<mac>"` line's `NAME="<name>"`. */
@@ -176,11 +182,26 @@ export async function fixImage(src: string, dst: string, opts: { inPlace?: boole
   await requireFile(src);
   const same = path.resolve(src) === path.resolve(dst);
   if (same && !opts.inPlace) {
-    throw new WirelabError(`Refusing to fix ${src} in place: the destination is the image itself. Fix: give another destination, or pass --in-place to change the original on purpose.`, { exitCode: 2 });
+    throw new WirelabError(
+      `Refusing to fix ${src} in place: the destination is the image itself. Fix: give another destination, or pass --in-place to ` +
+        `change the original on purpose.`,
+      { exitCode: 2 },
+    );
   }
-  if (opts.inPlace && !same) throw new WirelabError(`--in-place changes the image itself, but a different destination (${dst}) was given. Fix: drop --in-place, or give the same path twice.`, { exitCode: 2 });
+  if (opts.inPlace && !same)
+    throw new WirelabError(
+      `--in-place changes the image itself, but a different destination (${dst}) was given. Fix: drop --in-place, or give the same ` +
+        `path twice.`,
+      { exitCode: 2 },
+    );
   if (!same) {
-    if (await stat(dst).then(() => true, () => false)) throw new WirelabError(`Refusing to overwrite ${dst}: it exists. Fix: remove it or choose another destination.`, { exitCode: 2 });
+    if (
+      await stat(dst).then(
+        () => true,
+        () => false,
+      )
+    )
+      throw new WirelabError(`Refusing to overwrite ${dst}: it exists. Fix: remove it or choose another destination.`, { exitCode: 2 });
     await copyFile(src, dst);
   }
   const session = await GuestfishSession.open(dst, '--rw');
@@ -200,7 +221,10 @@ export async function fixImage(src: string, dst: string, opts: { inPlace?: boole
 
 async function requireFile(image: string): Promise<void> {
   const s = await stat(image).catch(() => null);
-  if (!s?.isFile()) throw new WirelabError(`${image} is not a disk image file (no such file). Fix: give the path of a qcow2 or raw image.`, { exitCode: 2 });
+  if (!s?.isFile())
+    throw new WirelabError(`${image} is not a disk image file (no such file). Fix: give the path of a qcow2 or raw image.`, {
+      exitCode: 2,
+    });
 }
 
 /** One line per finding, for the CLI and reports. */
@@ -208,5 +232,8 @@ export function describeReport(r: HygieneReport): string {
   if (!r.filesystem) return `${r.image}: no filesystem with /etc found; nothing to check.`;
   if (!r.persistentNetRules) return `${r.image}: clean (no ${PERSISTENT_NET_RULES} on ${r.filesystem}).`;
   const pins = r.pinned.map((p) => `${p.name}=${p.mac}`).join(', ') || 'no NIC rules';
-  return `${r.image}: ${PERSISTENT_NET_RULES} on ${r.filesystem} pins ${pins}. Booted with other MACs, its NICs get other names (eth2, eth3, ...) and scripts that name eth0/eth1 break. Fix: wirelab image fix ${r.image} <cleaned copy>.`;
+  return (
+    `${r.image}: ${PERSISTENT_NET_RULES} on ${r.filesystem} pins ${pins}. Booted with other MACs, its NICs get other names ` +
+    `(eth2, eth3, ...) and scripts that name eth0/eth1 break. Fix: wirelab image fix ${r.image} <cleaned copy>.`
+  );
 }

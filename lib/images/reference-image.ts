@@ -38,29 +38,103 @@ export interface BuiltImage {
   append: string;
 }
 
-export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze([
-  { name: 'l2-bridge', role: 'l2-bridge', description: 'Transparent bridge of its two NICs: STP off, no VLAN filtering, byte-exact both ways.' },
-  { name: 'l2-bridge-oneway', role: 'l2-bridge', fault: 'oneway', description: 'Drops everything left to right; right to left still passes.' },
-  { name: 'l2-bridge-macrewrite', role: 'l2-bridge', fault: 'macrewrite', description: 'Rewrites the source MAC of every frame it forwards (tc pedit).' },
-  { name: 'l2-bridge-delay', role: 'l2-bridge', fault: 'delay', description: 'Adds about 250 ms of one-way delay in each direction (netem): above the default 100 ms latency bound.' },
-  { name: 'l2-bridge-lossy', role: 'l2-bridge', fault: 'lossy', description: 'Loses about 5 % of frames at random, both directions (netem).' },
-  { name: 'l2-bridge-slowboot', role: 'l2-bridge', fault: 'slowboot', description: 'Prints its ready line only about 40 s after boot.' },
-  { name: 'l2-bridge-liar', role: 'l2-bridge', fault: 'liar', description: 'Prints its ready line at once but forwards only about 8 s later.' },
-  { name: 'l2-bridge-nohalt', role: 'l2-bridge', fault: 'nohalt', description: 'Ignores the ACPI power button: only a hard stop ends it.' },
-  { name: 'l2-bridge-nolearn', role: 'l2-bridge', fault: 'nolearn', description: 'Learns no MACs (ageing time 0, floods every frame): with the vRouter\'s one MAC on both sides it still forwards, where the guide\'s service sees a loop.' },
-  { name: 'l3-forwarder', role: 'l3-forwarder', description: 'IPv4 router: left 198.18.1.1/24, right 198.18.2.1/24 (wirelab.left=/wirelab.right= on the kernel command line), TTL-1, MAC rewrite.' },
-  { name: 'monitor', role: 'monitor', description: 'Passive analyzer: promiscuous NICs, no addresses, ARP off; prints rx counters when they change.' },
-  { name: 'monitor-chatty', role: 'monitor', fault: 'chatty', description: 'A monitor that also sends a gratuitous ARP on its left NIC every few seconds.' },
-  {
-    name: 'l2-bridge-persistent-net', role: 'l2-bridge', fault: 'persistent-net', init: 'init-persistent-net.sh', extraModules: ['virtio_blk'],
-    description: 'Names its NICs by the 70-persistent-net.rules on its disk (/dev/vda) as udev does, then bridges eth0/eth1 by name: a leftover rules file with other MACs breaks it (boot it with the image attached).',
-  },
-].map((v) => Object.freeze(v as ReferenceVariant)));
+export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
+  [
+    {
+      name: 'l2-bridge',
+      role: 'l2-bridge',
+      description: 'Transparent bridge of its two NICs: STP off, no VLAN filtering, byte-exact both ways.',
+    },
+    {
+      name: 'l2-bridge-oneway',
+      role: 'l2-bridge',
+      fault: 'oneway',
+      description: 'Drops everything left to right; right to left still passes.',
+    },
+    {
+      name: 'l2-bridge-macrewrite',
+      role: 'l2-bridge',
+      fault: 'macrewrite',
+      description: 'Rewrites the source MAC of every frame it forwards (tc pedit).',
+    },
+    {
+      name: 'l2-bridge-delay',
+      role: 'l2-bridge',
+      fault: 'delay',
+      description: 'Adds about 250 ms of one-way delay in each direction (netem): above the default 100 ms latency bound.',
+    },
+    {
+      name: 'l2-bridge-lossy',
+      role: 'l2-bridge',
+      fault: 'lossy',
+      description: 'Loses about 5 % of frames at random, both directions (netem).',
+    },
+    { name: 'l2-bridge-slowboot', role: 'l2-bridge', fault: 'slowboot', description: 'Prints its ready line only about 40 s after boot.' },
+    {
+      name: 'l2-bridge-liar',
+      role: 'l2-bridge',
+      fault: 'liar',
+      description: 'Prints its ready line at once but forwards only about 8 s later.',
+    },
+    {
+      name: 'l2-bridge-nohalt',
+      role: 'l2-bridge',
+      fault: 'nohalt',
+      description: 'Ignores the ACPI power button: only a hard stop ends it.',
+    },
+    {
+      name: 'l2-bridge-nolearn',
+      role: 'l2-bridge',
+      fault: 'nolearn',
+      description:
+        "Learns no MACs (ageing time 0, floods every frame): with the vRouter's one MAC on both sides it still forwards, where the " +
+        "guide's service sees a loop.",
+    },
+    {
+      name: 'l3-forwarder',
+      role: 'l3-forwarder',
+      description:
+        'IPv4 router: left 198.18.1.1/24, right 198.18.2.1/24 (wirelab.left=/wirelab.right= on the kernel command line), TTL-1, MAC ' +
+        'rewrite.',
+    },
+    {
+      name: 'monitor',
+      role: 'monitor',
+      description: 'Passive analyzer: promiscuous NICs, no addresses, ARP off; prints rx counters when they change.',
+    },
+    {
+      name: 'monitor-chatty',
+      role: 'monitor',
+      fault: 'chatty',
+      description: 'A monitor that also sends a gratuitous ARP on its left NIC every few seconds.',
+    },
+    {
+      name: 'l2-bridge-persistent-net',
+      role: 'l2-bridge',
+      fault: 'persistent-net',
+      init: 'init-persistent-net.sh',
+      extraModules: ['virtio_blk'],
+      description:
+        'Names its NICs by the 70-persistent-net.rules on its disk (/dev/vda) as udev does, then bridges eth0/eth1 by name: a ' +
+        'leftover rules file with other MACs breaks it (boot it with the image attached).',
+    },
+  ].map((v) => Object.freeze(v as ReferenceVariant)),
+);
 
 /** Kernel modules every image loads (their dependencies are added from modules.dep). */
 export const GUEST_MODULES: readonly string[] = [
-  'virtio_pci', 'virtio_net', 'bridge', '8021q', 'sch_netem', 'sch_ingress', 'act_pedit', 'act_gact',
-  'cls_matchall', 'cls_u32', 'evdev', 'button',
+  'virtio_pci',
+  'virtio_net',
+  'bridge',
+  '8021q',
+  'sch_netem',
+  'sch_ingress',
+  'act_pedit',
+  'act_gact',
+  'cls_matchall',
+  'cls_u32',
+  'evdev',
+  'button',
 ];
 
 export const DEFAULT_APPEND = 'console=ttyS0 quiet panic=-1';
@@ -73,10 +147,9 @@ const GUEST_DIR = repoPath('images', 'guest');
 export function findReferenceVariant(name: string): ReferenceVariant {
   const variant = REFERENCE_VARIANTS.find((v) => v.name === name);
   if (!variant) {
-    throw new WirelabError(
-      `Unknown reference image '${name}'. Fix: use one of ${REFERENCE_VARIANTS.map((v) => v.name).join(', ')}.`,
-      { exitCode: 2 },
-    );
+    throw new WirelabError(`Unknown reference image '${name}'. Fix: use one of ${REFERENCE_VARIANTS.map((v) => v.name).join(', ')}.`, {
+      exitCode: 2,
+    });
   }
   return variant;
 }
@@ -93,7 +166,14 @@ export function resolveModuleOrder(modulesDep: string, wanted: readonly string[]
     const colon = line.indexOf(':');
     if (colon < 0) continue;
     const path = line.slice(0, colon).trim();
-    deps.set(path, line.slice(colon + 1).trim().split(/\s+/).filter(Boolean));
+    deps.set(
+      path,
+      line
+        .slice(colon + 1)
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean),
+    );
     byName.set(moduleName(path), path);
   }
   const order: string[] = [];
@@ -108,14 +188,19 @@ export function resolveModuleOrder(modulesDep: string, wanted: readonly string[]
   };
   for (const name of wanted) {
     const path = byName.get(name.replace(/-/g, '_'));
-    if (!path) throw new WirelabError(`Kernel module '${name}' is not in modules.dep. Fix: install the Debian cloud kernel (linux-image-cloud-amd64).`);
+    if (!path)
+      throw new WirelabError(
+        `Kernel module '${name}' is not in modules.dep. Fix: install the Debian cloud kernel (linux-image-cloud-amd64).`,
+      );
     visit(path);
   }
   return order;
 }
 
 function moduleName(path: string): string {
-  return basename(path).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
+  return basename(path)
+    .replace(/\.ko(\.(xz|zst|gz))?$/, '')
+    .replace(/-/g, '_');
 }
 
 /** Shared libraries from `ldd` output: resolved paths plus the dynamic loader. */
@@ -185,7 +270,10 @@ export async function imageEntries(variant: ReferenceVariant, host: HostParts): 
   entries.push({ type: 'symlink', path: 'bin/sh', target: 'busybox' });
   entries.push({ type: 'file', path: 'etc/wirelab/variant.env', mode: 0o644, data: Buffer.from(variantEnv(variant)) });
 
-  const modules = resolveModuleOrder(await readFile(join(host.modulesDir, 'modules.dep'), 'utf8'), [...GUEST_MODULES, ...(variant.extraModules ?? [])]);
+  const modules = resolveModuleOrder(await readFile(join(host.modulesDir, 'modules.dep'), 'utf8'), [
+    ...GUEST_MODULES,
+    ...(variant.extraModules ?? []),
+  ]);
   for (const m of modules) await addFile(join('lib/modules', m), join(host.modulesDir, m), 0o644);
   entries.push({ type: 'file', path: 'etc/wirelab/modules.list', mode: 0o644, data: Buffer.from(modules.join('\n') + '\n') });
 

@@ -8,7 +8,7 @@ import { repoPath } from '../core/paths.ts';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { docker, ensureDockerEngine, imageExists } from '../lab/nested/docker-engine.ts';
+import { docker, ensureDockerEngine, imageExists } from '../runtime/docker-engine.ts';
 import { WirelabError } from '../core/errors.ts';
 import { run } from '../runtime/exec.ts';
 import { withFileLock } from '../runtime/file-lock.ts';
@@ -73,7 +73,18 @@ async function buildTrafficHostImage(tag: string): Promise<void> {
   if (!(await imageExists(base))) await importBaseImage(base);
   // `docker build` tags only on success, so a failed build leaves no half-built image behind.
   await docker(
-    ['build', '--network', 'host', '--build-arg', `BASE_IMAGE=${base}`, '--label', `wirelab.recipe=${tag}`, '-t', tag, TRAFFIC_HOST_RECIPE_DIR],
+    [
+      'build',
+      '--network',
+      'host',
+      '--build-arg',
+      `BASE_IMAGE=${base}`,
+      '--label',
+      `wirelab.recipe=${tag}`,
+      '-t',
+      tag,
+      TRAFFIC_HOST_RECIPE_DIR,
+    ],
     { timeoutMs: BUILD_BUDGET_MS },
   );
 }
@@ -107,7 +118,10 @@ export async function debianMirror(suite: string): Promise<string> {
     .map(([uri, release]) => ({ uri: uri!, release: release! }));
   const match = repos.find((x) => x.release === suite) ?? repos.find((x) => !x.release.includes('-') && !x.uri.includes('security'));
   if (!match) {
-    throw new WirelabError(`apt has no Debian repository configured (apt-get indextargets lists none). Fix: add a Debian mirror to /etc/apt/sources.list and run 'apt-get update'.`);
+    throw new WirelabError(
+      `apt has no Debian repository configured (apt-get indextargets lists none). Fix: add a Debian mirror to /etc/apt/sources.list ` +
+        `and run 'apt-get update'.`,
+    );
   }
   return match.uri;
 }

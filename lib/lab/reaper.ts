@@ -16,7 +16,10 @@ export interface ReapReport {
 
 async function containersByRun(): Promise<Map<RunId, string[]>> {
   const byRun = new Map<RunId, string[]>();
-  const r = await run('docker', ['ps', '-a', '--filter', 'label=wirelab.run', '--format', '{{.ID}} {{.Label "wirelab.run"}}'], { allowFailure: true, timeoutMs: 15_000 });
+  const r = await run('docker', ['ps', '-a', '--filter', 'label=wirelab.run', '--format', '{{.ID}} {{.Label "wirelab.run"}}'], {
+    allowFailure: true,
+    timeoutMs: 15_000,
+  });
   if (r.exitCode !== 0) return byRun; // no engine running: no containers to reap
   for (const line of r.stdout.split('\n')) {
     const [id, runId] = line.trim().split(' ');

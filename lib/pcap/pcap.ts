@@ -276,7 +276,10 @@ export async function* readPcap(source: string | Readable, options: PcapReadOpti
     sawHeader = true;
     if (h.majorVersion !== 2) fail(`pcap version ${h.majorVersion}.${h.minorVersion} is not supported (2.4 expected).`);
     else if (h.linkLayerType !== wantLink) {
-      fail(`link type ${h.linkLayerType} is not ${wantLink === LINKTYPE_ETHERNET ? 'Ethernet (1)' : wantLink}; capture on an Ethernet interface (not 'any').`);
+      fail(
+        `link type ${h.linkLayerType} is not ${wantLink === LINKTYPE_ETHERNET ? 'Ethernet (1)' : wantLink}; capture on an Ethernet ` +
+          `interface (not 'any').`,
+      );
     }
   });
   parser.on('packetHeader', (h) => {

@@ -5,8 +5,12 @@ import { MAC_PATTERN, inBenchmarkRange, isMulticastMac, parseCidr } from '../cor
 import type { FieldCheck, ObjectSpec, StringSpec } from './schema-engine.ts';
 
 import { ROLES } from '../core/roles.ts';
+import { patternProblem } from './patterns.ts';
 
 export const LAB_KINDS = ['nested', 'host'] as const;
+
+/** A console pattern: a valid, non-empty regular expression that cannot backtrack catastrophically. */
+const consolePattern: FieldCheck = (v) => (typeof v === 'string' ? patternProblem(v) : null);
 
 const unicastMac: FieldCheck = (v) =>
   typeof v === 'string' && isMulticastMac(v) ? `is "${v}", a multicast/broadcast MAC; a NIC needs a unicast MAC.` : null;
@@ -31,7 +35,9 @@ const mac = (doc: string): StringSpec => ({
   patternName: 'a MAC address like 02:00:5e:10:00:01',
   checks: [unicastMac],
   example: '02:00:5e:10:00:01',
-  fix: 'use six colon-separated hex bytes of a unicast MAC, preferably locally administered (first byte 02), e.g. 02:00:5e:10:00:01; or leave it out to have one generated.',
+  fix:
+    'use six colon-separated hex bytes of a unicast MAC, preferably locally administered (first byte 02), e.g. 02:00:5e:10:00:01; ' +
+    'or leave it out to have one generated.',
 });
 
 const nicName = (doc: string, example: string): StringSpec => ({
@@ -48,7 +54,11 @@ const sshTarget = (what: string): ObjectSpec => ({
   fields: {
     address: { type: 'string', required: true, doc: 'Host name or management IP address.', example: 'bench1.lab.example' },
     port: { type: 'number', integer: true, min: 1, max: 65535, default: 22, doc: 'SSH port.' },
-    user: { type: 'string', default: 'root', doc: 'Login user (needs root rights, or sudo without a password, for bridges, libvirt and tcpdump).' },
+    user: {
+      type: 'string',
+      default: 'root',
+      doc: 'Login user (needs root rights, or sudo without a password, for bridges, libvirt and tcpdump).',
+    },
     hostKey: {
       type: 'string',
       required: true,
@@ -58,7 +68,10 @@ const sshTarget = (what: string): ObjectSpec => ({
       example: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA...',
       fix: "paste the line from the host's /etc/ssh/ssh_host_ed25519_key.pub (or `ssh-keyscan -t ed25519 <host>` checked out of band).",
     },
-    privateKeyFile: { type: 'string', doc: 'Private key file for key authentication (relative to the profile). Leave out to use the SSH agent ($SSH_AUTH_SOCK).' },
+    privateKeyFile: {
+      type: 'string',
+      doc: 'Private key file for key authentication (relative to the profile). Leave out to use the SSH agent ($SSH_AUTH_SOCK).',
+    },
   },
 });
 
@@ -66,9 +79,30 @@ export const profileSchema: ObjectSpec = {
   type: 'object',
   doc: 'A wirelab lab profile.',
   fields: {
-    name: { type: 'string', required: true, doc: 'Name of the profile, shown in reports.', pattern: /^[A-Za-z0-9._-]{1,64}$/, patternName: 'a short name (letters, digits, . _ -)', example: 'nested-l2-bridge' },
-    kind: { type: 'string', required: true, enum: LAB_KINDS, doc: '`nested`: the whole lab on this machine (QEMU on taps, container traffic hosts). `host`: the three-NIC bench host with libvirt and SSH traffic hosts.' },
-    role: { type: 'string', required: true, enum: ROLES, doc: 'What the service image is: `l2-bridge` (transparent, forwards by MAC), `l3-forwarder` (routes by IP, rewrites MACs and TTL) or `monitor` (receives mirrored traffic, injects nothing).' },
+    name: {
+      type: 'string',
+      required: true,
+      doc: 'Name of the profile, shown in reports.',
+      pattern: /^[A-Za-z0-9._-]{1,64}$/,
+      patternName: 'a short name (letters, digits, . _ -)',
+      example: 'nested-l2-bridge',
+    },
+    kind: {
+      type: 'string',
+      required: true,
+      enum: LAB_KINDS,
+      doc:
+        '`nested`: the whole lab on this machine (QEMU on taps, container traffic hosts). `host`: the three-NIC bench host with ' +
+        'libvirt and SSH traffic hosts.',
+    },
+    role: {
+      type: 'string',
+      required: true,
+      enum: ROLES,
+      doc:
+        'What the service image is: `l2-bridge` (transparent, forwards by MAC), `l3-forwarder` (routes by IP, rewrites MACs and ' +
+        'TTL) or `monitor` (receives mirrored traffic, injects nothing).',
+    },
     guest: {
       type: 'object',
       required: true,
@@ -79,21 +113,48 @@ export const profileSchema: ObjectSpec = {
           required: true,
           doc: 'Exactly one of `reference`, `kernel`+`initrd`, or `disk`.',
           fields: {
-            reference: { type: 'string', doc: "A wirelab reference image built on this machine (see `wirelab images`), e.g. the good 'l2-bridge' or a faulty variant for negative controls.", example: 'l2-bridge' },
-            kernel: { type: 'string', doc: 'Path to a Linux kernel (bzImage), relative to the profile; needs `initrd`.', example: 'images/vmlinuz' },
+            reference: {
+              type: 'string',
+              doc:
+                "A wirelab reference image built on this machine (see `wirelab images`), e.g. the good 'l2-bridge' or a faulty " +
+                'variant for negative controls.',
+              example: 'l2-bridge',
+            },
+            kernel: {
+              type: 'string',
+              doc: 'Path to a Linux kernel (bzImage), relative to the profile; needs `initrd`.',
+              example: 'images/vmlinuz',
+            },
             initrd: { type: 'string', doc: 'Path to the initramfs that goes with `kernel`.' },
-            append: { type: 'string', default: 'console=ttyS0', doc: 'Kernel command line for a `kernel` image. Keep console=ttyS0: readiness is read from the serial console.' },
-            disk: { type: 'string', doc: 'Path to a qcow2 (or raw) disk image, relative to the profile. Never modified: the guest runs on an overlay.', example: 'images/service.qcow2' },
+            append: {
+              type: 'string',
+              default: 'console=ttyS0',
+              doc: 'Kernel command line for a `kernel` image. Keep console=ttyS0: readiness is read from the serial console.',
+            },
+            disk: {
+              type: 'string',
+              doc: 'Path to a qcow2 (or raw) disk image, relative to the profile. Never modified: the guest runs on an overlay.',
+              example: 'images/service.qcow2',
+            },
           },
         },
         memoryMiB: { type: 'number', integer: true, min: 64, max: 16384, default: 256, doc: 'Guest memory in MiB.' },
         cpus: { type: 'number', integer: true, min: 1, max: 16, default: 1, doc: 'Guest vCPUs.' },
-        accel: { type: 'string', enum: ['auto', 'kvm', 'tcg'], default: 'auto', doc: '`auto` uses KVM where it boots guests and TCG (software emulation) elsewhere.' },
+        accel: {
+          type: 'string',
+          enum: ['auto', 'kvm', 'tcg'],
+          default: 'auto',
+          doc: '`auto` uses KVM where it boots guests and TCG (software emulation) elsewhere.',
+        },
         nics: {
           type: 'object',
-          doc: 'The guest\'s two data NICs (virtio). The first is on br0 (left), the second on br1 (right).',
+          doc: "The guest's two data NICs (virtio). The first is on br0 (left), the second on br1 (right).",
           fields: {
-            left: { type: 'object', doc: 'NIC on br0.', fields: { mac: mac('MAC of the left NIC. Left out: a fresh locally administered MAC per run (what an orchestrator does).') } },
+            left: {
+              type: 'object',
+              doc: 'NIC on br0.',
+              fields: { mac: mac('MAC of the left NIC. Left out: a fresh locally administered MAC per run (what an orchestrator does).') },
+            },
             right: { type: 'object', doc: 'NIC on br1.', fields: { mac: mac('MAC of the right NIC. Left out: generated per run.') } },
           },
         },
@@ -101,18 +162,43 @@ export const profileSchema: ObjectSpec = {
           type: 'object',
           doc: 'How wirelab knows the guest has booted.',
           fields: {
-            consolePattern: { type: 'string', default: 'wirelab-guest: ready', doc: 'Regular expression matched against each serial console line.', checks: [(v) => { try { new RegExp(String(v)); return null; } catch (e) { return `is not a valid regular expression (${(e as Error).message}).`; } }] },
-            timeoutSeconds: { type: 'number', min: 1, max: 3600, default: 60, doc: 'How long to wait for the pattern. Disk images with systemd need ≥ 60 s under TCG.' },
-            maxForwardingGapSeconds: { type: 'number', min: 0, max: 600, default: 1, doc: 'How long after claiming readiness the guest may take before frames really cross (readiness honesty).' },
+            consolePattern: {
+              type: 'string',
+              default: 'wirelab-guest: ready',
+              doc: 'Regular expression matched against each serial console line.',
+              checks: [consolePattern],
+            },
+            timeoutSeconds: {
+              type: 'number',
+              min: 1,
+              max: 3600,
+              default: 60,
+              doc: 'How long to wait for the pattern. Disk images with systemd need ≥ 60 s under TCG.',
+            },
+            maxForwardingGapSeconds: {
+              type: 'number',
+              min: 0,
+              max: 600,
+              default: 1,
+              doc: 'How long after claiming readiness the guest may take before frames really cross (readiness honesty).',
+            },
           },
         },
         monitorReportPattern: {
           type: 'string',
           default: 'wirelab-monitor: rx',
-          doc: 'For a `monitor`: regular expression of the console line by which the guest reports traffic it received (a new such line after traffic = received).',
-          checks: [(v) => { try { new RegExp(String(v)); return null; } catch (e) { return `is not a valid regular expression (${(e as Error).message}).`; } }],
+          doc:
+            'For a `monitor`: regular expression of the console line by which the guest reports traffic it received (a new such ' +
+            'line after traffic = received).',
+          checks: [consolePattern],
         },
-        haltTimeoutSeconds: { type: 'number', min: 1, max: 600, default: 30, doc: 'How long a graceful halt (ACPI power button / `virsh shutdown`) may take before the run says the image will not halt.' },
+        haltTimeoutSeconds: {
+          type: 'number',
+          min: 1,
+          max: 600,
+          default: 30,
+          doc: 'How long a graceful halt (ACPI power button / `virsh shutdown`) may take before the run says the image will not halt.',
+        },
       },
     },
     trafficHosts: {
@@ -128,17 +214,52 @@ export const profileSchema: ObjectSpec = {
       type: 'object',
       doc: "The service's promised performance; the suites hold the image to it.",
       fields: {
-        mtu: { type: 'number', integer: true, min: 576, max: 9000, default: 1500, doc: 'Largest IP packet the data path carries (full-size frames are MTU + 14 bytes, + 4 per VLAN tag).' },
-        loadPps: { type: 'number', min: 1, max: 10_000_000, default: 250, doc: 'Offered load (frames/s per direction) for the loss/duplicate/order/latency checks. The default suits a guest under software emulation (TCG); raise it to what the image promises on real hardware.' },
-        frames: { type: 'number', integer: true, min: 10, max: 10_000_000, default: 1000, doc: 'Frames per direction for the loss/duplicate/order checks.' },
-        latencyP99Ms: { type: 'number', min: 0.001, max: 60_000, default: 100, doc: 'Bound on the 99th-percentile forwarding latency through the guest, in ms. The default suits a guest under software emulation (TCG) on a busy 2-core machine; tighten it to what the image promises on real hardware.' },
+        mtu: {
+          type: 'number',
+          integer: true,
+          min: 576,
+          max: 9000,
+          default: 1500,
+          doc: 'Largest IP packet the data path carries (full-size frames are MTU + 14 bytes, + 4 per VLAN tag).',
+        },
+        loadPps: {
+          type: 'number',
+          min: 1,
+          max: 10_000_000,
+          default: 250,
+          doc:
+            'Offered load (frames/s per direction) for the loss/duplicate/order/latency checks. The default suits a guest under ' +
+            'software emulation (TCG); raise it to what the image promises on real hardware.',
+        },
+        frames: {
+          type: 'number',
+          integer: true,
+          min: 10,
+          max: 10_000_000,
+          default: 1000,
+          doc: 'Frames per direction for the loss/duplicate/order checks.',
+        },
+        latencyP99Ms: {
+          type: 'number',
+          min: 0.001,
+          max: 60_000,
+          default: 100,
+          doc:
+            'Bound on the 99th-percentile forwarding latency through the guest, in ms. The default suits a guest under software ' +
+            'emulation (TCG) on a busy 2-core machine; tighten it to what the image promises on real hardware.',
+        },
       },
     },
     host: {
       type: 'object',
       doc: 'Only for `kind: host`: the three-NIC bench host.',
       fields: {
-        connection: { type: 'string', enum: ['local', 'ssh'], default: 'local', doc: '`local`: wirelab runs on the bench host itself. `ssh`: wirelab reaches it over SSH (see `ssh`).' },
+        connection: {
+          type: 'string',
+          enum: ['local', 'ssh'],
+          default: 'local',
+          doc: '`local`: wirelab runs on the bench host itself. `ssh`: wirelab reaches it over SSH (see `ssh`).',
+        },
         ssh: sshTarget('the bench host'),
         managementNic: nicName('The NIC that carries the management address (never touched).', 'eth0'),
         dataNics: {
@@ -162,7 +283,9 @@ export const profileSchema: ObjectSpec = {
           type: 'string',
           pattern: /^[A-Za-z0-9_.-]{1,64}$/,
           patternName: 'a network namespace name',
-          doc: 'Only with `connection: local`: run the bench host\'s commands (NIC checks, bridges, libvirtd) inside this network namespace of this machine — for a bench host whose lab NICs live in a namespace, or a simulated one.',
+          doc:
+            "Only with `connection: local`: run the bench host's commands (NIC checks, bridges, libvirtd) inside this network " +
+            'namespace of this machine — for a bench host whose lab NICs live in a namespace, or a simulated one.',
           example: 'bench0',
         },
       },
@@ -176,10 +299,25 @@ function trafficHost(side: 'left' | 'right', example: string): ObjectSpec {
     required: true,
     doc: `The ${side} traffic host (on br${side === 'left' ? 0 : 1}).`,
     fields: {
-      ipv4: { type: 'string', required: true, doc: 'Address and prefix of its data NIC, inside 198.18.0.0/15.', example, checks: [cidrInBenchmarkRange], fix: `use an address inside 198.18.0.0/15 with its prefix, e.g. ${example}.` },
+      ipv4: {
+        type: 'string',
+        required: true,
+        doc: 'Address and prefix of its data NIC, inside 198.18.0.0/15.',
+        example,
+        checks: [cidrInBenchmarkRange],
+        fix: `use an address inside 198.18.0.0/15 with its prefix, e.g. ${example}.`,
+      },
       mac: mac('MAC of its data NIC. Left out: generated per run.'),
-      gateway: { type: 'string', doc: 'Next hop for the other side\'s subnet (the L3 forwarder\'s address on this side).', checks: [addressInBenchmarkRange], example: side === 'left' ? '198.18.1.1' : '198.18.2.1' },
-      dataNic: { ...nicName('On a bench host: the traffic host\'s NIC cabled to the lab. In a nested lab it is always eth1.', 'eth1'), default: 'eth1' },
+      gateway: {
+        type: 'string',
+        doc: "Next hop for the other side's subnet (the L3 forwarder's address on this side).",
+        checks: [addressInBenchmarkRange],
+        example: side === 'left' ? '198.18.1.1' : '198.18.2.1',
+      },
+      dataNic: {
+        ...nicName("On a bench host: the traffic host's NIC cabled to the lab. In a nested lab it is always eth1.", 'eth1'),
+        default: 'eth1',
+      },
       ssh: sshTarget(`the ${side} traffic host (bench host only)`),
     },
   };

@@ -19,7 +19,14 @@ export function loadProfile(file: string): LabProfile {
     if (!statSync(file).isFile()) throw new Error('not a file');
     text = readFileSync(file, 'utf8');
   } catch {
-    throw new ProfileError([{ file: shown, path: '', message: 'cannot be read (no such file).', fix: 'give the path of a YAML lab profile, e.g. lab-profiles/nested-l2-bridge.yaml.' }]);
+    throw new ProfileError([
+      {
+        file: shown,
+        path: '',
+        message: 'cannot be read (no such file).',
+        fix: 'give the path of a YAML lab profile, e.g. lab-profiles/nested-l2-bridge.yaml.',
+      },
+    ]);
   }
   return parseProfile(text, file, shown);
 }
@@ -93,25 +100,43 @@ function crossFieldProblems(p: DeepPartial<RawProfile>, baseDir: string): Schema
   const image = p.guest?.image ?? {};
   const sources = [image.reference && 'reference', (image.kernel || image.initrd) && 'kernel', image.disk && 'disk'].filter(Boolean);
   if (sources.length !== 1) {
-    add('guest.image', sources.length === 0 ? 'names no image.' : `names ${sources.length} image sources (${sources.join(', ')}); it must name exactly one.`,
-      'give exactly one of `reference: l2-bridge`, `kernel:` with `initrd:`, or `disk: path/to/image.qcow2`.');
+    add(
+      'guest.image',
+      sources.length === 0 ? 'names no image.' : `names ${sources.length} image sources (${sources.join(', ')}); it must name exactly one.`,
+      'give exactly one of `reference: l2-bridge`, `kernel:` with `initrd:`, or `disk: path/to/image.qcow2`.',
+    );
   }
   if (image.reference) {
     const names = REFERENCE_VARIANTS.map((v) => v.name);
     if (!names.includes(image.reference)) {
       const guess = closest(image.reference, names);
-      add('guest.image.reference', `is "${image.reference}", which is not a wirelab reference image.`, `use one of ${names.join(', ')}${guess ? ` (did you mean '${guess}'?)` : ''}.`);
+      add(
+        'guest.image.reference',
+        `is "${image.reference}", which is not a wirelab reference image.`,
+        `use one of ${names.join(', ')}${guess ? ` (did you mean '${guess}'?)` : ''}.`,
+      );
     } else {
       const variant = REFERENCE_VARIANTS.find((v) => v.name === image.reference)!;
-      if (variant.role !== p.role) add('role', `is "${p.role}", but the reference image '${variant.name}' is a ${variant.role}.`, `set role: ${variant.role}, or pick a ${p.role} reference image.`);
+      if (variant.role !== p.role)
+        add(
+          'role',
+          `is "${p.role}", but the reference image '${variant.name}' is a ${variant.role}.`,
+          `set role: ${variant.role}, or pick a ${p.role} reference image.`,
+        );
     }
   }
-  if (image.kernel && !image.initrd) add('guest.image.initrd', 'is missing; a `kernel` image needs its initramfs.', 'add `initrd: path/to/initrd.img`.');
-  if (image.initrd && !image.kernel) add('guest.image.kernel', 'is missing; an `initrd` needs its kernel.', 'add `kernel: path/to/vmlinuz`.');
+  if (image.kernel && !image.initrd)
+    add('guest.image.initrd', 'is missing; a `kernel` image needs its initramfs.', 'add `initrd: path/to/initrd.img`.');
+  if (image.initrd && !image.kernel)
+    add('guest.image.kernel', 'is missing; an `initrd` needs its kernel.', 'add `kernel: path/to/vmlinuz`.');
   for (const key of ['kernel', 'initrd', 'disk'] as const) {
     const rel = image[key];
     if (rel && !existsSync(path.resolve(baseDir, rel))) {
-      add(`guest.image.${key}`, `is "${rel}", but no file is there (looked in ${path.resolve(baseDir, rel)}).`, 'correct the path (relative paths are relative to the profile file) or build the image first.');
+      add(
+        `guest.image.${key}`,
+        `is "${rel}", but no file is there (looked in ${path.resolve(baseDir, rel)}).`,
+        'correct the path (relative paths are relative to the profile file) or build the image first.',
+      );
     }
   }
 
@@ -128,8 +153,16 @@ function crossFieldProblems(p: DeepPartial<RawProfile>, baseDir: string): Schema
     const m = normalizeMac(value);
     const first = seen.get(m);
     if (first) {
-      const vrouter = m === VROUTER_MAC ? ' (the vRouter\'s shared MAC: a transparent service sees a loop and nothing flows; the l2-bridge suite shows that case by itself)' : '';
-      add(fieldPath, `is ${value}, the same MAC as '${first}'${vrouter}.`, 'give every NIC its own MAC, or leave the MACs out to have distinct ones generated ("auto-configured").');
+      const vrouter =
+        m === VROUTER_MAC
+          ? " (the vRouter's shared MAC: a transparent service sees a loop and nothing flows; the l2-bridge suite shows that case by " +
+            'itself)'
+          : '';
+      add(
+        fieldPath,
+        `is ${value}, the same MAC as '${first}'${vrouter}.`,
+        'give every NIC its own MAC, or leave the MACs out to have distinct ones generated ("auto-configured").',
+      );
     } else seen.set(m, fieldPath);
   }
 
@@ -143,47 +176,108 @@ function crossFieldProblems(p: DeepPartial<RawProfile>, baseDir: string): Schema
   if (p.kind === 'nested') {
     for (const side of ['left', 'right'] as const) {
       const cidr = parseCidr(p.trafficHosts?.[side]?.ipv4 ?? '');
-      if (cidr && cidr.address.startsWith('198.19.')) add(`trafficHosts.${side}.ipv4`, `is ${p.trafficHosts?.[side]?.ipv4}, inside 198.19.0.0/16, which a nested lab keeps for the container engine's management network.`, 'use an address in 198.18.0.0/16, e.g. 198.18.0.1/24.');
+      if (cidr && cidr.address.startsWith('198.19.'))
+        add(
+          `trafficHosts.${side}.ipv4`,
+          `is ${p.trafficHosts?.[side]?.ipv4}, inside 198.19.0.0/16, which a nested lab keeps for the container engine's management ` +
+            `network.`,
+          'use an address in 198.18.0.0/16, e.g. 198.18.0.1/24.',
+        );
     }
   }
 
   // Sections that belong to one kind only.
-  if (p.kind === 'nested' && p.host) add('host', 'is set, but this is a `nested` profile; the section is only for `kind: host`.', 'remove the `host` section, or set `kind: host`.');
+  if (p.kind === 'nested' && p.host)
+    add(
+      'host',
+      'is set, but this is a `nested` profile; the section is only for `kind: host`.',
+      'remove the `host` section, or set `kind: host`.',
+    );
   if (p.kind === 'host') {
-    if (!p.host) add('host', 'is missing; a `host` profile needs the bench host section.', 'add `host:` with managementNic, dataNics and (for a remote host) ssh.');
+    if (!p.host)
+      add(
+        'host',
+        'is missing; a `host` profile needs the bench host section.',
+        'add `host:` with managementNic, dataNics and (for a remote host) ssh.',
+      );
     else {
-      if (!p.host.managementNic) add('host.managementNic', 'is missing.', 'name the NIC that carries the management address, e.g. eth0; wirelab never touches it.');
-      if (p.host.connection === 'ssh' && !p.host.ssh) add('host.ssh', 'is missing, but `connection: ssh` needs it.', 'add `ssh:` with address, hostKey and privateKeyFile, or set `connection: local`.');
-      if (p.host.connection === 'ssh' && p.host.netns) add('host.netns', 'is set, but it only applies to `connection: local`.', 'remove it, or set `connection: local`.');
+      if (!p.host.managementNic)
+        add('host.managementNic', 'is missing.', 'name the NIC that carries the management address, e.g. eth0; wirelab never touches it.');
+      if (p.host.connection === 'ssh' && !p.host.ssh)
+        add(
+          'host.ssh',
+          'is missing, but `connection: ssh` needs it.',
+          'add `ssh:` with address, hostKey and privateKeyFile, or set `connection: local`.',
+        );
+      if (p.host.connection === 'ssh' && p.host.netns)
+        add('host.netns', 'is set, but it only applies to `connection: local`.', 'remove it, or set `connection: local`.');
       const mgmt = p.host.managementNic;
       for (const side of ['left', 'right'] as const) {
-        if (mgmt && p.host.dataNics?.[side] === mgmt) add(`host.dataNics.${side}`, `is ${mgmt}, the management NIC; enslaving it to a bridge would cut the operator off.`, `use the ${side} data NIC (e.g. ${side === 'left' ? 'eth1' : 'eth2'}).`);
+        if (mgmt && p.host.dataNics?.[side] === mgmt)
+          add(
+            `host.dataNics.${side}`,
+            `is ${mgmt}, the management NIC; enslaving it to a bridge would cut the operator off.`,
+            `use the ${side} data NIC (e.g. ${side === 'left' ? 'eth1' : 'eth2'}).`,
+          );
       }
-      if (p.host.dataNics?.left === p.host.dataNics?.right) add('host.dataNics.right', `is ${p.host.dataNics?.right}, the same NIC as the left side.`, 'use two different NICs, e.g. eth1 and eth2.');
+      if (p.host.dataNics?.left === p.host.dataNics?.right)
+        add(
+          'host.dataNics.right',
+          `is ${p.host.dataNics?.right}, the same NIC as the left side.`,
+          'use two different NICs, e.g. eth1 and eth2.',
+        );
     }
     for (const side of ['left', 'right'] as const) {
-      if (!p.trafficHosts?.[side]?.ssh) add(`trafficHosts.${side}.ssh`, 'is missing; on a bench host the traffic hosts are reached over SSH.', 'add `ssh:` with address and hostKey.');
+      if (!p.trafficHosts?.[side]?.ssh)
+        add(
+          `trafficHosts.${side}.ssh`,
+          'is missing; on a bench host the traffic hosts are reached over SSH.',
+          'add `ssh:` with address and hostKey.',
+        );
     }
   } else {
     for (const side of ['left', 'right'] as const) {
-      if (p.trafficHosts?.[side]?.ssh) add(`trafficHosts.${side}.ssh`, 'is set, but in a nested lab the traffic hosts are containers wirelab creates.', 'remove it, or use `kind: host`.');
+      if (p.trafficHosts?.[side]?.ssh)
+        add(
+          `trafficHosts.${side}.ssh`,
+          'is set, but in a nested lab the traffic hosts are containers wirelab creates.',
+          'remove it, or use `kind: host`.',
+        );
     }
   }
   return problems;
 }
 
-
 function topologyProblems(p: DeepPartial<RawProfile>, left: Cidr, right: Cidr): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
   const add = (fieldPath: string, message: string, fix: string) => problems.push({ path: fieldPath, message, fix });
-  if (left.address === right.address) add('trafficHosts.right.ipv4', `is ${p.trafficHosts?.right?.ipv4}, the same address as the left traffic host.`, 'give each traffic host its own address.');
+  if (left.address === right.address)
+    add(
+      'trafficHosts.right.ipv4',
+      `is ${p.trafficHosts?.right?.ipv4}, the same address as the left traffic host.`,
+      'give each traffic host its own address.',
+    );
   if (p.role === 'l3-forwarder') {
-    if (sameSubnet(left, right)) add('trafficHosts.right.ipv4', `is in the same subnet as the left traffic host; an L3 forwarder joins two different subnets.`, 'put the right traffic host in another subnet, e.g. 198.18.2.2/24, with gateway 198.18.2.1.');
+    if (sameSubnet(left, right))
+      add(
+        'trafficHosts.right.ipv4',
+        `is in the same subnet as the left traffic host; an L3 forwarder joins two different subnets.`,
+        'put the right traffic host in another subnet, e.g. 198.18.2.2/24, with gateway 198.18.2.1.',
+      );
     for (const side of ['left', 'right'] as const) {
-      if (!p.trafficHosts?.[side]?.gateway) add(`trafficHosts.${side}.gateway`, 'is missing; an l3-forwarder lab routes each side through the guest.', `set it to the guest's address on the ${side} side, e.g. ${side === 'left' ? '198.18.1.1' : '198.18.2.1'}.`);
+      if (!p.trafficHosts?.[side]?.gateway)
+        add(
+          `trafficHosts.${side}.gateway`,
+          'is missing; an l3-forwarder lab routes each side through the guest.',
+          `set it to the guest's address on the ${side} side, e.g. ${side === 'left' ? '198.18.1.1' : '198.18.2.1'}.`,
+        );
     }
   } else if (p.role && !sameSubnet(left, right)) {
-    add('trafficHosts.right.ipv4', `is not in the left traffic host's subnet; through the ${p.role} both traffic hosts share one subnet.`, `use the same subnet on both sides, e.g. 198.18.0.1/24 and 198.18.0.2/24.`);
+    add(
+      'trafficHosts.right.ipv4',
+      `is not in the left traffic host's subnet; through the ${p.role} both traffic hosts share one subnet.`,
+      `use the same subnet on both sides, e.g. 198.18.0.1/24 and 198.18.0.2/24.`,
+    );
   }
   return problems;
 }

@@ -97,14 +97,21 @@ export function validate(spec: FieldSpec, value: unknown, path: string, problems
     // An optional section that is absent gets its defaults, unless it has required fields of its own
     // (then it is simply not there, and cross-field rules decide whether it had to be).
     if (spec.type === 'object' && !spec.required) return hasRequired(spec) ? undefined : validate(spec, {}, path, problems);
-    if (spec.required) fail(`is missing; it is required (${spec.doc.split('.')[0]}).`, `add '${path}' — ${typeName(spec)}${spec.example ? `, e.g. ${spec.example}` : ''}.`);
+    if (spec.required)
+      fail(
+        `is missing; it is required (${spec.doc.split('.')[0]}).`,
+        `add '${path}' — ${typeName(spec)}${spec.example ? `, e.g. ${spec.example}` : ''}.`,
+      );
     return undefined;
   }
 
   switch (spec.type) {
     case 'object': {
       if (typeof value !== 'object' || Array.isArray(value)) {
-        fail(`is ${describe(value)}, but must be a mapping of fields.`, `write it as a mapping with the fields ${Object.keys(spec.fields).join(', ')}.`);
+        fail(
+          `is ${describe(value)}, but must be a mapping of fields.`,
+          `write it as a mapping with the fields ${Object.keys(spec.fields).join(', ')}.`,
+        );
         return undefined;
       }
       const input = value as Record<string, unknown>;
@@ -115,7 +122,9 @@ export function validate(spec: FieldSpec, value: unknown, path: string, problems
           problems.push({
             path: join(path, key),
             message: `is not a known field${path ? ` of '${path}'` : ''}.`,
-            fix: guess ? `did you mean '${guess}'? Known fields: ${known.join(', ')}.` : `remove it; known fields here: ${known.join(', ')}.`,
+            fix: guess
+              ? `did you mean '${guess}'? Known fields: ${known.join(', ')}.`
+              : `remove it; known fields here: ${known.join(', ')}.`,
           });
         }
       }
@@ -134,7 +143,10 @@ export function validate(spec: FieldSpec, value: unknown, path: string, problems
       }
       if (spec.enum && !spec.enum.includes(value)) {
         const guess = closest(value, spec.enum);
-        fail(`is ${describe(value)}, which is not allowed.`, `use one of ${spec.enum.join(', ')}${guess ? ` (did you mean '${guess}'?)` : ''}.`);
+        fail(
+          `is ${describe(value)}, which is not allowed.`,
+          `use one of ${spec.enum.join(', ')}${guess ? ` (did you mean '${guess}'?)` : ''}.`,
+        );
         return undefined;
       }
       if (spec.pattern && !spec.pattern.test(value)) {
@@ -149,8 +161,13 @@ export function validate(spec: FieldSpec, value: unknown, path: string, problems
         return undefined;
       }
       if (spec.integer && !Number.isInteger(value)) fail(`is ${value}, but must be a whole number.`);
-      else if (spec.min !== undefined && value < spec.min) fail(`is ${value}, below the minimum ${spec.min}.`, `use a value from ${spec.min}${spec.max !== undefined ? ` to ${spec.max}` : ' up'}.`);
-      else if (spec.max !== undefined && value > spec.max) fail(`is ${value}, above the maximum ${spec.max}.`, `use a value from ${spec.min ?? 0} to ${spec.max}.`);
+      else if (spec.min !== undefined && value < spec.min)
+        fail(
+          `is ${value}, below the minimum ${spec.min}.`,
+          `use a value from ${spec.min}${spec.max !== undefined ? ` to ${spec.max}` : ' up'}.`,
+        );
+      else if (spec.max !== undefined && value > spec.max)
+        fail(`is ${value}, above the maximum ${spec.max}.`, `use a value from ${spec.min ?? 0} to ${spec.max}.`);
       else return runChecks(spec, value, path, problems) ? value : undefined;
       return undefined;
     }
@@ -189,7 +206,8 @@ export function renderReference(spec: ObjectSpec, path = ''): string[] {
     const facts: string[] = [typeName(field)];
     if (field.required) facts.push('required');
     if ('default' in field && field.default !== undefined) facts.push(`default \`${String(field.default)}\``);
-    if (field.type === 'number' && (field.min !== undefined || field.max !== undefined)) facts.push(`range ${field.min ?? '…'}–${field.max ?? '…'}`);
+    if (field.type === 'number' && (field.min !== undefined || field.max !== undefined))
+      facts.push(`range ${field.min ?? '…'}–${field.max ?? '…'}`);
     if (field.example) facts.push(`e.g. \`${field.example}\``);
     lines.push(`- \`${full}\` (${facts.join('; ')}): ${field.doc}`);
     if (field.type === 'object') lines.push(...renderReference(field, full));

@@ -61,8 +61,13 @@ export function flowTableRows(input: TableInput): Cell[][] {
       { text: f.lost === 0 ? '0' : `${n(f.lost)} (${percent(f.lost, f.sent)})`, alert: f.lost > 0 },
       { text: n(f.duplicated), alert: f.duplicated > 0 },
       reflectedCell(f),
-      { text: f.reordered.count === 0 ? '0' : `${n(f.reordered.count)} (max ${n(f.reordered.maxDisplacement)})`, alert: f.reordered.count > 0 },
-      ...(lat ? [lat.p50, lat.p90, lat.p99, lat.max].map((v) => ({ text: fmtUs(v) })) : [{ text: '–' }, { text: '–' }, { text: '–' }, { text: '–' }]),
+      {
+        text: f.reordered.count === 0 ? '0' : `${n(f.reordered.count)} (max ${n(f.reordered.maxDisplacement)})`,
+        alert: f.reordered.count > 0,
+      },
+      ...(lat
+        ? [lat.p50, lat.p90, lat.p99, lat.max].map((v) => ({ text: fmtUs(v) }))
+        : [{ text: '–' }, { text: '–' }, { text: '–' }, { text: '–' }]),
       rewritesCell(f),
       rateCell(inj),
     ];
@@ -73,13 +78,15 @@ export function flowTableRows(input: TableInput): Cell[][] {
 export function flowTableNotes(input: TableInput): string[] {
   const notes: string[] = [];
   const drops = Object.entries(input.report.captureDrops).filter(([, v]) => (v ?? 0) > 0);
-  if (drops.length > 0) notes.push(`Capture drops (frames tcpdump lost; counts there may be low): ${drops.map(([p, v]) => `${p} ${n(v!)}`).join(', ')}.`);
+  if (drops.length > 0)
+    notes.push(`Capture drops (frames tcpdump lost; counts there may be low): ${drops.map(([p, v]) => `${p} ${n(v!)}`).join(', ')}.`);
   for (const x of input.report.emissions) {
     if (x.fromGuest === 0) continue;
     const classes = Object.entries(x.byClass).map(([cls, count]) => `${n(count)} ${cls}`);
     notes.push(`Frames the guest sent by itself, seen at ${x.point}: ${n(x.fromGuest)} (${classes.join(', ')}).`);
   }
-  if (input.report.flows.some((f) => f.latencyUs)) notes.push('Latency: between the guest\'s two ports (its ingress port → its egress port), one clock.');
+  if (input.report.flows.some((f) => f.latencyUs))
+    notes.push("Latency: between the guest's two ports (its ingress port → its egress port), one clock.");
   if (input.injections?.length) notes.push('Rate: per sending host, all of its flows together.');
   return notes;
 }
@@ -213,7 +220,10 @@ export function latencyHistogramSvg(series: readonly LatencySeries[], options: H
   // The legend goes under the plot, one row per flow, so it never hides a bar.
   const totalHeight = height + LEGEND_ROW * series.length + 8;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${totalHeight}" viewBox="0 0 ${width} ${totalHeight}" font-family="system-ui, 'DejaVu Sans', sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${totalHeight}" viewBox="0 0 ${width} ${totalHeight}" ` +
+      `font-family="system-ui, 'DejaVu Sans', sans-serif" font-size="12">`,
+  );
   out.push(`<title>${escapeXml(title)}</title>`);
   out.push(`<rect x="0" y="0" width="${width}" height="${totalHeight}" fill="#ffffff"/>`);
   out.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="600">${escapeXml(title)}</text>`);
@@ -229,7 +239,10 @@ export function latencyHistogramSvg(series: readonly LatencySeries[], options: H
   }
   if (!Number.isFinite(lo) || hi <= 0) {
     out.push(`<rect x="${plot.x}" y="${plot.y}" width="${plot.w}" height="${plot.h}" fill="none" stroke="#999"/>`);
-    out.push(`<text x="${plot.x + plot.w / 2}" y="${plot.y + plot.h / 2}" text-anchor="middle" fill="#555">no frame was seen at both guest ports: no latency to show</text>`);
+    out.push(
+      `<text x="${plot.x + plot.w / 2}" y="${plot.y + plot.h / 2}" text-anchor="middle" fill="#555">no frame was seen at both guest ` +
+        `ports: no latency to show</text>`,
+    );
     out.push(legend(series, plot.x, height));
     out.push('</svg>');
     return out.join('\n');
@@ -257,10 +270,12 @@ export function latencyHistogramSvg(series: readonly LatencySeries[], options: H
 
   // Grid and axes.
   out.push('<g class="grid" stroke="#e6e6e6" stroke-width="1">');
-  for (let t = 0; t <= yMax + 1e-9; t += yStep) out.push(`<line x1="${plot.x}" x2="${plot.x + plot.w}" y1="${r(yOf(t))}" y2="${r(yOf(t))}"/>`);
-  for (let d = decadeLo; d <= decadeHi; d++) out.push(`<line x1="${r(xOf(10 ** d))}" x2="${r(xOf(10 ** d))}" y1="${plot.y}" y2="${plot.y + plot.h}"/>`);
+  for (let t = 0; t <= yMax + 1e-9; t += yStep)
+    out.push(`<line x1="${plot.x}" x2="${plot.x + plot.w}" y1="${r(yOf(t))}" y2="${r(yOf(t))}"/>`);
+  for (let d = decadeLo; d <= decadeHi; d++)
+    out.push(`<line x1="${r(xOf(10 ** d))}" x2="${r(xOf(10 ** d))}" y1="${plot.y}" y2="${plot.y + plot.h}"/>`);
   out.push('</g>');
-  out.push(`<g class="axes" stroke="#333" stroke-width="1"><line x1="${plot.x}" x2="${plot.x + plot.w}" y1="${plot.y + plot.h}" y2="${plot.y + plot.h}"/><line x1="${plot.x}" x2="${plot.x}" y1="${plot.y}" y2="${plot.y + plot.h}"/></g>`);
+  out.push(svgAxes(plot));
 
   out.push('<g class="x-ticks" text-anchor="middle" fill="#333">');
   const labelMinor = decades <= 3;
@@ -272,16 +287,22 @@ export function latencyHistogramSvg(series: readonly LatencySeries[], options: H
       const x = r(xOf(v));
       const major = m === 1;
       out.push(`<line x1="${x}" x2="${x}" y1="${plot.y + plot.h}" y2="${plot.y + plot.h + (major ? 6 : 3)}" stroke="#333"/>`);
-      if (major || labelMinor) out.push(`<text x="${x}" y="${plot.y + plot.h + 19}"${major ? '' : ' fill="#777" font-size="10"'}>${escapeXml(fmtTick(v))}</text>`);
+      if (major || labelMinor)
+        out.push(`<text x="${x}" y="${plot.y + plot.h + 19}"${major ? '' : ' fill="#777" font-size="10"'}>${escapeXml(fmtTick(v))}</text>`);
     }
   }
   out.push('</g>');
-  out.push(`<text class="x-label" x="${plot.x + plot.w / 2}" y="${height - 10}" text-anchor="middle">latency, guest ingress port → egress port (µs, log scale)</text>`);
+  out.push(
+    `<text class="x-label" x="${plot.x + plot.w / 2}" y="${height - 10}" text-anchor="middle">latency, guest ingress port → egress ` +
+      `port (µs, log scale)</text>`,
+  );
 
   out.push('<g class="y-ticks" text-anchor="end" fill="#333">');
   for (let t = 0; t <= yMax + 1e-9; t += yStep) out.push(`<text x="${plot.x - 6}" y="${r(yOf(t) + 4)}">${fmtPercent(t)}</text>`);
   out.push('</g>');
-  out.push(`<text class="y-label" transform="translate(16 ${plot.y + plot.h / 2}) rotate(-90)" text-anchor="middle">frames (% of the flow)</text>`);
+  out.push(
+    `<text class="y-label" transform="translate(16 ${plot.y + plot.h / 2}) rotate(-90)" text-anchor="middle">frames (% of the flow)</text>`,
+  );
 
   // One outlined step path per flow with samples.
   out.push('<g class="series" fill-opacity="0.12" stroke-width="1.8" stroke-linejoin="round">');
@@ -310,10 +331,16 @@ function legend(series: readonly LatencySeries[], x: number, top: number): strin
   series.forEach((s, k) => {
     const sorted = Float64Array.from(s.samplesUs).sort();
     const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-    const line = sorted.length === 0 ? `${s.name}: no samples` : `${s.name}: p50 ${fmtUs(at(50))} µs, p99 ${fmtUs(at(99))} µs, ${n(sorted.length)} frames`;
+    const line =
+      sorted.length === 0
+        ? `${s.name}: no samples`
+        : `${s.name}: p50 ${fmtUs(at(50))} µs, p99 ${fmtUs(at(99))} µs, ${n(sorted.length)} frames`;
     const y = top + LEGEND_ROW * k + LEGEND_ROW / 2;
     const colour = COLOURS[k % COLOURS.length]!;
-    parts.push(`<line x1="${x}" x2="${x + 22}" y1="${y}" y2="${y}" stroke="${colour}" stroke-width="3"/><text x="${x + 30}" y="${y + 4}">${escapeXml(line)}</text>`);
+    parts.push(
+      `<line x1="${x}" x2="${x + 22}" y1="${y}" y2="${y}" stroke="${colour}" stroke-width="3"/><text x="${x + 30}" ` +
+        `y="${y + 4}">${escapeXml(line)}</text>`,
+    );
   });
   parts.push('</g>');
   return parts.join('');
@@ -335,6 +362,15 @@ function fmtPercent(p: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/** The x and y axis lines of a plot area. */
+export function svgAxes(plot: { x: number; y: number; w: number; h: number }): string {
+  const bottom = plot.y + plot.h;
+  return (
+    `<g class="axes" stroke="#333" stroke-width="1"><line x1="${plot.x}" x2="${plot.x + plot.w}" y1="${bottom}" y2="${bottom}"/>` +
+    `<line x1="${plot.x}" x2="${plot.x}" y1="${plot.y}" y2="${bottom}"/></g>`
+  );
+}
 
 export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

@@ -5,7 +5,7 @@
 //
 // Pure: results in, text out.
 import type { BackToBackResult, JudgedTrial, ThroughputResult } from './search.ts';
-import { escapeXml, htmlTablePage } from '../report/visuals.ts';
+import { escapeXml, htmlTablePage, svgAxes } from '../report/visuals.ts';
 
 /** Everything measured for one frame size. Rates are frames/s per direction. */
 export interface SizeResults {
@@ -25,7 +25,9 @@ export interface Table {
   notes: string[];
 }
 
-const RATE_NOTE = 'Rates are frames/s per direction (traffic both ways at once); "achieved" is what the generator really sent (tcpreplay), flagged when below 90 % of the offered rate.';
+const RATE_NOTE =
+  'Rates are frames/s per direction (traffic both ways at once); "achieved" is what the generator really sent (tcpreplay), flagged ' +
+  'when below 90 % of the offered rate.';
 
 export function throughputTable(results: readonly SizeResults[], criterion: string): Table {
   const rows = results
@@ -62,8 +64,10 @@ export function throughputTable(results: readonly SizeResults[], criterion: stri
     ],
     rows,
     notes: [
-      `Throughput: the highest offered rate with ${criterion} (binary search from the ceiling down). "ceiling": the guest passed at the highest rate offered, so the figure is a lower bound; "generator": the generator fell short of the offered rate in the passing trial.`,
-      'Latency: a separate trial at the throughput rate; between the guest\'s two ports, one clock.',
+      `Throughput: the highest offered rate with ${criterion} (binary search from the ceiling down). "ceiling": the guest passed at ` +
+        `the highest rate offered, so the figure is a lower bound; "generator": the generator fell short of the offered rate in the ` +
+        `passing trial.`,
+      "Latency: a separate trial at the throughput rate; between the guest's two ports, one clock.",
       RATE_NOTE,
     ],
   };
@@ -111,7 +115,11 @@ export function trialsTable(results: readonly SizeResults[]): Table {
       { title: 'capture drops', numeric: true },
     ],
     rows,
-    notes: [RATE_NOTE, 'Back-to-back bursts are sent at top speed: their achieved rate is the generator\'s top speed.', 'Capture drops: frames tcpdump lost; counts may be low then.'],
+    notes: [
+      RATE_NOTE,
+      "Back-to-back bursts are sent at top speed: their achieved rate is the generator's top speed.",
+      'Capture drops: frames tcpdump lost; counts may be low then.',
+    ],
   };
 }
 
@@ -119,7 +127,14 @@ export function frameLossTable(results: readonly SizeResults[]): Table {
   const rows: Table['rows'] = [];
   for (const r of results) {
     for (const t of r.frameLoss ?? []) {
-      rows.push([{ text: String(r.wireSize) }, { text: fmt(t.offeredPps) }, rateCell(t), { text: fmt(t.sent) }, { text: fmt(t.lost), alert: t.lost > 0 }, { text: pct(t.lossRatio), alert: t.lost > 0 }]);
+      rows.push([
+        { text: String(r.wireSize) },
+        { text: fmt(t.offeredPps) },
+        rateCell(t),
+        { text: fmt(t.sent) },
+        { text: fmt(t.lost), alert: t.lost > 0 },
+        { text: pct(t.lossRatio), alert: t.lost > 0 },
+      ]);
     }
   }
   return {
@@ -163,20 +178,29 @@ export function backToBackTable(results: readonly SizeResults[]): Table {
       { title: 'trials', numeric: true },
     ],
     rows,
-    notes: ['Bursts at the generator\'s top speed, each way at once; binary search on the burst length. "ceiling": the longest burst tried arrived whole (a lower bound).'],
+    notes: [
+      'Bursts at the generator\'s top speed, each way at once; binary search on the burst length. "ceiling": the longest burst tried ' +
+        'arrived whole (a lower bound).',
+    ],
   };
 }
 
 function rateCell(t: JudgedTrial | undefined, achieved?: number): { text: string; alert?: boolean } {
   if (!t) return { text: achieved === undefined ? '–' : fmt(achieved) };
   if (t.offeredPps === 0) return { text: fmt(t.achievedPps) };
-  return { text: `${fmt(t.achievedPps)} / ${fmt(t.offeredPps)} (${Math.round((t.achievedPps / t.offeredPps) * 100)}%)`, alert: t.generatorShort };
+  return {
+    text: `${fmt(t.achievedPps)} / ${fmt(t.offeredPps)} (${Math.round((t.achievedPps / t.offeredPps) * 100)}%)`,
+    alert: t.generatorShort,
+  };
 }
 
 export function tableHtml(table: Table): string {
   const head = table.columns.map((c) => `<th${c.numeric ? ' class="num"' : ''}>${escapeXml(c.title)}</th>`).join('');
   const body = table.rows
-    .map((row) => `<tr>${row.map((cell, i) => `<td${classes(table.columns[i]?.numeric, cell.alert)}>${escapeXml(cell.text)}</td>`).join('')}</tr>`)
+    .map(
+      (row) =>
+        `<tr>${row.map((cell, i) => `<td${classes(table.columns[i]?.numeric, cell.alert)}>${escapeXml(cell.text)}</td>`).join('')}</tr>`,
+    )
     .join('\n');
   return htmlTablePage(table.title, head, body, table.notes);
 }
@@ -234,33 +258,46 @@ export function lineChartSvg(series: readonly ChartSeries[], o: ChartOptions): s
   const X = (v: number) => plot.x + (v / xMax) * plot.w;
   const Y = (v: number) => plot.y + plot.h - (v / yMax) * plot.h;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${total}" viewBox="0 0 ${width} ${total}" font-family="system-ui, 'DejaVu Sans', sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${total}" viewBox="0 0 ${width} ${total}" ` +
+      `font-family="system-ui, 'DejaVu Sans', sans-serif" font-size="12">`,
+  );
   out.push(`<title>${escapeXml(o.title)}</title>`);
   out.push(`<rect x="0" y="0" width="${width}" height="${total}" fill="#ffffff"/>`);
   out.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="600">${escapeXml(o.title)}</text>`);
   out.push('<g class="grid" stroke="#e6e6e6" stroke-width="1">');
-  for (let i = 1; i <= 5; i++) out.push(`<line x1="${plot.x}" x2="${plot.x + plot.w}" y1="${r(Y((yMax * i) / 5))}" y2="${r(Y((yMax * i) / 5))}"/>`);
+  for (let i = 1; i <= 5; i++)
+    out.push(`<line x1="${plot.x}" x2="${plot.x + plot.w}" y1="${r(Y((yMax * i) / 5))}" y2="${r(Y((yMax * i) / 5))}"/>`);
   out.push('</g>');
-  out.push(`<g class="axes" stroke="#333" stroke-width="1"><line x1="${plot.x}" x2="${plot.x + plot.w}" y1="${plot.y + plot.h}" y2="${plot.y + plot.h}"/><line x1="${plot.x}" x2="${plot.x}" y1="${plot.y}" y2="${plot.y + plot.h}"/></g>`);
+  out.push(svgAxes(plot));
   out.push('<g class="x-ticks" text-anchor="middle" fill="#333">');
-  for (let i = 0; i <= 5; i++) out.push(`<text x="${r(X((xMax * i) / 5))}" y="${plot.y + plot.h + 18}">${escapeXml(fmt((xMax * i) / 5))}</text>`);
+  for (let i = 0; i <= 5; i++)
+    out.push(`<text x="${r(X((xMax * i) / 5))}" y="${plot.y + plot.h + 18}">${escapeXml(fmt((xMax * i) / 5))}</text>`);
   out.push('</g><g class="y-ticks" text-anchor="end" fill="#333">');
   for (let i = 0; i <= 5; i++) out.push(`<text x="${plot.x - 6}" y="${r(Y((yMax * i) / 5)) + 4}">${escapeXml(fmt((yMax * i) / 5))}</text>`);
   out.push('</g>');
   out.push(`<text x="${plot.x + plot.w / 2}" y="${plot.y + plot.h + 40}" text-anchor="middle">${escapeXml(o.xLabel)}</text>`);
   out.push(`<text transform="translate(16 ${plot.y + plot.h / 2}) rotate(-90)" text-anchor="middle">${escapeXml(o.yLabel)}</text>`);
-  if (all.length === 0) out.push(`<text x="${plot.x + plot.w / 2}" y="${plot.y + plot.h / 2}" text-anchor="middle" fill="#555">nothing measured</text>`);
+  if (all.length === 0)
+    out.push(`<text x="${plot.x + plot.w / 2}" y="${plot.y + plot.h / 2}" text-anchor="middle" fill="#555">nothing measured</text>`);
   out.push('<g class="series" fill="none" stroke-width="2" stroke-linejoin="round">');
   series.forEach((s, k) => {
     const colour = COLOURS[k % COLOURS.length]!;
     const pts = [...s.points].sort((a, b) => a[0] - b[0]);
-    if (pts.length > 1) out.push(`<polyline data-series="${escapeXml(s.name)}" points="${pts.map(([x, y]) => `${r(X(x))},${r(Y(y))}`).join(' ')}" stroke="${colour}"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    if (pts.length > 1)
+      out.push(
+        `<polyline data-series="${escapeXml(s.name)}" points="${pts.map(([x, y]) => `${r(X(x))},${r(Y(y))}`).join(' ')}" ` +
+          `stroke="${colour}"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+      );
     for (const [x, y] of pts) out.push(`<circle cx="${r(X(x))}" cy="${r(Y(y))}" r="3" fill="${colour}" stroke="none"/>`);
   });
   out.push('</g>');
   series.forEach((s, k) => {
     const y = height + k * LEGEND_ROW + 4;
-    out.push(`<line x1="${plot.x}" x2="${plot.x + 22}" y1="${y}" y2="${y}" stroke="${COLOURS[k % COLOURS.length]}" stroke-width="3"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/><text x="${plot.x + 30}" y="${y + 4}">${escapeXml(s.name)}</text>`);
+    out.push(
+      `<line x1="${plot.x}" x2="${plot.x + 22}" y1="${y}" y2="${y}" stroke="${COLOURS[k % COLOURS.length]}" ` +
+        `stroke-width="3"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/><text x="${plot.x + 30}" y="${y + 4}">${escapeXml(s.name)}</text>`,
+    );
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
@@ -272,9 +309,20 @@ export function throughputChartSvg(results: readonly SizeResults[]): string {
   const found = withT.filter((r) => r.throughput!.best);
   return lineChartSvg(
     [
-      { name: 'throughput (the achieved rate where the generator fell short)', points: withT.map((r) => [r.wireSize, r.throughput!.throughputPps] as const) },
-      { name: 'offered in the passing trial', points: found.map((r) => [r.wireSize, r.throughput!.best!.offeredPps] as const), dashed: true },
-      { name: 'achieved by the generator in the passing trial', points: found.map((r) => [r.wireSize, r.throughput!.achievedPps] as const), dashed: true },
+      {
+        name: 'throughput (the achieved rate where the generator fell short)',
+        points: withT.map((r) => [r.wireSize, r.throughput!.throughputPps] as const),
+      },
+      {
+        name: 'offered in the passing trial',
+        points: found.map((r) => [r.wireSize, r.throughput!.best!.offeredPps] as const),
+        dashed: true,
+      },
+      {
+        name: 'achieved by the generator in the passing trial',
+        points: found.map((r) => [r.wireSize, r.throughput!.achievedPps] as const),
+        dashed: true,
+      },
     ],
     { title: 'RFC 2544 throughput by frame size', xLabel: 'frame size on the wire (bytes)', yLabel: 'frames/s per direction' },
   );
@@ -283,7 +331,9 @@ export function throughputChartSvg(results: readonly SizeResults[]): string {
 /** Loss rate over offered load, one line per frame size. */
 export function frameLossChartSvg(results: readonly SizeResults[]): string {
   return lineChartSvg(
-    results.filter((r) => r.frameLoss?.length).map((r) => ({ name: `${r.wireSize}-byte frames`, points: r.frameLoss!.map((t) => [t.offeredPps, t.lossRatio * 100] as const) })),
+    results
+      .filter((r) => r.frameLoss?.length)
+      .map((r) => ({ name: `${r.wireSize}-byte frames`, points: r.frameLoss!.map((t) => [t.offeredPps, t.lossRatio * 100] as const) })),
     { title: 'RFC 2544 frame loss rate over offered load', xLabel: 'offered frames/s per direction', yLabel: 'frames lost (%)' },
   );
 }
@@ -296,16 +346,28 @@ export function latencyChartSvg(results: readonly SizeResults[]): string {
       { name: 'p50', points: withL.map((r) => [r.wireSize, r.latency!.latencyUs!.p50] as const) },
       { name: 'p99', points: withL.map((r) => [r.wireSize, r.latency!.latencyUs!.p99] as const) },
     ],
-    { title: 'RFC 2544 latency at the throughput rate', xLabel: 'frame size on the wire (bytes)', yLabel: 'latency through the guest (µs)' },
+    {
+      title: 'RFC 2544 latency at the throughput rate',
+      xLabel: 'frame size on the wire (bytes)',
+      yLabel: 'latency through the guest (µs)',
+    },
   );
 }
 
 export function backToBackChartSvg(results: readonly SizeResults[]): string {
-  return lineChartSvg([{ name: 'longest whole burst (mean)', points: results.filter((r) => r.backToBack).map((r) => [r.wireSize, r.backToBack!.frames] as const) }], {
-    title: 'RFC 2544 back-to-back frames by frame size',
-    xLabel: 'frame size on the wire (bytes)',
-    yLabel: 'frames',
-  });
+  return lineChartSvg(
+    [
+      {
+        name: 'longest whole burst (mean)',
+        points: results.filter((r) => r.backToBack).map((r) => [r.wireSize, r.backToBack!.frames] as const),
+      },
+    ],
+    {
+      title: 'RFC 2544 back-to-back frames by frame size',
+      xLabel: 'frame size on the wire (bytes)',
+      yLabel: 'frames',
+    },
+  );
 }
 
 /** Ethernet frame bits per second (FCS included, preamble and gap not). */

@@ -62,7 +62,12 @@ export function lossRatio(r: Pick<TrialResult, 'sent' | 'lost'>): number {
 export function judge(r: TrialResult, c: LossCriterion): JudgedTrial {
   const ratio = lossRatio(r);
   const passed = r.sent > 0 && (c.lossTolerance === 0 ? r.lost === 0 : ratio <= c.lossTolerance);
-  return { ...r, passed, lossRatio: ratio, generatorShort: r.offeredPps > 0 && r.achievedPps < r.offeredPps * (c.generatorShortfall ?? 0.9) };
+  return {
+    ...r,
+    passed,
+    lossRatio: ratio,
+    generatorShort: r.offeredPps > 0 && r.achievedPps < r.offeredPps * (c.generatorShortfall ?? 0.9),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -98,7 +103,8 @@ export interface ThroughputResult {
  */
 export async function searchThroughput(trial: Trial, opts: ThroughputOptions): Promise<ThroughputResult> {
   checkPositive('maxPps', opts.maxPps);
-  if (!(opts.resolution > 0 && opts.resolution < 1)) throw new RangeError(`resolution is ${opts.resolution}; use a fraction between 0 and 1, e.g. 0.05`);
+  if (!(opts.resolution > 0 && opts.resolution < 1))
+    throw new RangeError(`resolution is ${opts.resolution}; use a fraction between 0 and 1, e.g. 0.05`);
   const trials: JudgedTrial[] = [];
   const run = async (pps: number) => {
     const t = judge(await trial(pps), opts);
@@ -107,7 +113,14 @@ export async function searchThroughput(trial: Trial, opts: ThroughputOptions): P
   };
 
   const top = await run(Math.round(opts.maxPps));
-  if (top.passed) return { throughputPps: credited(top), achievedPps: top.achievedPps, limitedBy: top.generatorShort ? 'generator' : 'ceiling', best: top, trials };
+  if (top.passed)
+    return {
+      throughputPps: credited(top),
+      achievedPps: top.achievedPps,
+      limitedBy: top.generatorShort ? 'generator' : 'ceiling',
+      best: top,
+      trials,
+    };
 
   let lo = 0;
   let hi = top.offeredPps;
@@ -151,7 +164,8 @@ export interface FrameLossOptions {
 /** Loss ratio at offered rates from maxPps downwards, until `stopAfterLossless` steps in a row lose nothing. */
 export async function frameLossSweep(trial: Trial, opts: FrameLossOptions): Promise<JudgedTrial[]> {
   checkPositive('maxPps', opts.maxPps);
-  if (!(opts.stepFraction > 0 && opts.stepFraction <= 1)) throw new RangeError(`stepFraction is ${opts.stepFraction}; use a fraction in (0, 1], e.g. 0.1`);
+  if (!(opts.stepFraction > 0 && opts.stepFraction <= 1))
+    throw new RangeError(`stepFraction is ${opts.stepFraction}; use a fraction in (0, 1], e.g. 0.1`);
   const trials: JudgedTrial[] = [];
   let lossless = 0;
   for (let i = 0; i < opts.maxTrials; i++) {
@@ -284,18 +298,46 @@ export function rfc2544ConfigFromEnv(env: Record<string, string | undefined>): R
   const sizes = env.WIRELAB_RFC2544_SIZES;
   if (sizes) {
     c.sizes = sizes.split(',').map((s) => Number(s.trim()));
-    if (c.sizes.some((s) => !Number.isInteger(s) || s < 64 || s > 9220)) throw new RangeError(`WIRELAB_RFC2544_SIZES is ${JSON.stringify(sizes)}; use comma-separated frame sizes on the wire, 64..9220, e.g. 64,512,1518.`);
+    if (c.sizes.some((s) => !Number.isInteger(s) || s < 64 || s > 9220))
+      throw new RangeError(
+        `WIRELAB_RFC2544_SIZES is ${JSON.stringify(sizes)}; use comma-separated frame sizes on the wire, 64..9220, e.g. 64,512,1518.`,
+      );
   }
-  c.trialSeconds = num('TRIAL_S', c.trialSeconds, (n) => n > 0 && n <= 600, 'seconds per trial, above 0 and at most 600 (the RFC says 60; 120 for latency)');
-  c.minFrames = num('MIN_FRAMES', c.minFrames, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000_000, 'an integer number of frames per direction, 1..10000000');
+  c.trialSeconds = num(
+    'TRIAL_S',
+    c.trialSeconds,
+    (n) => n > 0 && n <= 600,
+    'seconds per trial, above 0 and at most 600 (the RFC says 60; 120 for latency)',
+  );
+  c.minFrames = num(
+    'MIN_FRAMES',
+    c.minFrames,
+    (n) => Number.isInteger(n) && n >= 1 && n <= 10_000_000,
+    'an integer number of frames per direction, 1..10000000',
+  );
   c.maxPps = num('MAX_PPS', c.maxPps, (n) => n >= 1 && n <= 10_000_000, 'a ceiling in frames/s per direction, 1..10000000');
-  c.lossTolerance = num('LOSS_TOLERANCE', c.lossTolerance, (n) => n >= 0 && n < 1, 'a loss ratio in [0, 1), e.g. 0.001 for 0.1 % (0 = zero loss, the RFC)');
+  c.lossTolerance = num(
+    'LOSS_TOLERANCE',
+    c.lossTolerance,
+    (n) => n >= 0 && n < 1,
+    'a loss ratio in [0, 1), e.g. 0.001 for 0.1 % (0 = zero loss, the RFC)',
+  );
   c.resolution = num('RESOLUTION', c.resolution, (n) => n > 0 && n < 1, 'a fraction of the ceiling in (0, 1), e.g. 0.05');
   c.maxTrials = num('MAX_TRIALS', c.maxTrials, (n) => Number.isInteger(n) && n >= 1 && n <= 100, 'an integer 1..100');
   c.lossStep = num('LOSS_STEP', c.lossStep, (n) => n > 0 && n <= 1, 'a fraction of the ceiling in (0, 1], e.g. 0.1 (the RFC)');
   c.lossSteps = num('LOSS_STEPS', c.lossSteps, (n) => Number.isInteger(n) && n >= 1 && n <= 100, 'an integer 1..100');
-  c.maxBurst = num('MAX_BURST', c.maxBurst, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000_000, 'an integer number of frames, 1..10000000');
-  c.burstRepeats = num('BURST_REPEATS', c.burstRepeats, (n) => Number.isInteger(n) && n >= 1 && n <= 100, 'an integer 1..100 (the RFC says 50)');
+  c.maxBurst = num(
+    'MAX_BURST',
+    c.maxBurst,
+    (n) => Number.isInteger(n) && n >= 1 && n <= 10_000_000,
+    'an integer number of frames, 1..10000000',
+  );
+  c.burstRepeats = num(
+    'BURST_REPEATS',
+    c.burstRepeats,
+    (n) => Number.isInteger(n) && n >= 1 && n <= 100,
+    'an integer 1..100 (the RFC says 50)',
+  );
   const min = num('MIN_THROUGHPUT_PPS', -1, (n) => n >= 0, 'frames/s per direction, 0 or more');
   if (min >= 0) c.minThroughputPps = min;
   return c;

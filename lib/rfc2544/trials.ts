@@ -26,7 +26,15 @@ let trialCounter = 0;
 
 function flowsBothWays(lab: Lab, wireSize: number, count: number, ratePps: number): FlowDefinition[] {
   const size = frameBytesWithoutFcs(wireSize);
-  const one = (from: Side, to: Side): FlowDefinition => ({ name: `${wireSize}B ${from}→${to}`, from, to, template: udpTemplate(lab, from, to), count, ratePps, size });
+  const one = (from: Side, to: Side): FlowDefinition => ({
+    name: `${wireSize}B ${from}→${to}`,
+    from,
+    to,
+    template: udpTemplate(lab, from, to),
+    count,
+    ratePps,
+    size,
+  });
   return [one('left', 'right'), one('right', 'left')];
 }
 
@@ -49,7 +57,11 @@ export function rateTrial(ctx: TrialContext, seconds: number, minFrames = 1): Tr
 export function burstTrial(ctx: TrialContext): BurstTrial {
   return async (frames) => {
     const name = `rfc2544-${ctx.label}-${ctx.wireSize}B-burst${frames}-${++trialCounter}`;
-    const run = await runTraffic(ctx.lab, flowsBothWays(ctx.lab, ctx.wireSize, frames, BURST_SCHEDULE_PPS), { name, topSpeed: true, timed: true });
+    const run = await runTraffic(ctx.lab, flowsBothWays(ctx.lab, ctx.wireSize, frames, BURST_SCHEDULE_PPS), {
+      name,
+      topSpeed: true,
+      timed: true,
+    });
     const result = trialResult(run, 0);
     ctx.onTrial?.(`${ctx.label} ${ctx.wireSize} B burst of ${frames}`, result);
     return result;
@@ -66,12 +78,27 @@ export function trialResult(run: Pick<TrafficRun, 'report' | 'injections'>, offe
   const lost = flows.reduce((s, f) => s + f.lost, 0);
   const achieved = run.injections.length > 0 ? Math.min(...run.injections.map((i) => i.achievedPps)) : 0;
   const captureDrops = Object.values(run.report.captureDrops).reduce<number>((s, v) => s + (v ?? 0), 0);
-  return { offeredPps, achievedPps: achieved, sent, received: sent - lost, lost, latencyUs: worstLatency(flows.map((f) => f.latencyUs)), captureDrops };
+  return {
+    offeredPps,
+    achievedPps: achieved,
+    sent,
+    received: sent - lost,
+    lost,
+    latencyUs: worstLatency(flows.map((f) => f.latencyUs)),
+    captureDrops,
+  };
 }
 
 function worstLatency(list: (Percentiles | null)[]): Percentiles | null {
   const present = list.filter((p): p is Percentiles => p !== null);
   if (present.length === 0) return null;
   const worst = (k: keyof Percentiles) => Math.max(...present.map((p) => p[k]));
-  return { samples: present.reduce((s, p) => s + p.samples, 0), min: Math.min(...present.map((p) => p.min)), p50: worst('p50'), p90: worst('p90'), p99: worst('p99'), max: worst('max') };
+  return {
+    samples: present.reduce((s, p) => s + p.samples, 0),
+    min: Math.min(...present.map((p) => p.min)),
+    p50: worst('p50'),
+    p90: worst('p90'),
+    p99: worst('p99'),
+    max: worst('max'),
+  };
 }

@@ -67,15 +67,19 @@ export async function onQuietMachine<T>(what: string, work: (wait: QuietWait) =>
   mkdirSync(QUIET_DIR, { recursive: true, mode: 0o700 });
   const t0 = Date.now();
   // One measurement at a time; withFileLock takes over the lock of a crashed holder.
-  return withFileLock(MEASURING, { timeoutMs: MAX_WAIT_MS, purpose: `a quiet machine for ${what} (another lab is measuring)` }, async () => {
-    const deadline = t0 + MAX_WAIT_MS;
-    while (liveBusyEntries().length > 0) {
-      if (Date.now() > deadline) throw timeout(what, `busy work of other labs (${liveBusyEntries().join(', ')})`);
-      await sleep(POLL_MS);
-    }
-    const cpu = await waitForIdleCpu();
-    return work({ waitedMs: Date.now() - t0, ...cpu });
-  });
+  return withFileLock(
+    MEASURING,
+    { timeoutMs: MAX_WAIT_MS, purpose: `a quiet machine for ${what} (another lab is measuring)` },
+    async () => {
+      const deadline = t0 + MAX_WAIT_MS;
+      while (liveBusyEntries().length > 0) {
+        if (Date.now() > deadline) throw timeout(what, `busy work of other labs (${liveBusyEntries().join(', ')})`);
+        await sleep(POLL_MS);
+      }
+      const cpu = await waitForIdleCpu();
+      return work({ waitedMs: Date.now() - t0, ...cpu });
+    },
+  );
 }
 
 /** Sample /proc/stat until the idle share reaches the gate's minimum, for at most its maximum wait. */
@@ -114,7 +118,8 @@ function liveBusyEntries(): string[] {
 
 function timeout(what: string, waitingFor: string): WirelabError {
   return new WirelabError(
-    `${what} waited ${MAX_WAIT_MS / 60_000} min for ${waitingFor} and gave up. Fix: see what else runs labs on this machine ('wirelab clean' lists and removes what crashed runs left; files in ${QUIET_DIR} name the processes).`,
+    `${what} waited ${MAX_WAIT_MS / 60_000} min for ${waitingFor} and gave up. Fix: see what else runs labs on this machine ` +
+      `('wirelab clean' lists and removes what crashed runs left; files in ${QUIET_DIR} name the processes).`,
   );
 }
 

@@ -69,7 +69,8 @@ export function parsePinnedHostKey(line: string): PinnedHostKey {
   const [algorithm, base64] = line.trim().split(/\s+/);
   if (!algorithm || !base64 || !(HOST_KEY_ALGORITHMS as readonly string[]).includes(algorithm)) {
     throw new WirelabError(
-      `Pinned host key '${line.trim().slice(0, 40)}' is not an OpenSSH public key line. Fix: pass the contents of the host's .pub file (one of ${HOST_KEY_ALGORITHMS.join(', ')}).`,
+      `Pinned host key '${line.trim().slice(0, 40)}' is not an OpenSSH public key line. Fix: pass the contents of the host's .pub ` +
+        `file (one of ${HOST_KEY_ALGORITHMS.join(', ')}).`,
     );
   }
   const blob = Buffer.from(base64, 'base64');
@@ -103,7 +104,8 @@ export function quoteArgv(argv: readonly string[]): string {
   if (argv.length === 0) throw new WirelabError('Cannot run an empty command over ssh. Fix: pass at least the program name.');
   return argv
     .map((arg) => {
-      if (arg.includes('\0')) throw new WirelabError(`Argument ${JSON.stringify(arg)} contains a NUL byte, which no remote command can receive.`);
+      if (arg.includes('\0'))
+        throw new WirelabError(`Argument ${JSON.stringify(arg)} contains a NUL byte, which no remote command can receive.`);
       return `'${arg.replaceAll("'", `'\\''`)}'`;
     })
     .join(' ');
@@ -201,7 +203,10 @@ export class SshHost {
         const result = await Promise.race([exit, late]).finally(() => clearTimeout(timer));
         if (result !== 'late') return result;
         channel.close();
-        throw new WirelabError(`Command '${argv.join(' ')}' on ${label} did not exit within ${timeoutMs} ms of closing its stdin. Fix: start it through run-until-eof.`);
+        throw new WirelabError(
+          `Command '${argv.join(' ')}' on ${label} did not exit within ${timeoutMs} ms of closing its stdin. Fix: start it through ` +
+            `run-until-eof.`,
+        );
       },
     };
   }
@@ -250,7 +255,12 @@ function feedStdin(channel: ClientChannel, stdin: Buffer | Readable | undefined)
   else stdin.pipe(channel);
 }
 
-function explainConnectError(e: Error & { level?: string }, where: string, pinned: PinnedHostKey, offeredKey: Buffer | undefined): WirelabError {
+function explainConnectError(
+  e: Error & { level?: string },
+  where: string,
+  pinned: PinnedHostKey,
+  offeredKey: Buffer | undefined,
+): WirelabError {
   if (offeredKey) {
     return new WirelabError(
       `Host key of ${where} does not match the pinned key: expected ${pinned.algorithm} ${pinned.fingerprint}, ` +
@@ -265,7 +275,10 @@ function explainConnectError(e: Error & { level?: string }, where: string, pinne
       { cause: e },
     );
   }
-  return new WirelabError(`Could not connect over ssh to ${where}: ${e.message}. Fix: check that sshd runs there and the address is reachable.`, {
-    cause: e,
-  });
+  return new WirelabError(
+    `Could not connect over ssh to ${where}: ${e.message}. Fix: check that sshd runs there and the address is reachable.`,
+    {
+      cause: e,
+    },
+  );
 }

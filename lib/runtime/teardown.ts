@@ -11,7 +11,10 @@ interface UndoEntry {
 
 export class UndoError extends Error {
   constructor(readonly failures: { label: string; error: unknown }[]) {
-    super(`Teardown left ${failures.length} problem(s): ` + failures.map((f) => `${f.label}: ${String((f.error as Error)?.message ?? f.error)}`).join('; '));
+    super(
+      `Teardown left ${failures.length} problem(s): ` +
+        failures.map((f) => `${f.label}: ${String((f.error as Error)?.message ?? f.error)}`).join('; '),
+    );
     this.name = 'UndoError';
   }
 }

@@ -52,7 +52,20 @@ const STOP_BUDGET_MS = 10_000;
  */
 export const CAPTURE_SNAPLEN = 9600;
 function tcpdumpArgs(ifname: string, output: string): string[] {
-  return ['-i', ifname, '-n', '-s', String(CAPTURE_SNAPLEN), '-U', '--immediate-mode', '--time-stamp-precision=nano', '-B', '32768', '-w', output];
+  return [
+    '-i',
+    ifname,
+    '-n',
+    '-s',
+    String(CAPTURE_SNAPLEN),
+    '-U',
+    '--immediate-mode',
+    '--time-stamp-precision=nano',
+    '-B',
+    '32768',
+    '-w',
+    output,
+  ];
 }
 
 /** Parse tcpdump's closing statistics ("N packets captured", "N packets dropped by kernel"). */
@@ -71,18 +84,30 @@ function waitListening(label: string, stderrText: () => string, exited: Promise<
         resolve();
       } else if (Date.now() - started > LISTEN_BUDGET_MS) {
         clearInterval(timer);
-        reject(new WirelabError(`The capture on ${label} did not start listening within ${LISTEN_BUDGET_MS / 1000} s: ${stderrText().trim() || 'tcpdump said nothing'}.`));
+        reject(
+          new WirelabError(
+            `The capture on ${label} did not start listening within ${LISTEN_BUDGET_MS / 1000} s: ` +
+              `${stderrText().trim() || 'tcpdump said nothing'}.`,
+          ),
+        );
       }
     }, 20);
     void exited.then(() => {
       clearInterval(timer);
-      if (!stderrText().includes('listening on')) reject(new WirelabError(`The capture on ${label} ended before it started: ${stderrText().trim()}`));
+      if (!stderrText().includes('listening on'))
+        reject(new WirelabError(`The capture on ${label} ended before it started: ${stderrText().trim()}`));
     });
   });
 }
 
 /** Capture on an interface of this machine (optionally inside a namespace) into `file`. */
-export async function startLocalCapture(opts: { label: string; netns?: string; ifname: string; file: string; stack: UndoStack }): Promise<Capture> {
+export async function startLocalCapture(opts: {
+  label: string;
+  netns?: string;
+  ifname: string;
+  file: string;
+  stack: UndoStack;
+}): Promise<Capture> {
   // -Z root: tcpdump would otherwise drop to its own user and could not write into the run's 0700 dir.
   const [cmd, argv] = withNetns('tcpdump', ['-Z', 'root', ...tcpdumpArgs(opts.ifname, opts.file)], opts.netns);
   const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -93,12 +118,18 @@ export async function startLocalCapture(opts: { label: string; netns?: string; i
     if (child.exitCode === null) child.kill('SIGKILL'); // by its own pid: the tcpdump this run started
     await exited;
   });
-  return listeningCapture(opts, () => stderr, exited, undo, async () => {
-    child.kill('SIGINT');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_BUDGET_MS);
-    await exited;
-    clearTimeout(timer);
-  });
+  return listeningCapture(
+    opts,
+    () => stderr,
+    exited,
+    undo,
+    async () => {
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_BUDGET_MS);
+      await exited;
+      clearTimeout(timer);
+    },
+  );
 }
 
 /**
@@ -106,7 +137,14 @@ export async function startLocalCapture(opts: { label: string; netns?: string; i
  * (streaming the pcap back live competes with the traffic for CPU and made the kernel drop frames
  * from the capture); after the stop the file is copied back into the local `file` and removed.
  */
-export async function startRemoteCapture(opts: { label: string; ssh: SshHost; ifname: string; file: string; stack: UndoStack; stopper?: 'installed' | 'inline' }): Promise<Capture> {
+export async function startRemoteCapture(opts: {
+  label: string;
+  ssh: SshHost;
+  ifname: string;
+  file: string;
+  stack: UndoStack;
+  stopper?: 'installed' | 'inline';
+}): Promise<Capture> {
   const remoteFile = `/tmp/wirelab-capture-${randomBytes(4).toString('hex')}.pcap`;
   // run-until-eof (in the traffic-host image) turns "stdin closed" into SIGINT for tcpdump, since sshd
   // does not deliver signals to a root session. A host without it (a bench host) gets the same logic inline.
@@ -124,13 +162,19 @@ export async function startRemoteCapture(opts: { label: string; ssh: SshHost; if
     await stopTcpdump();
     await opts.ssh.exec(['rm', '-f', remoteFile]).catch(() => undefined);
   });
-  return listeningCapture(opts, () => stderr, proc.exit, undo, async () => {
-    await stopTcpdump();
-    const copy = await opts.ssh.spawn(['cat', remoteFile]);
-    const out = createWriteStream(opts.file);
-    copy.stdout.pipe(out);
-    await Promise.all([copy.exit, finished(out)]);
-  });
+  return listeningCapture(
+    opts,
+    () => stderr,
+    proc.exit,
+    undo,
+    async () => {
+      await stopTcpdump();
+      const copy = await opts.ssh.spawn(['cat', remoteFile]);
+      const out = createWriteStream(opts.file);
+      copy.stdout.pipe(out);
+      await Promise.all([copy.exit, finished(out)]);
+    },
+  );
 }
 
 /**

@@ -35,21 +35,35 @@ export function parseTcpreplayOutput(text: string): { sent: number; failed: numb
   };
 }
 
-export async function injectFrames(host: LabTrafficHost, frames: Iterable<TimedFrame> | AsyncIterable<TimedFrame>, opts: InjectOptions): Promise<InjectionResult> {
+export async function injectFrames(
+  host: LabTrafficHost,
+  frames: Iterable<TimedFrame> | AsyncIterable<TimedFrame>,
+  opts: InjectOptions,
+): Promise<InjectionResult> {
   const remoteFile = `/tmp/${opts.name ?? 'wirelab-inject'}.pcap`;
   const stream = new PassThrough();
   const upload = host.ssh.exec(['cp', '/dev/stdin', remoteFile], { stdin: stream, timeoutMs: opts.timeoutMs });
   // Microsecond pcap: tcpreplay paces by it, and sub-µs scheduling means nothing at these rates.
   const count = await writePcap(stream, frames, { precision: 'us' });
   const uploaded = await upload;
-  if (uploaded.code !== 0) throw new WirelabError(`Could not upload the frames to the ${host.side} traffic host: ${uploaded.stderr.trim()}`);
+  if (uploaded.code !== 0)
+    throw new WirelabError(`Could not upload the frames to the ${host.side} traffic host: ${uploaded.stderr.trim()}`);
   try {
     const seconds = Math.max(1, Math.ceil(opts.timeoutMs / 1000));
     const pacing = opts.requestedPps === 'max' ? ['--topspeed'] : [];
-    const replay = await host.ssh.exec(['timeout', String(seconds), 'tcpreplay', `--intf1=${host.dataIf}`, '--preload-pcap', ...pacing, remoteFile], { timeoutMs: opts.timeoutMs + 5000 });
+    const replay = await host.ssh.exec(
+      ['timeout', String(seconds), 'tcpreplay', `--intf1=${host.dataIf}`, '--preload-pcap', ...pacing, remoteFile],
+      { timeoutMs: opts.timeoutMs + 5000 },
+    );
     const text = `${replay.stdout.toString()}\n${replay.stderr}`;
-    if (replay.code === 124) throw new WirelabError(`Injection from the ${host.side} traffic host did not finish within ${seconds} s (${count} frames); the bound stopped it.`);
-    if (replay.code !== 0) throw new WirelabError(`tcpreplay on the ${host.side} traffic host failed (exit ${replay.code}): ${text.trim().split('\n').slice(-3).join(' | ')}`);
+    if (replay.code === 124)
+      throw new WirelabError(
+        `Injection from the ${host.side} traffic host did not finish within ${seconds} s (${count} frames); the bound stopped it.`,
+      );
+    if (replay.code !== 0)
+      throw new WirelabError(
+        `tcpreplay on the ${host.side} traffic host failed (exit ${replay.code}): ${text.trim().split('\n').slice(-3).join(' | ')}`,
+      );
     const stats = parseTcpreplayOutput(text);
     return { side: host.side, frames: count, requestedPps: opts.requestedPps, ...stats };
   } finally {

@@ -20,12 +20,31 @@ const ECHOES = 5;
 export async function pingProbe(from: LabTrafficHost, to: LabTrafficHost): Promise<PingProbeResult> {
   const target = to.ipv4.split('/')[0]!;
   // Capture echo requests to the receiver's address, from any MAC, so a rewrite is seen as such.
-  const capture = await to.ssh.spawn(['timeout', '6', 'tcpdump', '-i', to.dataIf, '-n', '-e', '-l', '-c', String(ECHOES), 'icmp[icmptype] == icmp-echo', 'and', 'dst', 'host', target]);
+  const capture = await to.ssh.spawn([
+    'timeout',
+    '6',
+    'tcpdump',
+    '-i',
+    to.dataIf,
+    '-n',
+    '-e',
+    '-l',
+    '-c',
+    String(ECHOES),
+    'icmp[icmptype] == icmp-echo',
+    'and',
+    'dst',
+    'host',
+    target,
+  ]);
   let stdout = '';
   capture.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   await new Promise<void>((resolve, reject) => {
     let stderr = '';
-    const timer = setTimeout(() => reject(new WirelabError(`tcpdump on the ${to.side} traffic host did not start listening within 10 s: ${stderr.trim()}`)), 10_000);
+    const timer = setTimeout(
+      () => reject(new WirelabError(`tcpdump on the ${to.side} traffic host did not start listening within 10 s: ${stderr.trim()}`)),
+      10_000,
+    );
     capture.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       if (stderr.includes('listening on')) {

@@ -28,10 +28,16 @@ export async function measureForwardingGap(lab: Lab, deadlineMs: number, monitor
     const pattern = monitorRxPattern ?? /wirelab-monitor: rx/;
     const consoleBefore = lab.guest.console().length;
     const seen = waitForNewConsoleLine(lab, pattern, consoleBefore, remainingS * 1000);
-    const ping = lab.hosts.left.ssh.exec(['ping', '-q', '-i', PROBE_INTERVAL_S, '-w', String(remainingS), target], { timeoutMs: remainingS * 1000 + 5000 });
+    const ping = lab.hosts.left.ssh.exec(['ping', '-q', '-i', PROBE_INTERVAL_S, '-w', String(remainingS), target], {
+      timeoutMs: remainingS * 1000 + 5000,
+    });
     const at = await seen;
     await ping;
-    return { gapMs: at === null ? null : Math.max(0, at - claimedAt), waitedMs: Date.now() - claimedAt, method: `pings left→right every ${PROBE_INTERVAL_S} s, watching the guest console for ${pattern}` };
+    return {
+      gapMs: at === null ? null : Math.max(0, at - claimedAt),
+      waitedMs: Date.now() - claimedAt,
+      method: `pings left→right every ${PROBE_INTERVAL_S} s, watching the guest console for ${pattern}`,
+    };
   }
   // One ping run ends at the first answer, or early on an error (e.g. "host unreachable" once ARP
   // gives up); so repeat until an echo comes back or the deadline passes. Bounded: the deadline.
@@ -40,14 +46,24 @@ export async function measureForwardingGap(lab: Lab, deadlineMs: number, monitor
   while (Date.now() < deadline) {
     attempts++;
     const seconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
-    const ping = await lab.hosts.left.ssh.exec(['ping', '-q', '-c', '1', '-i', PROBE_INTERVAL_S, '-w', String(seconds), target], { timeoutMs: seconds * 1000 + 5000 });
+    const ping = await lab.hosts.left.ssh.exec(['ping', '-q', '-c', '1', '-i', PROBE_INTERVAL_S, '-w', String(seconds), target], {
+      timeoutMs: seconds * 1000 + 5000,
+    });
     const answeredAt = Date.now();
     if (ping.code === 0) {
-      return { gapMs: Math.max(0, answeredAt - claimedAt), waitedMs: answeredAt - claimedAt, method: `pings left→right every ${PROBE_INTERVAL_S} s until one is answered (${attempts} run(s) of ping)` };
+      return {
+        gapMs: Math.max(0, answeredAt - claimedAt),
+        waitedMs: answeredAt - claimedAt,
+        method: `pings left→right every ${PROBE_INTERVAL_S} s until one is answered (${attempts} run(s) of ping)`,
+      };
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { gapMs: null, waitedMs: Date.now() - claimedAt, method: `pings left→right every ${PROBE_INTERVAL_S} s until one is answered (${attempts} run(s) of ping, none answered)` };
+  return {
+    gapMs: null,
+    waitedMs: Date.now() - claimedAt,
+    method: `pings left→right every ${PROBE_INTERVAL_S} s until one is answered (${attempts} run(s) of ping, none answered)`,
+  };
 }
 
 /** Resolves with the time a console line matching `pattern` appears after `offset`, or null. */

@@ -45,7 +45,10 @@ export function arpTemplate(lab: Lab, from: Side, to: Side, op: 'request' | 'rep
   const peer = lab.hosts[to];
   return op === 'request'
     ? stack(Ether({ src: me.mac, dst: BROADCAST_MAC }), ARP({ op: 1, hwsrc: me.mac, psrc: address(me.ipv4), pdst: address(peer.ipv4) }))
-    : stack(Ether({ src: me.mac, dst: peer.mac }), ARP({ op: 2, hwsrc: me.mac, psrc: address(me.ipv4), hwdst: peer.mac, pdst: address(peer.ipv4) }));
+    : stack(
+        Ether({ src: me.mac, dst: peer.mac }),
+        ARP({ op: 2, hwsrc: me.mac, psrc: address(me.ipv4), hwdst: peer.mac, pdst: address(peer.ipv4) }),
+      );
 }
 
 /** 802.1Q-tagged UDP (one tag), or QinQ (802.1ad outer + 802.1Q inner) when `outerVlan` is given. */

@@ -63,7 +63,16 @@ export function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: Traffi
 async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {
   const flows = definitions.map((d, i) => ({
     def: d,
-    flow: flow({ template: d.template, runId: lab.runId, flowId: i + 1, count: d.count, ratePps: d.ratePps, size: d.size, vary: d.vary, burst: d.burst }),
+    flow: flow({
+      template: d.template,
+      runId: lab.runId,
+      flowId: i + 1,
+      count: d.count,
+      ratePps: d.ratePps,
+      size: d.size,
+      vary: d.vary,
+      burst: d.burst,
+    }),
   }));
   const dir = path.join(lab.workDir, 'captures', opts.name.replace(/[^A-Za-z0-9._-]+/g, '_'));
   mkdirSync(dir, { recursive: true });
@@ -75,10 +84,22 @@ async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: Tra
   };
 
   const captures: Capture[] = await Promise.all([
-    startRemoteCapture({ label: 'the left traffic host', ssh: lab.hosts.left.ssh, ifname: lab.hosts.left.dataIf, file: pcaps['left-host'], stack: lab.stack }),
+    startRemoteCapture({
+      label: 'the left traffic host',
+      ssh: lab.hosts.left.ssh,
+      ifname: lab.hosts.left.dataIf,
+      file: pcaps['left-host'],
+      stack: lab.stack,
+    }),
     captureGuestPort(lab, 'left', pcaps['guest-left']),
     captureGuestPort(lab, 'right', pcaps['guest-right']),
-    startRemoteCapture({ label: 'the right traffic host', ssh: lab.hosts.right.ssh, ifname: lab.hosts.right.dataIf, file: pcaps['right-host'], stack: lab.stack }),
+    startRemoteCapture({
+      label: 'the right traffic host',
+      ssh: lab.hosts.right.ssh,
+      ifname: lab.hosts.right.dataIf,
+      file: pcaps['right-host'],
+      stack: lab.stack,
+    }),
   ]);
   let results: CaptureResult[] = [];
   let injections: InjectionResult[];
@@ -128,7 +149,9 @@ function captureGuestPort(lab: Lab, side: Side, file: string): Promise<Capture> 
  */
 async function settle(lab: Lab, pcaps: Record<CapturePoint, string>, minMs: number): Promise<void> {
   await new Promise((r) => setTimeout(r, minMs));
-  const local = (['guest-left', 'guest-right'] as const).filter((p) => !lab.ports[p === 'guest-left' ? 'left' : 'right'].ssh).map((p) => pcaps[p]);
+  const local = (['guest-left', 'guest-right'] as const)
+    .filter((p) => !lab.ports[p === 'guest-left' ? 'left' : 'right'].ssh)
+    .map((p) => pcaps[p]);
   if (local.length === 0) return;
   const quietMs = Math.max(500, 2 * lab.profile.expect.latencyP99Ms);
   const size = () => local.reduce((sum, f) => sum + (existsSync(f) ? statSync(f).size : 0), 0);
@@ -157,4 +180,3 @@ function* mergeBySendTime(flows: Flow[]): Generator<FlowFrame> {
     heads[best] = iterators[best]!.next();
   }
 }
-

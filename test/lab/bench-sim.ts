@@ -42,7 +42,15 @@ export async function startBenchSim(dir: string, stack: UndoStack): Promise<Benc
   const hosts = {} as BenchSim['hosts'];
   for (const side of ['left', 'right'] as const) {
     const host = await startTrafficHost(
-      { side, runId: id, labNetns: ns, bridge: 'cable', mac: generatedMac(`${id}/host/${side}`), ipv4: side === 'left' ? '198.18.0.1/24' : '198.18.0.2/24', workDir: path.join(dir, side) },
+      {
+        side,
+        runId: id,
+        labNetns: ns,
+        bridge: 'cable',
+        mac: generatedMac(`${id}/host/${side}`),
+        ipv4: side === 'left' ? '198.18.0.1/24' : '198.18.0.2/24',
+        workDir: path.join(dir, side),
+      },
       stack,
     );
     await inNs(['link', 'set', host.bridgePort, 'nomaster']);
@@ -58,7 +66,10 @@ export async function startBenchSim(dir: string, stack: UndoStack): Promise<Benc
     id,
     netns: ns,
     hosts,
-    clientKeys: { left: path.join(dir, 'left', 'ssh-left', 'client_ed25519'), right: path.join(dir, 'right', 'ssh-right', 'client_ed25519') },
+    clientKeys: {
+      left: path.join(dir, 'left', 'ssh-left', 'client_ed25519'),
+      right: path.join(dir, 'right', 'ssh-right', 'client_ed25519'),
+    },
     dir,
   };
 }

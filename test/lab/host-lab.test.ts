@@ -76,7 +76,11 @@ afterAll(async () => {
 
 async function bringUp(reference: string): Promise<Lab> {
   const runId = newRunId();
-  const lab = await startHostLab(loadProfile(writeProfile(sim, reference, { reference })), { runId, localNetns: sim.netns, onProgress: (m) => console.log(`[${runId}] ${m}`) });
+  const lab = await startHostLab(loadProfile(writeProfile(sim, reference, { reference })), {
+    runId,
+    localNetns: sim.netns,
+    onProgress: (m) => console.log(`[${runId}] ${m}`),
+  });
   console.log(`[${runId}] ${reference} ready after ${lab.guest.readyAfterMs} ms`);
   return lab;
 }
@@ -105,10 +109,30 @@ describe('bench-host lab (simulated host, libvirt, SSH traffic hosts)', () => {
 
       // The full instrument: captures on both traffic hosts and on both vnet ports (one clock).
       const FRAMES = 100;
-      const traffic = await runTraffic(lab, [
-        { name: 'left→right', from: 'left', to: 'right', template: udpTemplate(lab, 'left', 'right'), count: FRAMES, ratePps: 200, size: 128 },
-        { name: 'right→left', from: 'right', to: 'left', template: udpTemplate(lab, 'right', 'left'), count: FRAMES, ratePps: 200, size: 128 },
-      ], { name: 'host-lab-good' });
+      const traffic = await runTraffic(
+        lab,
+        [
+          {
+            name: 'left→right',
+            from: 'left',
+            to: 'right',
+            template: udpTemplate(lab, 'left', 'right'),
+            count: FRAMES,
+            ratePps: 200,
+            size: 128,
+          },
+          {
+            name: 'right→left',
+            from: 'right',
+            to: 'left',
+            template: udpTemplate(lab, 'right', 'left'),
+            count: FRAMES,
+            ratePps: 200,
+            size: 128,
+          },
+        ],
+        { name: 'host-lab-good' },
+      );
       for (const flow of traffic.report.flows) {
         expect(flow.received).toEqual({ 'left-host': FRAMES, 'guest-left': FRAMES, 'guest-right': FRAMES, 'right-host': FRAMES });
         expect(flow.lost).toBe(0);
@@ -133,10 +157,30 @@ describe('bench-host lab (simulated host, libvirt, SSH traffic hosts)', () => {
       // Frames with explicit MACs (a ping right→left would need the left host's ARP reply, which
       // this guest drops): everything left→right is lost inside the guest, right→left all arrives.
       const FRAMES = 50;
-      const traffic = await runTraffic(lab, [
-        { name: 'left→right', from: 'left', to: 'right', template: udpTemplate(lab, 'left', 'right'), count: FRAMES, ratePps: 200, size: 128 },
-        { name: 'right→left', from: 'right', to: 'left', template: udpTemplate(lab, 'right', 'left'), count: FRAMES, ratePps: 200, size: 128 },
-      ], { name: 'host-lab-oneway' });
+      const traffic = await runTraffic(
+        lab,
+        [
+          {
+            name: 'left→right',
+            from: 'left',
+            to: 'right',
+            template: udpTemplate(lab, 'left', 'right'),
+            count: FRAMES,
+            ratePps: 200,
+            size: 128,
+          },
+          {
+            name: 'right→left',
+            from: 'right',
+            to: 'left',
+            template: udpTemplate(lab, 'right', 'left'),
+            count: FRAMES,
+            ratePps: 200,
+            size: 128,
+          },
+        ],
+        { name: 'host-lab-oneway' },
+      );
       const [l2r, r2l] = traffic.report.flows;
       expect(l2r!.lost).toBe(FRAMES);
       expect(l2r!.received['guest-left']).toBe(FRAMES);
@@ -168,8 +212,26 @@ describe('the l2-bridge suite through the bench-host path (`wirelab run` on a ho
   async function unicastThroughSuite(reference: string): Promise<{ status: string; message: string; exitCode: number }> {
     const profile = writeProfile(sim, `suite-${reference}`, { reference, netns: true });
     const json = path.join(dir, `suite-${reference}.json`);
-    const r = await execa(process.execPath, [path.resolve('bin/wirelab.mjs'), 'run', 'l2-bridge', '--profile', profile, '--report-dir', path.join(dir, `report-${reference}`), '--grep', 'unicast both ways', '--json', json], { reject: false, all: true });
-    const results = JSON.parse(readFileSync(json, 'utf8')) as { testResults: { assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[] };
+    const r = await execa(
+      process.execPath,
+      [
+        path.resolve('bin/wirelab.mjs'),
+        'run',
+        'l2-bridge',
+        '--profile',
+        profile,
+        '--report-dir',
+        path.join(dir, `report-${reference}`),
+        '--grep',
+        'unicast both ways',
+        '--json',
+        json,
+      ],
+      { reject: false, all: true },
+    );
+    const results = JSON.parse(readFileSync(json, 'utf8')) as {
+      testResults: { assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[];
+    };
     const test = results.testResults.flatMap((f) => f.assertionResults).find((a) => /unicast both ways/.test(a.fullName));
     if (!test) throw new Error(`the unicast test did not run: ${String(r.all).slice(-2000)}`);
     return { status: test.status, message: test.failureMessages.join('\n'), exitCode: r.exitCode ?? -1 };
@@ -222,16 +284,21 @@ describe('bench-host lab refusals (nothing on the host changes)', () => {
   it('an unknown NIC is refused with the NICs the host has', async () => {
     const profile = loadProfile(writeProfile(sim, 'unknown-nic', { dataNics: { left: 'eth1', right: 'eth7' } }));
     const error = await refusal(() => startHostLab(profile, { localNetns: sim.netns }));
-    expect(error.message).toMatch(/field 'host\.dataNics\.right' is "eth7", but .* has no such NIC \(it has: eth0, eth1, eth2, lan0, lo\)\. Fix:/);
+    expect(error.message).toMatch(
+      /field 'host\.dataNics\.right' is "eth7", but .* has no such NIC \(it has: eth0, eth1, eth2, lan0, lo\)\. Fix:/,
+    );
   });
 
   it('libvirt missing (a PATH without virsh) is refused before anything is created', async () => {
     const bin = mkdtempSync(path.join(os.tmpdir(), 'wlh-bin-'));
     try {
-      for (const tool of ['sh', 'ip']) symlinkSync((await run('sh', ['-c', 'command -v "$1"', 'sh', tool])).stdout.trim(), path.join(bin, tool));
+      for (const tool of ['sh', 'ip'])
+        symlinkSync((await run('sh', ['-c', 'command -v "$1"', 'sh', tool])).stdout.trim(), path.join(bin, tool));
       const profile = loadProfile(writeProfile(sim, 'no-libvirt'));
       const error = await refusal(() => startHostLab(profile, { localNetns: sim.netns, localEnv: { PATH: bin } }));
-      expect(error.message).toMatch(/libvirt is not usable on .*virsh, libvirtd, virtlogd, qemu-img not found.*Fix: .*apt-get install libvirt-daemon-system/);
+      expect(error.message).toMatch(
+        /libvirt is not usable on .*virsh, libvirtd, virtlogd, qemu-img not found.*Fix: .*apt-get install libvirt-daemon-system/,
+      );
     } finally {
       rmSync(bin, { recursive: true, force: true });
     }
@@ -241,6 +308,8 @@ describe('bench-host lab refusals (nothing on the host changes)', () => {
     const profile = loadProfile(writeProfile(sim, 'swapped-keys', { swapHostKeys: true }));
     const error = await refusal(() => startHostLab(profile, { localNetns: sim.netns }));
     // Both hosts are reached at once: whichever answers first with the wrong key is named.
-    expect(error.message).toMatch(/field 'trafficHosts\.(left|right)\.ssh': Host key of traffic host '(left|right)' .* does not match the pinned key: expected ssh-ed25519 SHA256:\S+, the server offered SHA256:\S+/);
+    expect(error.message).toMatch(
+      /field 'trafficHosts\.(left|right)\.ssh': Host key of traffic host '(left|right)' .* does not match the pinned key: expected ssh-ed25519 SHA256:\S+, the server offered SHA256:\S+/,
+    );
   });
 });

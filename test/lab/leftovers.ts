@@ -19,7 +19,9 @@ function processesOf(runId: string): string[] {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     if (Number(pid) === process.pid) continue;
     try {
-      const cmd = readFileSync(path.join('/proc', pid, 'cmdline'), 'utf8').split('\0').join(' ');
+      const cmd = readFileSync(path.join('/proc', pid, 'cmdline'), 'utf8')
+        .split('\0')
+        .join(' ');
       if (cmd.includes(runId) && !cmd.includes('vitest')) found.push(`${pid}: ${cmd.slice(0, 120)}`);
     } catch {
       // exited meanwhile

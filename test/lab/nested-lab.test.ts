@@ -85,7 +85,10 @@ describe('interrupted runs', () => {
   /** Start `wirelab up --hold` on a profile and wait until its run id is visible as a namespace. */
   async function startCli(reference: string): Promise<{ child: ReturnType<typeof spawn>; runId: string; output: () => string }> {
     const file = path.join(dir, `${reference}.yaml`);
-    writeFileSync(file, `name: interrupt\nkind: nested\nrole: l2-bridge\nguest:\n  image: { reference: ${reference} }\n  ready: { timeoutSeconds: 120 }\ntrafficHosts:\n  left: { ipv4: 198.18.0.1/24 }\n  right: { ipv4: 198.18.0.2/24 }\n`);
+    writeFileSync(
+      file,
+      `name: interrupt\nkind: nested\nrole: l2-bridge\nguest:\n  image: { reference: ${reference} }\n  ready: { timeoutSeconds: 120 }\ntrafficHosts:\n  left: { ipv4: 198.18.0.1/24 }\n  right: { ipv4: 198.18.0.2/24 }\n`,
+    );
     const before = new Set(await listNetns());
     const child = spawn(process.execPath, [CLI, 'up', '--profile', file, '--hold'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

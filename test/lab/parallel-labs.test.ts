@@ -21,8 +21,24 @@ const RATE = 200;
 
 function flowsFor(lab: Lab): FlowDefinition[] {
   return [
-    { name: `${lab.runId} left→right`, from: 'left', to: 'right', template: udpTemplate(lab, 'left', 'right'), count: FRAMES, ratePps: RATE, size: 128 },
-    { name: `${lab.runId} right→left`, from: 'right', to: 'left', template: udpTemplate(lab, 'right', 'left'), count: FRAMES, ratePps: RATE, size: 128 },
+    {
+      name: `${lab.runId} left→right`,
+      from: 'left',
+      to: 'right',
+      template: udpTemplate(lab, 'left', 'right'),
+      count: FRAMES,
+      ratePps: RATE,
+      size: 128,
+    },
+    {
+      name: `${lab.runId} right→left`,
+      from: 'right',
+      to: 'left',
+      template: udpTemplate(lab, 'right', 'left'),
+      count: FRAMES,
+      ratePps: RATE,
+      size: 128,
+    },
   ];
 }
 

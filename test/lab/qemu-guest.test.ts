@@ -103,11 +103,9 @@ async function sendAndCapture(from: typeof LEFT_HOST, to: typeof RIGHT_HOST, spe
   return JSON.parse(r.stdout) as Crossing;
 }
 
-
 async function ns(...args: string[]): Promise<void> {
   await run('ip', ['-n', NS, ...args]);
 }
-
 
 const labStack = new UndoStack('qemu-guest-lab');
 let guestStack: UndoStack;
@@ -155,13 +153,31 @@ beforeAll(async () => {
   await ns('link', 'set', 'lo', 'up');
   // Everything below lives in the netns, so deleting the netns (deferred above) removes it all.
   // MTU 1508 on the host-side links: a full-size QinQ frame is 1522 bytes on the wire.
-  for (const [side, host] of [['0', LEFT_HOST], ['1', RIGHT_HOST]] as const) {
+  for (const [side, host] of [
+    ['0', LEFT_HOST],
+    ['1', RIGHT_HOST],
+  ] as const) {
     const bridge = `wlgbr${side}`;
     await ns('link', 'add', bridge, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0');
     await ns('link', 'set', bridge, 'up');
     await ns('tuntap', 'add', 'mode', 'tap', 'name', TAPS[Number(side)]!.tap);
     await ns('link', 'set', TAPS[Number(side)]!.tap, 'mtu', '1508', 'master', bridge, 'up');
-    await ns('link', 'add', host.iface, 'mtu', '1508', 'address', host.mac, 'type', 'veth', 'peer', 'name', `${host.iface}b`, 'mtu', '1508');
+    await ns(
+      'link',
+      'add',
+      host.iface,
+      'mtu',
+      '1508',
+      'address',
+      host.mac,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      `${host.iface}b`,
+      'mtu',
+      '1508',
+    );
     await ns('link', 'set', `${host.iface}b`, 'master', bridge, 'up');
     await ns('link', 'set', host.iface, 'up');
   }
@@ -242,12 +258,24 @@ describe('QemuGuest with a disk image', () => {
     guestStack = new UndoStack('disk');
     const base = join(workDir, 'base.qcow2');
     await run('qemu-img', ['create', '-q', '-f', 'qcow2', base, '16M']);
-    const before = createHash('sha256').update(await readFile(base)).digest('hex');
+    const before = createHash('sha256')
+      .update(await readFile(base))
+      .digest('hex');
     const image = images['l2-bridge']!;
     const guestDir = join(workDir, 'disk-guest');
     const guest = await QemuGuest.start({
-      name: 'disk-guest', netns: NS, workDir: guestDir, stack: guestStack, kernel: image.kernel, initrd: image.initrd,
-      disk: base, memoryMiB: 256, cpus: 1, nics: TAPS, accel: 'tcg', ready: { pattern: image.readyPattern, timeoutMs: 60_000 },
+      name: 'disk-guest',
+      netns: NS,
+      workDir: guestDir,
+      stack: guestStack,
+      kernel: image.kernel,
+      initrd: image.initrd,
+      disk: base,
+      memoryMiB: 256,
+      cpus: 1,
+      nics: TAPS,
+      accel: 'tcg',
+      ready: { pattern: image.readyPattern, timeoutMs: 60_000 },
     });
     const overlay = join(guestDir, 'disk-guest-overlay.qcow2');
     const info = JSON.parse((await run('qemu-img', ['info', '-U', '--output=json', overlay])).stdout) as { 'backing-filename'?: string };
@@ -258,7 +286,11 @@ describe('QemuGuest with a disk image', () => {
     await qmp.execute('human-monitor-command', { 'command-line': 'qemu-io disk0 "write -P 0xab 0 1M"' });
     qmp.close();
     expect((await guest.halt(20_000)).graceful).toBe(true);
-    expect(createHash('sha256').update(await readFile(base)).digest('hex')).toBe(before);
+    expect(
+      createHash('sha256')
+        .update(await readFile(base))
+        .digest('hex'),
+    ).toBe(before);
     const written = await run('qemu-img', ['compare', '-q', base, overlay], { allowFailure: true });
     expect(written.exitCode, 'overlay differs from base').toBe(1);
     await guestStack.unwind();
@@ -276,7 +308,10 @@ describe('QemuGuest failures are explained', () => {
     const junk = join(workDir, 'not-a-kernel');
     await writeFile(junk, randomBytes(4096));
     const image = { ...images['l2-bridge']!, kernel: junk };
-    const error = await boot(image, 30_000).then(() => null, (e: unknown) => e);
+    const error = await boot(image, 30_000).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(WirelabError);
     expect((error as Error).message).toMatch(/exited \(exit code 1\) \d+ ms after start, before it was ready\. QEMU said: .*kernel/i);
   });
@@ -284,10 +319,21 @@ describe('QemuGuest failures are explained', () => {
   it('a missing tap is refused before QEMU starts', async () => {
     guestStack = new UndoStack('missing-tap');
     const error = await QemuGuest.start({
-      name: 'no-tap', netns: NS, workDir: join(workDir, 'no-tap'), stack: guestStack,
-      kernel: images['l2-bridge']!.kernel, initrd: images['l2-bridge']!.initrd, memoryMiB: 256, cpus: 1,
-      nics: [{ tap: 'wlgnosuch', mac: '02:00:00:00:00:09' }], accel: 'tcg', ready: { pattern: 'x', timeoutMs: 1000 },
-    }).then(() => null, (e: unknown) => e);
+      name: 'no-tap',
+      netns: NS,
+      workDir: join(workDir, 'no-tap'),
+      stack: guestStack,
+      kernel: images['l2-bridge']!.kernel,
+      initrd: images['l2-bridge']!.initrd,
+      memoryMiB: 256,
+      cpus: 1,
+      nics: [{ tap: 'wlgnosuch', mac: '02:00:00:00:00:09' }],
+      accel: 'tcg',
+      ready: { pattern: 'x', timeoutMs: 1000 },
+    }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(WirelabError);
     expect((error as Error).message).toContain("tap 'wlgnosuch' does not exist in network namespace");
     expect(guestStack.size).toBe(0);

@@ -28,7 +28,11 @@ const KNOBS = {
 
 async function rfc2544(reference: string, sizes: string) {
   const reportDir = path.join(dir, reference);
-  const run = await wirelab(['run', 'rfc2544', '--profile', bridgeProfile(dir, reference), '--report-dir', reportDir], path.join(dir, `${reference}.json`), { ...KNOBS, WIRELAB_RFC2544_SIZES: sizes });
+  const run = await wirelab(
+    ['run', 'rfc2544', '--profile', bridgeProfile(dir, reference), '--report-dir', reportDir],
+    path.join(dir, `${reference}.json`),
+    { ...KNOBS, WIRELAB_RFC2544_SIZES: sizes },
+  );
   const tests = allureTests(path.join(reportDir, 'allure-results'));
   const test = tests.find((t) => /^throughput/.test(t.name));
   if (!test) throw new Error(`no throughput test in the report of ${reference}:\n${run.output.slice(-3000)}`);
@@ -47,7 +51,10 @@ describe('RFC 2544 suite through wirelab run', () => {
   it('the good bridge passes, with a throughput clearly above the lossy variant, which finds ~0 and fails every measurement naming the loss', async () => {
     const good = await rfc2544('l2-bridge', '64,1518');
     expect(good.config).toMatchObject({ sizes: [64, 1518], trialSeconds: 1, maxPps: 400, lossTolerance: 0 });
-    expect(good.run.tests.filter((t) => t.status !== 'passed'), good.run.output.slice(-3000)).toEqual([]);
+    expect(
+      good.run.tests.filter((t) => t.status !== 'passed'),
+      good.run.output.slice(-3000),
+    ).toEqual([]);
     expect(good.run.tests).toHaveLength(3);
     expect(good.run.exitCode).toBe(0);
     for (const size of [64, 1518]) {
@@ -58,19 +65,40 @@ describe('RFC 2544 suite through wirelab run', () => {
     }
     // The report carries the tables, the plots and the results.
     const names = good.test.attachments.map((a) => a.name);
-    expect(names).toEqual(expect.arrayContaining(['RFC 2544 throughput and latency', 'RFC 2544 trials (every trial, in order)', 'throughput by frame size', 'latency at the throughput rate']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'RFC 2544 throughput and latency',
+        'RFC 2544 trials (every trial, in order)',
+        'throughput by frame size',
+        'latency at the throughput rate',
+      ]),
+    );
     const table = readFileSync(good.test.attachments.find((a) => a.name === 'RFC 2544 throughput and latency')!.file, 'utf8');
     expect(table).toMatch(/achieved \/ offered/);
     expect(readFileSync(good.test.attachments.find((a) => a.name === 'throughput by frame size')!.file, 'utf8')).toMatch(/<polyline /);
 
     const lossy = await rfc2544('l2-bridge-lossy', '64');
     expect(lossy.run.exitCode).toBe(1);
-    expect(lossy.outcome(/throughput/)).toMatchObject({ status: 'failed', message: expect.stringMatching(/no offered rate met zero loss .* lost \d+ of \d+ frames/) });
-    expect(lossy.outcome(/frame loss rate/)).toMatchObject({ status: 'failed', message: expect.stringMatching(/even at the lowest offered rate of the sweep, \d+ pps .* \d+ of \d+ frames were lost/) });
-    expect(lossy.outcome(/back-to-back/)).toMatchObject({ status: 'failed', message: expect.stringMatching(/no burst of 100 frame\(s\) at top speed arrived whole/) });
+    expect(lossy.outcome(/throughput/)).toMatchObject({
+      status: 'failed',
+      message: expect.stringMatching(/no offered rate met zero loss .* lost \d+ of \d+ frames/),
+    });
+    expect(lossy.outcome(/frame loss rate/)).toMatchObject({
+      status: 'failed',
+      message: expect.stringMatching(/even at the lowest offered rate of the sweep, \d+ pps .* \d+ of \d+ frames were lost/),
+    });
+    expect(lossy.outcome(/back-to-back/)).toMatchObject({
+      status: 'failed',
+      message: expect.stringMatching(/no burst of 100 frame\(s\) at top speed arrived whole/),
+    });
     const g = good.bySize.get(64)!.throughputPps;
     const l = lossy.bySize.get(64)!.throughputPps;
     expect(l, `lossy: ${l} pps vs good ${g} pps`).toBeLessThanOrEqual(g / 4);
-    expect(lossy.bySize.get(64)!.trials.filter((t) => !t.passed).every((t) => t.lost > 0)).toBe(true);
+    expect(
+      lossy.bySize
+        .get(64)!
+        .trials.filter((t) => !t.passed)
+        .every((t) => t.lost > 0),
+    ).toBe(true);
   });
 });

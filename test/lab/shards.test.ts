@@ -45,9 +45,15 @@ describe('sharded runs merged into one report', () => {
     expect(broadcast.attachments.map((a) => a.name)).toEqual(expect.arrayContaining(['broadcast: flows', 'broadcast: right-host.pcap']));
     for (const a of broadcast.attachments) expect(existsSync(a.file), a.name).toBe(true);
 
-    const summary = JSON.parse(readFileSync(json, 'utf8')) as { numTotalTests: number; numPassedTests: number; testResults: { assertionResults: { fullName: string; status: string }[] }[] };
+    const summary = JSON.parse(readFileSync(json, 'utf8')) as {
+      numTotalTests: number;
+      numPassedTests: number;
+      testResults: { assertionResults: { fullName: string; status: string }[] }[];
+    };
     const ran = summary.testResults.flatMap((f) => f.assertionResults).filter((a) => a.status !== 'skipped');
-    expect(ran.map((a) => a.fullName)).toEqual(expect.arrayContaining([expect.stringMatching(QUICK[0]!), expect.stringMatching(QUICK[1]!)]));
+    expect(ran.map((a) => a.fullName)).toEqual(
+      expect.arrayContaining([expect.stringMatching(QUICK[0]!), expect.stringMatching(QUICK[1]!)]),
+    );
     expect(ran.every((a) => a.status === 'passed')).toBe(true);
 
     expect(readFileSync(path.join(merged, 'allure-results', 'environment.properties'), 'utf8')).toMatch(/^shards=2$/m);
@@ -59,7 +65,9 @@ describe('sharded runs merged into one report', () => {
     for (const shard of ['3/2', '0/2', 'half']) {
       await expect(runSuites(['readiness'], { profile, reportDir: path.join(dir, 'never'), shard })).rejects.toThrow(WirelabError);
     }
-    await expect(runSuites(['readiness'], { profile, reportDir: path.join(dir, 'never'), shard: '3/2' })).rejects.toThrow(/--shard is '3\/2'; use i\/n/);
+    await expect(runSuites(['readiness'], { profile, reportDir: path.join(dir, 'never'), shard: '3/2' })).rejects.toThrow(
+      /--shard is '3\/2'; use i\/n/,
+    );
     await expect(mergeReports([path.join(dir, 'nothing-here')], { reportDir: path.join(dir, 'm2') })).rejects.toThrow(/no allure-results/);
     expect(existsSync(path.join(dir, 'never'))).toBe(false);
   });

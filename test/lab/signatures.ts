@@ -7,7 +7,11 @@ import { readPcap } from '../../lib/pcap/pcap.ts';
 export async function signatureRunIds(file: string): Promise<Map<number, number>> {
   const ids = new Map<number, number>();
   for await (const frame of readPcap(file)) {
-    for (let off = frame.data.indexOf(SIGNATURE_MAGIC); off >= 0 && off + SIGNATURE_LENGTH <= frame.data.length; off = frame.data.indexOf(SIGNATURE_MAGIC, off + 1)) {
+    for (
+      let off = frame.data.indexOf(SIGNATURE_MAGIC);
+      off >= 0 && off + SIGNATURE_LENGTH <= frame.data.length;
+      off = frame.data.indexOf(SIGNATURE_MAGIC, off + 1)
+    ) {
       const { runTag } = readSignature(frame.data, off);
       ids.set(runTag, (ids.get(runTag) ?? 0) + 1);
     }

@@ -26,12 +26,17 @@ function profileFor(reference: string, role: string, extra: { guest?: string; ex
 /** `wirelab run` of these suites on this profile, with JSON results, into the shared report directory. */
 function wirelabRun(suites: string[], profile: string, grep?: string) {
   const json = path.join(dir, `results-${Math.random().toString(16).slice(2, 8)}.json`);
-  return wirelab(['run', ...suites, '--profile', profile, '--report-dir', path.join(dir, 'report'), ...(grep ? ['--grep', grep] : [])], json);
+  return wirelab(
+    ['run', ...suites, '--profile', profile, '--report-dir', path.join(dir, 'report'), ...(grep ? ['--grep', grep] : [])],
+    json,
+  );
 }
 
 /** The pcaps a run attached to its Allure results. */
 function attachedPcaps(): string[] {
-  return allureTests(path.join(dir, 'report', 'allure-results')).flatMap((t) => t.attachments.filter((a) => a.file.endsWith('.pcap')).map((a) => a.file));
+  return allureTests(path.join(dir, 'report', 'allure-results')).flatMap((t) =>
+    t.attachments.filter((a) => a.file.endsWith('.pcap')).map((a) => a.file),
+  );
 }
 
 function outcome(tests: TestOutcome[], name: RegExp): TestOutcome {
@@ -52,9 +57,12 @@ describe('every suite passes its good reference image', () => {
     expect(run.exitCode).toBe(0);
   });
 
-  it('l2-bridge: the default suites pass, in parallel vitest workers, a lab each, with no frame of one lab in another\'s captures', async () => {
+  it("l2-bridge: the default suites pass, in parallel vitest workers, a lab each, with no frame of one lab in another's captures", async () => {
     const run = await wirelabRun([], profileFor('l2-bridge', 'l2-bridge'));
-    expect(run.tests.filter((t) => t.status !== 'passed'), run.output.slice(-3000)).toEqual([]);
+    expect(
+      run.tests.filter((t) => t.status !== 'passed'),
+      run.output.slice(-3000),
+    ).toEqual([]);
     expect(run.tests.length).toBeGreaterThanOrEqual(12);
     expect(run.exitCode).toBe(0);
     // On this 2-core machine the default is two workers: some suite files ran at the same time.
@@ -92,7 +100,7 @@ describe('negative controls: each faulty image fails the assertions it should, n
     }
   });
 
-  it("added delay: the load test fails on the latency bound, not on loss", async () => {
+  it('added delay: the load test fails on the latency bound, not on loss', async () => {
     const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-delay', 'l2-bridge'), "profile's load");
     const t = outcome(run.tests, /profile's load/);
     expect(t.status).toBe('failed');
@@ -107,7 +115,10 @@ describe('negative controls: each faulty image fails the assertions it should, n
   });
 
   it('slow boot: every test fails with the readiness timeout and the console quoted', async () => {
-    const run = await wirelabRun(['readiness'], profileFor('l2-bridge-slowboot', 'l2-bridge', { guest: '  ready: { timeoutSeconds: 15 }\n' }));
+    const run = await wirelabRun(
+      ['readiness'],
+      profileFor('l2-bridge-slowboot', 'l2-bridge', { guest: '  ready: { timeoutSeconds: 15 }\n' }),
+    );
     const t = outcome(run.tests, /frames cross soon/);
     expect(t.status).toBe('failed');
     expect(t.message).toMatch(/not ready within 15/);
@@ -147,7 +158,13 @@ describe('negative controls: each faulty image fails the assertions it should, n
     // image would be): frames addressed to its NIC are for the bridge itself and go nowhere.
     const bridge = await buildReferenceImage('l2-bridge');
     const profile = profileFor('l2-bridge', 'l3-forwarder');
-    writeFileSync(profile, readFileSync(profile, 'utf8').replace('image: { reference: l2-bridge }', `image: { kernel: ${bridge.kernel}, initrd: ${bridge.initrd}, append: "${bridge.append}" }`));
+    writeFileSync(
+      profile,
+      readFileSync(profile, 'utf8').replace(
+        'image: { reference: l2-bridge }',
+        `image: { kernel: ${bridge.kernel}, initrd: ${bridge.initrd}, append: "${bridge.append}" }`,
+      ),
+    );
     const run = await wirelabRun(['l3-forwarder'], profile, 'routes both ways');
     expect(run.exitCode).toBe(1);
     expect(outcome(run.tests, /routes both ways/).message).toMatch(/lost/);

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, ensureDockerEngine } from '../../lib/lab/nested/docker-engine.ts';
+import { docker, ensureDockerEngine } from '../../lib/runtime/docker-engine.ts';
 import { WirelabError } from '../../lib/core/errors.ts';
 import { run } from '../../lib/runtime/exec.ts';
 import { createBridge, createNetns, listNetns } from '../../lib/lab/nested/netns.ts';
@@ -39,7 +39,7 @@ function readPcap(pcap: Buffer): Frame[] {
   expect(pcap.readUInt32LE(20)).toBe(1); // LINKTYPE_ETHERNET
   const mac = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
   const frames: Frame[] = [];
-  for (let at = 24; at + 16 <= pcap.length; ) {
+  for (let at = 24; at + 16 <= pcap.length;) {
     const length = pcap.readUInt32LE(at + 8);
     const bytes = pcap.subarray(at + 16, at + 16 + length);
     frames.push({ dst: mac(bytes.subarray(0, 6)), src: mac(bytes.subarray(6, 12)), etherType: bytes.readUInt16BE(12), bytes });
@@ -83,7 +83,10 @@ afterAll(async () => {
 
 describe('traffic hosts on a lab bridge', () => {
   it('configures eth1 with the given MAC and address, and no IPv6 address', async () => {
-    for (const [host, spec] of [[left, LEFT], [right, RIGHT]] as const) {
+    for (const [host, spec] of [
+      [left, LEFT],
+      [right, RIGHT],
+    ] as const) {
       const link = (await host.ssh.execOk(['ip', '-o', 'link', 'show', 'dev', 'eth1'])).stdout.toString();
       expect(link).toContain(`link/ether ${spec.mac}`);
       expect(link).toMatch(/state UP/);
@@ -170,7 +173,16 @@ describe('traffic hosts on a lab bridge', () => {
   it('refuses an image that is not present locally (no pull attempt), creating nothing', async () => {
     const attemptStack = new UndoStack(`${runId}-missing-image`);
     const attempt = startTrafficHost(
-      { side: 'left', runId, labNetns: runId, bridge: BRIDGE, mac: '02:00:5e:10:00:03', ipv4: '198.18.0.3/24', workDir: join(workDir, 'missing'), image: 'wirelab/traffic-host:000000000000' },
+      {
+        side: 'left',
+        runId,
+        labNetns: runId,
+        bridge: BRIDGE,
+        mac: '02:00:5e:10:00:03',
+        ipv4: '198.18.0.3/24',
+        workDir: join(workDir, 'missing'),
+        image: 'wirelab/traffic-host:000000000000',
+      },
       attemptStack,
     );
     await expect(attempt).rejects.toThrow(/wirelab\/traffic-host:000000000000 is not available locally.*Fix:/);

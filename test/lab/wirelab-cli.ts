@@ -16,7 +16,10 @@ export interface TestOutcome {
 /** A nested l2-bridge profile for a reference image, written into `dir`. */
 export function bridgeProfile(dir: string, reference: string): string {
   const file = path.join(dir, `${reference}-${Math.random().toString(16).slice(2, 8)}.yaml`);
-  writeFileSync(file, `name: ${reference}\nkind: nested\nrole: l2-bridge\nguest:\n  image: { reference: ${reference} }\ntrafficHosts:\n  left: { ipv4: 198.18.0.1/24 }\n  right: { ipv4: 198.18.0.2/24 }\n`);
+  writeFileSync(
+    file,
+    `name: ${reference}\nkind: nested\nrole: l2-bridge\nguest:\n  image: { reference: ${reference} }\ntrafficHosts:\n  left: { ipv4: 198.18.0.1/24 }\n  right: { ipv4: 198.18.0.2/24 }\n`,
+  );
   return file;
 }
 
@@ -28,13 +31,26 @@ export interface FileSpan {
   end: number;
 }
 
-export async function wirelab(args: string[], json: string, env: Record<string, string> = {}): Promise<{ exitCode: number; tests: TestOutcome[]; files: FileSpan[]; output: string }> {
+export async function wirelab(
+  args: string[],
+  json: string,
+  env: Record<string, string> = {},
+): Promise<{ exitCode: number; tests: TestOutcome[]; files: FileSpan[]; output: string }> {
   const r = await execa(process.execPath, [CLI, ...args, '--json', json], { reject: false, all: true, env, timeout: 600_000 });
   let tests: TestOutcome[] = [];
   let files: FileSpan[] = [];
   try {
-    const results = JSON.parse(readFileSync(json, 'utf8')) as { testResults: { name: string; startTime: number; endTime: number; assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[] };
-    tests = results.testResults.flatMap((f) => f.assertionResults).map((a) => ({ name: a.fullName, status: a.status, message: a.failureMessages.join('\n') }));
+    const results = JSON.parse(readFileSync(json, 'utf8')) as {
+      testResults: {
+        name: string;
+        startTime: number;
+        endTime: number;
+        assertionResults: { fullName: string; status: string; failureMessages: string[] }[];
+      }[];
+    };
+    tests = results.testResults
+      .flatMap((f) => f.assertionResults)
+      .map((a) => ({ name: a.fullName, status: a.status, message: a.failureMessages.join('\n') }));
     files = results.testResults.map((f) => ({ name: path.basename(f.name), start: f.startTime, end: f.endTime }));
   } catch {
     // no JSON: the caller's assertions on exitCode/tests say so, with the output
@@ -60,7 +76,11 @@ export function allureTests(resultsDir: string): AllureTest[] {
   return readdirSync(resultsDir)
     .filter((f) => f.endsWith('-result.json'))
     .map((f) => {
-      const r = JSON.parse(readFileSync(path.join(resultsDir, f), 'utf8')) as AllureStep & { name: string; fullName: string; status: string };
+      const r = JSON.parse(readFileSync(path.join(resultsDir, f), 'utf8')) as AllureStep & {
+        name: string;
+        fullName: string;
+        status: string;
+      };
       const attachments: AllureTest['attachments'] = [];
       const walk = (s: AllureStep) => {
         for (const a of s.attachments ?? []) attachments.push({ name: a.name, file: path.join(resultsDir, a.source), type: a.type });

@@ -6,7 +6,7 @@ import { UndoStack } from '../../lib/runtime/teardown.ts';
 import type { HostShell } from '../../lib/lab/bench-host/host-shell.ts';
 
 describe('parsePersistentNetRules', () => {
-  it('reads each rule\'s MAC and NAME, lower-cases MACs, skips comments and other lines', () => {
+  it("reads each rule's MAC and NAME, lower-cases MACs, skips comments and other lines", () => {
     const text = [
       '# PCI device 0x1af4:0x1000 (virtio-pci)',
       '# SUBSYSTEM=="net", ATTR{address}=="02:00:00:00:00:09", NAME="eth9"',
@@ -22,7 +22,12 @@ describe('parsePersistentNetRules', () => {
   });
 
   it('says what breaks and how to fix it', () => {
-    const line = describeReport({ image: 'x.qcow2', filesystem: '/dev/sda1', persistentNetRules: true, pinned: [{ mac: '02:00:00:00:00:01', name: 'eth0' }] });
+    const line = describeReport({
+      image: 'x.qcow2',
+      filesystem: '/dev/sda1',
+      persistentNetRules: true,
+      pinned: [{ mac: '02:00:00:00:00:01', name: 'eth0' }],
+    });
     expect(line).toMatch(/pins eth0=02:00:00:00:00:01.*eth2, eth3.*Fix: wirelab image fix x\.qcow2/);
     expect(describeReport({ image: 'x.qcow2', filesystem: '/dev/sda1', persistentNetRules: false, pinned: [] })).toMatch(/clean/);
   });
@@ -41,7 +46,10 @@ describe('domainXml', () => {
     memoryMiB: 256,
     cpus: 1,
     accel: 'auto',
-    nics: [{ bridge: 'br0', mac: '02:AA:00:00:00:01' }, { bridge: 'br1', mac: '02:aa:00:00:00:02' }],
+    nics: [
+      { bridge: 'br0', mac: '02:AA:00:00:00:01' },
+      { bridge: 'br1', mac: '02:aa:00:00:00:02' },
+    ],
     ready: { pattern: 'ready', timeoutMs: 1000 },
     stack: new UndoStack('unit'),
     ...over,
@@ -50,7 +58,9 @@ describe('domainXml', () => {
   it('is a TCG domain with two virtio bridge NICs, a file console with its target port, ACPI, no relabeling', () => {
     const xml = domainXml(opts(), '/tmp/d/console.log', []);
     expect(xml).toContain("<domain type='qemu'>");
-    expect(xml).toContain("<interface type='bridge'><source bridge='br0'/><mac address='02:aa:00:00:00:01'/><model type='virtio'/></interface>");
+    expect(xml).toContain(
+      "<interface type='bridge'><source bridge='br0'/><mac address='02:aa:00:00:00:01'/><model type='virtio'/></interface>",
+    );
     expect(xml).toContain("<source bridge='br1'/>");
     expect(xml).toContain("<serial type='file'><source path='/tmp/d/console.log'/><target port='0'/></serial>");
     expect(xml).toContain('<acpi/>');

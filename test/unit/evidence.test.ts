@@ -22,12 +22,30 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('attachTrafficEvidence', () => {
   it('attaches table, histogram, report and pcaps; a missing pcap becomes a note', async () => {
     const RUN = 'wl-123456';
-    const f = flow({ template: stack(Ether({ src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' }), IPv4({ src: '198.18.0.1', dst: '198.18.0.2' }), UDP()), runId: RUN, flowId: 1, count: 10, ratePps: 1000, size: 64 });
+    const f = flow({
+      template: stack(Ether({ src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' }), IPv4({ src: '198.18.0.1', dst: '198.18.0.2' }), UDP()),
+      runId: RUN,
+      flowId: 1,
+      count: 10,
+      ratePps: 1000,
+      size: 64,
+    });
     const sent = [...f].map((x, seq) => ({ data: x.data, tsNs: BigInt(seq * 1_000_000) }));
-    const pcaps = { 'left-host': path.join(dir, 'lh.pcap'), 'guest-left': path.join(dir, 'gl.pcap'), 'guest-right': path.join(dir, 'gr.pcap'), 'right-host': path.join(dir, 'missing.pcap') };
+    const pcaps = {
+      'left-host': path.join(dir, 'lh.pcap'),
+      'guest-left': path.join(dir, 'gl.pcap'),
+      'guest-right': path.join(dir, 'gr.pcap'),
+      'right-host': path.join(dir, 'missing.pcap'),
+    };
     await writePcap(pcaps['left-host'], sent);
-    await writePcap(pcaps['guest-left'], sent.map((x) => ({ ...x, tsNs: x.tsNs + 1000n })));
-    await writePcap(pcaps['guest-right'], sent.map((x) => ({ ...x, tsNs: x.tsNs + 51_000n })));
+    await writePcap(
+      pcaps['guest-left'],
+      sent.map((x) => ({ ...x, tsNs: x.tsNs + 1000n })),
+    );
+    await writePcap(
+      pcaps['guest-right'],
+      sent.map((x) => ({ ...x, tsNs: x.tsNs + 51_000n })),
+    );
     const run: TrafficRun = {
       name: 'unicast',
       pcaps,
@@ -35,13 +53,31 @@ describe('attachTrafficEvidence', () => {
       report: {
         flows: [
           {
-            flowId: 1, name: 'l→r', from: 'left', to: 'right', sent: 10,
+            flowId: 1,
+            name: 'l→r',
+            from: 'left',
+            to: 'right',
+            sent: 10,
             received: { 'left-host': 10, 'guest-left': 10, 'guest-right': 10, 'right-host': 0 },
-            lost: 10, lostSeqs: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], duplicated: 0, reordered: { count: 0, maxDisplacement: 0 },
+            lost: 10,
+            lostSeqs: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            duplicated: 0,
+            reordered: { count: 0, maxDisplacement: 0 },
             reflected: { atIngressPort: 0, atSender: 0, seqs: [] },
             latencyUs: { samples: 10, min: 50, p50: 50, p90: 50, p99: 50, max: 50 },
             latencySamplesUs: Array.from({ length: 10 }, () => 50),
-            rewrites: { unchanged: 0, srcMac: 0, dstMac: 0, hopLimitDelta: {}, vlanTags: 0, payload: 0, length: 0, badChecksum: 0, arrivedSrcMacs: {}, arrivedDstMacs: {} },
+            rewrites: {
+              unchanged: 0,
+              srcMac: 0,
+              dstMac: 0,
+              hopLimitDelta: {},
+              vlanTags: 0,
+              payload: 0,
+              length: 0,
+              badChecksum: 0,
+              arrivedSrcMacs: {},
+              arrivedDstMacs: {},
+            },
             differences: [],
           },
         ],
@@ -65,8 +101,13 @@ describe('attachTrafficEvidence', () => {
     expect(byName['unicast: latency histogram']!.options).toMatchObject({ contentType: 'image/svg+xml' });
     expect(String(byName['unicast: latency histogram']!.content)).toContain('l→r: p50 50 µs, p99 50 µs, 10 frames');
     expect(JSON.parse(String(byName['unicast: report.json']!.content)).report.flows[0].lost).toBe(10);
-    expect(byName['unicast: guest-left.pcap']!.options).toMatchObject({ contentType: 'application/vnd.tcpdump.pcap', fileExtension: 'pcap' });
+    expect(byName['unicast: guest-left.pcap']!.options).toMatchObject({
+      contentType: 'application/vnd.tcpdump.pcap',
+      fileExtension: 'pcap',
+    });
     expect(byName['unicast: guest-left.pcap']!.content).toEqual(readFileSync(pcaps['guest-left']));
-    expect(String(byName['unicast: right-host.pcap (not attached)']!.content)).toMatch(/^Could not attach unicast: right-host.pcap: .*ENOENT/);
+    expect(String(byName['unicast: right-host.pcap (not attached)']!.content)).toMatch(
+      /^Could not attach unicast: right-host.pcap: .*ENOENT/,
+    );
   });
 });

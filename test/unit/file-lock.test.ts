@@ -34,7 +34,9 @@ describe('withFileLock', () => {
 
   it('releases the lock when the work throws', async () => {
     const lock = join(dir, 'x.lock');
-    await expect(withFileLock(lock, { timeoutMs: 1_000, purpose: 'test' }, () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    await expect(withFileLock(lock, { timeoutMs: 1_000, purpose: 'test' }, () => Promise.reject(new Error('boom')))).rejects.toThrow(
+      'boom',
+    );
     expect(existsSync(lock)).toBe(false);
   });
 

@@ -18,7 +18,11 @@ const HOSTS = { left: { mac: LEFT_MAC, ipv4: '198.18.0.1/24' }, right: { mac: RI
 
 function makeFlow(): SentFlow & { sent: Buffer[] } {
   const f = flow({
-    template: stack(Ether({ src: LEFT_MAC, dst: RIGHT_MAC }), IPv4({ src: '198.18.0.1', dst: '198.18.0.2' }), UDP({ sport: 1000, dport: 2000 })),
+    template: stack(
+      Ether({ src: LEFT_MAC, dst: RIGHT_MAC }),
+      IPv4({ src: '198.18.0.1', dst: '198.18.0.2' }),
+      UDP({ sport: 1000, dport: 2000 }),
+    ),
     runId: RUN,
     flowId: 1,
     count: COUNT,
@@ -33,13 +37,21 @@ async function* frames(list: TimedFrame[]): AsyncIterable<TimedFrame> {
 }
 
 /** Captures of a perfect bridge: every frame on every point, 30 µs through the guest. */
-function perfect(sent: Buffer[], transform: (b: Buffer, seq: number) => Buffer | null = (b) => b): Partial<Record<CapturePoint, AsyncIterable<TimedFrame>>> {
+function perfect(
+  sent: Buffer[],
+  transform: (b: Buffer, seq: number) => Buffer | null = (b) => b,
+): Partial<Record<CapturePoint, AsyncIterable<TimedFrame>>> {
   const at = (offsetNs: number, t = false) =>
     sent.flatMap((b, seq) => {
       const data = t ? transform(b, seq) : b;
       return data ? [{ tsNs: BigInt(seq * 1_000_000 + offsetNs), data }] : [];
     });
-  return { 'left-host': frames(at(0)), 'guest-left': frames(at(1000)), 'guest-right': frames(at(31_000, true)), 'right-host': frames(at(32_000, true)) };
+  return {
+    'left-host': frames(at(0)),
+    'guest-left': frames(at(1000)),
+    'guest-right': frames(at(31_000, true)),
+    'right-host': frames(at(32_000, true)),
+  };
 }
 
 describe('analyzeTraffic', () => {
@@ -58,7 +70,12 @@ describe('analyzeTraffic', () => {
 
   it('counts loss and names the lost sequence numbers', async () => {
     const f = makeFlow();
-    const report = await analyzeTraffic({ runId: RUN, flows: [f], hosts: HOSTS, captures: perfect(f.sent, (b, seq) => (seq % 10 === 3 ? null : b)) });
+    const report = await analyzeTraffic({
+      runId: RUN,
+      flows: [f],
+      hosts: HOSTS,
+      captures: perfect(f.sent, (b, seq) => (seq % 10 === 3 ? null : b)),
+    });
     expect(report.flows[0]!.lost).toBe(10);
     expect(report.flows[0]!.lostSeqs.slice(0, 3)).toEqual([3, 13, 23]);
     expect(report.flows[0]!.latencyUs?.samples).toBe(90);
@@ -87,20 +104,37 @@ describe('analyzeTraffic', () => {
     };
     const report = await analyzeTraffic({ runId: RUN, flows: [f], hosts: HOSTS, captures: perfect(f.sent, rewrite) });
     const r = report.flows[0]!;
-    expect(r.rewrites).toMatchObject({ unchanged: 0, srcMac: COUNT, dstMac: 0, hopLimitDelta: { '-1': COUNT }, badChecksum: COUNT, payload: 0 });
+    expect(r.rewrites).toMatchObject({
+      unchanged: 0,
+      srcMac: COUNT,
+      dstMac: 0,
+      hopLimitDelta: { '-1': COUNT },
+      badChecksum: COUNT,
+      payload: 0,
+    });
     expect(r.differences[0]!.changes).toEqual([
       { field: 'srcMac', sent: LEFT_MAC, received: GUEST_MAC },
       { field: 'hopLimit', sent: 64, received: 63 },
       { field: 'checksum', bad: ['IPv4'] },
     ]);
-    expect(r.differences[0]!.changes.map(describeChange)).toEqual([`src MAC ${LEFT_MAC} → ${GUEST_MAC}`, 'TTL/hop limit 64 → 63', 'bad checksum: IPv4']);
+    expect(r.differences[0]!.changes.map(describeChange)).toEqual([
+      `src MAC ${LEFT_MAC} → ${GUEST_MAC}`,
+      'TTL/hop limit 64 → 63',
+      'bad checksum: IPv4',
+    ]);
     expect(r.differences[0]!.firstDifferingBytes?.offset).toBe(11); // the last byte of the source MAC
   });
 
-  it('tells frames the guest emitted from the hosts\' own unsigned frames', async () => {
+  it("tells frames the guest emitted from the hosts' own unsigned frames", async () => {
     const f = makeFlow();
-    const guestArp = stack(Ether({ src: GUEST_MAC, dst: 'ff:ff:ff:ff:ff:ff' }), ARP({ hwsrc: GUEST_MAC, psrc: '198.18.0.9', pdst: '198.18.0.9' })).build();
-    const hostArp = stack(Ether({ src: LEFT_MAC, dst: 'ff:ff:ff:ff:ff:ff' }), ARP({ hwsrc: LEFT_MAC, psrc: '198.18.0.1', pdst: '198.18.0.2' })).build();
+    const guestArp = stack(
+      Ether({ src: GUEST_MAC, dst: 'ff:ff:ff:ff:ff:ff' }),
+      ARP({ hwsrc: GUEST_MAC, psrc: '198.18.0.9', pdst: '198.18.0.9' }),
+    ).build();
+    const hostArp = stack(
+      Ether({ src: LEFT_MAC, dst: 'ff:ff:ff:ff:ff:ff' }),
+      ARP({ hwsrc: LEFT_MAC, psrc: '198.18.0.1', pdst: '198.18.0.2' }),
+    ).build();
     const captured = [guestArp, hostArp, guestArp].map((data, i) => ({ tsNs: BigInt(i), data }));
     const report = await analyzeTraffic({ runId: RUN, flows: [f], hosts: HOSTS, captures: { 'guest-right': frames(captured) } });
     const point = report.emissions.find((x) => x.point === 'guest-right')!;
@@ -116,7 +150,12 @@ describe('analyzeTraffic: quoted signatures', () => {
   it('an ICMP error quoting a test frame is not a copy of that frame', async () => {
     const f = makeFlow();
     const quoted = f.sent[7]!.subarray(14, 14 + 28 + 18);
-    const icmpError = stack(Ether({ src: RIGHT_MAC, dst: LEFT_MAC }), IPv4({ src: '198.18.0.2', dst: '198.18.0.1' }), ICMP({ type: 3, code: 3 }), Raw(quoted)).build();
+    const icmpError = stack(
+      Ether({ src: RIGHT_MAC, dst: LEFT_MAC }),
+      IPv4({ src: '198.18.0.2', dst: '198.18.0.1' }),
+      ICMP({ type: 3, code: 3 }),
+      Raw(quoted),
+    ).build();
     const arrived = [...f.sent, icmpError].map((data, i) => ({ tsNs: BigInt(i), data }));
     const report = await analyzeTraffic({ runId: RUN, flows: [f], hosts: HOSTS, captures: { 'right-host': frames(arrived) } });
     expect(report.flows[0]!.duplicated).toBe(0);
@@ -127,9 +166,24 @@ describe('analyzeTraffic: quoted signatures', () => {
 describe('analyzeTraffic: routed host frames', () => {
   it("an ICMP error from a host, routed by the guest (guest's MAC as source), is the host's, not the guest's", async () => {
     const f = makeFlow();
-    const routed = stack(Ether({ src: GUEST_MAC, dst: LEFT_MAC }), IPv4({ src: '198.18.0.2', dst: '198.18.0.1', ttl: 63 }), ICMP({ type: 3, code: 3 }), Raw(Buffer.alloc(28))).build();
-    const own = stack(Ether({ src: GUEST_MAC, dst: LEFT_MAC }), IPv4({ src: '198.18.0.9', dst: '198.18.0.1' }), ICMP({ type: 8 }), Raw(Buffer.alloc(8))).build();
-    const original = stack(Ether({ src: RIGHT_MAC, dst: GUEST_MAC }), IPv4({ src: '198.18.0.2', dst: '198.18.0.1', ttl: 64 }), ICMP({ type: 3, code: 3 }), Raw(Buffer.alloc(28))).build();
+    const routed = stack(
+      Ether({ src: GUEST_MAC, dst: LEFT_MAC }),
+      IPv4({ src: '198.18.0.2', dst: '198.18.0.1', ttl: 63 }),
+      ICMP({ type: 3, code: 3 }),
+      Raw(Buffer.alloc(28)),
+    ).build();
+    const own = stack(
+      Ether({ src: GUEST_MAC, dst: LEFT_MAC }),
+      IPv4({ src: '198.18.0.9', dst: '198.18.0.1' }),
+      ICMP({ type: 8 }),
+      Raw(Buffer.alloc(8)),
+    ).build();
+    const original = stack(
+      Ether({ src: RIGHT_MAC, dst: GUEST_MAC }),
+      IPv4({ src: '198.18.0.2', dst: '198.18.0.1', ttl: 64 }),
+      ICMP({ type: 3, code: 3 }),
+      Raw(Buffer.alloc(28)),
+    ).build();
     const captured = [routed, own].map((data, i) => ({ tsNs: BigInt(i), data }));
     const report = await analyzeTraffic({
       runId: RUN,
@@ -145,8 +199,10 @@ describe('analyzeTraffic: routed host frames', () => {
 describe('analyzeTraffic: reflections', () => {
   it('a frame leaving the guest by the port it entered, or arriving back at its sender, is counted as reflected', async () => {
     const f = makeFlow();
-    const twice = (list: Buffer[], seqs: number[], offsetNs: number) =>
-      [...list.map((data, seq) => ({ tsNs: BigInt(seq * 1_000_000), data })), ...seqs.map((seq) => ({ tsNs: BigInt(seq * 1_000_000 + offsetNs), data: list[seq]! }))];
+    const twice = (list: Buffer[], seqs: number[], offsetNs: number) => [
+      ...list.map((data, seq) => ({ tsNs: BigInt(seq * 1_000_000), data })),
+      ...seqs.map((seq) => ({ tsNs: BigInt(seq * 1_000_000 + offsetNs), data: list[seq]! })),
+    ];
     const report = await analyzeTraffic({
       runId: RUN,
       flows: [f],
@@ -172,11 +228,33 @@ describe('analyzeTraffic: what the guest sends by itself', () => {
   const bridgeMac = '02:00:00:00:00:cc';
   it('classifies IPv6 link-local autoconfiguration, STP, DHCP, IGMP and the rest, with the emitting MAC', async () => {
     const f = makeFlow();
-    const rs = stack(Ether({ src: bridgeMac, dst: '33:33:00:00:00:02' }), IPv6({ src: 'fe80::1', dst: 'ff02::2' }), ICMPv6Other(133)).build();
-    const stp = Buffer.concat([Buffer.from('0180c2000000', 'hex'), Buffer.from(bridgeMac.replace(/:/g, ''), 'hex'), Buffer.from('0026424203000000000080', 'hex'), Buffer.alloc(30)]);
-    const dhcp = stack(Ether({ src: bridgeMac, dst: 'ff:ff:ff:ff:ff:ff' }), IPv4({ src: '0.0.0.0', dst: '255.255.255.255' }), UDP({ sport: 68, dport: 67 }), Raw(Buffer.alloc(240))).build();
-    const igmp = stack(Ether({ src: GUEST_LEFT, dst: '01:00:5e:00:00:16' }), IPv4({ src: '198.18.0.77', dst: '224.0.0.22', proto: 2 }), Raw(Buffer.alloc(16))).build();
-    const other = stack(Ether({ src: GUEST_LEFT, dst: RIGHT_MAC }), IPv4({ src: '198.18.0.77', dst: '198.18.0.2' }), UDP({ sport: 5, dport: 6 })).build();
+    const rs = stack(
+      Ether({ src: bridgeMac, dst: '33:33:00:00:00:02' }),
+      IPv6({ src: 'fe80::1', dst: 'ff02::2' }),
+      ICMPv6Other(133),
+    ).build();
+    const stp = Buffer.concat([
+      Buffer.from('0180c2000000', 'hex'),
+      Buffer.from(bridgeMac.replace(/:/g, ''), 'hex'),
+      Buffer.from('0026424203000000000080', 'hex'),
+      Buffer.alloc(30),
+    ]);
+    const dhcp = stack(
+      Ether({ src: bridgeMac, dst: 'ff:ff:ff:ff:ff:ff' }),
+      IPv4({ src: '0.0.0.0', dst: '255.255.255.255' }),
+      UDP({ sport: 68, dport: 67 }),
+      Raw(Buffer.alloc(240)),
+    ).build();
+    const igmp = stack(
+      Ether({ src: GUEST_LEFT, dst: '01:00:5e:00:00:16' }),
+      IPv4({ src: '198.18.0.77', dst: '224.0.0.22', proto: 2 }),
+      Raw(Buffer.alloc(16)),
+    ).build();
+    const other = stack(
+      Ether({ src: GUEST_LEFT, dst: RIGHT_MAC }),
+      IPv4({ src: '198.18.0.77', dst: '198.18.0.2' }),
+      UDP({ sport: 5, dport: 6 }),
+    ).build();
     const captured = [rs, stp, dhcp, igmp, other].map((data, i) => ({ tsNs: BigInt(i), data }));
     const report = await analyzeTraffic({ runId: RUN, flows: [f], hosts: HOSTS, captures: { 'guest-left': frames(captured) } });
     expect(report.emissions.find((x) => x.point === 'guest-left')).toMatchObject({

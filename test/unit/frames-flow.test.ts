@@ -87,7 +87,15 @@ describe('flow', () => {
 
   it('varies UDP source port and IPv4 source address with correct checksums, cycling', () => {
     const headers = () => [eth(), v4(), UDP({ sport: 65530, dport: 2000 })];
-    const f = flow({ template: stack(...headers()), runId: RUN_ID, flowId: 7, count: 600, ratePps: 1, size: 100, vary: { srcPort: 6, srcIp: 300 } });
+    const f = flow({
+      template: stack(...headers()),
+      runId: RUN_ID,
+      flowId: 7,
+      count: 600,
+      ratePps: 1,
+      size: 100,
+      vary: { srcPort: 6, srcIp: 300 },
+    });
     for (const frame of f) {
       const expected = expectedFrame(headers, 100, frame.seq, (layers) => {
         (layers[2] as UdpLayer).sport = 65530 + (frame.seq % 6);
@@ -101,7 +109,15 @@ describe('flow', () => {
 
   it('varies IPv6 destination and TCP destination port', () => {
     const headers = () => [eth(), v6(), TCP({ sport: 5000, dport: 80, flags: 'PA' })];
-    const f = flow({ template: stack(...headers()), runId: RUN_ID, flowId: 7, count: 20, ratePps: 1, size: 200, vary: { dstIp: 7, dstPort: 3 } });
+    const f = flow({
+      template: stack(...headers()),
+      runId: RUN_ID,
+      flowId: 7,
+      count: 20,
+      ratePps: 1,
+      size: 200,
+      vary: { dstIp: 7, dstPort: 3 },
+    });
     for (const frame of f) {
       const expected = expectedFrame(headers, 200, frame.seq, (layers) => {
         (layers[2] as TcpLayer).dport = 80 + (frame.seq % 3);
@@ -133,16 +149,27 @@ describe('flow', () => {
   });
 
   it('rejects a template without an L4 layer and a cycle running past the field', () => {
-    expect(() => flow({ template: stack(eth(), v4()), runId: 'wl-000001', flowId: 1, count: 1, ratePps: 1, size: 60 })).toThrow(/must end with an L4 layer/);
+    expect(() => flow({ template: stack(eth(), v4()), runId: 'wl-000001', flowId: 1, count: 1, ratePps: 1, size: 60 })).toThrow(
+      /must end with an L4 layer/,
+    );
     const template = stack(eth(), v4(), UDP({ sport: 65535 }));
-    expect(() => flow({ template, runId: 'wl-000001', flowId: 1, count: 1, ratePps: 1, size: 60, vary: { srcPort: 2 } })).toThrow(/runs past 65535/);
+    expect(() => flow({ template, runId: 'wl-000001', flowId: 1, count: 1, ratePps: 1, size: 60, vary: { srcPort: 2 } })).toThrow(
+      /runs past 65535/,
+    );
   });
 });
 
 describe('ARP flows', () => {
   it('carry the signature in the Ethernet trailer, right after the 28-byte ARP body', async () => {
     const { ARP, Ether, flow, stack, parse, findSignature } = await import('../../lib/frames/index.ts');
-    const f = flow({ template: stack(Ether({ src: '02:00:00:00:00:01' }), ARP({ hwsrc: '02:00:00:00:00:01', psrc: '198.18.0.1', pdst: '198.18.0.2' })), runId: 'wl-000001', flowId: 2, count: 3, ratePps: 10, size: 60 });
+    const f = flow({
+      template: stack(Ether({ src: '02:00:00:00:00:01' }), ARP({ hwsrc: '02:00:00:00:00:01', psrc: '198.18.0.1', pdst: '198.18.0.2' })),
+      runId: 'wl-000001',
+      flowId: 2,
+      count: 3,
+      ratePps: 10,
+      size: 60,
+    });
     const frame = f.frameAt(2);
     expect(frame.length).toBe(60);
     expect(findSignature(frame, 1)).toBe(42);

@@ -24,7 +24,13 @@ import { WirelabError } from '../../lib/core/errors.ts';
 const M1 = '02:00:00:00:00:01';
 const M2 = '02:00:00:00:00:02';
 const udp4 = (payload: Uint8Array | string = Buffer.alloc(18)) =>
-  stack(Ether({ src: M1, dst: M2 }), Dot1Q({ vlan: 10 }), IPv4({ src: '198.18.0.1', dst: '198.18.0.2' }), UDP({ sport: 1000, dport: 2000 }), Raw(payload));
+  stack(
+    Ether({ src: M1, dst: M2 }),
+    Dot1Q({ vlan: 10 }),
+    IPv4({ src: '198.18.0.1', dst: '198.18.0.2' }),
+    UDP({ sport: 1000, dport: 2000 }),
+    Raw(payload),
+  );
 
 describe('summary and analysis accessors', () => {
   it('prints one scapy-like line', () => {
@@ -34,7 +40,15 @@ describe('summary and analysis accessors', () => {
   });
 
   it('gives MACs, VLAN tags (outer first), TTL / hop limit', () => {
-    const qinq = parse(stack(Ether({ src: M1, dst: M2 }), Dot1AD({ vlan: 100 }), Dot1Q({ vlan: 10, prio: 3 }), IPv4({ src: '198.18.0.1', dst: '198.18.0.2', ttl: 7 }), UDP()).build());
+    const qinq = parse(
+      stack(
+        Ether({ src: M1, dst: M2 }),
+        Dot1AD({ vlan: 100 }),
+        Dot1Q({ vlan: 10, prio: 3 }),
+        IPv4({ src: '198.18.0.1', dst: '198.18.0.2', ttl: 7 }),
+        UDP(),
+      ).build(),
+    );
     expect(qinq.get('Ether')).toMatchObject({ src: M1, dst: M2, type: 0x88a8 });
     expect(qinq.vlans()).toEqual([100, 10]);
     expect(qinq.get('Dot1Q')?.prio).toBe(3);
@@ -45,7 +59,9 @@ describe('summary and analysis accessors', () => {
   });
 
   it('sets IPv6 hop limit 255 under neighbour discovery unless given', () => {
-    const ns = parse(stack(Ether({ src: M1 }), IPv6({ src: '2001:db8::1', dst: 'ff02::1:ff00:2' }), ICMPv6NS({ target: '2001:db8::2' })).build());
+    const ns = parse(
+      stack(Ether({ src: M1 }), IPv6({ src: '2001:db8::1', dst: 'ff02::1:ff00:2' }), ICMPv6NS({ target: '2001:db8::2' })).build(),
+    );
     expect(ns.hopLimit()).toBe(255);
   });
 });

@@ -14,11 +14,18 @@ const dir = mkdtempSync(join(tmpdir(), 'wlf-pcap-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string) => join(dir, name);
 
-const template = stack(Ether({ src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' }), IPv4({ src: '198.18.0.1', dst: '198.18.0.2' }), UDP({ sport: 1000, dport: 2000 }));
+const template = stack(
+  Ether({ src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' }),
+  IPv4({ src: '198.18.0.1', dst: '198.18.0.2' }),
+  UDP({ sport: 1000, dport: 2000 }),
+);
 const T0 = 1_700_000_000_123_456_789n;
 /** Varied frames: IMIX sizes, timestamps 1.000001 ms apart so microsecond files round visibly. */
 const frames = (n: number) =>
-  Array.from(flow({ template, runId: 'wl-000001', flowId: 2, count: n, ratePps: 999_999, size: 'imix' }), (f) => ({ data: f.data, tsNs: T0 + f.tsNs }));
+  Array.from(flow({ template, runId: 'wl-000001', flowId: 2, count: n, ratePps: 999_999, size: 'imix' }), (f) => ({
+    data: f.data,
+    tsNs: T0 + f.tsNs,
+  }));
 
 async function readAll(source: Parameters<typeof readPcap>[0], options?: Parameters<typeof readPcap>[1]): Promise<PcapRecord[]> {
   const out: PcapRecord[] = [];

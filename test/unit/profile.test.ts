@@ -87,7 +87,10 @@ describe('lab profiles', () => {
   });
 
   it('reports a duplicate MAC, naming the vRouter case', () => {
-    const text = GOOD.replace('reference: l2-bridge', 'reference: l2-bridge\n  nics:\n    left: { mac: "00:01:00:5e:00:00" }\n    right: { mac: "00:01:00:5e:00:00" }');
+    const text = GOOD.replace(
+      'reference: l2-bridge',
+      'reference: l2-bridge\n  nics:\n    left: { mac: "00:01:00:5e:00:00" }\n    right: { mac: "00:01:00:5e:00:00" }',
+    );
     const problems = problemsOf(text);
     expect(problems).toHaveLength(1);
     expect(problems[0]!.path).toBe('guest.nics.right.mac');
@@ -101,8 +104,12 @@ describe('lab profiles', () => {
   });
 
   it('reports every problem at once', () => {
-    const text = GOOD.replace('role: l2-bridge', 'role: bridge').replace('198.18.0.1/24', '192.168.1.1/24').replace('reference:', 'colour: red\n    reference:');
-    const paths = problemsOf(text).map((p) => p.path).sort();
+    const text = GOOD.replace('role: l2-bridge', 'role: bridge')
+      .replace('198.18.0.1/24', '192.168.1.1/24')
+      .replace('reference:', 'colour: red\n    reference:');
+    const paths = problemsOf(text)
+      .map((p) => p.path)
+      .sort();
     expect(paths).toEqual(['guest.image.colour', 'role', 'trafficHosts.left.ipv4']);
   });
 
@@ -113,12 +120,21 @@ describe('lab profiles', () => {
   });
 
   it('checks the role topology: an l3-forwarder needs two subnets and gateways', () => {
-    const problems = problemsOf(GOOD.replace('role: l2-bridge', 'role: l3-forwarder').replace('reference: l2-bridge', 'reference: l3-forwarder'));
-    expect(problems.map((p) => p.path).sort()).toEqual(['trafficHosts.left.gateway', 'trafficHosts.right.gateway', 'trafficHosts.right.ipv4']);
+    const problems = problemsOf(
+      GOOD.replace('role: l2-bridge', 'role: l3-forwarder').replace('reference: l2-bridge', 'reference: l3-forwarder'),
+    );
+    expect(problems.map((p) => p.path).sort()).toEqual([
+      'trafficHosts.left.gateway',
+      'trafficHosts.right.gateway',
+      'trafficHosts.right.ipv4',
+    ]);
   });
 
   it('refuses a bench host whose data NIC is the management NIC', () => {
-    const text = GOOD.replace('kind: nested', 'kind: host').replace('trafficHosts:', 'host:\n  connection: local\n  managementNic: eth0\n  dataNics: { left: eth0 }\ntrafficHosts:');
+    const text = GOOD.replace('kind: nested', 'kind: host').replace(
+      'trafficHosts:',
+      'host:\n  connection: local\n  managementNic: eth0\n  dataNics: { left: eth0 }\ntrafficHosts:',
+    );
     const problems = problemsOf(text);
     expect(problems.find((p) => p.path === 'host.dataNics.left')?.message).toMatch(/management NIC/);
   });

@@ -37,7 +37,10 @@ describe('QemuGuest.start option checks', () => {
   for (const [what, overrides, message] of cases) {
     it(`refuses ${what}`, async () => {
       const opts = options(overrides);
-      const error = await QemuGuest.start(opts).then(() => null, (e: unknown) => e);
+      const error = await QemuGuest.start(opts).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(WirelabError);
       expect((error as Error).message).toMatch(message);
       expect(opts.stack.size).toBe(0);

@@ -24,7 +24,18 @@ function flowReport(o: Partial<FlowResult> = {}): FlowResult {
     reordered: { count: 0, maxDisplacement: 0 },
     latencyUs: { samples: 1000, min: 20, p50: 41.25, p90: 80, p99: 200, max: 1234.4 },
     latencySamplesUs: [],
-    rewrites: { unchanged: 1000, srcMac: 0, dstMac: 0, hopLimitDelta: {}, vlanTags: 0, payload: 0, length: 0, badChecksum: 0, arrivedSrcMacs: {}, arrivedDstMacs: {} },
+    rewrites: {
+      unchanged: 1000,
+      srcMac: 0,
+      dstMac: 0,
+      hopLimitDelta: {},
+      vlanTags: 0,
+      payload: 0,
+      length: 0,
+      badChecksum: 0,
+      arrivedSrcMacs: {},
+      arrivedDstMacs: {},
+    },
     differences: [],
     ...o,
   };
@@ -41,7 +52,18 @@ const lossyBack = flowReport({
   duplicated: 2,
   reordered: { count: 5, maxDisplacement: 4 },
   latencyUs: null,
-  rewrites: { unchanged: 0, srcMac: 963, dstMac: 963, hopLimitDelta: { '-1': 963 }, vlanTags: 0, payload: 0, length: 0, badChecksum: 1, arrivedSrcMacs: {}, arrivedDstMacs: {} },
+  rewrites: {
+    unchanged: 0,
+    srcMac: 963,
+    dstMac: 963,
+    hopLimitDelta: { '-1': 963 },
+    vlanTags: 0,
+    payload: 0,
+    length: 0,
+    badChecksum: 1,
+    arrivedSrcMacs: {},
+    arrivedDstMacs: {},
+  },
 });
 
 const report: TrafficReport = {
@@ -64,8 +86,12 @@ describe('flow table', () => {
     const md = flowTableMarkdown({ name: 'unicast', report, injections });
     const lines = md.split('\n');
     expect(lines[0]).toBe('### Traffic: unicast');
-    expect(lines[2]).toBe('| flow | direction | sent | rx left host | rx guest left | rx guest right | rx right host | lost | dup | reflected | reordered | p50 µs | p90 µs | p99 µs | max µs | rewrites | rate pps (achieved / requested) |');
-    expect(lines[4]).toBe('| udp left→right | left → right | 1,000 | 1,000 | 1,000 | 1,000 | 1,000 | 0 | 0 | 0 | 0 | 41.3 | 80 | 200 | 1,234 | none (byte-exact) | 9,876 / 10,000 (99%) |');
+    expect(lines[2]).toBe(
+      '| flow | direction | sent | rx left host | rx guest left | rx guest right | rx right host | lost | dup | reflected | reordered | p50 µs | p90 µs | p99 µs | max µs | rewrites | rate pps (achieved / requested) |',
+    );
+    expect(lines[4]).toBe(
+      '| udp left→right | left → right | 1,000 | 1,000 | 1,000 | 1,000 | 1,000 | 0 | 0 | 0 | 0 | 41.3 | 80 | 200 | 1,234 | none (byte-exact) | 9,876 / 10,000 (99%) |',
+    );
     expect(lines[5]).toBe(
       '| udp right→left <tagged> | right → left | 1,000 | 963 | 963 | 1,000 | 1,000 | **37 (3.7%)** | **2** | 0 | **5 (max 4)** | – | – | – | – | **src MAC 963, dst MAC 963, TTL -1 963, bad checksum 1** | **4,000 / 10,000 (40%)** |',
     );
@@ -107,7 +133,8 @@ function parseXml(xml: string): XmlElement[] {
   let roots = 0;
   const checkText = (t: string) => {
     if (t.includes('<') || t.includes('>')) throw new Error(`stray angle bracket in ${JSON.stringify(t)}`);
-    for (const m of t.matchAll(/&[^;\s]*;?/g)) if (!/^&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-f]+);$/i.test(m[0])) throw new Error(`bad entity ${m[0]}`);
+    for (const m of t.matchAll(/&[^;\s]*;?/g))
+      if (!/^&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-f]+);$/i.test(m[0])) throw new Error(`bad entity ${m[0]}`);
   };
   const token = /<!--[\s\S]*?-->|<\/([\w:-]+)\s*>|<([\w:-]+)((?:\s+[\w:-]+="[^"]*")*)\s*(\/?)>|([^<]+)|(<)/g;
   for (const m of xml.matchAll(token)) {
@@ -141,7 +168,7 @@ function parseXml(xml: string): XmlElement[] {
 /** Log-normal-ish latencies around `medianUs`, deterministic. */
 function latencies(count: number, medianUs: number, spread: number, seed: number): number[] {
   let x = seed;
-  const rand = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   return Array.from({ length: count }, () => {
     const g = (rand() + rand() + rand() + rand() - 2) * 1.7; // roughly standard normal
     return medianUs * Math.exp(g * spread);
@@ -188,7 +215,10 @@ describe('latencySeries', () => {
   it('plots what the frame join measured, ARP frames included (their signature rides in the trailer)', async () => {
     const RUN = 'wl-abcdef';
     const arp = flow({
-      template: stack(Ether({ src: '02:00:00:00:00:01', dst: 'ff:ff:ff:ff:ff:ff' }), ARP({ hwsrc: '02:00:00:00:00:01', psrc: '198.18.0.1', pdst: '198.18.0.2' })),
+      template: stack(
+        Ether({ src: '02:00:00:00:00:01', dst: 'ff:ff:ff:ff:ff:ff' }),
+        ARP({ hwsrc: '02:00:00:00:00:01', psrc: '198.18.0.1', pdst: '198.18.0.2' }),
+      ),
       runId: RUN,
       flowId: 1,
       count: 200,
@@ -202,7 +232,10 @@ describe('latencySeries', () => {
       yield* list;
     }
     const ingress = at(() => 0);
-    const egress = at((seq) => 20_000 + (seq % 7) * 3_000, (seq) => seq % 50 === 0);
+    const egress = at(
+      (seq) => 20_000 + (seq % 7) * 3_000,
+      (seq) => seq % 50 === 0,
+    );
     const hosts = { left: { mac: '02:00:00:00:00:01', ipv4: '198.18.0.1' }, right: { mac: '02:00:00:00:00:02', ipv4: '198.18.0.2' } };
     const analysed = await analyzeTraffic({
       runId: RUN,

@@ -12,7 +12,16 @@ import {
   searchThroughput,
   type TrialResult,
 } from '../../lib/rfc2544/search.ts';
-import { backToBackTable, frameLossChartSvg, tableHtml, tableMarkdown, throughputChartSvg, throughputTable, trialsTable, type SizeResults } from '../../lib/rfc2544/report.ts';
+import {
+  backToBackTable,
+  frameLossChartSvg,
+  tableHtml,
+  tableMarkdown,
+  throughputChartSvg,
+  throughputTable,
+  trialsTable,
+  type SizeResults,
+} from '../../lib/rfc2544/report.ts';
 import { trialResult } from '../../lib/rfc2544/trials.ts';
 
 const SECONDS = 1;
@@ -136,8 +145,12 @@ describe('back-to-back search', () => {
   });
 
   it('a burst that passes at the longest length tried is a lower bound (ceiling); a device that drops everything gets 0', async () => {
-    expect(await searchBackToBack(buffered(1e9), { maxFrames: 500, resolution: 0.01, maxTrials: 10, repeats: 1, lossTolerance: 0 })).toMatchObject({ frames: 500, limitedBy: 'ceiling' });
-    expect((await searchBackToBack(buffered(0), { maxFrames: 500, resolution: 0.01, maxTrials: 20, repeats: 1, lossTolerance: 0 })).frames).toBe(0);
+    expect(
+      await searchBackToBack(buffered(1e9), { maxFrames: 500, resolution: 0.01, maxTrials: 10, repeats: 1, lossTolerance: 0 }),
+    ).toMatchObject({ frames: 500, limitedBy: 'ceiling' });
+    expect(
+      (await searchBackToBack(buffered(0), { maxFrames: 500, resolution: 0.01, maxTrials: 20, repeats: 1, lossTolerance: 0 })).frames,
+    ).toBe(0);
   });
 });
 
@@ -151,7 +164,13 @@ describe('configuration from the environment', () => {
   });
 
   it('reads every knob and names a bad one with its value and what is allowed', () => {
-    const c = rfc2544ConfigFromEnv({ WIRELAB_RFC2544_TRIAL_S: '60', WIRELAB_RFC2544_SIZES: '64, 1518', WIRELAB_RFC2544_LOSS_TOLERANCE: '0.001', WIRELAB_RFC2544_MIN_THROUGHPUT_PPS: '100', WIRELAB_RFC2544_MIN_FRAMES: '1000' });
+    const c = rfc2544ConfigFromEnv({
+      WIRELAB_RFC2544_TRIAL_S: '60',
+      WIRELAB_RFC2544_SIZES: '64, 1518',
+      WIRELAB_RFC2544_LOSS_TOLERANCE: '0.001',
+      WIRELAB_RFC2544_MIN_THROUGHPUT_PPS: '100',
+      WIRELAB_RFC2544_MIN_FRAMES: '1000',
+    });
     expect(c).toMatchObject({ minFrames: 1000, trialSeconds: 60, sizes: [64, 1518], lossTolerance: 0.001, minThroughputPps: 100 });
     expect(() => rfc2544ConfigFromEnv({ WIRELAB_RFC2544_TRIAL_S: 'soon' })).toThrow(/WIRELAB_RFC2544_TRIAL_S is "soon"; use seconds/);
     expect(() => rfc2544ConfigFromEnv({ WIRELAB_RFC2544_SIZES: '64,32' })).toThrow(/WIRELAB_RFC2544_SIZES/);
@@ -161,7 +180,11 @@ describe('configuration from the environment', () => {
 
 describe('trial results from a traffic run', () => {
   it('adds up both directions, takes the slower generator and the worse latency', () => {
-    const flow = (lost: number, p99: number) => ({ sent: 100, lost, latencyUs: { samples: 100 - lost, min: 10, p50: 50, p90: 80, p99, max: p99 + 1 } });
+    const flow = (lost: number, p99: number) => ({
+      sent: 100,
+      lost,
+      latencyUs: { samples: 100 - lost, min: 10, p50: 50, p90: 80, p99, max: p99 + 1 },
+    });
     const run = {
       report: { flows: [flow(0, 300), flow(5, 900)], foreign: [], captureDrops: { 'left-host': 2 } },
       injections: [
@@ -169,18 +192,34 @@ describe('trial results from a traffic run', () => {
         { side: 'right', frames: 100, sent: 100, failed: 0, requestedPps: 100, achievedPps: 70, durationS: 1.4 },
       ],
     } as unknown as Parameters<typeof trialResult>[0];
-    expect(trialResult(run, 100)).toMatchObject({ offeredPps: 100, achievedPps: 70, sent: 200, received: 195, lost: 5, captureDrops: 2, latencyUs: { p99: 900, min: 10 } });
+    expect(trialResult(run, 100)).toMatchObject({
+      offeredPps: 100,
+      achievedPps: 70,
+      sent: 200,
+      received: 195,
+      lost: 5,
+      captureDrops: 2,
+      latencyUs: { p99: 900, min: 10 },
+    });
   });
 });
 
 describe('report tables and charts', () => {
   it('show offered next to achieved, flag a short generator, and draw one line per series', async () => {
     const results: SizeResults[] = [];
-    for (const [wireSize, capacity] of [[64, 400], [1518, 300]] as const) {
+    for (const [wireSize, capacity] of [
+      [64, 400],
+      [1518, 300],
+    ] as const) {
       results.push({
         wireSize,
         throughput: await searchThroughput(rateLimited(capacity, 350).trial, search),
-        frameLoss: await frameLossSweep(rateLimited(capacity).trial, { maxPps: 1000, stepFraction: 0.25, stopAfterLossless: 2, maxTrials: 4 }),
+        frameLoss: await frameLossSweep(rateLimited(capacity).trial, {
+          maxPps: 1000,
+          stepFraction: 0.25,
+          stopAfterLossless: 2,
+          maxTrials: 4,
+        }),
         backToBack: await searchBackToBack(buffered(64), { maxFrames: 128, resolution: 0.01, maxTrials: 10, repeats: 1, lossTolerance: 0 }),
       });
     }

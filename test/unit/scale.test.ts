@@ -6,10 +6,12 @@ import { availableSuites, defaultSuitesFor, parseShard, suiteWorkers } from '../
 import type { LabProfile } from '../../lib/profile/types.ts';
 
 describe('the RFC 2544 suite runs only when named', () => {
-  it('is a suite, and in no role\'s default list', () => {
+  it("is a suite, and in no role's default list", () => {
     expect(availableSuites()).toContain('rfc2544');
     for (const role of ['l2-bridge', 'l3-forwarder', 'monitor'] as const) expect(defaultSuitesFor(role)).not.toContain('rfc2544');
-    expect(defaultSuitesFor('l2-bridge')).toEqual(expect.arrayContaining(['l2-bridge', 'l2-bridge-vrouter-mac', 'readiness', 'image-hygiene']));
+    expect(defaultSuitesFor('l2-bridge')).toEqual(
+      expect.arrayContaining(['l2-bridge', 'l2-bridge-vrouter-mac', 'readiness', 'image-hygiene']),
+    );
   });
 
   it("a role's suites are '<role>' and '<role>-<part>', never another role's", () => {
@@ -31,7 +33,8 @@ describe('--workers', () => {
 
   it('takes a whole number, and refuses more than one lab on a bench host, naming the profile', () => {
     expect(suiteWorkers(nested, '3', 2)).toBe(3);
-    for (const bad of ['0', '-1', '1.5', 'two', '']) expect(() => suiteWorkers(nested, bad), bad).toThrow(/--workers is '.*'; use a whole number >= 1/);
+    for (const bad of ['0', '-1', '1.5', 'two', ''])
+      expect(() => suiteWorkers(nested, bad), bad).toThrow(/--workers is '.*'; use a whole number >= 1/);
     expect(() => suiteWorkers(host, '2')).toThrow(/bench-host\.yaml describes a bench host.*--shard/);
     expect(suiteWorkers(host, '1')).toBe(1);
   });
@@ -44,13 +47,17 @@ describe('--shard', () => {
   });
 
   it('refuses anything else, naming the value and the form', () => {
-    for (const bad of ['0/2', '3/2', '1/0', '1', 'a/b', '1/2/3', ' 1/2']) expect(() => parseShard(bad), bad).toThrow(/--shard is '.*'; use i\/n with 1 <= i <= n/);
+    for (const bad of ['0/2', '3/2', '1/0', '1', 'a/b', '1/2/3', ' 1/2'])
+      expect(() => parseShard(bad), bad).toThrow(/--shard is '.*'; use i\/n with 1 <= i <= n/);
   });
 });
 
 describe('merged Allure environment', () => {
   it('keeps shared values once, lists differing ones, and counts the shards', () => {
-    const merged = mergeEnvironments(['profile.name=a\nhost.kernel=Linux 6.1\nnode=v20\n', 'profile.name=a\nhost.kernel=Linux 6.8\nnode=v20\n'], 2);
+    const merged = mergeEnvironments(
+      ['profile.name=a\nhost.kernel=Linux 6.1\nnode=v20\n', 'profile.name=a\nhost.kernel=Linux 6.8\nnode=v20\n'],
+      2,
+    );
     expect(merged.split('\n')).toEqual(['profile.name=a', 'host.kernel=Linux 6.1 | Linux 6.8', 'node=v20', 'shards=2', '']);
   });
 

@@ -23,7 +23,7 @@ describe('quoteArgv', () => {
     ['x', '$(touch /tmp/wirelab-should-not-exist)', '`id`', '$HOME', '${PATH}', '$1'],
     ['x', 'line1\nline2', '\n'],
     ['x', '', 'after-empty', ''],
-    ['x', '*', '?', '[a]', '~', '~root', '!', '#comment', ';', '&&', '|', '>out', '<in', '\\', 'a\\\'b'],
+    ['x', '*', '?', '[a]', '~', '~root', '!', '#comment', ';', '&&', '|', '>out', '<in', '\\', "a\\'b"],
     ['x', 'ünïcödé', '€'],
   ];
 

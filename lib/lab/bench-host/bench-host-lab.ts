@@ -43,7 +43,11 @@ export interface HostLabOptions {
 export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {}): Promise<Lab> {
   const bench = profile.host;
   if (profile.kind !== 'host' || !bench) {
-    throw new WirelabError(`${profile.file}: field 'kind' is "${profile.kind}", but the bench-host driver was asked to run it. Fix: use the nested driver for nested profiles (wirelab picks it by itself).`, { exitCode: 2 });
+    throw new WirelabError(
+      `${profile.file}: field 'kind' is "${profile.kind}", but the bench-host driver was asked to run it. Fix: use the nested driver ` +
+        `for nested profiles (wirelab picks it by itself).`,
+      { exitCode: 2 },
+    );
   }
   const progress = opts.onProgress ?? (() => {});
   // The work directory is this machine's: captures land here even when the bench host is remote.
@@ -56,7 +60,11 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
     if (bench.connection === 'ssh') {
       const target = bench.ssh!;
       progress(`connecting to the bench host ${target.address}`);
-      shell = await SshShell.connect({ ...target, privateKeyFile: keyPath(target.privateKeyFile, profileDir), field: 'host.ssh.privateKeyFile' });
+      shell = await SshShell.connect({
+        ...target,
+        privateKeyFile: keyPath(target.privateKeyFile, profileDir),
+        field: 'host.ssh.privateKeyFile',
+      });
     } else {
       shell = new LocalShell(opts.localNetns ?? profile.host?.netns ?? '', opts.localEnv);
     }
@@ -125,14 +133,25 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
     for (const [i, side] of SIDES.entries()) {
       const port = ifs[i]!;
       await checkPortOnBridge(sh, port.ifname, port.bridge);
-      ports[side] = { side, netns: sh.netns, ifname: port.ifname, bridge: port.bridge, guestMac: guestMac(side), ...(sh.local ? {} : { ssh: sh.ssh }) };
+      ports[side] = {
+        side,
+        netns: sh.netns,
+        ifname: port.ifname,
+        bridge: port.bridge,
+        guestMac: guestMac(side),
+        ...(sh.local ? {} : { ssh: sh.ssh }),
+      };
     }
     return new StartedLab(runId, profile, guest, ports, hosts, timeline, workDir, stack);
   });
 }
 
 /** Kernel, initrd and disks as paths on the bench host. */
-async function guestBoot(profile: LabProfile, sh: HostShell, hostDir: string): Promise<{ kernel?: string; initrd?: string; append?: string; disks: string[] }> {
+async function guestBoot(
+  profile: LabProfile,
+  sh: HostShell,
+  hostDir: string,
+): Promise<{ kernel?: string; initrd?: string; append?: string; disks: string[] }> {
   const image = profile.guest.image;
   // Kernel and initramfs are small: a remote bench host gets a copy in the run's directory.
   const place = async (file: string, name: string) => {
@@ -143,9 +162,15 @@ async function guestBoot(profile: LabProfile, sh: HostShell, hostDir: string): P
   };
   if (image.kind === 'reference') {
     const built = await buildReferenceImage(image.reference);
-    return { kernel: await place(built.kernel, 'vmlinuz'), initrd: await place(built.initrd, 'initrd.gz'), append: built.append, disks: [] };
+    return {
+      kernel: await place(built.kernel, 'vmlinuz'),
+      initrd: await place(built.initrd, 'initrd.gz'),
+      append: built.append,
+      disks: [],
+    };
   }
-  if (image.kind === 'kernel') return { kernel: await place(image.kernel, 'vmlinuz'), initrd: await place(image.initrd, 'initrd'), append: image.append, disks: [] };
+  if (image.kind === 'kernel')
+    return { kernel: await place(image.kernel, 'vmlinuz'), initrd: await place(image.initrd, 'initrd'), append: image.append, disks: [] };
   // A disk is a path on the bench host (images are large; they live there already).
   return { disks: [image.disk] };
 }
@@ -161,9 +186,13 @@ async function connectTrafficHost(profile: LabProfile, side: Side, profileDir: s
   const field = `trafficHosts.${side}.ssh.privateKeyFile`;
   const label = `traffic host '${side}' (${target.address})`;
   const privateKey = await readPrivateKey(keyPath(target.privateKeyFile, profileDir), field, label);
-  const ssh = await new SshHost().connect({ label, host: target.address, port: target.port, username: target.user, privateKey, hostKey: target.hostKey }).catch((e: unknown) => {
-    throw e instanceof WirelabError ? new WirelabError(`${profile.file}: field 'trafficHosts.${side}.ssh': ${e.message}`, { cause: e }) : e;
-  });
+  const ssh = await new SshHost()
+    .connect({ label, host: target.address, port: target.port, username: target.user, privateKey, hostKey: target.hostKey })
+    .catch((e: unknown) => {
+      throw e instanceof WirelabError
+        ? new WirelabError(`${profile.file}: field 'trafficHosts.${side}.ssh': ${e.message}`, { cause: e })
+        : e;
+    });
   stack.defer(`ssh to ${label}`, () => ssh.close());
   return ssh;
 }
@@ -175,11 +204,19 @@ async function prepareTrafficHost(profile: LabProfile, side: Side, ssh: SshHost,
   const where = `traffic host '${side}' (${spec.ssh?.address})`;
   const macRead = await ssh.exec(['cat', `/sys/class/net/${nic}/address`]);
   if (macRead.code !== 0) {
-    throw new WirelabError(`${profile.file}: field 'trafficHosts.${side}.dataNic' is "${nic}", but ${where} has no such NIC (${macRead.stderr.trim() || `exit ${macRead.code}`}). Fix: name the NIC cabled to the bench host's ${side} data NIC.`, { exitCode: 2 });
+    throw new WirelabError(
+      `${profile.file}: field 'trafficHosts.${side}.dataNic' is "${nic}", but ${where} has no such NIC ` +
+        `(${macRead.stderr.trim() || `exit ${macRead.code}`}). Fix: name the NIC cabled to the bench host's ${side} data NIC.`,
+      { exitCode: 2 },
+    );
   }
   const mac = normalizeMac(macRead.stdout.toString().trim());
   if (spec.mac && normalizeMac(spec.mac) !== mac) {
-    throw new WirelabError(`${profile.file}: field 'trafficHosts.${side}.mac' is ${spec.mac}, but ${nic} on ${where} has ${mac}. Fix: leave the field out (wirelab uses the NIC's own MAC) or correct it.`, { exitCode: 2 });
+    throw new WirelabError(
+      `${profile.file}: field 'trafficHosts.${side}.mac' is ${spec.mac}, but ${nic} on ${where} has ${mac}. Fix: leave the field out ` +
+        `(wirelab uses the NIC's own MAC) or correct it.`,
+      { exitCode: 2 },
+    );
   }
   const addrs = await ssh.execOk(['ip', '-j', '-4', 'addr', 'show', 'dev', nic]);
   const present = (JSON.parse(addrs.stdout.toString() || '[]') as { addr_info?: { local: string; prefixlen: number }[] }[])
@@ -196,7 +233,10 @@ async function prepareTrafficHost(profile: LabProfile, side: Side, ssh: SshHost,
     const mask = other.prefix === 0 ? 0 : (0xffffffff << (32 - other.prefix)) >>> 0;
     const subnet = `${intToIpv4((ipv4ToInt(other.address) & mask) >>> 0)}/${other.prefix}`;
     await ssh.execOk(['ip', 'route', 'replace', subnet, 'via', spec.gateway, 'dev', nic]);
-    stack.defer(`route to ${subnet} on ${where}`, async () => void (await ssh.exec(['ip', 'route', 'del', subnet, 'via', spec.gateway!, 'dev', nic])));
+    stack.defer(
+      `route to ${subnet} on ${where}`,
+      async () => void (await ssh.exec(['ip', 'route', 'del', subnet, 'via', spec.gateway!, 'dev', nic])),
+    );
   }
   return { side, dataIf: nic, mac, ipv4: spec.ipv4, ssh };
 }
@@ -216,8 +256,10 @@ async function checkPortOnBridge(sh: HostShell, ifname: string, bridge: string):
   const master = r.exitCode === 0 ? (JSON.parse(r.stdout || '[]') as { master?: string }[])[0]?.master : undefined;
   if (master !== bridge) {
     throw new WirelabError(
-      `libvirt reports the guest's port ${ifname} on ${bridge}, but on ${sh.label} ${r.exitCode === 0 ? `it is on ${master ?? 'no bridge'}` : 'no such link exists'}. ` +
-        `A libvirtd running in another network namespace creates its ports there. Fix: stop that libvirtd, so wirelab starts one where the bridges are.`,
+      `libvirt reports the guest's port ${ifname} on ${bridge}, but on ${sh.label} ` +
+        `${r.exitCode === 0 ? `it is on ${master ?? 'no bridge'}` : 'no such link exists'}. ` +
+        `A libvirtd running in another network namespace creates its ports there. Fix: stop that libvirtd, so wirelab starts one ` +
+        `where the bridges are.`,
     );
   }
 }

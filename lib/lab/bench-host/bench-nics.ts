@@ -67,7 +67,10 @@ export async function checkDataNics(plan: DataNicPlan): Promise<{ left: NicState
 
   const management = nics.get(mgmt);
   if (!management) {
-    throw refuse(`field 'host.managementNic' is "${mgmt}", but ${shell.label} has no such NIC (it has: ${names}). Fix: name the NIC that carries the host's management address.`);
+    throw refuse(
+      `field 'host.managementNic' is "${mgmt}", but ${shell.label} has no such NIC (it has: ${names}). Fix: name the NIC that ` +
+        `carries the host's management address.`,
+    );
   }
   const mgmtAddresses = new Set(management.addresses.map((a) => a.local));
   if (plan.sshAddress) mgmtAddresses.add(plan.sshAddress);
@@ -78,21 +81,36 @@ export async function checkDataNics(plan: DataNicPlan): Promise<{ left: NicState
     const name = plan.dataNics[side];
     const field = `host.dataNics.${side}`;
     if (name === mgmt) {
-      throw refuse(`field '${field}' is "${name}", the management NIC of ${shell.label}; enslaving it to a bridge would cut the operator off. Fix: name the ${side} data NIC (e.g. ${side === 'left' ? 'eth1' : 'eth2'}).`);
+      throw refuse(
+        `field '${field}' is "${name}", the management NIC of ${shell.label}; enslaving it to a bridge would cut the operator off. ` +
+          `Fix: name the ${side} data NIC (e.g. ${side === 'left' ? 'eth1' : 'eth2'}).`,
+      );
     }
     const nic = nics.get(name);
     if (!nic) {
-      throw refuse(`field '${field}' is "${name}", but ${shell.label} has no such NIC (it has: ${names}). Fix: name the NIC cabled to the ${side} traffic host.`);
+      throw refuse(
+        `field '${field}' is "${name}", but ${shell.label} has no such NIC (it has: ${names}). Fix: name the NIC cabled to the ` +
+          `${side} traffic host.`,
+      );
     }
     const shared = nic.addresses.find((a) => mgmtAddresses.has(a.local));
     if (shared) {
-      throw refuse(`field '${field}' is "${name}", which carries the management address ${shared.local} on ${shell.label}; enslaving it would cut the operator off. Fix: use a NIC that only carries lab traffic.`);
+      throw refuse(
+        `field '${field}' is "${name}", which carries the management address ${shared.local} on ${shell.label}; enslaving it would ` +
+          `cut the operator off. Fix: use a NIC that only carries lab traffic.`,
+      );
     }
     if (defaultRouteDevs.includes(name)) {
-      throw refuse(`field '${field}' is "${name}", which carries the default route of ${shell.label}; enslaving it could cut the operator off. Fix: use a NIC that only carries lab traffic.`);
+      throw refuse(
+        `field '${field}' is "${name}", which carries the default route of ${shell.label}; enslaving it could cut the operator off. ` +
+          `Fix: use a NIC that only carries lab traffic.`,
+      );
     }
     if (nic.master) {
-      throw refuse(`field '${field}' is "${name}", which is already a port of "${nic.master}" on ${shell.label}. Fix: release it first (ip link set ${name} nomaster) or name another NIC.`);
+      throw refuse(
+        `field '${field}' is "${name}", which is already a port of "${nic.master}" on ${shell.label}. Fix: release it first (ip link ` +
+          `set ${name} nomaster) or name another NIC.`,
+      );
     }
     states[side] = nic;
   }
@@ -110,17 +128,38 @@ async function defaultRouteDevices(shell: HostShell): Promise<string[]> {
 }
 
 /** Create a bridge of the run's own (refusing to take over an existing one) and register its removal. */
-export async function createBenchBridge(shell: HostShell, name: string, opts: { field: string; profileFile: string }, stack: UndoStack): Promise<void> {
+export async function createBenchBridge(
+  shell: HostShell,
+  name: string,
+  opts: { field: string; profileFile: string },
+  stack: UndoStack,
+): Promise<void> {
   const exists = await shell.run(['ip', 'link', 'show', 'dev', name], { allowFailure: true });
   if (exists.exitCode === 0) {
     throw new WirelabError(
-      `${opts.profileFile}: field '${opts.field}' is "${name}", but ${shell.label} already has a link of that name; wirelab only uses bridges it creates (and removes). Fix: name another bridge, or remove that one if it is a leftover.`,
+      `${opts.profileFile}: field '${opts.field}' is "${name}", but ${shell.label} already has a link of that name; wirelab only ` +
+        `uses bridges it creates (and removes). Fix: name another bridge, or remove that one if it is a leftover.`,
       { exitCode: 2 },
     );
   }
   // No STP (no BPDUs into the lab), no forward delay, no snooping, no MAC learning (every frame reaches
   // the guest, as the vRouter delivers it; see bridgeCommands in netns.ts).
-  await shell.run(['ip', 'link', 'add', name, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0', 'ageing_time', '0']);
+  await shell.run([
+    'ip',
+    'link',
+    'add',
+    name,
+    'type',
+    'bridge',
+    'stp_state',
+    '0',
+    'forward_delay',
+    '0',
+    'mcast_snooping',
+    '0',
+    'ageing_time',
+    '0',
+  ]);
   stack.defer(`bridge ${name} on ${shell.label}`, async () => {
     await shell.run(['ip', 'link', 'del', name], { allowFailure: true });
   });
@@ -142,6 +181,8 @@ export async function restoreNic(shell: HostShell, before: NicState): Promise<vo
   const now = (await readNics(shell)).get(before.name);
   for (const a of before.addresses) {
     if (now?.addresses.some((b) => b.local === a.local && b.prefixlen === a.prefixlen)) continue;
-    await shell.run(['ip', a.family === 'inet' ? '-4' : '-6', 'addr', 'add', `${a.local}/${a.prefixlen}`, 'dev', before.name], { allowFailure: true });
+    await shell.run(['ip', a.family === 'inet' ? '-4' : '-6', 'addr', 'add', `${a.local}/${a.prefixlen}`, 'dev', before.name], {
+      allowFailure: true,
+    });
   }
 }

@@ -71,10 +71,24 @@ export class SshShell implements HostShell {
     readonly label: string,
   ) {}
 
-  static async connect(opts: { address: string; port: number; user: string; hostKey: string; privateKeyFile?: string; field: string }): Promise<SshShell> {
+  static async connect(opts: {
+    address: string;
+    port: number;
+    user: string;
+    hostKey: string;
+    privateKeyFile?: string;
+    field: string;
+  }): Promise<SshShell> {
     const label = `bench host ${opts.address} (ssh)`;
     const privateKey = await readPrivateKey(opts.privateKeyFile, opts.field, label);
-    const ssh = await new SshHost().connect({ label, host: opts.address, port: opts.port, username: opts.user, privateKey, hostKey: opts.hostKey });
+    const ssh = await new SshHost().connect({
+      label,
+      host: opts.address,
+      port: opts.port,
+      username: opts.user,
+      privateKey,
+      hostKey: opts.hostKey,
+    });
     return new SshShell(ssh, label);
   }
 
@@ -113,6 +127,10 @@ export async function readPrivateKey(file: string | undefined, field: string, wh
   try {
     return await readFile(file, 'utf8');
   } catch (e) {
-    throw new WirelabError(`${who}: field '${field}' is "${file}", which cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}). Fix: give the path of a readable private key file.`, { exitCode: 2, cause: e });
+    throw new WirelabError(
+      `${who}: field '${field}' is "${file}", which cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}). Fix: give the ` +
+        `path of a readable private key file.`,
+      { exitCode: 2, cause: e },
+    );
   }
 }

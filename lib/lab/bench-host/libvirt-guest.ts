@@ -4,6 +4,7 @@
 // halt. The image is never modified: a disk runs on a qcow2 overlay in the run's directory, and QEMU
 // runs without relabeling (libvirt would otherwise chown the image and its backing chain).
 import { WirelabError } from '../../core/errors.ts';
+import { ConsoleEnded, ConsoleGuest, ConsoleTimeout } from '../guest-console.ts';
 import type { HostShell } from './host-shell.ts';
 import type { UndoStack } from '../../runtime/teardown.ts';
 
@@ -39,16 +40,15 @@ export interface GuestInterface {
 const POLL_MS = 250;
 const DESTROY_WAIT_MS = 10_000;
 
-export class LibvirtGuest {
-  private text = '';
+export class LibvirtGuest extends ConsoleGuest {
   private readBytes = 0;
-  private readyMs = 0;
   private refreshing: Promise<void> | null = null;
   private ticker: NodeJS.Timeout | undefined;
   private halted: { graceful: boolean; ms: number } | null = null;
   readonly consoleFile: string;
 
   private constructor(private readonly opts: LibvirtGuestOptions) {
+    super();
     this.consoleFile = `${opts.hostDir}/console.log`;
   }
 
@@ -78,14 +78,20 @@ export class LibvirtGuest {
     try {
       await guest.waitForConsole(ready, opts.ready.timeoutMs);
     } catch (e) {
+      if (!(e instanceof ConsoleEnded || e instanceof ConsoleTimeout)) throw e;
       const state = await guest.state();
       await guest.destroy();
       const where = `(full log on ${shell.label}: ${guest.consoleFile})`;
       if (state !== 'running') {
-        throw new WirelabError(`Guest '${opts.name}' stopped (domain state "${state}") ${Date.now() - startedAt} ms after start, before it was ready ${where}. Last console lines:\n${guest.quoteTail()}`, { cause: e });
+        throw new WirelabError(
+          `Guest '${opts.name}' stopped (domain state "${state}") ${Date.now() - startedAt} ms after start, before it was ready ` +
+            `${where}. Last console lines:\n${guest.serial.quoteTail()}`,
+          { cause: e },
+        );
       }
       throw new WirelabError(
-        `Guest '${opts.name}' was not ready within ${opts.ready.timeoutMs} ms: no console line matched ${ready}. The guest has been stopped. Last console lines ${where}:\n${guest.quoteTail()}`,
+        `Guest '${opts.name}' was not ready within ${opts.ready.timeoutMs} ms: no console line matched ${ready}. The guest has been ` +
+          `stopped. Last console lines ${where}:\n${guest.serial.quoteTail()}`,
         { cause: e },
       );
     }
@@ -93,46 +99,41 @@ export class LibvirtGuest {
     return guest;
   }
 
-  get readyAfterMs(): number {
-    return this.readyMs;
-  }
-
-  console(): string {
-    return this.text;
-  }
-
-  consoleTail(lines: number): string[] {
-    const all = this.text.replace(/\n$/, '').split('\n');
-    return lines <= 0 ? [] : all.slice(-lines);
-  }
-
   /** Poll the console file until a line matches; a domain that stops meanwhile ends the wait. */
   async waitForConsole(pattern: RegExp, timeoutMs: number): Promise<string> {
-    const re = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
-    const deadline = Date.now() + timeoutMs;
-    for (let polls = 0; ; polls++) {
-      await this.refresh();
-      const line = this.text.split('\n').find((l) => re.test(l));
-      if (line !== undefined) return line;
-      // A stopped guest will print nothing more: ask libvirt now and then (cheaper than every poll).
-      if (polls % 8 === 7 && (await this.state()) !== 'running') {
-        await this.refresh();
-        const late = this.text.split('\n').find((l) => re.test(l));
-        if (late !== undefined) return late;
-        throw new WirelabError(`Guest '${this.opts.name}' stopped before its console matched ${pattern}.`);
+    const waiting = this.serial.waitFor(pattern, timeoutMs, this.opts.name);
+    let settled = false;
+    void waiting.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    // Feed the console while waiting; a stopped domain prints nothing more (asked now and then: cheaper than every poll).
+    void (async () => {
+      for (let polls = 0; !settled; polls++) {
+        await this.refresh().catch(() => undefined);
+        if (polls % 8 === 7 && !settled && (await this.state()) !== 'running') {
+          await this.refresh().catch(() => undefined);
+          this.serial.end('stopped');
+        }
+        await sleep(POLL_MS);
       }
-      if (Date.now() >= deadline) throw new WirelabError(`Guest '${this.opts.name}': no console line matched ${pattern} within ${timeoutMs} ms. Last console lines:\n${this.quoteTail()}`);
-      await sleep(POLL_MS);
-    }
+    })();
+    return waiting;
   }
 
   /** The host-side ports of the guest's NICs, from `virsh domiflist`, matched by MAC. */
   async interfaces(): Promise<GuestInterface[]> {
     const out = (await this.virsh(['domiflist', this.opts.name])).stdout;
-    const rows = out.split('\n').map((l) => l.trim().split(/\s+/)).filter((cols) => cols.length >= 5 && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(cols[4]!));
+    const rows = out
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((cols) => cols.length >= 5 && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(cols[4]!));
     return this.opts.nics.map((nic) => {
       const row = rows.find((cols) => cols[4]!.toLowerCase() === nic.mac.toLowerCase());
-      if (!row || row[0] === '-') throw new WirelabError(`virsh domiflist of '${this.opts.name}' shows no host-side port for the NIC ${nic.mac} on ${nic.bridge}: ${out.trim()}`);
+      if (!row || row[0] === '-')
+        throw new WirelabError(
+          `virsh domiflist of '${this.opts.name}' shows no host-side port for the NIC ${nic.mac} on ${nic.bridge}: ${out.trim()}`,
+        );
       return { ifname: row[0]!, bridge: nic.bridge, mac: nic.mac };
     });
   }
@@ -181,11 +182,22 @@ export class LibvirtGuest {
         const size = Number((await shell.run(['stat', '-c', '%s', this.consoleFile], { allowFailure: true })).stdout.trim());
         if (!(size > this.readBytes)) return;
         const want = size - this.readBytes;
-        const r = await shell.run(['dd', `if=${this.consoleFile}`, 'iflag=skip_bytes,count_bytes', `skip=${this.readBytes}`, `count=${want}`, 'bs=65536', 'status=none'], { allowFailure: true });
+        const r = await shell.run(
+          [
+            'dd',
+            `if=${this.consoleFile}`,
+            'iflag=skip_bytes,count_bytes',
+            `skip=${this.readBytes}`,
+            `count=${want}`,
+            'bs=65536',
+            'status=none',
+          ],
+          { allowFailure: true },
+        );
         if (r.exitCode !== 0) return;
         // The command runner strips one final newline from stdout: put it back when it was there.
         const got = Buffer.byteLength(r.stdout);
-        this.text += (got === want - 1 ? `${r.stdout}\n` : r.stdout).replace(/\r/g, '');
+        this.serial.append(got === want - 1 ? `${r.stdout}\n` : r.stdout);
         this.readBytes = size;
       } finally {
         this.refreshing = null;
@@ -194,18 +206,14 @@ export class LibvirtGuest {
     return this.refreshing;
   }
 
-  private quoteTail(): string {
-    const tail = this.consoleTail(15);
-    return tail.length === 0 || (tail.length === 1 && tail[0] === '') ? '  (the console is empty)' : tail.map((l) => `  | ${l}`).join('\n');
-  }
-
   private virsh(args: string[], allowFailure = false) {
     return this.opts.shell.run(['virsh', '-q', '-c', this.opts.uri, ...args], { allowFailure, timeoutMs: 60_000 });
   }
 }
 
 function validate(opts: LibvirtGuestOptions): RegExp {
-  const bad = (field: string, value: unknown, allowed: string) => new WirelabError(`LibvirtGuest option '${field}' is ${JSON.stringify(value)}; ${allowed}.`, { exitCode: 2 });
+  const bad = (field: string, value: unknown, allowed: string) =>
+    new WirelabError(`LibvirtGuest option '${field}' is ${JSON.stringify(value)}; ${allowed}.`, { exitCode: 2 });
   if (!/^[\w.-]{1,64}$/.test(opts.name)) throw bad('name', opts.name, 'use 1-64 letters, digits, dot, dash or underscore');
   if (!opts.kernel && opts.disks.length === 0) throw bad('kernel', opts.kernel, 'give a kernel (+initrd) or a disk image');
   for (const [i, nic] of opts.nics.entries()) {
@@ -221,24 +229,36 @@ function validate(opts: LibvirtGuestOptions): RegExp {
 
 async function createOverlay(shell: HostShell, disk: string, overlay: string): Promise<string> {
   const info = await shell.run(['qemu-img', 'info', '--output=json', disk], { allowFailure: true });
-  if (info.exitCode !== 0) throw new WirelabError(`The guest disk ${disk} cannot be read on ${shell.label}: ${info.stderr.trim()}. Fix: give the path of a qcow2 or raw image on that host.`);
+  if (info.exitCode !== 0)
+    throw new WirelabError(
+      `The guest disk ${disk} cannot be read on ${shell.label}: ${info.stderr.trim()}. Fix: give the path of a qcow2 or raw image on ` +
+        `that host.`,
+    );
   const format = (JSON.parse(info.stdout) as { format?: string }).format ?? 'raw';
   await shell.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', disk, '-F', format, overlay]);
   return overlay;
 }
 
-const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
+const xmlEscape = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
 
 /** The domain: ACPI for `virsh shutdown`, no reboot (a guest that powers off stays off), file console. */
 export function domainXml(opts: LibvirtGuestOptions, consoleFile: string, overlays: string[]): string {
   const e = xmlEscape;
+  const initrd = opts.initrd ? `<initrd>${e(opts.initrd)}</initrd>` : '';
   const boot = opts.kernel
-    ? `<kernel>${e(opts.kernel)}</kernel>${opts.initrd ? `<initrd>${e(opts.initrd)}</initrd>` : ''}<cmdline>${e(opts.append ?? 'console=ttyS0')}</cmdline>`
+    ? `<kernel>${e(opts.kernel)}</kernel>${initrd}<cmdline>${e(opts.append ?? 'console=ttyS0')}</cmdline>`
     : `<boot dev='hd'/>`;
-  const disks = overlays.map((file, i) => `
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${e(file)}'/><target dev='vd${String.fromCharCode(97 + i)}' bus='virtio'/></disk>`);
-  const nics = opts.nics.map((nic) => `
-    <interface type='bridge'><source bridge='${e(nic.bridge)}'/><mac address='${e(nic.mac.toLowerCase())}'/><model type='virtio'/></interface>`);
+  const disks = overlays.map((file, i) => {
+    const target = `<target dev='vd${String.fromCharCode(97 + i)}' bus='virtio'/>`;
+    return `
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${e(file)}'/>${target}</disk>`;
+  });
+  const nics = opts.nics.map((nic) => {
+    const source = `<source bridge='${e(nic.bridge)}'/><mac address='${e(nic.mac.toLowerCase())}'/>`;
+    return `
+    <interface type='bridge'>${source}<model type='virtio'/></interface>`;
+  });
   return `<domain type='${opts.accel === 'kvm' ? 'kvm' : 'qemu'}'>
   <name>${e(opts.name)}</name>
   <memory unit='MiB'>${opts.memoryMiB}</memory>

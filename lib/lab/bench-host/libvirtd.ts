@@ -21,18 +21,28 @@ export async function checkLibvirtTools(shell: HostShell): Promise<void> {
   for (const tool of TOOLS) if (!(await shell.has(tool))) missing.push(tool);
   if (missing.length > 0) {
     throw new WirelabError(
-      `libvirt is not usable on ${shell.label}: ${missing.join(', ')} not found on its PATH. A bench-host lab runs the guest under libvirt. ` +
-        `Fix: on that host, apt-get install libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils (Debian), or run the nested lab instead.`,
+      `libvirt is not usable on ${shell.label}: ${missing.join(', ')} not found on its PATH. A bench-host lab runs the guest under ` +
+        `libvirt. ` +
+        `Fix: on that host, apt-get install libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils (Debian), or run the ` +
+        `nested lab instead.`,
       { exitCode: 2 },
     );
   }
 }
 
 /** Make sure libvirtd answers on `uri`; start the daemons (and register their stop) if none runs. */
-export async function ensureLibvirtd(shell: HostShell, uri: string, stack: UndoStack, progress: (m: string) => void = () => {}): Promise<{ startedByUs: boolean }> {
+export async function ensureLibvirtd(
+  shell: HostShell,
+  uri: string,
+  stack: UndoStack,
+  progress: (m: string) => void = () => {},
+): Promise<{ startedByUs: boolean }> {
   if (await answers(shell, uri, 15_000)) return { startedByUs: false };
   if (uri !== 'qemu:///system') {
-    throw new WirelabError(`libvirt does not answer at '${uri}' on ${shell.label}. Fix: start libvirtd there, or use qemu:///system (which wirelab starts itself when no daemon runs).`);
+    throw new WirelabError(
+      `libvirt does not answer at '${uri}' on ${shell.label}. Fix: start libvirtd there, or use qemu:///system (which wirelab starts ` +
+        `itself when no daemon runs).`,
+    );
   }
   progress(`starting virtlogd and libvirtd on ${shell.label}`);
   for (const daemon of DAEMONS) {
@@ -43,7 +53,11 @@ export async function ensureLibvirtd(shell: HostShell, uri: string, stack: UndoS
   }
   const deadline = Date.now() + ANSWER_BUDGET_MS;
   while (!(await answers(shell, uri, 20_000))) {
-    if (Date.now() > deadline) throw new WirelabError(`libvirtd was started on ${shell.label} but did not answer at ${uri} within ${ANSWER_BUDGET_MS / 1000} s. Fix: look at its log (/var/log/libvirt/libvirtd.log).`);
+    if (Date.now() > deadline)
+      throw new WirelabError(
+        `libvirtd was started on ${shell.label} but did not answer at ${uri} within ${ANSWER_BUDGET_MS / 1000} s. Fix: look at its ` +
+          `log (/var/log/libvirt/libvirtd.log).`,
+      );
     await sleep(500);
   }
   return { startedByUs: true };

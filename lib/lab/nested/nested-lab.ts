@@ -14,7 +14,7 @@ import { allSettledOrThrow, openRun, unwindOnFailure } from '../bring-up.ts';
 import type { GuestPort, Lab, LabTrafficHost, ProgressFn } from '../lab.ts';
 import { reapStaleRuns } from '../reaper.ts';
 import { StartedLab } from '../started-lab.ts';
-import { ensureDockerEngine } from './docker-engine.ts';
+import { ensureDockerEngine } from '../../runtime/docker-engine.ts';
 import { bridgeCommands, createNetns, ipBatch, tapCommands } from './netns.ts';
 import { QemuGuest } from './qemu-guest.ts';
 import { startTrafficHost } from './traffic-host.ts';

@@ -12,8 +12,19 @@ export async function createNetns(name: string, stack: UndoStack): Promise<void>
   //   solicitations and MLD reports, which would show up as frames nobody sent;
   // - frames crossing our bridges are not handed to iptables (per namespace since Linux 5.x).
   // -e: a key this kernel lacks (no br_netfilter loaded) is not an error.
-  await run('sysctl', ['-qe', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1',
-    'net.bridge.bridge-nf-call-iptables=0', 'net.bridge.bridge-nf-call-ip6tables=0', 'net.bridge.bridge-nf-call-arptables=0'], { netns: name, allowFailure: true });
+  await run(
+    'sysctl',
+    [
+      '-qe',
+      '-w',
+      'net.ipv6.conf.all.disable_ipv6=1',
+      'net.ipv6.conf.default.disable_ipv6=1',
+      'net.bridge.bridge-nf-call-iptables=0',
+      'net.bridge.bridge-nf-call-ip6tables=0',
+      'net.bridge.bridge-nf-call-arptables=0',
+    ],
+    { netns: name, allowFailure: true },
+  );
   await ipBatch(name, ['link set lo up']);
 }
 
@@ -26,7 +37,10 @@ export async function ipBatch(netns: string, commands: string[]): Promise<void> 
 /** Stop every process still inside the namespace (they are the run's: qemu, tcpdump), then delete it. */
 export async function deleteNetns(name: string): Promise<void> {
   const pids = await run('ip', ['netns', 'pids', name], { allowFailure: true });
-  for (const pid of pids.stdout.split('\n').map(Number).filter((n) => n > 1)) {
+  for (const pid of pids.stdout
+    .split('\n')
+    .map(Number)
+    .filter((n) => n > 1)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -38,7 +52,10 @@ export async function deleteNetns(name: string): Promise<void> {
 
 export async function listNetns(): Promise<string[]> {
   const r = await run('ip', ['netns', 'list'], { allowFailure: true });
-  return r.stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter(Boolean);
 }
 
 /**

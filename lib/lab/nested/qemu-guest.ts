@@ -5,9 +5,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { mkdir, readFile, readlink, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { WirelabError } from '../../core/errors.ts';
 import { run } from '../../runtime/exec.ts';
+import { ConsoleEnded, ConsoleGuest, ConsoleTimeout } from '../guest-console.ts';
 import { QmpClient } from './qmp.ts';
 import type { UndoStack } from '../../runtime/teardown.ts';
 
@@ -43,15 +43,12 @@ const KILL_WAIT_MS = 5_000;
 /** Unix socket paths are limited to 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 
-export class QemuGuest {
+export class QemuGuest extends ConsoleGuest {
   readonly pid: number;
-  private readyMs = 0;
 
-  private text = '';
   private readonly exited: Promise<void>;
   private exitStatus: { code: number | null; signal: string | null } | null = null;
   private stderrText = '';
-  private listeners = new Set<() => void>();
   private readonly log: WriteStream;
   private readonly logClosed: Promise<void>;
 
@@ -61,15 +58,13 @@ export class QemuGuest {
     private readonly qmpPath: string,
     private readonly startedAt: number,
   ) {
+    super();
     this.pid = child.pid!;
     this.log = createWriteStream(join(opts.workDir, 'console.log'));
     this.logClosed = new Promise((done) => this.log.on('close', () => done()));
-    // A decoder, not chunk.toString(): a UTF-8 character may be split across two chunks.
-    const decoder = new StringDecoder('utf8');
     child.stdout!.on('data', (chunk: Buffer) => {
       this.log.write(chunk);
-      this.text += decoder.write(chunk).replace(/\r/g, '');
-      for (const notify of this.listeners) notify();
+      this.serial.push(chunk);
     });
     child.stderr!.on('data', (chunk: Buffer) => {
       this.stderrText = (this.stderrText + chunk.toString('utf8')).slice(-8192);
@@ -82,7 +77,7 @@ export class QemuGuest {
         this.exitStatus = { code, signal };
         child.stdin!.destroy();
         this.log.end();
-        for (const notify of this.listeners) notify();
+        this.serial.end(`exited (${describeExit(this.exitStatus)})`);
         done();
       });
     });
@@ -131,8 +126,8 @@ export class QemuGuest {
       await guest.waitForConsole(ready, opts.ready.timeoutMs);
     } catch (e) {
       await guest.kill();
-      if (e instanceof ReadyTimeout) throw guest.readyTimeoutError(ready);
-      if (e instanceof GuestExited) throw guest.earlyExitError();
+      if (e instanceof ConsoleTimeout) throw guest.readyTimeoutError(ready);
+      if (e instanceof ConsoleEnded) throw guest.earlyExitError();
       throw e;
     }
     guest.readyMs = Date.now() - startedAt;
@@ -140,54 +135,9 @@ export class QemuGuest {
     return guest;
   }
 
-  /** Milliseconds from QEMU's start to the ready line. */
-  get readyAfterMs(): number {
-    return this.readyMs;
-  }
-
-  /** The whole serial console so far (carriage returns removed). */
-  console(): string {
-    return this.text;
-  }
-
-  consoleTail(lines: number): string[] {
-    const all = this.text.replace(/\n$/, '').split('\n');
-    return lines <= 0 ? [] : all.slice(-lines);
-  }
-
   /** Wait until a console line (anywhere in the console so far) matches; resolves with that line. */
   waitForConsole(pattern: RegExp, timeoutMs: number): Promise<string> {
-    // A 'g' or 'y' flag would make test() stateful across lines.
-    const re = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
-    let scanned = 0; // complete lines before this offset did not match
-    return new Promise<string>((resolvePromise, reject) => {
-      const check = (): void => {
-        for (let start = scanned; ; ) {
-          const nl = this.text.indexOf('\n', start);
-          const line = nl < 0 ? this.text.slice(start) : this.text.slice(start, nl);
-          if (re.test(line)) return finish(() => resolvePromise(line));
-          if (nl < 0) break;
-          start = scanned = nl + 1;
-        }
-        if (this.exitStatus) finish(() => reject(new GuestExited(this.exitStatus)));
-      };
-      const timer = setTimeout(() => finish(() => reject(new ReadyTimeout('timeout'))), timeoutMs);
-      const finish = (settle: () => void): void => {
-        clearTimeout(timer);
-        this.listeners.delete(check);
-        settle();
-      };
-      this.listeners.add(check);
-      check();
-    }).catch((e: unknown) => {
-      if (e instanceof ReadyTimeout || e instanceof GuestExited) {
-        // Callers other than start() get a readable error; start() rewrites it with more context.
-        e.message = e instanceof ReadyTimeout
-          ? `Guest '${this.opts.name}': no console line matched ${pattern} within ${timeoutMs} ms. Last console lines:\n${this.quoteTail()}`
-          : `Guest '${this.opts.name}' exited (${describeExit(this.exitStatus)}) before its console matched ${pattern}.`;
-      }
-      throw e;
-    });
+    return this.serial.waitFor(pattern, timeoutMs, this.opts.name);
   }
 
   /** Press the ACPI power button (QMP system_powerdown) and wait for QEMU to exit; else kill it. */
@@ -204,7 +154,10 @@ export class QemuGuest {
     } catch {
       // QMP unreachable (QEMU wedged or already exiting): fall through to the wait and the hard stop.
     }
-    const exitedInTime = await Promise.race([this.exited.then(() => true), sleep(Math.max(0, timeoutMs - (Date.now() - t0))).then(() => false)]);
+    const exitedInTime = await Promise.race([
+      this.exited.then(() => true),
+      sleep(Math.max(0, timeoutMs - (Date.now() - t0))).then(() => false),
+    ]);
     if (exitedInTime) {
       await this.logClosed;
       return { graceful: true, ms: Date.now() - t0 };
@@ -227,23 +180,19 @@ export class QemuGuest {
     await this.logClosed;
   }
 
-  private quoteTail(): string {
-    const tail = this.consoleTail(15);
-    return tail.length === 0 || (tail.length === 1 && tail[0] === '') ? '  (the console is empty)' : tail.map((l) => `  | ${l}`).join('\n');
-  }
-
   private readyTimeoutError(pattern: RegExp): WirelabError {
     return new WirelabError(
       `Guest '${this.opts.name}' was not ready within ${this.opts.ready.timeoutMs} ms: no console line matched ${pattern}. ` +
-        `The guest has been stopped. Last console lines (full log: ${join(this.opts.workDir, 'console.log')}):\n${this.quoteTail()}`,
+        `The guest has been stopped. Last console lines (full log: ${join(this.opts.workDir, 'console.log')}):\n${this.serial.quoteTail()}`,
     );
   }
 
   private earlyExitError(): WirelabError {
     const stderr = this.stderrText.trim().split('\n').slice(-5).join(' | ') || '(no stderr)';
     return new WirelabError(
-      `QEMU for guest '${this.opts.name}' exited (${describeExit(this.exitStatus)}) ${Date.now() - this.startedAt} ms after start, before it was ready. ` +
-        `QEMU said: ${stderr}. Last console lines:\n${this.quoteTail()}`,
+      `QEMU for guest '${this.opts.name}' exited (${describeExit(this.exitStatus)}) ${Date.now() - this.startedAt} ms after start, ` +
+        `before it was ready. ` +
+        `QEMU said: ${stderr}. Last console lines:\n${this.serial.quoteTail()}`,
     );
   }
 
@@ -258,21 +207,17 @@ export class QemuGuest {
   }
 }
 
-/** waitForConsole() failures; user-facing (the guest misbehaved), so WirelabErrors. */
-class ReadyTimeout extends WirelabError {}
-class GuestExited extends WirelabError {
-  constructor(readonly status: { code: number | null; signal: string | null } | null) {
-    super('guest exited');
-  }
-}
-
 function validate(opts: QemuGuestOptions): RegExp {
   const bad = (field: string, value: unknown, allowed: string): WirelabError =>
     new WirelabError(`QemuGuest option '${field}' is ${JSON.stringify(value)}; ${allowed}.`, { exitCode: 2 });
   if (!/^[\w.-]{1,64}$/.test(opts.name)) throw bad('name', opts.name, 'use 1-64 letters, digits, dot, dash or underscore');
   if (!opts.kernel && !opts.disk) throw bad('kernel', opts.kernel, 'give a kernel (+initrd) or a disk image');
   if (opts.initrd && !opts.kernel) throw bad('initrd', opts.initrd, 'an initrd needs a kernel');
-  for (const [field, path] of [['kernel', opts.kernel], ['initrd', opts.initrd], ['disk', opts.disk]] as const) {
+  for (const [field, path] of [
+    ['kernel', opts.kernel],
+    ['initrd', opts.initrd],
+    ['disk', opts.disk],
+  ] as const) {
     if (path && !existsSync(path)) throw bad(field, path, 'the file does not exist');
   }
   if (!Number.isInteger(opts.memoryMiB) || opts.memoryMiB < 64) throw bad('memoryMiB', opts.memoryMiB, 'use an integer >= 64');

@@ -7,7 +7,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inBenchmarkRange, ipv4ToInt, MAC_PATTERN, parseCidr } from '../../core/addressing.ts';
-import { docker, ensureDockerEngine, dockerEnv, removeContainersByLabel } from './docker-engine.ts';
+import { docker, ensureDockerEngine, dockerEnv, removeContainersByLabel } from '../../runtime/docker-engine.ts';
 import { WirelabError } from '../../core/errors.ts';
 import { run } from '../../runtime/exec.ts';
 import { SshHost } from '../../runtime/ssh.ts';
@@ -102,12 +102,17 @@ function validateSpec(spec: TrafficHostSpec): void {
     throw bad('mac', spec.mac, 'it must be a unicast MAC such as 02:00:00:00:00:01.');
   }
   const cidr = parseCidr(spec.ipv4);
-  if (!cidr || !inBenchmarkRange(cidr.address)) throw bad('ipv4', spec.ipv4, 'it must be an address with prefix inside 198.18.0.0/15, e.g. 198.18.0.1/24.');
-  for (const [field, address] of [['ipv4', cidr.address], ['gateway', spec.gateway]] as const) {
+  if (!cidr || !inBenchmarkRange(cidr.address))
+    throw bad('ipv4', spec.ipv4, 'it must be an address with prefix inside 198.18.0.0/15, e.g. 198.18.0.1/24.');
+  for (const [field, address] of [
+    ['ipv4', cidr.address],
+    ['gateway', spec.gateway],
+  ] as const) {
     if (address === undefined) continue;
-    if (field === 'gateway' && (!parseCidr(`${address}/32`) || !inBenchmarkRange(address))) throw bad('gateway', address, 'it must be an address inside 198.18.0.0/15.');
-    if (((ipv4ToInt(address) & MGMT_POOL.mask) >>> 0) === MGMT_POOL.base) {
-      throw bad(field, address, 'but 198.19.0.0/16 is the container engine\'s management pool; use 198.18.0.0/16 for lab addresses.');
+    if (field === 'gateway' && (!parseCidr(`${address}/32`) || !inBenchmarkRange(address)))
+      throw bad('gateway', address, 'it must be an address inside 198.18.0.0/15.');
+    if ((ipv4ToInt(address) & MGMT_POOL.mask) >>> 0 === MGMT_POOL.base) {
+      throw bad(field, address, "but 198.19.0.0/16 is the container engine's management pool; use 198.18.0.0/16 for lab addresses.");
     }
   }
 }
@@ -197,7 +202,9 @@ async function inspectContainer(id: string): Promise<{ pid: number; mgmtAddress:
   const [pidText, mgmtAddress] = r.stdout.trim().split(' ');
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 0 || !mgmtAddress) {
-    throw new WirelabError(`Container ${id.slice(0, 12)} has no running process or no management address (inspect said '${r.stdout.trim()}').`);
+    throw new WirelabError(
+      `Container ${id.slice(0, 12)} has no running process or no management address (inspect said '${r.stdout.trim()}').`,
+    );
   }
   return { pid, mgmtAddress };
 }

@@ -5,13 +5,13 @@
 // idempotent and serialized by a lock file.
 //
 // From a setup script:
-//   npx tsx -e "import('./lib/lab/nested/docker-engine.ts').then(m=>m.ensureDockerEngine())"
+//   npx tsx -e "import('./lib/runtime/docker-engine.ts').then(m=>m.ensureDockerEngine())"
 import { spawn } from 'node:child_process';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { WirelabError } from '../../core/errors.ts';
-import { run, type RunOptions, type RunResult } from '../../runtime/exec.ts';
-import { withFileLock } from '../../runtime/file-lock.ts';
+import { WirelabError } from '../core/errors.ts';
+import { run, type RunOptions, type RunResult } from './exec.ts';
+import { withFileLock } from './file-lock.ts';
 
 export const DOCKER_SOCKET = '/var/run/docker.sock';
 /** Where wirelab keeps dockerd's log, pidfile and start lock. */
