@@ -6,6 +6,7 @@ import type { FieldCheck, ObjectSpec, StringSpec } from './schema-engine.ts';
 
 import { ROLES } from '../core/roles.ts';
 import { patternProblem } from './patterns.ts';
+import { EMISSION_CLASSES } from '../analysis/emissions.ts';
 
 export const LAB_KINDS = ['nested', 'host'] as const;
 
@@ -247,6 +248,34 @@ export const profileSchema: ObjectSpec = {
           doc:
             'Bound on the 99th-percentile forwarding latency through the guest, in ms. The default suits a guest under software ' +
             'emulation (TCG) on a busy 2-core machine; tighten it to what the image promises on real hardware.',
+        },
+        latencyP50Ms: {
+          type: 'number',
+          min: 0.001,
+          max: 60_000,
+          default: 2,
+          doc:
+            "Bound on the median forwarding latency through the guest, in ms above the lab's own floor (the same path without " +
+            'the guest, measured per run). The default holds for a good guest under TCG and catches a few ms of added delay.',
+        },
+        latencyAsymmetryMs: {
+          type: 'number',
+          min: 0.001,
+          max: 60_000,
+          default: 1.5,
+          doc:
+            "Bound on the difference between the two directions' median latencies, in ms: a delay in one direction only (a queue, " +
+            'a shaper) shows here even within the median bound.',
+        },
+        guestMayEmit: {
+          type: 'list',
+          items: { type: 'string', enum: EMISSION_CLASSES, doc: 'An emission class.' },
+          default: [],
+          example: 'ipv6-link-local',
+          doc:
+            'Classes of frames the guest may send by itself beyond what its role allows, for an accepted image: ' +
+            `${EMISSION_CLASSES.join(', ')}. Still reported, not failed. An \`l3-forwarder\` may always speak its links' control ` +
+            'plane (arp, ipv6-link-local, igmp, icmp-error); an `l2-bridge` and a `monitor` may send nothing unless listed here.',
         },
       },
     },

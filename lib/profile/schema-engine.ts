@@ -40,7 +40,15 @@ export interface ObjectSpec extends BaseSpec {
   fields: Record<string, FieldSpec>;
 }
 
-export type FieldSpec = StringSpec | NumberSpec | BooleanSpec | ObjectSpec;
+/** A YAML sequence whose every item follows `items` (a class list, a list of names). */
+export interface ListSpec extends BaseSpec {
+  type: 'list';
+  items: FieldSpec;
+  default?: readonly unknown[];
+  maxItems?: number;
+}
+
+export type FieldSpec = StringSpec | NumberSpec | BooleanSpec | ObjectSpec | ListSpec;
 
 export interface SchemaProblem {
   path: string;
@@ -59,6 +67,7 @@ const describe = (v: unknown): string => {
 function typeName(spec: FieldSpec): string {
   if (spec.type === 'object') return 'a mapping';
   if (spec.type === 'string' && spec.enum) return `one of ${spec.enum.join(', ')}`;
+  if (spec.type === 'list') return `a list, each item ${typeName(spec.items)}`;
   return `a ${spec.type}`;
 }
 
@@ -178,6 +187,18 @@ export function validate(spec: FieldSpec, value: unknown, path: string, problems
       }
       return value;
     }
+    case 'list': {
+      if (!Array.isArray(value)) {
+        fail(`is ${describe(value)}, but must be a list.`, `write it as a YAML list, e.g. [${spec.example ?? '…'}].`);
+        return undefined;
+      }
+      if (spec.maxItems !== undefined && value.length > spec.maxItems) {
+        fail(`has ${value.length} items, more than the ${spec.maxItems} allowed.`, `keep at most ${spec.maxItems} items.`);
+        return undefined;
+      }
+      const items = value.map((item, i) => validate(spec.items, item, `${path}[${i}]`, problems));
+      return runChecks(spec, items, path, problems) ? items : undefined;
+    }
   }
 }
 
@@ -205,12 +226,14 @@ export function renderReference(spec: ObjectSpec, path = ''): string[] {
     const full = join(path, key);
     const facts: string[] = [typeName(field)];
     if (field.required) facts.push('required');
-    if ('default' in field && field.default !== undefined) facts.push(`default \`${String(field.default)}\``);
+    if ('default' in field && field.default !== undefined)
+      facts.push(`default \`${Array.isArray(field.default) ? JSON.stringify(field.default) : String(field.default)}\``);
     if (field.type === 'number' && (field.min !== undefined || field.max !== undefined))
       facts.push(`range ${field.min ?? '…'}–${field.max ?? '…'}`);
     if (field.example) facts.push(`e.g. \`${field.example}\``);
     lines.push(`- \`${full}\` (${facts.join('; ')}): ${field.doc}`);
     if (field.type === 'object') lines.push(...renderReference(field, full));
+    if (field.type === 'list' && field.items.type === 'object') lines.push(...renderReference(field.items, `${full}[]`));
   }
   return lines;
 }

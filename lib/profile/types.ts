@@ -1,6 +1,7 @@
 // The shape of a lab profile after validation (defaults filled in). Field documentation lives in
 // profile-schema.ts, the single source for checks and docs.
 
+import type { EmissionClass } from '../analysis/emissions.ts';
 import type { GuestRole } from '../core/roles.ts';
 
 export type { GuestRole };
@@ -37,7 +38,15 @@ interface ProfileCommon {
   kind: LabKind;
   role: GuestRole;
   trafficHosts: { left: TrafficHostProfile; right: TrafficHostProfile };
-  expect: { mtu: number; loadPps: number; frames: number; latencyP99Ms: number };
+  expect: {
+    mtu: number;
+    loadPps: number;
+    frames: number;
+    latencyP99Ms: number;
+    latencyP50Ms: number;
+    latencyAsymmetryMs: number;
+    guestMayEmit: EmissionClass[];
+  };
   host?: BenchHostProfile;
 }
 

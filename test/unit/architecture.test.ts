@@ -18,7 +18,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'rfc2544/trials.ts': ['core', 'analysis', 'report', 'rfc2544/search.ts', 'frames', 'traffic', 'lab'],
   runtime: ['core'],
   images: ['core', 'runtime'],
-  profile: ['core', 'images'],
+  profile: ['core', 'images', 'analysis'],
   lab: ['core', 'runtime', 'images', 'profile', 'lab/nested', 'lab/bench-host'],
   'lab/nested': ['core', 'runtime', 'images', 'profile', 'lab'],
   'lab/bench-host': ['core', 'runtime', 'images', 'profile', 'lab'],

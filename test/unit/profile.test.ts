@@ -51,6 +51,24 @@ describe('lab profiles', () => {
     expect(p.expect.mtu).toBe(1500);
   });
 
+  it('takes a list of tolerated emission classes, and names an unknown one with the known ones', () => {
+    expect(parseProfile(GOOD, path.join(dir, 'p.yaml')).expect.guestMayEmit).toEqual([]);
+    const tolerant = parseProfile(`${GOOD}expect:\n  guestMayEmit: [ipv6-link-local, igmp]\n`, path.join(dir, 'p.yaml'));
+    expect(tolerant.expect.guestMayEmit).toEqual(['ipv6-link-local', 'igmp']);
+    const problems = problemsOf(`${GOOD}expect:\n  guestMayEmit: [ipv6-linklocal]\n`);
+    expect(problems[0]!.path).toBe('expect.guestMayEmit[0]');
+    expect(problems[0]!.fix).toMatch(/did you mean 'ipv6-link-local'/);
+    expect(problemsOf(`${GOOD}expect:\n  guestMayEmit: arp\n`)[0]!.message).toMatch(/must be a list/);
+  });
+
+  it('refuses a console pattern that would backtrack catastrophically, and an empty one', () => {
+    const bad = GOOD.replace('    reference: l2-bridge', '    reference: l2-bridge\n  ready:\n    consolePattern: "^(\\\\S+\\\\s*)*ready$"');
+    expect(problemsOf(bad)[0]).toMatchObject({ path: 'guest.ready.consolePattern' });
+    expect(problemsOf(bad)[0]!.message).toMatch(/repeated group that itself repeats/);
+    const empty = GOOD.replace('    reference: l2-bridge', '    reference: l2-bridge\n  ready:\n    consolePattern: ""');
+    expect(problemsOf(empty)[0]!.message).toMatch(/empty/);
+  });
+
   it('reports a missing required field with its path and line', () => {
     const problems = problemsOf(GOOD.replace('role: l2-bridge\n', ''));
     expect(problems).toHaveLength(1);
