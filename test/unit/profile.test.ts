@@ -62,7 +62,10 @@ describe('lab profiles', () => {
   });
 
   it('refuses a console pattern that would backtrack catastrophically, and an empty one', () => {
-    const bad = GOOD.replace('    reference: l2-bridge', '    reference: l2-bridge\n  ready:\n    consolePattern: "^(\\\\S+\\\\s*)*ready$"');
+    const bad = GOOD.replace(
+      '    reference: l2-bridge',
+      '    reference: l2-bridge\n  ready:\n    consolePattern: "^(\\\\S+\\\\s*)*ready$"',
+    );
     expect(problemsOf(bad)[0]).toMatchObject({ path: 'guest.ready.consolePattern' });
     expect(problemsOf(bad)[0]!.message).toMatch(/repeated group that itself repeats/);
     const empty = GOOD.replace('    reference: l2-bridge', '    reference: l2-bridge\n  ready:\n    consolePattern: ""');
