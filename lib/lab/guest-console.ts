@@ -76,8 +76,9 @@ export class GuestConsole {
         }
       };
       const timer = setTimeout(() => {
-        const message = `Guest '${guest}': no console line matched ${pattern} within ${timeoutMs} ms. Last console lines:\n${this.quoteTail()}`;
-        finish(() => reject(new ConsoleTimeout(message)));
+        const message = `Guest '${guest}': no console line matched ${pattern} within ${timeoutMs} ms. Last console lines:\n`;
+        finish(() => reject(new ConsoleTimeout(message + this.quoteTail())));
+        return;
       }, timeoutMs);
       const finish = (settle: () => void): void => {
         clearTimeout(timer);
