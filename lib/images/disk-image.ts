@@ -12,7 +12,7 @@ import { chmod, copyFile, lstat, mkdir, open, readFile, readdir, readlink, renam
 import { join, resolve } from 'node:path';
 import { WirelabError } from '../core/errors.ts';
 import { repoPath } from '../core/paths.ts';
-import type { GuestRole } from '../profile/types.ts';
+import type { GuestRole } from '../core/roles.ts';
 import { run } from '../runtime/exec.ts';
 import { withFileLock } from '../runtime/file-lock.ts';
 import { readyPatternFor } from './reference-image.ts';
@@ -46,40 +46,60 @@ export interface BuiltDiskImage {
   base: { built: boolean; buildMs: number };
 }
 
-export const DISK_IMAGES: readonly DiskImageSpec[] = Object.freeze([
-  {
-    name: 'debian-bridge-brctl', role: 'l2-bridge',
-    description: 'Linux bridge made as the OpenContrail guide makes it: bridge-utils and an rc.local (brctl addbr/addif); STP off, NIC MTU 1508.',
-  },
-  {
-    name: 'debian-bridge-ovs', role: 'l2-bridge',
-    description: 'Open vSwitch bridge br0 with eth0 and eth1 as ports, the NORMAL action, no STP; NIC MTU 1508.',
-  },
-  {
-    name: 'debian-router', role: 'l3-forwarder',
-    description: 'Kernel IPv4 router: ip_forward=1 and rp_filter off (sysctl.d), eth0 198.18.1.1/24 and eth1 198.18.2.1/24 (ifupdown).',
-  },
-  {
-    name: 'debian-monitor', role: 'monitor',
-    description: 'Passive analyzer: NICs up, promiscuous, no addresses, ARP and IPv6 off; prints rx counters on the console when they change.',
-  },
-  {
-    name: 'debian-bridge-stp', role: 'l2-bridge', from: 'debian-bridge-brctl', fault: 'stp',
-    description: 'The brctl bridge with STP on: sends BPDUs to 01:80:c2:00:00:00 and forwards only after 30 s.',
-  },
-  {
-    name: 'debian-bridge-hairpin', role: 'l2-bridge', from: 'debian-bridge-brctl', fault: 'hairpin',
-    description: 'The brctl bridge with hairpin mode on both ports: flooded frames also go back out of the port they came in on.',
-  },
-  {
-    name: 'debian-bridge-skew', role: 'l2-bridge', from: 'debian-bridge-brctl', fault: 'skew',
-    description: 'The brctl bridge plus 3 ms of netem delay on eth1 egress: left to right is 3 ms slower than right to left.',
-  },
-  {
-    name: 'debian-bridge-dhcp', role: 'l2-bridge', from: 'debian-bridge-brctl', fault: 'dhcp',
-    description: 'The brctl bridge running dhclient on br0: it broadcasts DHCP discovers out of both ports.',
-  },
-].map((s) => Object.freeze(s as DiskImageSpec)));
+export const DISK_IMAGES: readonly DiskImageSpec[] = Object.freeze(
+  [
+    {
+      name: 'debian-bridge-brctl',
+      role: 'l2-bridge',
+      description:
+        'Linux bridge made as the OpenContrail guide makes it: bridge-utils and an rc.local (brctl addbr/addif); STP off, NIC MTU 1508.',
+    },
+    {
+      name: 'debian-bridge-ovs',
+      role: 'l2-bridge',
+      description: 'Open vSwitch bridge br0 with eth0 and eth1 as ports, the NORMAL action, no STP; NIC MTU 1508.',
+    },
+    {
+      name: 'debian-router',
+      role: 'l3-forwarder',
+      description: 'Kernel IPv4 router: ip_forward=1 and rp_filter off (sysctl.d), eth0 198.18.1.1/24 and eth1 198.18.2.1/24 (ifupdown).',
+    },
+    {
+      name: 'debian-monitor',
+      role: 'monitor',
+      description:
+        'Passive analyzer: NICs up, promiscuous, no addresses, ARP and IPv6 off; prints rx counters on the console when they change.',
+    },
+    {
+      name: 'debian-bridge-stp',
+      role: 'l2-bridge',
+      from: 'debian-bridge-brctl',
+      fault: 'stp',
+      description: 'The brctl bridge with STP on: sends BPDUs to 01:80:c2:00:00:00 and forwards only after 30 s.',
+    },
+    {
+      name: 'debian-bridge-hairpin',
+      role: 'l2-bridge',
+      from: 'debian-bridge-brctl',
+      fault: 'hairpin',
+      description: 'The brctl bridge with hairpin mode on both ports: flooded frames also go back out of the port they came in on.',
+    },
+    {
+      name: 'debian-bridge-skew',
+      role: 'l2-bridge',
+      from: 'debian-bridge-brctl',
+      fault: 'skew',
+      description: 'The brctl bridge plus 3 ms of netem delay on eth1 egress: left to right is 3 ms slower than right to left.',
+    },
+    {
+      name: 'debian-bridge-dhcp',
+      role: 'l2-bridge',
+      from: 'debian-bridge-brctl',
+      fault: 'dhcp',
+      description: 'The brctl bridge running dhclient on br0: it broadcasts DHCP discovers out of both ports.',
+    },
+  ].map((s) => Object.freeze(s as DiskImageSpec)),
+);
 
 /** Bump when the build changes in a way the recipe files and the layout below do not capture. */
 const FORMAT = 'wirelab-disk-image/1';
@@ -106,12 +126,25 @@ const BUDGET_MS = {
 } as const;
 
 /** A clean environment inside the chroot: the host's variables (TMPDIR, locale, …) do not apply there. */
-const CHROOT_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LC_ALL=C', 'TMPDIR=/tmp', 'DEBIAN_FRONTEND=noninteractive'];
+const CHROOT_ENV = [
+  'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  'HOME=/root',
+  'LC_ALL=C',
+  'TMPDIR=/tmp',
+  'DEBIAN_FRONTEND=noninteractive',
+];
 
 /** Host tools the build needs and the Debian package of each. */
 const HOST_TOOLS: readonly (readonly [string, string])[] = [
-  ['debootstrap', 'debootstrap'], ['unshare', 'util-linux'], ['zstd', 'zstd'], ['mkfs.fat', 'dosfstools'], ['syslinux', 'syslinux'],
-  ['mcopy', 'mtools'], ['sfdisk', 'fdisk'], ['mke2fs', 'e2fsprogs'], ['qemu-img', 'qemu-utils'],
+  ['debootstrap', 'debootstrap'],
+  ['unshare', 'util-linux'],
+  ['zstd', 'zstd'],
+  ['mkfs.fat', 'dosfstools'],
+  ['syslinux', 'syslinux'],
+  ['mcopy', 'mtools'],
+  ['sfdisk', 'fdisk'],
+  ['mke2fs', 'e2fsprogs'],
+  ['qemu-img', 'qemu-utils'],
 ];
 const MBR_CANDIDATES = ['/usr/lib/SYSLINUX/mbr.bin', '/usr/lib/syslinux/mbr/mbr.bin'];
 
@@ -140,7 +173,10 @@ export function recipeChain(name: string): DiskImageSpec[] {
 
 /** Debian package names of a `packages` file: one or more a line, `#` starts a comment. */
 export function parsePackageList(text: string): string[] {
-  return text.split('\n').flatMap((line) => line.replace(/#.*/, '').trim().split(/\s+/)).filter(Boolean);
+  return text
+    .split('\n')
+    .flatMap((line) => line.replace(/#.*/, '').trim().split(/\s+/))
+    .filter(Boolean);
 }
 
 interface RecipeEntry {
@@ -188,8 +224,14 @@ export async function baseDigest(): Promise<string> {
 export async function diskImageDigest(name: string): Promise<string> {
   const chain = recipeChain(name);
   const spec = chain.at(-1)!;
-  const hash = createHash('sha256').update(`${FORMAT}\0image\0${spec.name}\0${spec.role}\0${JSON.stringify(LAYOUT)}\0${await baseDigest()}`);
-  hashEntries(hash, 'base', (await readRecipeTree(join(RECIPES_DIR, 'base'))).filter((e) => !isBaseBuildInput(e)));
+  const hash = createHash('sha256').update(
+    `${FORMAT}\0image\0${spec.name}\0${spec.role}\0${JSON.stringify(LAYOUT)}\0${await baseDigest()}`,
+  );
+  hashEntries(
+    hash,
+    'base',
+    (await readRecipeTree(join(RECIPES_DIR, 'base'))).filter((e) => !isBaseBuildInput(e)),
+  );
   for (const link of chain) hashEntries(hash, link.name, await readRecipeTree(join(RECIPES_DIR, link.name)));
   return hash.digest('hex');
 }
@@ -219,8 +261,15 @@ export async function buildDiskImage(name: string, opts: DiskBuildOptions = {}):
   const stem = join(cacheDir, `${spec.name}-${digest.slice(0, 16)}`);
   const disk = `${stem}.qcow2`;
   const result = (manifest: Manifest, built: boolean, base: BuiltDiskImage['base']): BuiltDiskImage => ({
-    name: spec.name, role: spec.role, disk, digest, readyPattern: readyPatternFor(spec.role),
-    kernel: manifest.kernel, built, buildMs: manifest.buildMs, base,
+    name: spec.name,
+    role: spec.role,
+    disk,
+    digest,
+    readyPattern: readyPatternFor(spec.role),
+    kernel: manifest.kernel,
+    built,
+    buildMs: manifest.buildMs,
+    base,
   });
   const cached = await readManifest(stem);
   if (cached && existsSync(disk)) return result(cached, false, { built: false, buildMs: 0 });
@@ -259,7 +308,7 @@ async function ensureBase(cacheDir: string, log: (line: string) => void): Promis
   const tarball = join(cacheDir, `base-${SUITE}-${(await baseDigest()).slice(0, 16)}.tar.zst`);
   if (existsSync(tarball)) return { tarball, built: false, buildMs: 0 };
   const lock = join(cacheDir, 'locks', 'base.lock');
-  return withFileLock(lock, { timeoutMs: BUDGET_MS.baseLock, purpose: 'another build of the disk images\' base rootfs' }, async () => {
+  return withFileLock(lock, { timeoutMs: BUDGET_MS.baseLock, purpose: "another build of the disk images' base rootfs" }, async () => {
     if (existsSync(tarball)) return { tarball, built: false, buildMs: 0 };
     const t0 = Date.now();
     await withBuildDir(cacheDir, 'base', async (dir) => {
@@ -269,16 +318,33 @@ async function ensureBase(cacheDir: string, log: (line: string) => void): Promis
       log(`disk images base: debootstrap ${SUITE} minbase + ${packages.join(' ')}`);
       // In a mount and pid namespace of its own: whatever debootstrap mounts in the tree, and whatever a
       // package's script starts, ends with it, even when the build is interrupted.
-      await run('unshare', [...ISOLATE, 'env', '-i', ...CHROOT_ENV, 'debootstrap', '--variant=minbase', `--include=${packages.join(',')}`, SUITE, tree, mirror], {
-        timeoutMs: BUDGET_MS.debootstrap,
-      });
+      await run(
+        'unshare',
+        [
+          ...ISOLATE,
+          'env',
+          '-i',
+          ...CHROOT_ENV,
+          'debootstrap',
+          '--variant=minbase',
+          `--include=${packages.join(',')}`,
+          SUITE,
+          tree,
+          mirror,
+        ],
+        {
+          timeoutMs: BUDGET_MS.debootstrap,
+        },
+      );
       await withBuildGuards(tree, async () => {
         await copyRecipeFiles(join(RECIPES_DIR, 'base', 'rootfs'), tree);
         await runRecipeScript(tree, join(RECIPES_DIR, 'base', 'setup.sh'), 'base');
       });
       log('disk images base: packing the rootfs');
       const tmp = join(dir, 'base.tar.zst');
-      await run('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--zstd', '-C', tree, '-cf', tmp, '.'], { timeoutMs: BUDGET_MS.tar });
+      await run('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--zstd', '-C', tree, '-cf', tmp, '.'], {
+        timeoutMs: BUDGET_MS.tar,
+      });
       await rename(tmp, tarball);
     });
     const buildMs = Date.now() - t0;
@@ -303,7 +369,10 @@ async function inChroot(tree: string, argv: string[], timeoutMs: number, env: st
 async function withBuildGuards<T>(tree: string, work: () => Promise<T>): Promise<T> {
   const resolvConf = join(tree, 'etc', 'resolv.conf');
   const policy = join(tree, 'usr', 'sbin', 'policy-rc.d');
-  const hadResolvConf = await lstat(resolvConf).then(() => true, () => false);
+  const hadResolvConf = await lstat(resolvConf).then(
+    () => true,
+    () => false,
+  );
   const savedResolvConf = hadResolvConf ? await readFile(resolvConf).catch(() => undefined) : undefined;
   await rm(resolvConf, { force: true });
   await copyFile('/etc/resolv.conf', resolvConf).catch(() => writeFile(resolvConf, ''));
@@ -350,10 +419,17 @@ async function runRecipeScript(tree: string, script: string, image: string): Pro
 async function buildImage(spec: DiskImageSpec, tarball: string, dir: string, disk: string, log: (line: string) => void): Promise<string> {
   const tree = join(dir, 'tree');
   await mkdir(tree);
-  await run('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--zstd', '-C', tree, '-xpf', tarball], { timeoutMs: BUDGET_MS.tar });
+  await run('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--zstd', '-C', tree, '-xpf', tarball], {
+    timeoutMs: BUDGET_MS.tar,
+  });
   const chain = recipeChain(spec.name);
-  const packages = [...new Set((await Promise.all(chain.map((s) => readFile(join(RECIPES_DIR, s.name, 'packages'), 'utf8').catch(() => ''))))
-    .flatMap(parsePackageList))];
+  const packages = [
+    ...new Set(
+      (await Promise.all(chain.map((s) => readFile(join(RECIPES_DIR, s.name, 'packages'), 'utf8').catch(() => '')))).flatMap(
+        parsePackageList,
+      ),
+    ),
+  ];
   const rootUuid = randomUUID();
   await withBuildGuards(tree, async () => {
     if (packages.length) {
@@ -365,7 +441,17 @@ async function buildImage(spec: DiskImageSpec, tarball: string, dir: string, dis
       await runRecipeScript(tree, join(RECIPES_DIR, link.name, 'setup.sh'), spec.name);
     }
     await writeFile(join(tree, 'etc', 'hostname'), `${spec.name}\n`);
-    await writeFile(join(tree, 'etc', 'hosts'), `127.0.0.1\tlocalhost\n127.0.1.1\t${spec.name}\n::1\tlocalhost ip6-localhost ip6-loopback\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n`);
+    await writeFile(
+      join(tree, 'etc', 'hosts'),
+      [
+        `127.0.0.1\tlocalhost`,
+        `127.0.1.1\t${spec.name}`,
+        '::1\tlocalhost ip6-localhost ip6-loopback',
+        'ff02::1\tip6-allnodes',
+        'ff02::2\tip6-allrouters',
+        '',
+      ].join('\n'),
+    );
     await writeFile(join(tree, 'etc', 'fstab'), `UUID=${rootUuid}\t/\text4\terrors=remount-ro\t0\t1\n`);
     await runRecipeScript(tree, join(RECIPES_DIR, 'base', 'finalize.sh'), spec.name);
   });
@@ -393,17 +479,24 @@ async function checkTree(tree: string, name: string): Promise<void> {
   if (existsSync(join(tree, 'etc/udev/rules.d/70-persistent-net.rules'))) problems.push('/etc/udev/rules.d/70-persistent-net.rules exists');
   const machineId = await readFile(join(tree, 'etc/machine-id'), 'utf8').catch(() => undefined);
   if (machineId !== '') problems.push('/etc/machine-id is not empty');
-  if (existsSync(join(tree, 'usr/sbin/policy-rc.d'))) problems.push('the build\'s policy-rc.d is still there');
+  if (existsSync(join(tree, 'usr/sbin/policy-rc.d'))) problems.push("the build's policy-rc.d is still there");
   const keys = (await readdir(join(tree, 'etc/ssh')).catch(() => [] as string[])).filter((f) => f.startsWith('ssh_host_'));
   if (keys.length) problems.push(`build-time SSH host keys: ${keys.join(', ')}`);
-  if (problems.length) throw new WirelabError(`Disk image ${name}: its tree breaks the image contract: ${problems.join('; ')}. Fix: the recipe in images/disk/${name}/.`);
+  if (problems.length)
+    throw new WirelabError(
+      `Disk image ${name}: its tree breaks the image contract: ${problems.join('; ')}. Fix: the recipe in images/disk/${name}/.`,
+    );
 }
 
 /** The one kernel version in the tree's /boot (vmlinuz-V with initrd.img-V). */
 async function kernelOf(tree: string): Promise<string> {
   const boot = await readdir(join(tree, 'boot'));
-  const versions = boot.filter((f) => f.startsWith('vmlinuz-')).map((f) => f.slice('vmlinuz-'.length)).filter((v) => boot.includes(`initrd.img-${v}`));
-  if (versions.length !== 1) throw new WirelabError(`The image tree's /boot holds ${versions.length} kernels with an initramfs (${boot.join(', ')}); expected one.`);
+  const versions = boot
+    .filter((f) => f.startsWith('vmlinuz-'))
+    .map((f) => f.slice('vmlinuz-'.length))
+    .filter((v) => boot.includes(`initrd.img-${v}`));
+  if (versions.length !== 1)
+    throw new WirelabError(`The image tree's /boot holds ${versions.length} kernels with an initramfs (${boot.join(', ')}); expected one.`);
   return versions[0]!;
 }
 
@@ -417,30 +510,63 @@ async function assembleDisk(tree: string, kernel: string, rootUuid: string, dir:
   const rootStartMiB = bootStartMiB + LAYOUT.bootMiB;
   const boot = join(dir, 'boot.img');
   // -h: the partition's offset in sectors, which the FAT boot sector needs to find syslinux on the disk.
-  await run('mkfs.fat', ['-F', '16', '-n', 'BOOT', '-h', String(bootStartMiB * 2048), '-C', boot, String(LAYOUT.bootMiB * 1024)], { timeoutMs: BUDGET_MS.mkfs });
+  await run('mkfs.fat', ['-F', '16', '-n', 'BOOT', '-h', String(bootStartMiB * 2048), '-C', boot, String(LAYOUT.bootMiB * 1024)], {
+    timeoutMs: BUDGET_MS.mkfs,
+  });
   await run('syslinux', ['--install', boot], { timeoutMs: BUDGET_MS.quick });
   const cfg = join(dir, 'syslinux.cfg');
-  await writeFile(cfg, [
-    'SERIAL 0 115200', 'DEFAULT debian', 'PROMPT 0', 'TIMEOUT 0', 'LABEL debian', '  KERNEL /vmlinuz', '  INITRD /initrd.img',
-    `  APPEND root=UUID=${rootUuid} ro ${LAYOUT.append}`, '',
-  ].join('\n'));
-  for (const [from, to] of [[join(tree, 'boot', `vmlinuz-${kernel}`), '::/vmlinuz'], [join(tree, 'boot', `initrd.img-${kernel}`), '::/initrd.img'], [cfg, '::/syslinux.cfg']]) {
+  await writeFile(
+    cfg,
+    [
+      'SERIAL 0 115200',
+      'DEFAULT debian',
+      'PROMPT 0',
+      'TIMEOUT 0',
+      'LABEL debian',
+      '  KERNEL /vmlinuz',
+      '  INITRD /initrd.img',
+      `  APPEND root=UUID=${rootUuid} ro ${LAYOUT.append}`,
+      '',
+    ].join('\n'),
+  );
+  for (const [from, to] of [
+    [join(tree, 'boot', `vmlinuz-${kernel}`), '::/vmlinuz'],
+    [join(tree, 'boot', `initrd.img-${kernel}`), '::/initrd.img'],
+    [cfg, '::/syslinux.cfg'],
+  ]) {
     await run('mcopy', ['-o', '-i', boot, from!, to!], { timeoutMs: BUDGET_MS.quick });
   }
 
   const root = join(dir, 'root.img');
   await createSparse(root, LAYOUT.rootMiB * mib);
-  await run('mke2fs', ['-q', '-F', '-t', 'ext4', '-L', 'root', '-U', rootUuid, '-d', tree, '-E', 'lazy_itable_init=1,lazy_journal_init=1', root], {
-    timeoutMs: BUDGET_MS.mkfs,
-  });
+  await run(
+    'mke2fs',
+    ['-q', '-F', '-t', 'ext4', '-L', 'root', '-U', rootUuid, '-d', tree, '-E', 'lazy_itable_init=1,lazy_journal_init=1', root],
+    {
+      timeoutMs: BUDGET_MS.mkfs,
+    },
+  );
 
   const raw = join(dir, 'disk.raw');
   await createSparse(raw, (rootStartMiB + LAYOUT.rootMiB) * mib);
-  const table = `label: dos\nunit: sectors\n\nstart=${bootStartMiB * 2048}, size=${LAYOUT.bootMiB * 2048}, type=e, bootable\nstart=${rootStartMiB * 2048}, type=83\n`;
+  const table = [
+    'label: dos',
+    'unit: sectors',
+    '',
+    `start=${bootStartMiB * 2048}, size=${LAYOUT.bootMiB * 2048}, type=e, bootable`,
+    `start=${rootStartMiB * 2048}, type=83`,
+    '',
+  ].join('\n');
   await run('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', raw], { input: table, timeoutMs: BUDGET_MS.quick });
-  await run('dd', [`if=${await mbrCode()}`, `of=${raw}`, 'bs=440', 'count=1', 'conv=notrunc', 'status=none'], { timeoutMs: BUDGET_MS.quick });
-  await run('dd', [`if=${boot}`, `of=${raw}`, 'bs=1M', `seek=${bootStartMiB}`, 'conv=notrunc,sparse', 'status=none'], { timeoutMs: BUDGET_MS.mkfs });
-  await run('dd', [`if=${root}`, `of=${raw}`, 'bs=1M', `seek=${rootStartMiB}`, 'conv=notrunc,sparse', 'status=none'], { timeoutMs: BUDGET_MS.mkfs });
+  await run('dd', [`if=${await mbrCode()}`, `of=${raw}`, 'bs=440', 'count=1', 'conv=notrunc', 'status=none'], {
+    timeoutMs: BUDGET_MS.quick,
+  });
+  await run('dd', [`if=${boot}`, `of=${raw}`, 'bs=1M', `seek=${bootStartMiB}`, 'conv=notrunc,sparse', 'status=none'], {
+    timeoutMs: BUDGET_MS.mkfs,
+  });
+  await run('dd', [`if=${root}`, `of=${raw}`, 'bs=1M', `seek=${rootStartMiB}`, 'conv=notrunc,sparse', 'status=none'], {
+    timeoutMs: BUDGET_MS.mkfs,
+  });
   await rm(root);
   const tmp = join(dir, 'disk.qcow2');
   await run('qemu-img', ['convert', '-c', '-O', 'qcow2', raw, tmp], { timeoutMs: BUDGET_MS.convert });
@@ -458,7 +584,8 @@ async function createSparse(path: string, bytes: number): Promise<void> {
 
 async function mbrCode(): Promise<string> {
   const found = MBR_CANDIDATES.find((p) => existsSync(p));
-  if (!found) throw new WirelabError(`syslinux's MBR boot code is missing (${MBR_CANDIDATES.join(' or ')}). Fix: apt-get install syslinux.`);
+  if (!found)
+    throw new WirelabError(`syslinux's MBR boot code is missing (${MBR_CANDIDATES.join(' or ')}). Fix: apt-get install syslinux.`);
   return found;
 }
 
@@ -469,7 +596,10 @@ async function checkHostTools(): Promise<void> {
     if (r.exitCode !== 0 && !missing.includes(pkg)) missing.push(pkg);
   }
   if (!MBR_CANDIDATES.some((p) => existsSync(p)) && !missing.includes('syslinux')) missing.push('syslinux');
-  if (missing.length) throw new WirelabError(`Cannot build the Debian disk images: missing tools. Fix: apt-get install ${missing.join(' ')} (or run scripts/setup.sh).`);
+  if (missing.length)
+    throw new WirelabError(
+      `Cannot build the Debian disk images: missing tools. Fix: apt-get install ${missing.join(' ')} (or run scripts/setup.sh).`,
+    );
 }
 
 /**

@@ -32,7 +32,8 @@ function diskProfile(image: BuiltDiskImage): string {
       : 'trafficHosts:\n  left: { ipv4: 198.18.0.1/24 }\n  right: { ipv4: 198.18.0.2/24 }\n';
   const text =
     `name: ${image.name}\nkind: nested\nrole: ${image.role}\n` +
-    `guest:\n  image: { disk: ${image.disk} }\n  ready: { consolePattern: '${image.readyPattern.replace(/'/g, "''")}', timeoutSeconds: ${readySeconds} }\n` +
+    `guest:\n  image: { disk: ${image.disk} }\n` +
+    `  ready: { consolePattern: '${image.readyPattern.replace(/'/g, "''")}', timeoutSeconds: ${readySeconds} }\n` +
     hosts;
   const file = path.join(dir, `${image.name}-${Math.random().toString(16).slice(2, 8)}.yaml`);
   writeFileSync(file, text);
