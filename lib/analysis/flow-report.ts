@@ -101,6 +101,11 @@ export interface FlowResult {
   latencyUs: Percentiles | null;
   /** The same latencies per frame, in sequence order (frames seen at both ports only). */
   latencySamplesUs: number[];
+  /**
+   * The lab's own path without the guest: sending host's NIC → the guest's ingress port, µs. Meaningful
+   * only where both are captured on one clock (the nested lab); null when no frame was seen at both.
+   */
+  instrumentUs: Percentiles | null;
   rewrites: RewriteCounts;
   /** The first frames that arrived different from what was sent (up to 5). */
   differences: FrameDifference[];
@@ -159,7 +164,8 @@ export const MAX_EMISSIONS_LISTED = 1000;
 class FlowState {
   /** Sightings of each sequence number at each point (saturating at 255). */
   readonly seen: Record<CapturePoint, Uint8Array>;
-  /** First-arrival capture time (ns, as a double: µs precision is plenty for latency) at the guest ports. */
+  /** First-sighting capture time (ns, as a double: µs precision is plenty for latency) at the sender and the guest ports. */
+  readonly senderTs: Float64Array;
   readonly ingressTs: Float64Array;
   readonly egressTs: Float64Array;
   duplicated = 0;
@@ -191,6 +197,7 @@ class FlowState {
     const n = spec.frames.count;
     this.signatureOffset = n > 0 ? findSignature(spec.frames.frameAt(0)) : -1;
     this.seen = Object.fromEntries(CAPTURE_POINTS.map((p) => [p, new Uint8Array(n)])) as Record<CapturePoint, Uint8Array>;
+    this.senderTs = new Float64Array(n).fill(NO_TS);
     this.ingressTs = new Float64Array(n).fill(NO_TS);
     this.egressTs = new Float64Array(n).fill(NO_TS);
     this.path = flowPath(spec);
@@ -322,7 +329,10 @@ function recordFrame(state: FlowState, point: CapturePoint, seq: number, frame: 
   } else if (point === path.egress) {
     if (seen[seq] === 0) state.egressTs[seq] = ts;
   }
-  if (point === path.sender && seen[seq] !== 0) noteReflection(state, seq, 'atSender');
+  if (point === path.sender) {
+    if (seen[seq] === 0) state.senderTs[seq] = ts;
+    else noteReflection(state, seq, 'atSender');
+  }
   if (point === path.receiver) {
     if (seen[seq] !== 0) state.duplicated++;
     else {
@@ -458,12 +468,7 @@ function finishFlow(state: FlowState): FlowResult {
       if (lostSeqs.length < MAX_LISTED) lostSeqs.push(seq);
     }
   }
-  const latencySamplesUs: number[] = [];
-  for (let seq = 0; seq < count; seq++) {
-    const a = state.ingressTs[seq]!;
-    const b = state.egressTs[seq]!;
-    if (a !== NO_TS && b !== NO_TS) latencySamplesUs.push((b - a) / 1000);
-  }
+  const latencySamplesUs = timeBetween(state.ingressTs, state.egressTs);
   return {
     flowId: state.flowId,
     name: spec.name,
@@ -478,9 +483,21 @@ function finishFlow(state: FlowState): FlowResult {
     reordered: { count: state.reorderCount, maxDisplacement: state.maxDisplacement },
     latencyUs: percentiles(latencySamplesUs),
     latencySamplesUs,
+    instrumentUs: percentiles(timeBetween(state.senderTs, state.ingressTs)),
     rewrites: state.rewrites,
     differences: state.differences,
   };
+}
+
+/** Per sequence number seen at both points: the time from the first to the second, µs. */
+function timeBetween(from: Float64Array, to: Float64Array): number[] {
+  const out: number[] = [];
+  for (let seq = 0; seq < from.length; seq++) {
+    const a = from[seq]!;
+    const b = to[seq]!;
+    if (a !== NO_TS && b !== NO_TS) out.push((b - a) / 1000);
+  }
+  return out;
 }
 
 function countSeen(seen: Uint8Array): number {

@@ -12,8 +12,11 @@ import { writeAllureEnvironment } from './run-environment.ts';
 
 const ROOT = REPO_ROOT;
 const SUITES_DIR = path.join(ROOT, 'suites');
-/** Suites that apply to every role; the rest are named after the role they qualify (`<role>` or `<role>-<part>`). */
-const COMMON_SUITES = ['image-hygiene', 'readiness'];
+/**
+ * A role's suites are named after it (`<role>` or `<role>-<part>`). Each makes the checks every role
+ * shares (readiness, emissions, image hygiene) on its own boot; the suites `readiness` and
+ * `image-hygiene` make them alone, on a lab of their own, when named.
+ */
 
 export function availableSuites(): string[] {
   return readdirSync(SUITES_DIR)
@@ -23,7 +26,7 @@ export function availableSuites(): string[] {
 }
 
 export function defaultSuitesFor(role: GuestRole): string[] {
-  return availableSuites().filter((s) => s === role || s.startsWith(`${role}-`) || COMMON_SUITES.includes(s));
+  return availableSuites().filter((s) => s === role || s.startsWith(`${role}-`));
 }
 
 /** `i/n` with 1 ≤ i ≤ n: vitest's own shard notation (test files are split between the shards). */

@@ -47,6 +47,8 @@ export interface FlowOptions {
   /** Frame bytes without FCS (60..9216), or 'imix' (see IMIX_SIZES). */
   size: number | 'imix';
   vary?: FlowVary;
+  /** When the flow's first frame goes, relative to the schedule's start (ns): interleaves flows sent together. */
+  startNs?: bigint;
 }
 
 /** A frame of a flow: `tsNs` is when to send it, relative to the flow's start. */
@@ -85,6 +87,7 @@ export class Flow implements Iterable<FlowFrame> {
   private readonly size: number | 'imix';
   private readonly intervalNs: number;
   private readonly burst: number;
+  private readonly startNs: bigint;
   private readonly sigOff: number;
   private readonly fields: VaryingField[];
   private readonly templates: SizedTemplate[];
@@ -95,6 +98,7 @@ export class Flow implements Iterable<FlowFrame> {
     this.flowId = o.flowId & 0xffff;
     if (!(o.ratePps > 0)) throw flowError(`ratePps is ${o.ratePps}; allowed: a number > 0`);
     this.burst = o.burst === undefined ? 1 : positiveInt('burst', o.burst);
+    this.startNs = o.startNs ?? 0n;
     this.intervalNs = 1e9 / o.ratePps;
     this.size = o.size;
 
@@ -178,7 +182,7 @@ export class Flow implements Iterable<FlowFrame> {
   /** When a sequence number is sent, relative to the flow's start: its burst's slot. */
   sendTimeOf(seq: number): bigint {
     const first = seq - (seq % this.burst);
-    return BigInt(Math.round(first * this.intervalNs));
+    return this.startNs + BigInt(Math.round(first * this.intervalNs));
   }
 
   private templateOf(seq: number): SizedTemplate {

@@ -7,12 +7,13 @@ import path from 'node:path';
 import { startLocalCapture, startRemoteCapture, type Capture, type CaptureResult } from './capture.ts';
 import { analyzeTraffic, type SentFlow, type TrafficReport } from '../analysis/flow-report.ts';
 import type { AnalysedRun } from '../analysis/run.ts';
+import type { RunId } from '../core/run-id.ts';
 import { flow, type Flow, type FlowFrame, type FlowVary, type Packet } from '../frames/index.ts';
 import { injectFrames, type InjectionResult } from './injector.ts';
 import type { Lab } from '../lab/lab.ts';
 import { readPcap } from '../pcap/pcap.ts';
 import { asBusyWork, onQuietMachine, type QuietWait } from '../runtime/quiet-machine.ts';
-import { CAPTURE_POINTS, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
+import { CAPTURE_POINTS, hostPoint, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
 
 export interface FlowDefinition {
   name: string;
@@ -32,6 +33,8 @@ export interface FlowDefinition {
 /** What one traffic run produced: the report, how the generators did, and the evidence. */
 export interface TrafficRun extends AnalysedRun {
   name: string;
+  /** The lab's run id: what the run's frames carry in their signatures. */
+  runId: RunId;
   report: TrafficReport;
   injections: InjectionResult[];
   /** One pcap per capture point. */
@@ -52,6 +55,8 @@ export interface TrafficOptions {
    * boots and traffic held back (lib/runtime/quiet-machine.ts). Otherwise it is busy work that may overlap them.
    */
   timed?: boolean;
+  /** Spread the flows of each side over one frame interval, so they interleave (see interleaveOffsets). */
+  interleave?: boolean;
 }
 
 export function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {
@@ -61,6 +66,7 @@ export function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: Traffi
 }
 
 async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {
+  const offsets = opts.interleave ? interleaveOffsets(definitions) : definitions.map(() => 0n);
   const flows = definitions.map((d, i) => ({
     def: d,
     flow: flow({
@@ -72,36 +78,10 @@ async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: Tra
       size: d.size,
       vary: d.vary,
       burst: d.burst,
+      startNs: offsets[i],
     }),
   }));
-  const dir = path.join(lab.workDir, 'captures', opts.name.replace(/[^A-Za-z0-9._-]+/g, '_'));
-  mkdirSync(dir, { recursive: true });
-  const pcaps: Record<CapturePoint, string> = {
-    'left-host': path.join(dir, 'left-host.pcap'),
-    'guest-left': path.join(dir, 'guest-left.pcap'),
-    'guest-right': path.join(dir, 'guest-right.pcap'),
-    'right-host': path.join(dir, 'right-host.pcap'),
-  };
-
-  const captures: Capture[] = await Promise.all([
-    startRemoteCapture({
-      label: 'the left traffic host',
-      ssh: lab.hosts.left.ssh,
-      ifname: lab.hosts.left.dataIf,
-      file: pcaps['left-host'],
-      stack: lab.stack,
-    }),
-    captureGuestPort(lab, 'left', pcaps['guest-left']),
-    captureGuestPort(lab, 'right', pcaps['guest-right']),
-    startRemoteCapture({
-      label: 'the right traffic host',
-      ssh: lab.hosts.right.ssh,
-      ifname: lab.hosts.right.dataIf,
-      file: pcaps['right-host'],
-      stack: lab.stack,
-    }),
-  ]);
-  let results: CaptureResult[] = [];
+  const session = await startCaptureSession(lab, opts.name);
   let injections: InjectionResult[];
   try {
     injections = await Promise.all(
@@ -112,25 +92,83 @@ async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: Tra
         return injectFrames(lab.hosts[side], mergeBySendTime(mine.map((f) => f.flow)), {
           requestedPps: opts.topSpeed ? 'max' : requested,
           timeoutMs: Math.max(10_000, durationMs * 3 + 5000),
-          name: `wirelab-${opts.name.replace(/[^A-Za-z0-9._-]+/g, '_')}-${side}`,
+          name: `wirelab-${fileSafe(opts.name)}-${side}`,
         });
       }),
     );
-    await settle(lab, pcaps, opts.settleMs ?? 500);
+    await settle(lab, session.pcaps, opts.settleMs ?? 500);
   } finally {
-    results = await Promise.all(captures.map((c) => c.stop()));
+    await session.stop();
   }
-
   const sent: SentFlow[] = flows.map(({ def, flow: frames }) => ({ name: def.name, from: def.from, to: def.to, frames }));
-  const report = await analyzeTraffic({
-    runId: lab.runId,
-    flows: sent,
-    hosts: { left: lab.hosts.left, right: lab.hosts.right },
-    guestMacs: { left: lab.ports.left.guestMac, right: lab.ports.right.guestMac },
-    captures: Object.fromEntries(CAPTURE_POINTS.map((p) => [p, readPcap(pcaps[p])])),
-    captureDrops: Object.fromEntries(CAPTURE_POINTS.map((p, i) => [p, results[i]?.droppedByKernel ?? 0])),
-  });
-  return { name: opts.name, report, injections, pcaps };
+  return { name: opts.name, runId: lab.runId, report: await session.analyze(sent), injections, pcaps: session.pcaps };
+}
+
+/**
+ * Flows sent together start at evenly spread offsets within one frame interval of the fastest of
+ * them, so their frames interleave instead of leaving in clumps at the same instants.
+ */
+function interleaveOffsets(definitions: FlowDefinition[]): bigint[] {
+  const offsets: bigint[] = [];
+  for (const side of SIDES) {
+    const mine = definitions.map((d, i) => ({ d, i })).filter((x) => x.d.from === side);
+    const intervalNs = 1e9 / Math.max(...mine.map((x) => x.d.ratePps));
+    mine.forEach((x, j) => (offsets[x.i] = BigInt(Math.round((j * intervalNs) / mine.length))));
+  }
+  return offsets;
+}
+
+/** Captures on all four points of a lab, listening, written under the lab's work directory. */
+export interface CaptureSession {
+  readonly pcaps: Record<CapturePoint, string>;
+  /** Stop every capture (idempotent). */
+  stop(): Promise<void>;
+  /** Join what was captured, frame by frame, for these flows (stops the captures first). */
+  analyze(flows: SentFlow[]): Promise<TrafficReport>;
+}
+
+/** Start the four captures and return once each is listening; their stop is on the lab's undo stack too. */
+export async function startCaptureSession(lab: Lab, name: string): Promise<CaptureSession> {
+  const dir = path.join(lab.workDir, 'captures', fileSafe(name));
+  mkdirSync(dir, { recursive: true });
+  const pcaps = Object.fromEntries(CAPTURE_POINTS.map((p) => [p, path.join(dir, `${p}.pcap`)])) as Record<CapturePoint, string>;
+  const remote = (side: Side): Promise<Capture> =>
+    startRemoteCapture({
+      label: `the ${side} traffic host`,
+      ssh: lab.hosts[side].ssh,
+      ifname: lab.hosts[side].dataIf,
+      file: pcaps[hostPoint(side)],
+      stack: lab.stack,
+    });
+  // The hosts' captures listen first: every unsigned frame later seen at a guest port can then be
+  // told the hosts' (seen leaving a host) or the guest's own; none slipped past a capture not yet up.
+  const [left, right] = await Promise.all([remote('left'), remote('right')]);
+  const [guestLeft, guestRight] = await Promise.all([
+    captureGuestPort(lab, 'left', pcaps['guest-left']),
+    captureGuestPort(lab, 'right', pcaps['guest-right']),
+  ]);
+  const captures: Capture[] = [left, guestLeft, guestRight, right];
+  let stopped: Promise<CaptureResult[]> | undefined;
+  const stop = () => (stopped ??= Promise.all(captures.map((c) => c.stop())));
+  return {
+    pcaps,
+    stop: async () => void (await stop()),
+    analyze: async (flows) => {
+      const results = await stop();
+      return analyzeTraffic({
+        runId: lab.runId,
+        flows,
+        hosts: { left: lab.hosts.left, right: lab.hosts.right },
+        guestMacs: { left: lab.ports.left.guestMac, right: lab.ports.right.guestMac },
+        captures: Object.fromEntries(CAPTURE_POINTS.map((p) => [p, readPcap(pcaps[p])])),
+        captureDrops: Object.fromEntries(CAPTURE_POINTS.map((p, i) => [p, results[i]?.droppedByKernel ?? 0])),
+      });
+    },
+  };
+}
+
+function fileSafe(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, '_');
 }
 
 /** A guest port is captured where it is: on this machine, or on a remote bench host over SSH. */

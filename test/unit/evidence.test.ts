@@ -48,6 +48,7 @@ describe('attachTrafficEvidence', () => {
     );
     const run: TrafficRun = {
       name: 'unicast',
+      runId: RUN,
       pcaps,
       injections: [{ side: 'left', frames: 10, sent: 10, failed: 0, requestedPps: 1000, achievedPps: 1000, durationS: 0.01 }],
       report: {
@@ -66,6 +67,7 @@ describe('attachTrafficEvidence', () => {
             reflected: { atIngressPort: 0, atSender: 0, seqs: [] },
             latencyUs: { samples: 10, min: 50, p50: 50, p90: 50, p99: 50, max: 50 },
             latencySamplesUs: Array.from({ length: 10 }, () => 50),
+            instrumentUs: null,
             rewrites: {
               unchanged: 0,
               srcMac: 0,

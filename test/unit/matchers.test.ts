@@ -45,6 +45,7 @@ function flowReport(o: Partial<FlowResult> = {}): FlowResult {
     reordered: { count: 0, maxDisplacement: 0 },
     latencyUs: { samples: 1000, min: 20, p50: 40, p90: 80, p99: 200, max: 900 },
     latencySamplesUs: [],
+    instrumentUs: null,
     rewrites: {
       unchanged: 1000,
       srcMac: 0,
@@ -73,7 +74,7 @@ function injection(side: Side, achievedPps: number, requestedPps: number | 'max'
 
 function run(report: TrafficReport, injections: InjectionResult[]): TrafficRun {
   const pcaps = { 'left-host': 'l.pcap', 'guest-left': 'gl.pcap', 'guest-right': 'gr.pcap', 'right-host': 'r.pcap' };
-  return { name: 'synthetic', report, injections, pcaps };
+  return { name: 'synthetic', runId: 'wl-000001', report, injections, pcaps };
 }
 
 /** The first 20 lost of `lost`, every 10th frame from 3. */

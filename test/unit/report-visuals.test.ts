@@ -24,6 +24,7 @@ function flowReport(o: Partial<FlowResult> = {}): FlowResult {
     reordered: { count: 0, maxDisplacement: 0 },
     latencyUs: { samples: 1000, min: 20, p50: 41.25, p90: 80, p99: 200, max: 1234.4 },
     latencySamplesUs: [],
+    instrumentUs: null,
     rewrites: {
       unchanged: 1000,
       srcMac: 0,
