@@ -16,6 +16,7 @@ mount -t devtmpfs devtmpfs /dev
 
 # Busybox runs its own cut-down `tc` applet before PATH, so the real iproute2 tc is called by path.
 TC=/usr/sbin/tc
+IP=/usr/sbin/ip-iproute2
 VARIANT=unknown
 ROLE=l2-bridge
 FAULT=
@@ -42,7 +43,8 @@ for arg in $(cat /proc/cmdline); do
 done
 
 # IPv6 off before any NIC exists: otherwise every interface sends router solicitations, DAD and MLD.
-if [ -d /proc/sys/net/ipv6 ]; then
+# (The ipv6 variant keeps Debian's default, as many real images do.)
+if [ -d /proc/sys/net/ipv6 ] && [ "$FAULT" != ipv6 ]; then
   echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6
   echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6
 fi
@@ -96,6 +98,11 @@ apply_fault() {
     lossy)
       $TC qdisc add dev left root netem loss random 5% limit 10000 &&
         $TC qdisc add dev right root netem loss random 5% limit 10000 ;;
+    reorder) # half the frames wait 1 ms: frames closer together than that overtake each other
+      $TC qdisc add dev left root netem delay 1ms reorder 50% limit 10000 &&
+        $TC qdisc add dev right root netem delay 1ms reorder 50% limit 10000 ;;
+    skew) # 3 ms more left -> right only (frames leave the guest towards the right on its right NIC)
+      $TC qdisc add dev right root netem delay 3ms limit 10000 ;;
     *) true ;;
   esac || fail "tc setup for fault '$FAULT' failed"
 }
@@ -112,7 +119,13 @@ start_l2_bridge() {
   echo 0 > /sys/class/net/br0/bridge/vlan_filtering
   # The nolearn variant learns no MACs (ageing time 0: every frame is flooded to the other port).
   if [ "$FAULT" = nolearn ]; then echo 0 > /sys/class/net/br0/bridge/ageing_time; fi
+  # The stp variant runs the spanning tree: BPDUs to 01:80:c2:00:00:00 every hello time.
+  if [ "$FAULT" = stp ]; then echo 1 > /sys/class/net/br0/bridge/stp_state; fi
   brctl addif br0 left && brctl addif br0 right || fail "cannot add ports to br0"
+  # The reflect variant floods frames back out of the port they came in by (hairpin mode).
+  if [ "$FAULT" = reflect ]; then
+    echo 1 > /sys/class/net/br0/brif/left/hairpin_mode && echo 1 > /sys/class/net/br0/brif/right/hairpin_mode || fail "hairpin"
+  fi
   apply_fault
   ip link set dev left up && ip link set dev right up && ip link set dev br0 up || fail "link up failed"
   wait_for /sys/class/net/br0/brif/left/state 3 30
@@ -151,6 +164,24 @@ chatter() {
   done
 }
 
+# A bridge that talks on the data path by itself, one class of frames per variant (the emission
+# checks' negative controls). Every loop repeats every few seconds for the guest's lifetime.
+bridge_chatter() {
+  case "$FAULT" in
+    dhcp) udhcpc -i br0 -b -S -s /bin/true > /dev/null 2>&1 ;;
+    igmp) # an address on the bridge, and a multicast group joined: the kernel reports the membership
+      ip addr add 198.18.0.251/24 dev br0 && $IP addr add 239.1.2.3/32 dev br0 autojoin ;;
+    arp)
+      ip addr add 198.18.0.250/24 dev br0
+      while true; do arping -U -c 1 -I br0 -s 198.18.0.250 198.18.0.250 > /dev/null 2>&1; sleep 3; done ;;
+    spoof) # claims the left traffic host's address as its own
+      while true; do arping -U -c 1 -I br0 -s 198.18.0.1 198.18.0.1 > /dev/null 2>&1; sleep 3; done ;;
+    ping) # pings a multicast group now and then (a health check or discovery of its own)
+      ip addr add 198.18.0.252/24 dev br0 && ip route add 224.0.0.0/4 dev br0
+      while true; do ping -c 1 -W 1 239.9.9.9 > /dev/null 2>&1; sleep 3; done ;;
+  esac
+}
+
 # Print the receive counters when they change, about once per second.
 report_rx() {
   last=""
@@ -186,6 +217,7 @@ fi
 [ "$FAULT" = liar ] || say "ready role=$ROLE"
 
 [ "$FAULT" = chatty ] && chatter &
+[ "$ROLE" = l2-bridge ] && bridge_chatter &
 if [ "$ROLE" = monitor ]; then
   report_rx
 fi

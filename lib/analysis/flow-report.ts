@@ -284,7 +284,9 @@ function attributeUnsigned(
     }
     const packet = safeParse(f.data);
     const ip = packet?.get('IPv4') ?? packet?.get('IPv6');
-    const carriesHostAddress = hostSide !== undefined || (ip !== undefined && hostIps.has(ip.src));
+    const arp = packet?.get('ARP');
+    const claimsHostIp = (ip !== undefined && hostIps.has(ip.src)) || (arp !== undefined && hostIps.has(arp.psrc));
+    const carriesHostAddress = hostSide !== undefined || claimsHostIp;
     const kind: EmissionClass = carriesHostAddress ? 'spoofed' : packet ? classifyEmission(packet) : 'other';
     tally.fromGuest++;
     tally.byClass[kind] = (tally.byClass[kind] ?? 0) + 1;

@@ -394,6 +394,7 @@ export function noGuestEmissions(subject: ReportSubject, options: EmissionOption
       `${n(total)} frames ` +
       `of its own at its ports: ${offending.map((c) => `${n(counts[c]!)} ${EMISSION_FACTS[c].what}`).join('; ')}.`,
     `They came from ${emitters.text}.`,
+    exampleOf(report, main),
     `Fix: ${facts.fix}.${
       offending.length > 1
         ? ` (${offending
@@ -408,6 +409,12 @@ export function noGuestEmissions(subject: ReportSubject, options: EmissionOption
       ? `(Captures also lost frames: ${drops.map(([p, v]) => `${n(v!)} at ${pointName(p as CapturePoint)}`).join(', ')}.)`
       : '',
   ]);
+}
+
+/** One frame of the class as seen at a guest port, for the message (the rest are attached). */
+function exampleOf(report: TrafficReport, cls: EmissionClass): string {
+  const e = report.emissionList.find((x) => x.class === cls && x.point.startsWith('guest-'));
+  return e ? `For example: \`${e.summary}\`.` : '';
 }
 
 /** Which MACs sent the offending classes at the guest's ports, named as the guest's NICs or not. */

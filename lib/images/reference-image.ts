@@ -91,6 +91,62 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
         "guide's service sees a loop.",
     },
     {
+      name: 'l2-bridge-reflect',
+      role: 'l2-bridge',
+      fault: 'reflect',
+      description:
+        'Hairpin mode on both bridge ports: flooded frames (broadcast, unknown unicast) also go back out of the port they came in by.',
+    },
+    {
+      name: 'l2-bridge-reorder',
+      role: 'l2-bridge',
+      fault: 'reorder',
+      description: 'Half the frames wait 1 ms (netem reorder), both ways: frames closer together than that arrive out of order.',
+    },
+    {
+      name: 'l2-bridge-skew',
+      role: 'l2-bridge',
+      fault: 'skew',
+      description: 'Adds 3 ms of delay left to right only (netem on its right NIC): the median shifts in one direction.',
+    },
+    {
+      name: 'l2-bridge-ipv6',
+      role: 'l2-bridge',
+      fault: 'ipv6',
+      description: "Leaves IPv6 at the kernel's default: its bridge and ports autoconfigure link-local addresses (RS, DAD, MLD).",
+    },
+    {
+      name: 'l2-bridge-stp',
+      role: 'l2-bridge',
+      fault: 'stp',
+      description: 'Runs the spanning tree on its bridge: BPDUs every hello time.',
+    },
+    { name: 'l2-bridge-dhcp', role: 'l2-bridge', fault: 'dhcp', description: 'Runs a DHCP client on its bridge: DHCP discovers.' },
+    {
+      name: 'l2-bridge-igmp',
+      role: 'l2-bridge',
+      fault: 'igmp',
+      description: 'Has an address on its bridge and joins a multicast group: IGMP membership reports.',
+    },
+    {
+      name: 'l2-bridge-arp',
+      role: 'l2-bridge',
+      fault: 'arp',
+      description: 'Has an address on its bridge and announces it: gratuitous ARP every 3 s.',
+    },
+    {
+      name: 'l2-bridge-spoof',
+      role: 'l2-bridge',
+      fault: 'spoof',
+      description: "Announces the left traffic host's address (198.18.0.1) as its own: spoofed gratuitous ARP every 3 s.",
+    },
+    {
+      name: 'l2-bridge-ping',
+      role: 'l2-bridge',
+      fault: 'ping',
+      description: 'Has an address on its bridge and pings a multicast group every 3 s (a health check of its own).',
+    },
+    {
       name: 'l3-forwarder',
       role: 'l3-forwarder',
       description:
@@ -233,6 +289,7 @@ export interface HostParts {
   modulesDir: string;
   busybox: string;
   tc: string;
+  ip: string;
 }
 
 export async function findHostParts(): Promise<HostParts> {
@@ -244,7 +301,13 @@ export async function findHostParts(): Promise<HostParts> {
     new WirelabError(`Cannot build a reference image: ${what} is missing. Fix: apt-get install ${pkg}.`);
   if (!kernel) throw missing('the Debian cloud kernel (/boot/vmlinuz-*-cloud-amd64)', 'linux-image-cloud-amd64');
   const version = kernel.slice('vmlinuz-'.length);
-  const parts = { kernel: join('/boot', kernel), modulesDir: join('/lib/modules', version), busybox: '/bin/busybox', tc: '/usr/sbin/tc' };
+  const parts = {
+    kernel: join('/boot', kernel),
+    modulesDir: join('/lib/modules', version),
+    busybox: '/bin/busybox',
+    tc: '/usr/sbin/tc',
+    ip: '/bin/ip',
+  };
   if (!existsSync(join(parts.modulesDir, 'modules.dep'))) throw missing(`${parts.modulesDir}/modules.dep`, 'linux-image-cloud-amd64');
   if (!existsSync(parts.busybox)) throw missing('busybox', 'busybox-static');
   if (!existsSync(parts.tc)) throw missing('tc', 'iproute2');
@@ -277,10 +340,13 @@ export async function imageEntries(variant: ReferenceVariant, host: HostParts): 
   for (const m of modules) await addFile(join('lib/modules', m), join(host.modulesDir, m), 0o644);
   entries.push({ type: 'file', path: 'etc/wirelab/modules.list', mode: 0o644, data: Buffer.from(modules.join('\n') + '\n') });
 
-  // The real tc and the shared libraries it links, at the paths its loader looks for them.
+  // The real tc and ip (busybox's cut-down ones run first, so these are called by path) and the
+  // shared libraries they link, at the paths their loader looks for them.
   await addFile('usr/sbin/tc', host.tc, 0o755);
-  const ldd = await run('ldd', [host.tc]);
-  for (const lib of parseLdd(ldd.stdout)) await addFile(lib, await realpath(lib), 0o755);
+  await addFile('usr/sbin/ip-iproute2', host.ip, 0o755);
+  const libs = new Set<string>();
+  for (const binary of [host.tc, host.ip]) for (const lib of parseLdd((await run('ldd', [binary])).stdout)) libs.add(lib);
+  for (const lib of [...libs].sort()) await addFile(lib, await realpath(lib), 0o755);
   return entries;
 }
 

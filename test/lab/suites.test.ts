@@ -83,7 +83,7 @@ describe('every suite passes its good reference image', () => {
 
 describe('negative controls: each faulty image fails the assertions it should, naming its fault', () => {
   it('one-way drop: unicast fails as loss inside the guest, readiness as "never forwarded"', async () => {
-    const run = await wirelabRun(['l2-bridge', 'readiness'], profileFor('l2-bridge-oneway', 'l2-bridge'), 'unicast both ways|readiness');
+    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-oneway', 'l2-bridge'), 'unicast both ways|readiness');
     expect(run.exitCode).toBe(1);
     expect(outcome(run.tests, /unicast both ways/).message).toMatch(/left→right.*lost|lost.*left→right/s);
     expect(outcome(run.tests, /unicast both ways/).message).toMatch(/inside the guest|guest's ingress/);
@@ -134,7 +134,7 @@ describe('negative controls: each faulty image fails the assertions it should, n
 
   it('no ACPI halt: image hygiene fails saying it did not power off', async () => {
     const run = await wirelabRun(['image-hygiene'], profileFor('l2-bridge-nohalt', 'l2-bridge', { guest: '  haltTimeoutSeconds: 5\n' }));
-    const t = outcome(run.tests, /halts gracefully/);
+    const t = outcome(run.tests, /halts gracefully on the ACPI power button/);
     expect(t.status).toBe('failed');
     expect(t.message).toMatch(/did not power off within 5 s/);
   });
@@ -146,11 +146,60 @@ describe('negative controls: each faulty image fails the assertions it should, n
     expect(t.message).toMatch(/the guest forwarded frames it must drop/);
   });
 
-  it('chatty monitor: "injects nothing" fails showing what it sent', async () => {
-    const run = await wirelabRun(['monitor'], profileFor('monitor-chatty', 'monitor'), 'injects nothing');
-    const t = outcome(run.tests, /injects nothing/);
+  it('chatty monitor: the emissions check fails naming the ARP it sent', async () => {
+    const run = await wirelabRun(['monitor'], profileFor('monitor-chatty', 'monitor'), 'guest emissions');
+    const t = outcome(run.tests, /guest emissions/);
     expect(t.status).toBe('failed');
-    expect(t.message).toMatch(/ARP/);
+    expect(t.message).toMatch(/^The guest sent \d+ frames by itself \(\d+ arp\)/);
+  });
+
+  it('hairpin reflection: broadcast fails with "reflected", naming the port the frames came back out of', async () => {
+    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-reflect', 'l2-bridge'), 'broadcast both ways');
+    const t = outcome(run.tests, /broadcast both ways/);
+    expect(t.status).toBe('failed');
+    expect(t.message.split('\n')[0]).toMatch(/frames reflected/);
+    expect(t.message).toMatch(/left the guest by its left port, the one they entered by/);
+  });
+
+  it('reordering of close frames: the burst check fails naming the reordering, the 10 ms-spaced functional flows pass', async () => {
+    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-reorder', 'l2-bridge'), 'unicast both ways|back-to-back bursts');
+    expect(outcome(run.tests, /unicast both ways/).status).toBe('passed');
+    const t = outcome(run.tests, /back-to-back bursts/);
+    expect(t.status).toBe('failed');
+    expect(t.message.split('\n')[0]).toMatch(/arrived out of order/);
+  });
+
+  it("3 ms more one way: the load check fails on the directions' medians, naming the slower direction", async () => {
+    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-skew', 'l2-bridge'), "profile's load");
+    const t = outcome(run.tests, /profile's load/);
+    expect(t.status).toBe('failed');
+    expect(t.message).toMatch(/flow "IMIX load left→right" \(left → right\): one direction is slower/);
+    expect(t.message).not.toMatch(/lost/);
+  });
+
+  it.each([
+    ['l2-bridge-ipv6', 'ipv6-link-local', /IPv6 is on/, /disable_ipv6/],
+    ['l2-bridge-stp', 'link-control', /STP is on/, /brctl stp br0 off/],
+    ['l2-bridge-dhcp', 'dhcp', /DHCP client runs/, /no DHCP/],
+    ['l2-bridge-igmp', 'igmp', /joined a multicast group/, /leave no group joined/],
+    ['l2-bridge-arp', 'arp', /resolves or announces/, /remove IPv4 addresses/],
+    ['l2-bridge-spoof', 'spoofed', /forges or replays frames/, /198\.18\.0\.1/],
+    ['l2-bridge-ping', 'other', /a service in the image talks/, /keep it off the data NICs/],
+  ])('%s: the emissions check fails naming the class (%s), the cause and the fix', async (reference, cls, cause, detail) => {
+    const run = await wirelabRun(['l2-bridge'], profileFor(reference, 'l2-bridge'), 'guest emissions');
+    const t = outcome(run.tests, /guest emissions/);
+    expect(t.status).toBe('failed');
+    const [headline, ...rest] = t.message.split('\n');
+    expect(headline).toMatch(new RegExp(`^The guest sent \\d+ frames by itself \\(\\d+ ${cls}[,)]`));
+    expect(headline).toMatch(cause);
+    expect(headline!.length).toBeLessThan(300);
+    expect(rest.join('\n')).toMatch(detail);
+  });
+
+  it('a profile that tolerates the IPv6 chatter of an accepted image: the emissions check passes and reports it', async () => {
+    const profile = profileFor('l2-bridge-ipv6', 'l2-bridge', { expect: '  guestMayEmit: [ipv6-link-local]\n' });
+    const run = await wirelabRun(['l2-bridge'], profile, 'guest emissions');
+    expect(outcome(run.tests, /guest emissions/).status).toBe('passed');
   });
 
   it('an image that does not route: the l3 suite fails on delivery', async () => {

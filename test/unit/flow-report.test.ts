@@ -255,12 +255,17 @@ describe('analyzeTraffic: what the guest sends by itself', () => {
       IPv4({ src: '198.18.0.77', dst: '198.18.0.2' }),
       UDP({ sport: 5, dport: 6 }),
     ).build();
-    const captured = [rs, stp, dhcp, igmp, other].map((data, i) => ({ tsNs: BigInt(i), data }));
+    // A gratuitous ARP claiming the left host's address: the guest speaks for another station.
+    const claim = stack(
+      Ether({ src: bridgeMac, dst: 'ff:ff:ff:ff:ff:ff' }),
+      ARP({ hwsrc: bridgeMac, psrc: '198.18.0.1', pdst: '198.18.0.1' }),
+    ).build();
+    const captured = [rs, stp, dhcp, igmp, other, claim].map((data, i) => ({ tsNs: BigInt(i), data }));
     const report = await analyzeTraffic({ runId: RUN, flows: [f], hosts: HOSTS, captures: { 'guest-left': frames(captured) } });
     expect(report.emissions.find((x) => x.point === 'guest-left')).toMatchObject({
-      fromGuest: 5,
-      byClass: { 'ipv6-link-local': 1, 'link-control': 1, dhcp: 1, igmp: 1, other: 1 },
-      bySourceMac: { [bridgeMac]: 3, [GUEST_LEFT]: 2 },
+      fromGuest: 6,
+      byClass: { 'ipv6-link-local': 1, 'link-control': 1, dhcp: 1, igmp: 1, other: 1, spoofed: 1 },
+      bySourceMac: { [bridgeMac]: 4, [GUEST_LEFT]: 2 },
     });
   });
 });

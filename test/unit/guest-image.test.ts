@@ -143,8 +143,8 @@ describe('image digest', () => {
     await writeFile(join(modulesDir, 'modules.dep'), GUEST_MODULES.map((m) => `kernel/${m}.ko:`).join('\n') + '\n');
     for (const m of GUEST_MODULES) await writeFile(join(modulesDir, 'kernel', `${m}.ko`), `module ${m}`);
     await writeFile(join(dir, 'busybox'), 'fake busybox');
-    // tc must be a real dynamic executable: its libraries are found with ldd.
-    host = { kernel: join(dir, 'vmlinuz'), modulesDir, busybox: join(dir, 'busybox'), tc: '/usr/bin/true' };
+    // tc and ip must be real dynamic executables: its libraries are found with ldd.
+    host = { kernel: join(dir, 'vmlinuz'), modulesDir, busybox: join(dir, 'busybox'), tc: '/usr/bin/true', ip: '/usr/bin/true' };
   });
 
   afterAll(async () => {
