@@ -39,6 +39,11 @@ function attachedPcaps(): string[] {
   );
 }
 
+/** A failure's first line, without the error's name that vitest's JSON results put before it. */
+function headlineOf(message: string): string {
+  return message.split('\n')[0]!.replace(/^(QualificationFailure|AssertionError|Error): /, '');
+}
+
 function outcome(tests: TestOutcome[], name: RegExp): TestOutcome {
   const t = tests.find((x) => name.test(x.name));
   if (!t) throw new Error(`no test matching ${name} ran: ${tests.map((x) => x.name).join('; ')}`);
@@ -150,23 +155,22 @@ describe('negative controls: each faulty image fails the assertions it should, n
     const run = await wirelabRun(['monitor'], profileFor('monitor-chatty', 'monitor'), 'guest emissions');
     const t = outcome(run.tests, /guest emissions/);
     expect(t.status).toBe('failed');
-    expect(t.message).toMatch(/^The guest sent \d+ frames by itself \(\d+ arp\)/);
+    expect(headlineOf(t.message)).toMatch(/^The guest sent \d+ frames by itself \(\d+ arp\)/);
   });
 
   it('hairpin reflection: broadcast fails with "reflected", naming the port the frames came back out of', async () => {
     const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-reflect', 'l2-bridge'), 'broadcast both ways');
     const t = outcome(run.tests, /broadcast both ways/);
     expect(t.status).toBe('failed');
-    expect(t.message.split('\n')[0]).toMatch(/frames reflected/);
+    expect(headlineOf(t.message)).toMatch(/frames reflected/);
     expect(t.message).toMatch(/left the guest by its left port, the one they entered by/);
   });
 
-  it('reordering of close frames: the burst check fails naming the reordering, the 10 ms-spaced functional flows pass', async () => {
-    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-reorder', 'l2-bridge'), 'unicast both ways|back-to-back bursts');
-    expect(outcome(run.tests, /unicast both ways/).status).toBe('passed');
+  it('reordering of close frames: the burst check fails naming the reordering', async () => {
+    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-reorder', 'l2-bridge'), 'back-to-back bursts');
     const t = outcome(run.tests, /back-to-back bursts/);
     expect(t.status).toBe('failed');
-    expect(t.message.split('\n')[0]).toMatch(/arrived out of order/);
+    expect(headlineOf(t.message)).toMatch(/arrived out of order/);
   });
 
   it("3 ms more one way: the load check fails on the directions' medians, naming the slower direction", async () => {
@@ -189,7 +193,8 @@ describe('negative controls: each faulty image fails the assertions it should, n
     const run = await wirelabRun(['l2-bridge'], profileFor(reference, 'l2-bridge'), 'guest emissions');
     const t = outcome(run.tests, /guest emissions/);
     expect(t.status).toBe('failed');
-    const [headline, ...rest] = t.message.split('\n');
+    const headline = headlineOf(t.message);
+    const rest = t.message.split('\n').slice(1);
     expect(headline).toMatch(new RegExp(`^The guest sent \\d+ frames by itself \\(\\d+ ${cls}[,)]`));
     expect(headline).toMatch(cause);
     expect(headline!.length).toBeLessThan(300);
