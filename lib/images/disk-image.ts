@@ -17,6 +17,8 @@ import { run } from '../runtime/exec.ts';
 import { withFileLock } from '../runtime/file-lock.ts';
 import { readyPatternFor } from './reference-image.ts';
 import { debianMirror } from './traffic-host-image.ts';
+import { writeAtomically } from '../runtime/atomic-file.ts';
+import { processAlive } from '../runtime/ledger.ts';
 
 export interface DiskImageSpec {
   name: string;
@@ -611,7 +613,7 @@ async function withBuildDir<T>(cacheDir: string, label: string, work: (dir: stri
   await mkdir(tmpRoot, { recursive: true });
   for (const name of await readdir(tmpRoot)) {
     const pid = Number(/^[\w-]+?-(\d+)-[0-9a-f]+$/.exec(name)?.[1]);
-    if (pid && !alive(pid)) await rm(join(tmpRoot, name), { recursive: true, force: true });
+    if (pid && !processAlive(pid)) await rm(join(tmpRoot, name), { recursive: true, force: true });
   }
   const dir = join(tmpRoot, `${label}-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(dir);
@@ -619,25 +621,5 @@ async function withBuildDir<T>(cacheDir: string, label: string, work: (dir: stri
     return await work(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function writeAtomically(path: string, data: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
   }
 }

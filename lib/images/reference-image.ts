@@ -3,9 +3,9 @@
 // known-good or known-faulty service, so wirelab's suites can be shown to pass and to fail.
 // Images are cached by a digest of everything that goes into them and written atomically.
 import { repoPath } from '../core/paths.ts';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, realpath } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type CpioEntry, writeCpio } from './cpio.ts';
@@ -13,6 +13,7 @@ import { WirelabError } from '../core/errors.ts';
 import { run } from '../runtime/exec.ts';
 
 import type { GuestRole } from '../core/roles.ts';
+import { writeAtomically } from '../runtime/atomic-file.ts';
 
 export interface ReferenceVariant {
   name: string;
@@ -385,16 +386,4 @@ export async function buildReferenceImage(name: string, opts: BuildOptions = {})
     readyPattern: readyPatternFor(variant.role),
     append: DEFAULT_APPEND,
   };
-}
-
-/** Write to a temporary name and rename: a crash never leaves a half-written image under the final name. */
-async function writeAtomically(path: string, data: Buffer): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
 }
