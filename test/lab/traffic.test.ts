@@ -3,7 +3,7 @@
 // yields exactly its fault and nothing else.
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FlowResult, TrafficReport } from '../../lib/analysis/flow-report.ts';
+import { describeChange, type FlowResult, type TrafficReport } from '../../lib/analysis/flow-report.ts';
 import type { Lab } from '../../lib/lab/lab.ts';
 import { startNestedLab } from '../../lib/lab/nested/nested-lab.ts';
 import { loadProfile } from '../../lib/profile/load.ts';
@@ -65,7 +65,8 @@ describe('traffic through the nested lab', () => {
       expect(flow.lost).toBe(0);
       expect(flow.rewrites.srcMac).toBe(FRAMES);
       expect(flow.rewrites.payload).toBe(0);
-      expect(flow.differences[0]!.changes[0]).toMatch(/^src MAC /);
+      expect(flow.differences[0]!.changes[0]!.field).toBe('srcMac');
+      expect(describeChange(flow.differences[0]!.changes[0]!)).toMatch(/^src MAC \S+ → \S+$/);
     }
   });
 
