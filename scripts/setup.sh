@@ -18,6 +18,9 @@ debian_packages=(
   # The Debian disk images (lib/images/disk-image.ts): a FAT boot partition with syslinux, an MBR, no mounts.
   syslinux mtools dosfstools fdisk
 )
+# `setup.sh --bench` (npm run bench): also what the benchmarks compare wirelab against, so every
+# row of the table is measured in the same run.
+if [ "${1:-}" = "--bench" ]; then debian_packages+=(tshark); fi
 missing=()
 for pkg in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The L2-bridge qualification written as a plain shell script, the way a network engineer would do it
 # without wirelab: the honest baseline that the benchmark times wirelab's default suite against. It
-# runs the same twelve checks as suites/readiness.test.ts, suites/l2-bridge.test.ts and
-# suites/image-hygiene.test.ts, on the nested lab that lab-lifecycle.sh brings up (netns wlsh-<6hex>,
+# runs the same checks as the default suites (suites/l2-bridge.test.ts and
+# suites/l2-bridge-vrouter-mac.test.ts), on the nested lab that lab-lifecycle.sh brings up (netns wlsh-<6hex>,
 # QEMU/TCG guest on tap0/tap1, two traffic-host containers reached over ssh).
 #
 #   l2-qualification.sh --kernel K --initrd I --image TAG [--append STR] [--ready REGEX]
@@ -11,9 +11,12 @@
 #   TAG is the traffic-host image with scapy in it (bench/bench-env.ts ensureScapyImage()).
 #
 # The checks, in this order: readiness (frames cross within 1 s of the ready line), unicast,
-# broadcast, arp, vlan (802.1Q and QinQ), ipv6, full-size, load (IMIX, loss/duplicates/order/p99
-# latency), quiet (the guest emits nothing), distinct-macs, vrouter-same-mac (a second lab whose
-# hosts share one MAC: nothing may flow), image-hygiene (fresh NIC MACs, graceful halt in 30 s).
+# broadcast, arp, vlan (802.1Q and QinQ), ipv6, full-size (all byte-exact, none sent back to the
+# sender), bursts (20 bursts of 32 back-to-back frames: none lost, duplicated or reordered), load
+# (IMIX: loss, duplicates, reflections, order; latency p50 within 2 ms of the lab's own floor, the
+# directions' p50 within 1.5 ms, p99 under 100 ms), emissions (nothing the guest sent by itself on its
+# taps since the lab came up, a 3 s quiet spell included), distinct-macs, vrouter-same-mac (a second
+# lab whose hosts share one MAC: nothing may flow), image-hygiene (fresh NIC MACs, graceful halt in 30 s).
 #
 # Each traffic check captures at four points at once (each host's eth1, with tcpdump inside the
 # container over ssh, and the guest's two taps, with tcpdump in the lab's namespace), sends signed
@@ -42,7 +45,7 @@ HYGIENE_PROBE_S=20
 QUIET_S=3
 REMOTE_CAPTURE=/tmp/l2q-capture # file prefix inside the traffic hosts
 TCPDUMP_OPTS=(-Z root -n -s 65535 -U --immediate-mode --time-stamp-precision=nano -B 32768)
-CHECKS=(readiness unicast broadcast arp vlan ipv6 full-size load quiet distinct-macs vrouter-same-mac image-hygiene)
+CHECKS=(readiness unicast broadcast arp vlan ipv6 full-size bursts load emissions distinct-macs vrouter-same-mac image-hygiene)
 
 usage() {
   echo "usage: $0 --kernel K --initrd I --image TAG [--append STR] [--ready REGEX] [--memory MiB] [--cpus N]" >&2
@@ -69,6 +72,7 @@ LABS=()               # lab ids that are (or may be) up
 UP_PID=''             # a `lab-lifecycle.sh up` still running
 BG_PIDS=()            # ssh clients running in the background
 LOCAL_CAPTURES=()     # tcpdump pids on the taps
+LIFETIME_CAPTURES=()  # tcpdump pids on the taps for the lab's whole life (the emissions check)
 declare -A MASTER=()  # "<id>-<side>" -> pid of the ssh control master to that host
 declare -A HOST_MAC=() # "<id>-<side>" -> the host's data-NIC MAC
 declare -A REMOTE_CAPTURE_PID=() # side -> pid of tcpdump inside that host
@@ -115,7 +119,7 @@ cleanup() {
   local rc=$? pid key id
   set +e
   trap '' INT TERM # finish the cleanup even on a second Ctrl-C: a half-removed lab is worse
-  for pid in "${LOCAL_CAPTURES[@]}" "${BG_PIDS[@]}"; do stop_pid "$pid"; done
+  for pid in "${LOCAL_CAPTURES[@]}" "${LIFETIME_CAPTURES[@]}" "${BG_PIDS[@]}"; do stop_pid "$pid"; done
   # An interrupted `up` removes what it created itself once it gets SIGTERM (through timeout).
   [[ -z $UP_PID ]] || stop_pid "$UP_PID"
   for key in "${!MASTER[@]}"; do stop_pid "${MASTER[$key]}"; done
@@ -271,6 +275,27 @@ captures_start() {
   return 1
 }
 
+# The guest's taps for the lab's whole life: what it sends by itself, with traffic and without.
+emissions_start() {
+  local id=$1 n side
+  mkdir -p "$WORK/lifetime"
+  for n in 0 1; do
+    side=$([[ $n == 0 ]] && echo left || echo right)
+    ip netns exec "$id" tcpdump -i "tap$n" "${TCPDUMP_OPTS[@]}" -w "$WORK/lifetime/guest-$side.pcap" \
+      </dev/null >/dev/null 2>"$WORK/lifetime/guest-$side.log" &
+    LIFETIME_CAPTURES+=($!)
+  done
+}
+
+# After a quiet spell, stop the lifetime captures into the check's directory.
+emissions_stop() {
+  local dir=$1 pid
+  sleep "$QUIET_S"
+  for pid in "${LIFETIME_CAPTURES[@]}"; do stop_pid "$pid"; done
+  LIFETIME_CAPTURES=()
+  mv "$WORK"/lifetime/* "$dir"/
+}
+
 captures_stop() {
   local id=$1 dir=$2 side pid rc=0
   for side in "${!REMOTE_CAPTURE_PID[@]}"; do
@@ -317,9 +342,11 @@ traffic_check() {
     return 1
   fi
   mkdir "$dir"
-  if ! captures_start "$id" "$dir"; then captures_stop "$id" "$dir" || true; return 1; fi
-  if [[ $name == quiet ]]; then
-    sleep "$QUIET_S"
+  if [[ $name == emissions ]]; then
+    emissions_stop "$dir"
+  elif ! captures_start "$id" "$dir"; then
+    captures_stop "$id" "$dir" || true
+    return 1
   else
     for side in left right; do
       rsh "$id" "$side" 60 python3 /tmp/l2-scapy.py send "$name" "$side" "${lab_args[@]}" >"$dir/send-$side.out" 2>&1 &
@@ -334,8 +361,8 @@ traffic_check() {
       return 1
     fi
     settle "$dir"
+    captures_stop "$id" "$dir" || return 1
   fi
-  captures_stop "$id" "$dir" || return 1
   rc=0
   run_bg timeout 120 "$PY" "$SCAPY" analyze "$name" "$dir" "${lab_args[@]}" >"$dir/verdict" || rc=$?
   ((rc != 0)) || return 0
@@ -446,14 +473,15 @@ T0=$EPOCHREALTIME
 if lab_up; then
   MAIN=$NEW_LAB
   info "lab $MAIN up in $(since "$T0") s"
+  emissions_start "$MAIN"
   check readiness check_readiness "$MAIN"
   if lab_connect "$MAIN"; then
-    for no in 2 3 4 5 6 7 8 9 10; do check "${CHECKS[no - 1]}" traffic_check "$MAIN" "${CHECKS[no - 1]}" "$no"; done
+    for no in 2 3 4 5 6 7 8 9 10 11; do check "${CHECKS[no - 1]}" traffic_check "$MAIN" "${CHECKS[no - 1]}" "$no"; done
   else
     why=$REASON
-    for no in 2 3 4 5 6 7 8 9 10; do check "${CHECKS[no - 1]}" fail_with "$why"; done
+    for no in 2 3 4 5 6 7 8 9 10 11; do check "${CHECKS[no - 1]}" fail_with "$why"; done
   fi
-  check vrouter-same-mac check_vrouter 11
+  check vrouter-same-mac check_vrouter 12
   check image-hygiene check_hygiene "$MAIN"
 else
   why=$REASON

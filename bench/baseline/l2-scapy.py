@@ -37,6 +37,12 @@ POINTS = ("left-host", "guest-left", "guest-right", "right-host")
 IMIX_SIZES = (60, 590, 1514)
 IMIX_CYCLE = (0, 1, 0, 0, 1, 0, 2, 0, 1, 0, 0, 1)
 LATENCY_P99_MS = 100
+# As the default profile's expect.latencyP50Ms and expect.latencyAsymmetryMs: the median across the
+# guest at most 2 ms above the lab's own floor (sending host to the guest's port), and the two
+# directions' medians within 1.5 ms of each other.
+LATENCY_P50_ABOVE_FLOOR_MS = 2
+LATENCY_ASYMMETRY_MS = 1.5
+BURST, BURSTS, BURST_GAP_S = 32, 20, 0.025
 
 
 class Lab:
@@ -57,9 +63,10 @@ class Lab:
 class Flow:
     """`count` signed frames from one header template, sent from one host to the other at `rate`."""
 
-    def __init__(self, flow_id, name, frm, to, headers, count, rate, size, run_id):
+    def __init__(self, flow_id, name, frm, to, headers, count, rate, size, run_id, burst=0):
         self.flow_id, self.name, self.frm, self.to = flow_id, name, frm, to
         self.headers, self.count, self.rate, self.run_id = headers, count, rate, run_id
+        self.burst = burst  # frames sent back to back, bursts 1/rate*burst apart; 0: evenly spaced
         self.sizes = [size] if isinstance(size, int) else list(size)
         self.sig_off = len(headers)  # the signature follows the headers
 
@@ -125,18 +132,24 @@ def ipv6(lab, frm, to):
 
 # What each check sends (name, template, frames per direction, frames/s, size without FCS) and expects.
 FULL = 1514  # MTU 1500 + the 14-byte Ethernet header
+EXACT = ["all", "unchanged", "no-reflect"]
 PLANS = {
-    "unicast": ([("unicast", udp, 100, 100, 128)], ["all", "unchanged", "no-emissions"]),
-    "broadcast": ([("broadcast", broadcast, 100, 100, 128)], ["all", "unchanged"]),
-    "arp": ([("ARP request", arp_request, 100, 100, 60), ("ARP reply", arp_reply, 100, 100, 60)], ["all", "unchanged"]),
-    "vlan": ([("802.1Q vlan 100", tagged(100), 100, 100, 128), ("QinQ 200/100", tagged(100, 200), 100, 100, 128)], ["all", "unchanged"]),
-    "ipv6": ([("IPv6 UDP", ipv6, 100, 100, 128)], ["all", "unchanged"]),
+    "unicast": ([("unicast", udp, 100, 100, 128)], EXACT),
+    "broadcast": ([("broadcast", broadcast, 100, 100, 128)], EXACT),
+    "arp": ([("ARP request", arp_request, 100, 100, 60), ("ARP reply", arp_reply, 100, 100, 60)], EXACT),
+    "vlan": ([("802.1Q vlan 100", tagged(100), 100, 100, 128), ("QinQ 200/100", tagged(100, 200), 100, 100, 128)], EXACT),
+    "ipv6": ([("IPv6 UDP", ipv6, 100, 100, 128)], EXACT),
     "full-size": (
         [("1514-byte", udp, 100, 100, FULL), ("1518-byte 802.1Q", tagged(100), 100, 100, FULL + 4), ("1522-byte QinQ", tagged(100, 200), 100, 100, FULL + 8)],
-        ["all", "unchanged"],
+        EXACT,
     ),
-    "load": ([("IMIX load", udp, 1000, 500, IMIX_SIZES)], ["all", "no-dups", "in-order", "latency", "no-emissions"]),
-    "quiet": ([], ["no-emissions"]),
+    "bursts": (
+        [("back-to-back bursts", lambda lab, frm, to: udp(lab, frm, to, 10010, 20010), BURST * BURSTS, int(BURST / BURST_GAP_S), 128, BURST)],
+        ["all", "no-dups", "in-order", "no-reflect"],
+    ),
+    "load": ([("IMIX load", udp, 1000, 500, IMIX_SIZES)], ["all", "no-dups", "in-order", "no-reflect", "latency"]),
+    # The guest's taps since the lab came up (every check's traffic) and a quiet spell after it.
+    "emissions": ([], ["no-emissions"]),
     "distinct-macs": ([("unicast", udp, 50, 100, 128)], ["all"]),
     "vrouter-same-mac": ([("unicast", udp, 50, 100, 128)], ["none"]),
 }
@@ -145,9 +158,9 @@ PLANS = {
 def flows_of(check, lab):
     """Every flow of a check, both ways, flow ids from 1 in the order listed."""
     flows = []
-    for name, template, count, rate, size in PLANS[check][0]:
+    for name, template, count, rate, size, *burst in PLANS[check][0]:
         for frm, to in (("left", "right"), ("right", "left")):
-            flows.append(Flow(len(flows) + 1, f"{name} {frm}->{to}", frm, to, template(lab, frm, to), count, rate, size, lab.run_id))
+            flows.append(Flow(len(flows) + 1, f"{name} {frm}->{to}", frm, to, template(lab, frm, to), count, rate, size, lab.run_id, *burst))
     return flows
 
 
@@ -163,6 +176,8 @@ def cmd_send(args):
     if not mine:
         print(f"{args.side}: nothing to send")
         return 0
+    if len(mine) == 1 and mine[0].burst:
+        return send_bursts(mine[0], args.iface, sendp)
     # Interleave this host's flows by their send times, then send at their summed rate.
     schedule = sorted((seq / f.rate, i, seq) for i, f in enumerate(mine) for seq in range(f.count))
     # Built to bytes up front, so that sendp's time per frame is the send alone (~15% more frames/s).
@@ -172,6 +187,19 @@ def cmd_send(args):
     sendp(frames, iface=args.iface, inter=1.0 / rate, verbose=False)
     seconds = time.monotonic() - t0
     print(f"{args.side}: sent {len(frames)} frames in {seconds:.2f} s = {len(frames) / seconds:.0f} frames/s ({rate} requested)")
+    return 0
+
+
+def send_bursts(f, iface, sendp):
+    """Bursts of back-to-back frames (sendp with no gap), each starting burst/rate seconds after the last."""
+    frames = [Raw(bytes(f.frame(seq))) for seq in range(f.count)]
+    t0 = time.monotonic()
+    for k in range(0, f.count, f.burst):
+        delay = t0 + (k / f.rate) - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        sendp(frames[k : k + f.burst], iface=iface, verbose=False)
+    print(f"{f.frm}: sent {f.count} frames in bursts of {f.burst} in {time.monotonic() - t0:.2f} s")
     return 0
 
 
@@ -223,6 +251,7 @@ class Tally:
         self.seen = {p: bytearray(flow.count) for p in POINTS}
         self.t_in = {}  # seq -> first capture time at the guest's ingress port
         self.t_out = {}  # seq -> first capture time at its egress port
+        self.t_sent = {}  # seq -> capture time at the sending host
         self.dups = 0
         self.reordered = 0
         self.highest = -1
@@ -235,6 +264,8 @@ class Tally:
             self.t_in[seq] = ts
         if point == self.flow.egress and not seen[seq]:
             self.t_out[seq] = ts
+        if point == self.flow.sender and not seen[seq]:
+            self.t_sent[seq] = ts
         if point == self.flow.receiver:
             if seen[seq]:
                 self.dups += 1
@@ -263,6 +294,15 @@ class Tally:
 
     def latencies_ms(self):
         return sorted((self.t_out[s] - self.t_in[s]) / 1e6 for s in self.t_out if s in self.t_in)
+
+    def instrument_ms(self):
+        """The lab's own path without the guest: sending host to the guest's port."""
+        return sorted((self.t_in[s] - self.t_sent[s]) / 1e6 for s in self.t_in if s in self.t_sent)
+
+    def reflected(self):
+        """Frames seen twice where they entered: sent back out of the port they came in by."""
+        f = self.flow
+        return sum(1 for a, b in zip(self.seen[f.sender], self.seen[f.ingress]) if a >= 2 or b >= 2)
 
 
 def differences(sent, received, sig_off):
@@ -297,11 +337,14 @@ def cmd_analyze(args):
     compare = "unchanged" in expects
     tallies = {f.flow_id: Tally(f) for f in flows}
     key = MAGIC + struct.pack("!I", lab.run_id)
+    # Any check's frames of this lab (its run ids share the top 24 bits): never the guest's own.
+    lab_key = key[:7]
     host_macs = set(lab.mac.values())
     host_ips = {lab.ip("left"), lab.ip("right")}
     emitted = {p: {} for p in POINTS}  # point -> {summary: count} of frames the guest sent itself
 
-    for point in POINTS:
+    points = ("guest-left", "guest-right") if args.check == "emissions" else POINTS
+    for point in points:
         for ts, data in read_capture(f"{args.dir}/{point}.pcap"):
             off = data.find(key)
             tally = seq = None
@@ -314,8 +357,8 @@ def cmd_analyze(args):
             if tally and seq < tally.flow.count:
                 tally.record(point, seq, ts, data, compare)
                 continue
-            if off >= 0:
-                continue  # signed by this run but of no flow here: not the guest's
+            if off >= 0 or data.find(lab_key) >= 0:
+                continue  # signed by this lab but of no flow here: not the guest's
             pkt = Ether(data)
             ip_src = pkt[IP].src if IP in pkt else pkt[IPv6].src if IPv6 in pkt else None
             if pkt.src.lower() in host_macs or ip_src in host_ips:
@@ -323,11 +366,14 @@ def cmd_analyze(args):
             summary = pkt.summary()
             emitted[point][summary] = emitted[point].get(summary, 0) + 1
 
-    drops = {p: capture_drops(f"{args.dir}/{p}.log") for p in POINTS}
+    drops = {p: capture_drops(f"{args.dir}/{p}.log") for p in points}
     problems = []
+    floor_ms = lab_floor_ms(tallies.values())
     for t in tallies.values():
-        problems += judge(t, expects)
+        problems += judge(t, expects, floor_ms)
         report_flow(t, expects)
+    if "latency" in expects:
+        problems += judge_asymmetry(list(tallies.values()))
     if "no-emissions" in expects:
         for point, kinds in emitted.items():
             if kinds:
@@ -345,7 +391,25 @@ def cmd_analyze(args):
     return 1
 
 
-def judge(t, expects):
+def lab_floor_ms(tallies):
+    """The median of the flows' instrument medians (as wirelab's instrumentFloorUs), 0 if not measured."""
+    medians = sorted(nearest_rank(m, 50) for m in (t.instrument_ms() for t in tallies) if m)
+    return medians[len(medians) // 2] if medians else 0
+
+
+def judge_asymmetry(tallies):
+    """The two directions' median latencies within LATENCY_ASYMMETRY_MS of each other."""
+    by_dir = {t.flow.frm: t.latencies_ms() for t in tallies}
+    a, b = by_dir.get("left"), by_dir.get("right")
+    if not a or not b:
+        return []
+    gap = abs(nearest_rank(a, 50) - nearest_rank(b, 50))
+    if gap <= LATENCY_ASYMMETRY_MS:
+        return []
+    return [f"latency p50 left->right {nearest_rank(a, 50):.2f} ms vs right->left {nearest_rank(b, 50):.2f} ms: {gap:.2f} ms apart > {LATENCY_ASYMMETRY_MS} ms"]
+
+
+def judge(t, expects, floor_ms=0):
     """The problems of one flow against what its check expects."""
     f = t.flow
     arrived = t.count(f.receiver)
@@ -366,6 +430,8 @@ def judge(t, expects):
             out.append(f"{f.name}: {arrived} of {f.count} arrived, expected none ({t.path()})")
         elif t.count(f.ingress) == 0:
             out.append(f"{f.name}: none arrived, but none reached the guest's {f.frm} port either, which proves nothing about the guest ({t.path()})")
+    if "no-reflect" in expects and t.reflected():
+        out.append(f"{f.name}: {t.reflected()} frame(s) sent back out of the port they came in by")
     if "no-dups" in expects and t.dups:
         out.append(f"{f.name}: {t.dups} duplicate(s)")
     if "in-order" in expects and t.reordered:
@@ -374,8 +440,11 @@ def judge(t, expects):
         lat = t.latencies_ms()
         if not lat:
             out.append(f"{f.name}: no frame seen at both guest ports, no latency to judge")
-        elif nearest_rank(lat, 99) > LATENCY_P99_MS:
-            out.append(f"{f.name}: latency p99 {nearest_rank(lat, 99):.1f} ms > {LATENCY_P99_MS} ms")
+        else:
+            if nearest_rank(lat, 99) > LATENCY_P99_MS:
+                out.append(f"{f.name}: latency p99 {nearest_rank(lat, 99):.1f} ms > {LATENCY_P99_MS} ms")
+            if nearest_rank(lat, 50) > floor_ms + LATENCY_P50_ABOVE_FLOOR_MS:
+                out.append(f"{f.name}: latency p50 {nearest_rank(lat, 50):.2f} ms > the lab's floor {floor_ms:.2f} ms + {LATENCY_P50_ABOVE_FLOOR_MS} ms")
     return out
 
 

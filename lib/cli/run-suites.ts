@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { WirelabError } from '../core/errors.ts';
 import { loadProfile } from '../profile/load.ts';
 import type { GuestRole, LabProfile } from '../profile/types.ts';
+import { timedPhase } from '../runtime/phases.ts';
 import { writeAllureEnvironment } from './run-environment.ts';
 
 const ROOT = REPO_ROOT;
@@ -119,7 +120,7 @@ export async function runSuites(
     await writeAllureEnvironment(resultsDir, profile).catch((e: Error) =>
       console.error(`wirelab run: could not describe the environment: ${e.message}`),
     );
-    await renderAllureReport(resultsDir, reportDir, 'wirelab run');
+    await timedPhase('report', profile.name, () => renderAllureReport(resultsDir, reportDir, 'wirelab run'));
   }
   if (vitest.exitCode === 0) return 0;
   return vitest.exitCode === 1 ? 1 : 2;

@@ -4,6 +4,7 @@
 import type { RunId } from '../core/run-id.ts';
 import type { Side } from '../core/sides.ts';
 import type { LabProfile } from '../profile/types.ts';
+import { timedPhase } from '../runtime/phases.ts';
 import type { UndoStack } from '../runtime/teardown.ts';
 import type { GuestPort, HaltReport, Lab, LabGuest, LabTimeline, LabTrafficHost } from './lab.ts';
 
@@ -28,7 +29,7 @@ export class StartedLab implements Lab {
 
   /** Halt once; later calls (and down()) get the same report. */
   haltGuest(): Promise<HaltReport> {
-    this.halting ??= this.guest.halt(this.profile.guest.haltTimeoutSeconds * 1000);
+    this.halting ??= timedPhase('halt', this.runId, () => this.guest.halt(this.profile.guest.haltTimeoutSeconds * 1000));
     return this.halting;
   }
 

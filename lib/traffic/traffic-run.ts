@@ -12,6 +12,7 @@ import { flow, type Flow, type FlowFrame, type FlowVary, type Packet } from '../
 import { injectFrames, type InjectionResult } from './injector.ts';
 import type { Lab } from '../lab/lab.ts';
 import { readPcap } from '../pcap/pcap.ts';
+import { recordPhase, timedPhase } from '../runtime/phases.ts';
 import { asBusyWork, onQuietMachine, type QuietWait } from '../runtime/quiet-machine.ts';
 import { CAPTURE_POINTS, hostPoint, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
 
@@ -81,6 +82,9 @@ async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: Tra
       startNs: offsets[i],
     }),
   }));
+  // The frames' own time at the rates asked: the part of this window no tool can make shorter.
+  const framesMs = Math.max(...flows.map((f, i) => Number(offsets[i]!) / 1e6 + (f.def.count / f.def.ratePps) * 1000));
+  const trafficStartMs = Date.now();
   const session = await startCaptureSession(lab, opts.name);
   let injections: InjectionResult[];
   try {
@@ -99,9 +103,11 @@ async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: Tra
     await settle(lab, session.pcaps, opts.settleMs ?? 500);
   } finally {
     await session.stop();
+    recordPhase({ kind: 'traffic', label: opts.name, startMs: trafficStartMs, endMs: Date.now(), requestedMs: framesMs });
   }
   const sent: SentFlow[] = flows.map(({ def, flow: frames }) => ({ name: def.name, from: def.from, to: def.to, frames }));
-  return { name: opts.name, runId: lab.runId, report: await session.analyze(sent), injections, pcaps: session.pcaps };
+  const report = await timedPhase('analysis', opts.name, () => session.analyze(sent));
+  return { name: opts.name, runId: lab.runId, report, injections, pcaps: session.pcaps };
 }
 
 /**

@@ -18,6 +18,7 @@ import type { LabProfile, SshTargetProfile, TrafficHostProfile } from '../../pro
 import type { RunId } from '../../core/run-id.ts';
 import { otherSide, SIDES, type Side } from '../../core/sides.ts';
 import { allSettledOrThrow, openRun, unwindOnFailure } from '../bring-up.ts';
+import { recordPhase } from '../../runtime/phases.ts';
 import { SshHost } from '../../runtime/ssh.ts';
 import type { UndoStack } from '../../runtime/teardown.ts';
 import { StartedLab } from '../started-lab.ts';
@@ -126,6 +127,7 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
     });
     timeline.guestReadyAtMs = Date.now();
     progress(`guest ready after ${(guest.readyAfterMs / 1000).toFixed(1)} s`);
+    recordPhase({ kind: 'boot', label: runId, startMs: Date.now() - guest.readyAfterMs, endMs: Date.now() });
 
     // 7. The guest's host-side ports, where captures and latency share the bench host's clock.
     const ifs = await guest.interfaces();

@@ -15,6 +15,7 @@ import type { GuestPort, Lab, LabTrafficHost, ProgressFn } from '../lab.ts';
 import { reapStaleRuns } from '../reaper.ts';
 import { StartedLab } from '../started-lab.ts';
 import { ensureDockerEngine } from '../../runtime/docker-engine.ts';
+import { recordPhase } from '../../runtime/phases.ts';
 import { bridgeCommands, createNetns, ipBatch, tapCommands } from './netns.ts';
 import { QemuGuest } from './qemu-guest.ts';
 import { startTrafficHost } from './traffic-host.ts';
@@ -107,6 +108,7 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
     );
     const [guest, left, right] = await allSettledOrThrow([guestBooting, ...hostsStarting] as const);
     progress(`guest ready after ${(guest.readyAfterMs / 1000).toFixed(1)} s`);
+    recordPhase({ kind: 'boot', label: runId, startMs: Date.now() - guest.readyAfterMs, endMs: Date.now() });
 
     const hosts: Record<Side, LabTrafficHost> = {
       left: { side: 'left', dataIf: left.dataIf, mac: left.mac, ipv4: left.ipv4, ssh: left.ssh },
