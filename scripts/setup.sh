@@ -17,6 +17,8 @@ debian_packages=(
   libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu libguestfs-tools e2fsprogs
   # The Debian disk images (lib/images/disk-image.ts): a FAT boot partition with syslinux, an MBR, no mounts.
   syslinux mtools dosfstools fdisk
+  # The policy reference images (images/guest/firewall.sh): the real nft, copied into the initramfs as tc and ip are.
+  nftables
 )
 # `setup.sh --bench` (npm run bench): also what the benchmarks compare wirelab against, so every
 # row of the table is measured in the same run.

@@ -127,6 +127,8 @@ start_l2_bridge() {
     echo 1 > /sys/class/net/br0/brif/left/hairpin_mode && echo 1 > /sys/class/net/br0/brif/right/hairpin_mode || fail "hairpin"
   fi
   apply_fault
+  # A policy image (a transparent firewall, a shaper) installs its rules before any frame crosses.
+  if [ -f /etc/wirelab/policy.sh ]; then . /etc/wirelab/policy.sh; fi
   ip link set dev left up && ip link set dev right up && ip link set dev br0 up || fail "link up failed"
   wait_for /sys/class/net/br0/brif/left/state 3 30
   wait_for /sys/class/net/br0/brif/right/state 3 30

@@ -25,6 +25,10 @@ export interface ReferenceVariant {
   init?: string;
   /** Kernel modules it needs beyond GUEST_MODULES. */
   extraModules?: readonly string[];
+  /** A policy script in images/guest/ that init.sh sources once the bridge is built (a firewall's rules). */
+  policy?: string;
+  /** Real tools it needs beyond tc and ip, copied from this machine with their libraries. */
+  tools?: readonly 'nft'[];
 }
 
 export interface BuiltImage {
@@ -38,6 +42,9 @@ export interface BuiltImage {
   /** Kernel command line the image expects (serial console on ttyS0, quiet, exit on panic). */
   append: string;
 }
+
+/** What a policy image needs beyond GUEST_MODULES: nftables (its bridge family is in nf_tables) and tc's policer. */
+const FIREWALL_MODULES: readonly string[] = ['nf_tables', 'act_police'];
 
 export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
   [
@@ -166,6 +173,27 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
       description: 'A monitor that also sends a gratuitous ARP on its left NIC every few seconds.',
     },
     {
+      name: 'l2-bridge-firewall',
+      role: 'l2-bridge',
+      policy: 'firewall.sh',
+      tools: ['nft'],
+      extraModules: FIREWALL_MODULES,
+      description:
+        'Transparent firewall with the policy of lab-profiles/nested-policy-firewall.yaml: nftables (bridge family) drops telnet ' +
+        'left→right, SNMP both ways and VLAN 300, marks voice left→right DSCP 46; a tc policer limits bulk UDP to 256 kbit/s.',
+    },
+    {
+      name: 'l2-bridge-firewall-faulty',
+      role: 'l2-bridge',
+      fault: 'wideport oneway-snmp wrong-dscp noshape',
+      policy: 'firewall.sh',
+      tools: ['nft'],
+      extraModules: FIREWALL_MODULES,
+      description:
+        'The firewall with one mistake per class: its telnet rule also drops port 24, SNMP is dropped only from the left, voice ' +
+        'is marked DSCP 34 instead of 46, and the bulk policer is missing.',
+    },
+    {
       name: 'l2-bridge-persistent-net',
       role: 'l2-bridge',
       fault: 'persistent-net',
@@ -281,7 +309,9 @@ export function imageDigest(kernel: Buffer, initramfs: Buffer): string {
 
 /** The variant settings the init script sources. */
 export function variantEnv(variant: ReferenceVariant): string {
-  return [`VARIANT=${variant.name}`, `ROLE=${variant.role}`, `FAULT=${variant.fault ?? ''}`, ''].join('\n');
+  // A policy image's faults are a list ("wideport noshape"): quoted, so sourcing the file keeps it whole.
+  const fault = variant.fault?.includes(' ') ? `'${variant.fault}'` : (variant.fault ?? '');
+  return [`VARIANT=${variant.name}`, `ROLE=${variant.role}`, `FAULT=${fault}`, ''].join('\n');
 }
 
 /** Where this machine's parts of a guest image are. */
@@ -291,6 +321,7 @@ export interface HostParts {
   busybox: string;
   tc: string;
   ip: string;
+  nft: string;
 }
 
 export async function findHostParts(): Promise<HostParts> {
@@ -308,6 +339,7 @@ export async function findHostParts(): Promise<HostParts> {
     busybox: '/bin/busybox',
     tc: '/usr/sbin/tc',
     ip: '/bin/ip',
+    nft: '/usr/sbin/nft',
   };
   if (!existsSync(join(parts.modulesDir, 'modules.dep'))) throw missing(`${parts.modulesDir}/modules.dep`, 'linux-image-cloud-amd64');
   if (!existsSync(parts.busybox)) throw missing('busybox', 'busybox-static');
@@ -345,8 +377,16 @@ export async function imageEntries(variant: ReferenceVariant, host: HostParts): 
   // shared libraries they link, at the paths their loader looks for them.
   await addFile('usr/sbin/tc', host.tc, 0o755);
   await addFile('usr/sbin/ip-iproute2', host.ip, 0o755);
+  const binaries = [host.tc, host.ip];
+  if (variant.tools?.includes('nft')) {
+    if (!existsSync(host.nft))
+      throw new WirelabError(`Cannot build the reference image '${variant.name}': nft is missing. Fix: apt-get install nftables.`);
+    await addFile('usr/sbin/nft', host.nft, 0o755);
+    binaries.push(host.nft);
+  }
+  if (variant.policy) await addFile('etc/wirelab/policy.sh', join(GUEST_DIR, variant.policy), 0o644);
   const libs = new Set<string>();
-  for (const binary of [host.tc, host.ip]) for (const lib of parseLdd((await run('ldd', [binary])).stdout)) libs.add(lib);
+  for (const binary of binaries) for (const lib of parseLdd((await run('ldd', [binary])).stdout)) libs.add(lib);
   for (const lib of [...libs].sort()) await addFile(lib, await realpath(lib), 0o755);
   return entries;
 }

@@ -7,6 +7,7 @@ import type { FieldCheck, ObjectSpec, StringSpec } from './schema-engine.ts';
 import { ROLES } from '../core/roles.ts';
 import { patternProblem } from './patterns.ts';
 import { EMISSION_CLASSES } from '../analysis/emissions.ts';
+import { policySchema } from './policy-fields.ts';
 
 export const LAB_KINDS = ['nested', 'host'] as const;
 
@@ -279,6 +280,7 @@ export const profileSchema: ObjectSpec = {
         },
       },
     },
+    policy: policySchema,
     host: {
       type: 'object',
       doc: 'Only for `kind: host`: the three-NIC bench host.',

@@ -9,6 +9,7 @@ import { ProfileError, type ProfileProblem } from '../core/errors.ts';
 import { REFERENCE_VARIANTS } from '../images/reference-image.ts';
 import { normalizeMac, parseCidr, sameSubnet, VROUTER_MAC, type Cidr } from '../core/addressing.ts';
 import { profileSchema } from './fields.ts';
+import { policyFromRaw, policyProblems } from './policy-fields.ts';
 import { validate, closest, type SchemaProblem } from './schema-engine.ts';
 import type { LabProfile, RawProfile } from './types.ts';
 
@@ -76,9 +77,11 @@ export function parseProfile(text: string, file: string, shown = file): LabProfi
 /** The YAML node at a dotted path (or its nearest existing parent), for line numbers in errors. */
 function nodeAt(root: Node | null, dotted: string): Node | null {
   let node = root;
-  for (const key of dotted ? dotted.split('.') : []) {
+  // `policy.classes[2].rate` → policy, classes, 2, rate (a list item by its index).
+  const keys = dotted ? dotted.split('.').flatMap((k) => k.split(/\[(\d+)\]/).filter(Boolean)) : [];
+  for (const key of keys) {
     if (!node || !(isMap(node) || isSeq(node))) return node;
-    const next = node.get(key, true) as Node | undefined;
+    const next = node.get(isSeq(node) ? Number(key) : key, true) as Node | undefined;
     if (!next) {
       // The key itself may be the problem (unknown field): point at the key.
       const pair = isMap(node) ? node.items.find((i) => (i.key as { value?: unknown })?.value === key) : undefined;
@@ -186,6 +189,8 @@ function crossFieldProblems(p: DeepPartial<RawProfile>, baseDir: string): Schema
     }
   }
 
+  if (p.policy) problems.push(...policyProblems(p.policy as Parameters<typeof policyProblems>[0], p.role));
+
   // Sections that belong to one kind only.
   if (p.kind === 'nested' && p.host)
     add(
@@ -286,8 +291,10 @@ function finish(raw: RawProfile, file: string): LabProfile {
   const baseDir = path.dirname(path.resolve(file));
   const resolve = (rel?: string) => (rel ? path.resolve(baseDir, rel) : undefined);
   const image = raw.guest.image;
+  const { policy, ...rest } = raw;
   return {
-    ...raw,
+    ...rest,
+    ...(policy ? { policy: policyFromRaw(policy) } : {}),
     file: path.resolve(file),
     guest: {
       ...raw.guest,

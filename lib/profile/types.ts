@@ -3,6 +3,8 @@
 
 import type { EmissionClass } from '../analysis/emissions.ts';
 import type { GuestRole } from '../core/roles.ts';
+import type { Policy } from '../policy/model.ts';
+import type { RawPolicy } from './policy-fields.ts';
 
 export type { GuestRole };
 export type LabKind = 'nested' | 'host';
@@ -62,6 +64,7 @@ interface GuestCommon {
 
 /** As the schema validator returns it. */
 export interface RawProfile extends ProfileCommon {
+  policy?: RawPolicy;
   guest: GuestCommon & { image: { reference?: string; kernel?: string; initrd?: string; append?: string; disk?: string } };
 }
 
@@ -73,5 +76,7 @@ export type GuestImageSource =
 /** A validated profile: absolute paths, one image source. */
 export interface LabProfile extends ProfileCommon {
   file: string;
+  /** What the service does to each class of traffic on purpose; absent: the role's contract for everything. */
+  policy?: Policy;
   guest: GuestCommon & { image: GuestImageSource };
 }

@@ -18,7 +18,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'rfc2544/trials.ts': ['core', 'analysis', 'report', 'rfc2544/search.ts', 'frames', 'traffic', 'lab'],
   runtime: ['core'],
   images: ['core', 'runtime'],
-  profile: ['core', 'images', 'analysis'],
+  policy: ['core', 'frames', 'analysis'],
+  profile: ['core', 'images', 'analysis', 'policy'],
   lab: ['core', 'runtime', 'images', 'profile', 'lab/nested', 'lab/bench-host'],
   'lab/nested': ['core', 'runtime', 'images', 'profile', 'lab'],
   'lab/bench-host': ['core', 'runtime', 'images', 'profile', 'lab'],
@@ -26,7 +27,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   cli: ['*'],
 };
 
-const PURE = ['core', 'frames', 'pcap', 'analysis', 'report', 'rfc2544/search.ts', 'rfc2544/report.ts'];
+const PURE = ['core', 'frames', 'pcap', 'analysis', 'policy', 'report', 'rfc2544/search.ts', 'rfc2544/report.ts'];
 const IMPURE_PACKAGES = ['node:child_process', 'child_process', 'execa', 'ssh2', 'testcontainers', 'node:net', 'node:dgram'];
 
 function libFiles(dir = LIB): string[] {

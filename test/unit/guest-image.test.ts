@@ -41,7 +41,9 @@ describe('REFERENCE_VARIANTS', () => {
     expect(new Set(names).size).toBe(names.length);
     for (const v of REFERENCE_VARIANTS) {
       expect(v.description.length, v.name).toBeGreaterThan(10);
-      expect(v.fault === undefined, v.name).toBe(v.name === v.role);
+      // Good: the role's own image, or a policy image (a firewall) that is not its faulty twin.
+      const good = v.name === v.role || (v.policy !== undefined && !v.name.endsWith('-faulty'));
+      expect(v.fault === undefined, v.name).toBe(good);
     }
   });
 
@@ -144,7 +146,14 @@ describe('image digest', () => {
     for (const m of GUEST_MODULES) await writeFile(join(modulesDir, 'kernel', `${m}.ko`), `module ${m}`);
     await writeFile(join(dir, 'busybox'), 'fake busybox');
     // tc and ip must be real dynamic executables: its libraries are found with ldd.
-    host = { kernel: join(dir, 'vmlinuz'), modulesDir, busybox: join(dir, 'busybox'), tc: '/usr/bin/true', ip: '/usr/bin/true' };
+    host = {
+      kernel: join(dir, 'vmlinuz'),
+      modulesDir,
+      busybox: join(dir, 'busybox'),
+      tc: '/usr/bin/true',
+      ip: '/usr/bin/true',
+      nft: '/usr/bin/true',
+    };
   });
 
   afterAll(async () => {

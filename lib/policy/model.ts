@@ -1,0 +1,120 @@
+// The policy of an in-line service (a transparent firewall, a shaper, a marker): traffic classes a
+// network engineer would write — matched by protocol, addresses, ports, VLAN and direction — each
+// with the behaviour the image declares for it. Classes are tried in order and the first match
+// wins, as in a firewall's rule list; traffic no class matches follows the policy's default.
+//
+// Pure data: the profile schema (lib/policy/schema.ts) produces it, lib/policy/classify.ts reads it.
+import type { Side } from '../core/sides.ts';
+
+export const DIRECTIONS = ['both', 'left-to-right', 'right-to-left'] as const;
+export type Direction = (typeof DIRECTIONS)[number];
+
+export const L3_PROTOCOLS = ['ipv4', 'ipv6', 'arp'] as const;
+export type L3Protocol = (typeof L3_PROTOCOLS)[number];
+
+export const L4_PROTOCOLS = ['udp', 'tcp', 'icmp'] as const;
+export type L4Protocol = (typeof L4_PROTOCOLS)[number];
+
+/** What a class matches; every field given must match (fields left out match anything). */
+export interface ClassMatch {
+  direction: Direction;
+  l3?: L3Protocol;
+  l4?: L4Protocol;
+  /** IPv4 CIDRs (inside 198.18.0.0/15). */
+  srcIp?: string;
+  dstIp?: string;
+  srcPort?: number;
+  dstPort?: number;
+  /** The outermost 802.1Q VLAN id. */
+  vlan?: number;
+  /** The IPv4 DSCP (0–63). */
+  dscp?: number;
+}
+
+/** Header fields a policy can name: set by a rewrite, or allowed to change on a forwarded class. */
+export const REWRITABLE_FIELDS = ['dscp', 'vlan', 'ttl', 'srcMac', 'dstMac'] as const;
+export type RewritableField = (typeof REWRITABLE_FIELDS)[number];
+
+export interface RewriteValues {
+  dscp?: number;
+  vlan?: number;
+  ttl?: number;
+  srcMac?: string;
+  dstMac?: string;
+}
+
+export interface RateLimit {
+  bitsPerSecond?: number;
+  framesPerSecond?: number;
+  /** Allowed deviation of the achieved rate from the declared one, as a fraction (0.15 = ±15 %). */
+  tolerance: number;
+}
+
+export const ACTIONS = ['forward', 'drop', 'rate-limit', 'rewrite'] as const;
+export type ActionKind = (typeof ACTIONS)[number];
+
+export type Behaviour =
+  /** Delivered, byte-exact except the named fields. */
+  | { action: 'forward'; mayChange: RewritableField[] }
+  | { action: 'drop' }
+  /** Delivered up to the rate; what crosses is byte-exact. */
+  | { action: 'rate-limit'; rate: RateLimit }
+  /** Delivered with the named fields set to the given values, nothing else changed. */
+  | { action: 'rewrite'; set: RewriteValues };
+
+export interface PolicyClass {
+  name: string;
+  match: ClassMatch;
+  behaviour: Behaviour;
+}
+
+/** What traffic no class matches gets: the role's own contract, or a declared action. */
+export const DEFAULT_ACTIONS = ['role', 'forward', 'drop'] as const;
+export type DefaultAction = (typeof DEFAULT_ACTIONS)[number];
+
+export interface Policy {
+  default: DefaultAction;
+  classes: PolicyClass[];
+}
+
+/** Whether a class applies to frames sent from this side. */
+export function appliesFrom(match: ClassMatch, from: Side): boolean {
+  return match.direction === 'both' || match.direction === (from === 'left' ? 'left-to-right' : 'right-to-left');
+}
+
+/** A behaviour as the report's "declared" column says it. */
+export function describeBehaviour(b: Behaviour): string {
+  switch (b.action) {
+    case 'forward':
+      return b.mayChange.length > 0 ? `forward (may change ${b.mayChange.join(', ')})` : 'forward byte-exact';
+    case 'drop':
+      return 'drop';
+    case 'rate-limit':
+      return `rate-limit to ${describeRate(b.rate)} ±${Math.round(b.rate.tolerance * 100)} %`;
+    case 'rewrite':
+      return `rewrite ${Object.entries(b.set)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(', ')}`;
+  }
+}
+
+export function describeRate(rate: RateLimit): string {
+  if (rate.framesPerSecond !== undefined) return `${rate.framesPerSecond} frames/s`;
+  const bits = rate.bitsPerSecond ?? 0;
+  return bits >= 1e6 ? `${bits / 1e6} Mbit/s` : bits >= 1e3 ? `${bits / 1e3} kbit/s` : `${bits} bit/s`;
+}
+
+/** A class's match as one line: "tcp dstPort 23, left→right". */
+export function describeMatch(m: ClassMatch): string {
+  const parts: string[] = [];
+  if (m.l3) parts.push(m.l3);
+  if (m.l4) parts.push(m.l4);
+  if (m.vlan !== undefined) parts.push(`vlan ${m.vlan}`);
+  if (m.srcIp) parts.push(`from ${m.srcIp}`);
+  if (m.dstIp) parts.push(`to ${m.dstIp}`);
+  if (m.srcPort !== undefined) parts.push(`srcPort ${m.srcPort}`);
+  if (m.dstPort !== undefined) parts.push(`dstPort ${m.dstPort}`);
+  if (m.dscp !== undefined) parts.push(`dscp ${m.dscp}`);
+  const dir = m.direction === 'both' ? 'both ways' : m.direction === 'left-to-right' ? 'left→right' : 'right→left';
+  return `${parts.join(' ') || 'any'}, ${dir}`;
+}

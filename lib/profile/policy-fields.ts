@@ -1,0 +1,285 @@
+// The lab profile's `policy` section: its fields for the schema engine (validation, defaults and the
+// generated docs/profile-reference.md), the rules across a class's fields, and the conversion of the
+// validated YAML into the policy model. Each problem names the field and says how to fix it.
+import { inBenchmarkRange, isMulticastMac, MAC_PATTERN, parseCidr } from '../core/addressing.ts';
+import type { GuestRole } from '../core/roles.ts';
+import type { FieldCheck, ObjectSpec, SchemaProblem } from './schema-engine.ts';
+import {
+  ACTIONS,
+  DEFAULT_ACTIONS,
+  DIRECTIONS,
+  L3_PROTOCOLS,
+  L4_PROTOCOLS,
+  REWRITABLE_FIELDS,
+  type ActionKind,
+  type ClassMatch,
+  type DefaultAction,
+  type Policy,
+  type PolicyClass,
+  type RateLimit,
+  type RewritableField,
+  type RewriteValues,
+} from '../policy/model.ts';
+
+/** The section as the schema validator returns it. */
+export interface RawPolicy {
+  default: DefaultAction;
+  classes: RawClass[];
+}
+
+export interface RawClass {
+  name: string;
+  match: ClassMatch;
+  action: ActionKind;
+  mayChange?: RewritableField[];
+  rate?: Partial<RateLimit>;
+  set?: RewriteValues;
+}
+
+const cidrInRange: FieldCheck = (v) => {
+  if (typeof v !== 'string') return null;
+  const c = parseCidr(v.includes('/') ? v : `${v}/32`);
+  if (!c) return `is "${v}", which is not an IPv4 address or address/prefix.`;
+  return inBenchmarkRange(c.address) ? null : `is "${v}", outside 198.18.0.0/15, the only range lab traffic may use.`;
+};
+
+const unicast: FieldCheck = (v) => (typeof v === 'string' && isMulticastMac(v) ? `is "${v}", a multicast/broadcast MAC.` : null);
+
+const port = (doc: string) => ({ type: 'number' as const, integer: true, min: 0, max: 65535, doc, example: '23' });
+
+const ADDRESS_FIX =
+  'use an IPv4 address or CIDR inside 198.18.0.0/15, e.g. 198.18.0.0/24 (frames cross the guest by MAC; any such address works).';
+
+export const policySchema: ObjectSpec = {
+  type: 'object',
+  doc:
+    'What the service does to each class of traffic on purpose (a transparent firewall, a shaper, a marker). When present, ' +
+    '`wirelab run` adds the `policy` suite, which sends a flow per class both ways plus probes just outside each class and checks ' +
+    'each declared behaviour frame by frame. Only for `role: l2-bridge`.',
+  fields: {
+    default: {
+      type: 'string',
+      enum: DEFAULT_ACTIONS,
+      default: 'role',
+      doc:
+        "What traffic no class matches gets: `role` — the role's own contract (an l2-bridge forwards it byte-exact); `forward` " +
+        '(the same, said outright); `drop` (a default-deny firewall).',
+    },
+    classes: {
+      type: 'list',
+      required: true,
+      maxItems: 32,
+      doc: 'The traffic classes, tried in order: the first class that matches a frame decides what happens to it (as in a rule list).',
+      example: '{ name: block-telnet, match: { l4: tcp, dstPort: 23 }, action: drop }',
+      items: {
+        type: 'object',
+        doc: 'One traffic class.',
+        fields: {
+          name: {
+            type: 'string',
+            required: true,
+            pattern: /^[A-Za-z0-9._-]{1,40}$/,
+            patternName: 'a short name (letters, digits, . _ -, at most 40)',
+            doc: 'Name of the class, as the report and failure messages show it.',
+            example: 'block-telnet',
+          },
+          match: {
+            type: 'object',
+            required: true,
+            doc: 'Which frames belong to the class; every field given must match, fields left out match anything.',
+            fields: {
+              direction: {
+                type: 'string',
+                enum: DIRECTIONS,
+                default: 'both',
+                doc: '`left-to-right` (sent by the left host, from br0), `right-to-left`, or `both`.',
+              },
+              l3: { type: 'string', enum: L3_PROTOCOLS, doc: 'The network protocol (inside any VLAN tags).' },
+              l4: { type: 'string', enum: L4_PROTOCOLS, doc: 'The transport protocol (`icmp` is ICMP or ICMPv6 echo).' },
+              srcIp: {
+                type: 'string',
+                doc: 'IPv4 source address or CIDR.',
+                checks: [cidrInRange],
+                fix: ADDRESS_FIX,
+                example: '198.18.0.0/24',
+              },
+              dstIp: {
+                type: 'string',
+                doc: 'IPv4 destination address or CIDR.',
+                checks: [cidrInRange],
+                fix: ADDRESS_FIX,
+                example: '198.18.0.2',
+              },
+              srcPort: port('UDP/TCP source port (needs `l4: udp` or `l4: tcp`).'),
+              dstPort: port('UDP/TCP destination port (needs `l4: udp` or `l4: tcp`).'),
+              vlan: { type: 'number', integer: true, min: 1, max: 4094, doc: 'The outermost 802.1Q VLAN id.', example: '100' },
+              dscp: { type: 'number', integer: true, min: 0, max: 63, doc: 'The IP DSCP the frame is sent with.', example: '46' },
+            },
+          },
+          action: {
+            type: 'string',
+            required: true,
+            enum: ACTIONS,
+            doc:
+              '`forward` (delivered byte-exact, except the fields in `mayChange`), `drop` (never crosses), `rate-limit` (delivered ' +
+              'up to `rate`, the rest dropped or queued), `rewrite` (delivered with the fields in `set` set, nothing else changed).',
+          },
+          mayChange: {
+            type: 'list',
+            items: { type: 'string', enum: REWRITABLE_FIELDS, doc: 'A header field.' },
+            doc: `Only with \`action: forward\`: fields the service may change on this class (${REWRITABLE_FIELDS.join(', ')}).`,
+            example: 'ttl',
+          },
+          rate: {
+            type: 'object',
+            doc: 'Only with `action: rate-limit`: the declared rate, exactly one of `bitsPerSecond` and `framesPerSecond`.',
+            fields: {
+              bitsPerSecond: {
+                type: 'number',
+                min: 1000,
+                max: 100_000_000_000,
+                doc: 'Declared rate in bit/s, counting each frame from its Ethernet header to its end (no FCS, no preamble).',
+                example: '256000',
+              },
+              framesPerSecond: { type: 'number', min: 1, max: 100_000_000, doc: 'Declared rate in frames/s.', example: '100' },
+              tolerance: {
+                type: 'number',
+                min: 0.01,
+                max: 0.9,
+                default: 0.15,
+                doc: 'How far the achieved rate may be from the declared one, as a fraction (0.15 = ±15 %).',
+              },
+            },
+          },
+          set: {
+            type: 'object',
+            doc: 'Only with `action: rewrite`: the fields the service sets, and their values.',
+            fields: {
+              dscp: { type: 'number', integer: true, min: 0, max: 63, doc: 'IPv4 DSCP.', example: '46' },
+              vlan: { type: 'number', integer: true, min: 1, max: 4094, doc: 'Outermost VLAN id (needs `match.vlan`).', example: '200' },
+              ttl: { type: 'number', integer: true, min: 1, max: 255, doc: 'IPv4 TTL / IPv6 hop limit.', example: '32' },
+              srcMac: {
+                type: 'string',
+                pattern: MAC_PATTERN,
+                patternName: 'a MAC address',
+                checks: [unicast],
+                doc: 'Source MAC.',
+                example: '02:00:5e:10:00:99',
+              },
+              dstMac: { type: 'string', pattern: MAC_PATTERN, patternName: 'a MAC address', doc: 'Destination MAC.' },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+/** Rules across the fields of the policy section (each field's own problems are already reported). */
+export function policyProblems(policy: Partial<RawPolicy>, role: GuestRole | undefined): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  const add = (path: string, message: string, fix: string) => problems.push({ path, message, fix });
+  if (role && role !== 'l2-bridge')
+    add(
+      'policy',
+      `is set, but the role is ${role}; policies are qualified for transparent services (l2-bridge) only so far.`,
+      'remove the `policy` section, or qualify the image as `role: l2-bridge` if it is a bump in the wire.',
+    );
+  const seen = new Map<string, number>();
+  (policy.classes ?? []).forEach((c, i) => {
+    if (!c) return;
+    const at = `policy.classes[${i}]`;
+    if (c.name !== undefined) {
+      const first = seen.get(c.name);
+      if (first !== undefined)
+        add(`${at}.name`, `is "${c.name}", the same name as policy.classes[${first}].`, 'give every class its own name.');
+      else seen.set(c.name, i);
+    }
+    const m = c.match;
+    if (m) {
+      if ((m.srcPort !== undefined || m.dstPort !== undefined) && m.l4 !== 'udp' && m.l4 !== 'tcp')
+        add(
+          `${at}.match`,
+          `matches a port but ${m.l4 ? `its l4 is ${m.l4}, which has no ports` : 'names no transport protocol'}.`,
+          'add `l4: udp` or `l4: tcp` next to the port.',
+        );
+      if ((m.srcIp !== undefined || m.dstIp !== undefined) && (m.l3 === 'ipv6' || m.l3 === 'arp'))
+        add(`${at}.match`, `matches IPv4 addresses but its l3 is ${m.l3}.`, 'use `l3: ipv4`, or leave `l3` out.');
+      if (m.l4 !== undefined && m.l3 === 'arp')
+        add(`${at}.match.l4`, `is ${m.l4}, but ARP carries no transport protocol.`, 'remove `l4`, or set `l3: ipv4`.');
+      for (let j = 0; j < i; j++) {
+        const earlier = policy.classes?.[j];
+        if (earlier?.match && sameMatch(earlier.match, m))
+          add(
+            `${at}.match`,
+            `is the same match as policy.classes[${j}] ("${earlier.name}"), which comes first, so this class never applies.`,
+            'remove one of the two classes, or make their matches differ.',
+          );
+      }
+    }
+    // An absent `rate` or `set` comes back from the schema as its defaults: given means with a field of its own.
+    const given = {
+      mayChange: c.mayChange !== undefined,
+      rate: c.rate?.bitsPerSecond !== undefined || c.rate?.framesPerSecond !== undefined,
+      set: c.set !== undefined && Object.keys(c.set).length > 0,
+    };
+    const only = (field: 'mayChange' | 'rate' | 'set', action: ActionKind) => {
+      if (given[field] && c.action !== undefined && c.action !== action)
+        add(
+          `${at}.${field}`,
+          `is set, but the action is ${c.action}; \`${field}\` belongs to \`action: ${action}\`.`,
+          `remove \`${field}\`, or set \`action: ${action}\`.`,
+        );
+    };
+    only('mayChange', 'forward');
+    only('rate', 'rate-limit');
+    only('set', 'rewrite');
+    if (c.action === 'rate-limit') {
+      const r = c.rate ?? {};
+      const rates = [r.bitsPerSecond !== undefined, r.framesPerSecond !== undefined].filter(Boolean).length;
+      if (rates !== 1)
+        add(
+          `${at}.rate`,
+          rates === 0 ? 'names no rate; a rate-limit class needs its declared rate.' : 'gives both bitsPerSecond and framesPerSecond.',
+          'give exactly one, e.g. `rate: { bitsPerSecond: 256000, tolerance: 0.15 }` or `rate: { framesPerSecond: 100 }`.',
+        );
+    }
+    if (c.action === 'rewrite') {
+      const set = c.set ?? {};
+      if (Object.keys(set).length === 0)
+        add(`${at}.set`, 'names no field; a rewrite class must say what it sets.', 'add e.g. `set: { dscp: 46 }`.');
+      if (set.vlan !== undefined && m && m.vlan === undefined)
+        add(
+          `${at}.set.vlan`,
+          'is set, but the class matches no VLAN: a VLAN id can only be rewritten on tagged frames.',
+          'add `vlan: <id>` to the match.',
+        );
+      if ((set.dscp !== undefined || set.ttl !== undefined) && m?.l3 === 'arp')
+        add(`${at}.set`, 'sets an IP field on ARP frames.', 'match `l3: ipv4` for a DSCP or TTL rewrite.');
+    }
+  });
+  return problems;
+}
+
+function sameMatch(a: ClassMatch, b: ClassMatch): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof ClassMatch>;
+  return [...keys].every((k) => a[k] === b[k]);
+}
+
+/** The validated section as the policy model. */
+export function policyFromRaw(raw: RawPolicy): Policy {
+  return {
+    default: raw.default,
+    classes: raw.classes.map((c): PolicyClass => {
+      const behaviour =
+        c.action === 'forward'
+          ? { action: c.action, mayChange: c.mayChange ?? [] }
+          : c.action === 'drop'
+            ? { action: c.action }
+            : c.action === 'rate-limit'
+              ? { action: c.action, rate: { tolerance: 0.15, ...c.rate } }
+              : { action: c.action, set: c.set ?? {} };
+      return { name: c.name, match: c.match, behaviour };
+    }),
+  };
+}
