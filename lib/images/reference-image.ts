@@ -43,8 +43,11 @@ export interface BuiltImage {
   append: string;
 }
 
-/** What a policy image needs beyond GUEST_MODULES: nftables (its bridge family is in nf_tables) and tc's policer. */
-const FIREWALL_MODULES: readonly string[] = ['nf_tables', 'act_police'];
+/**
+ * What a policy image needs beyond GUEST_MODULES: nftables (its bridge family is in nf_tables; the bridge's own
+ * meta expression, which `iifname` and `tcp dport` need, is nft_meta_bridge) and tc's policer.
+ */
+const FIREWALL_MODULES: readonly string[] = ['nf_tables', 'nft_meta_bridge', 'act_police'];
 
 export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
   [
