@@ -42,8 +42,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   [ -z "$temporary_policy" ] || rm -f "$temporary_policy"
 fi
 
-# npm packages: install when node_modules is missing or older than the lock file.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm packages: install when node_modules is missing or older than the lock file. A node_modules that
+# is a symbolic link (a git worktree sharing another checkout's) belongs to that checkout: npm ci here
+# would empty it under the other checkout's feet.
+if [ -L node_modules ]; then
+  echo "wirelab setup: node_modules is a link to $(readlink node_modules); leaving the npm packages to that checkout"
+elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "wirelab setup: installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
 fi
