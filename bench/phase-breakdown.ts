@@ -7,17 +7,18 @@
 // last the exit.
 import type { PhaseKind, PhaseRecord } from '../lib/runtime/phases.ts';
 
-const PRIORITY: PhaseKind[] = ['traffic', 'listen', 'analysis', 'boot', 'halt', 'report'];
+const PRIORITY: PhaseKind[] = ['traffic', 'listen', 'analysis', 'boot', 'setup', 'halt', 'report'];
 
 const NAMES: Record<PhaseKind, string> = {
   traffic: 'traffic windows',
   listen: 'quiet listen',
   analysis: 'analysis (frame join)',
+  setup: 'lab set-up (images checked, namespace, taps)',
   boot: 'guest boot',
   halt: 'guest halt',
   report: 'report rendering',
 };
-export const START_UP = 'start-up (CLI, vitest, lab set-up)';
+export const START_UP = 'start-up (CLI, vitest)';
 export const BETWEEN = 'checks, evidence, captures set-up';
 export const EXIT = 'teardown and exit';
 

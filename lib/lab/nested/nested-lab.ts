@@ -42,6 +42,7 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
   const progress = opts.onProgress ?? (() => {});
   const { runId, stack, workDir } = openRun(profile, opts.runId);
 
+  const setupStartMs = Date.now();
   return unwindOnFailure(stack, async () => {
     await reapStaleRuns();
     progress('preparing images and the container engine');
@@ -64,6 +65,7 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
     const hostMac = (side: Side) => profile.trafficHosts[side].mac ?? generatedMac(`${runId}/host/${side}`);
 
     progress('booting the guest and starting the traffic hosts');
+    recordPhase({ kind: 'setup', label: runId, startMs: setupStartMs, endMs: Date.now() });
     const source = profile.guest.image;
     const guestBooting = QemuGuest.start({
       name: `${runId}-guest`,
