@@ -84,7 +84,7 @@ describe('l2-bridge', () => {
     await checkTransparent(lab, profile, 'vrouter-distinct-macs');
   });
 
-  test('order at any spacing: back-to-back bursts arrive whole and in order', ({ lab }) => checkBursts(lab));
+  test('order at any spacing: back-to-back bursts arrive whole and in order', ({ lab, profile }) => checkBursts(lab, profile));
 
   test("the profile's load: no loss, duplicates, reflections or reordering; latency within the bounds", ({ lab, profile }) =>
     checkProfileLoad(lab, profile));

@@ -53,7 +53,7 @@ describe('l3-forwarder', () => {
     await verdict.assert();
   });
 
-  test('order at any spacing: back-to-back bursts arrive whole and in order', ({ lab }) => checkBursts(lab));
+  test('order at any spacing: back-to-back bursts arrive whole and in order', ({ lab, profile }) => checkBursts(lab, profile));
 
   test("the profile's load: no loss, duplicates, reflections or reordering; latency within the bounds", ({ lab, profile }) =>
     checkProfileLoad(lab, profile));

@@ -29,6 +29,8 @@ export interface FlowDefinition {
   vary?: FlowVary;
   /** Frames sent back to back, this many at a time (see FlowOptions.burst). */
   burst?: number;
+  /** When the flow's first frame leaves, after the window's start: flows one after another in one window. */
+  startMs?: number;
 }
 
 /** What one traffic run produced: the report, how the generators did, and the evidence. */
@@ -67,7 +69,8 @@ export function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: Traffi
 }
 
 async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {
-  const offsets = opts.interleave ? interleaveOffsets(definitions) : definitions.map(() => 0n);
+  const interleaved = opts.interleave ? interleaveOffsets(definitions) : definitions.map(() => 0n);
+  const offsets = definitions.map((d, i) => interleaved[i]! + BigInt(Math.round((d.startMs ?? 0) * 1e6)));
   const flows = definitions.map((d, i) => ({
     def: d,
     flow: flow({
@@ -91,7 +94,7 @@ async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: Tra
     injections = await Promise.all(
       SIDES.filter((side) => flows.some((f) => f.def.from === side)).map((side) => {
         const mine = flows.filter((f) => f.def.from === side);
-        const durationMs = Math.max(...mine.map((f) => (f.def.count / f.def.ratePps) * 1000));
+        const durationMs = Math.max(...mine.map((f) => (f.def.startMs ?? 0) + (f.def.count / f.def.ratePps) * 1000));
         const requested = mine.reduce((sum, f) => sum + f.def.ratePps, 0);
         return injectFrames(lab.hosts[side], mergeBySendTime(mine.map((f) => f.flow)), {
           requestedPps: opts.topSpeed ? 'max' : requested,
