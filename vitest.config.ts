@@ -8,6 +8,9 @@ const SUITE_WORKERS = Math.max(1, Number.parseInt(process.env.WIRELAB_WORKERS ??
 
 export default defineConfig({
   test: {
+    // Transformed modules kept on disk between runs (node_modules/.experimental-vitest-cache): a
+    // `wirelab run` does not pay TypeScript's transform of lib/ again at every start.
+    experimental: { fsModuleCache: true },
     reporters: [
       'default',
       ['allure-vitest/reporter', { resultsDir: process.env.WIRELAB_RESULTS_DIR ?? 'reports/allure-results' }],
