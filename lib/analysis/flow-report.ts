@@ -43,6 +43,7 @@ export type FieldChange =
   | { field: 'length'; sent: number; received: number }
   | { field: 'vlanTags'; sent: number[]; received: number[] }
   | { field: 'payload' }
+  | { field: 'dscp'; sent: number; received: number }
   | { field: 'checksum'; bad: string[] }
   | { field: 'other' };
 
@@ -67,9 +68,17 @@ export interface RewriteCounts {
   length: number;
   /** Frames whose IPv4 header or L4 checksum is wrong on arrival. */
   badChecksum: number;
+  /** Frames whose IP DSCP changed. */
+  dscp: number;
   /** Source and destination MACs the frames arrived with → frames (every arrival counted). */
   arrivedSrcMacs: Record<string, number>;
   arrivedDstMacs: Record<string, number>;
+  /** The IP DSCP, TTL / hop limit and VLAN ids ('' untagged, '300', '200.100' QinQ) of every arrival → frames. */
+  arrivedDscp: Record<string, number>;
+  arrivedHopLimit: Record<string, number>;
+  arrivedVlans: Record<string, number>;
+  /** The set of fields changed in a frame ('dscp', 'dscp+srcMac', … in a fixed order) → frames: what changed together, per frame. */
+  changeSets: Record<string, number>;
 }
 
 export interface Reflections {
@@ -107,6 +116,16 @@ export interface FlowResult {
    */
   instrumentUs: Percentiles | null;
   rewrites: RewriteCounts;
+  /**
+   * When each frame that left the guest's egress port did so, µs after the flow's first frame entered its
+   * ingress port (one clock), in sequence order: the achieved rate over time.
+   */
+  egressTimesUs: number[];
+  /** The same span at the ingress port: when each frame entered the guest, µs after the first (the offered rate). */
+  ingressTimesUs: number[];
+  /** Bytes (Ethernet header to the end, no FCS) of the distinct frames that entered the guest's ingress port / left its egress port. */
+  ingressBytes: number;
+  egressBytes: number;
   /** The first frames that arrived different from what was sent (up to 5). */
   differences: FrameDifference[];
 }
@@ -169,6 +188,8 @@ class FlowState {
   readonly ingressTs: Float64Array;
   readonly egressTs: Float64Array;
   duplicated = 0;
+  ingressBytes = 0;
+  egressBytes = 0;
   reorderCount = 0;
   maxDisplacement = 0;
   highestSeq = -1;
@@ -182,8 +203,13 @@ class FlowState {
     payload: 0,
     length: 0,
     badChecksum: 0,
+    dscp: 0,
     arrivedSrcMacs: {},
     arrivedDstMacs: {},
+    arrivedDscp: {},
+    arrivedHopLimit: {},
+    arrivedVlans: {},
+    changeSets: {},
   };
   readonly differences: FrameDifference[] = [];
   /** Where the signature sits in this flow's frames as sent (the fast path of the position check). */
@@ -326,10 +352,15 @@ function recordFrame(state: FlowState, point: CapturePoint, seq: number, frame: 
   const ts = Number(frame.tsNs);
   const { path } = state;
   if (point === path.ingress) {
-    if (seen[seq] === 0) state.ingressTs[seq] = ts;
-    else if (path.ingress !== path.egress) noteReflection(state, seq, 'atIngressPort');
+    if (seen[seq] === 0) {
+      state.ingressTs[seq] = ts;
+      state.ingressBytes += frame.data.length;
+    } else if (path.ingress !== path.egress) noteReflection(state, seq, 'atIngressPort');
   } else if (point === path.egress) {
-    if (seen[seq] === 0) state.egressTs[seq] = ts;
+    if (seen[seq] === 0) {
+      state.egressTs[seq] = ts;
+      state.egressBytes += frame.data.length;
+    }
   }
   if (point === path.sender) {
     if (seen[seq] === 0) state.senderTs[seq] = ts;
@@ -361,6 +392,10 @@ function compareWithSent(state: FlowState, seq: number, received: Buffer): void 
   const dst = macAt(received, 0);
   r.arrivedSrcMacs[src] = (r.arrivedSrcMacs[src] ?? 0) + 1;
   r.arrivedDstMacs[dst] = (r.arrivedDstMacs[dst] ?? 0) + 1;
+  const ip = ipFieldsOf(received);
+  bump(r.arrivedVlans, ip.vlans.join('.'));
+  if (ip.dscp !== undefined) bump(r.arrivedDscp, String(ip.dscp));
+  if (ip.hopLimit !== undefined) bump(r.arrivedHopLimit, String(ip.hopLimit));
   if (sent.equals(received)) {
     r.unchanged++;
     return;
@@ -378,7 +413,9 @@ function compareWithSent(state: FlowState, seq: number, received: Buffer): void 
     else if (c.field === 'length') r.length++;
     else if (c.field === 'payload') r.payload++;
     else if (c.field === 'checksum') r.badChecksum++;
+    else if (c.field === 'dscp') r.dscp++;
   }
+  bump(r.changeSets, changes.map((c) => c.field).join('+'));
   if (state.differences.length < MAX_DIFFERENCES) {
     state.differences.push({
       seq,
@@ -400,6 +437,9 @@ function fieldChanges(sent: Buffer, received: Buffer, a: Packet, b: Packet): Fie
   const ha = a.hopLimit();
   const hb = b.hopLimit();
   if (ha !== undefined && hb !== undefined && ha !== hb) changes.push({ field: 'hopLimit', sent: ha, received: hb });
+  const da = ipFieldsOf(sent).dscp;
+  const db = ipFieldsOf(received).dscp;
+  if (da !== undefined && db !== undefined && da !== db) changes.push({ field: 'dscp', sent: da, received: db });
   if (a.vlans().join('.') !== b.vlans().join('.')) changes.push({ field: 'vlanTags', sent: a.vlans(), received: b.vlans() });
   if (sent.length !== received.length) changes.push({ field: 'length', sent: sent.length, received: received.length });
   const payloadA = payloadOf(sent);
@@ -426,6 +466,8 @@ export function describeChange(c: FieldChange): string {
       return `length ${c.sent} → ${c.received}`;
     case 'payload':
       return 'payload changed';
+    case 'dscp':
+      return `DSCP ${c.sent} → ${c.received}`;
     case 'checksum':
       return `bad checksum: ${c.bad.join(', ')}`;
     case 'other':
@@ -486,6 +528,9 @@ function finishFlow(state: FlowState): FlowResult {
     latencyUs: percentiles(latencySamplesUs),
     latencySamplesUs,
     instrumentUs: percentiles(timeBetween(state.senderTs, state.ingressTs)),
+    ...crossingTimes(state.ingressTs, state.egressTs),
+    ingressBytes: state.ingressBytes,
+    egressBytes: state.egressBytes,
     rewrites: state.rewrites,
     differences: state.differences,
   };
@@ -500,6 +545,37 @@ function timeBetween(from: Float64Array, to: Float64Array): number[] {
     if (a !== NO_TS && b !== NO_TS) out.push((b - a) / 1000);
   }
   return out;
+}
+
+/** Ingress and egress sightings, µs after the flow's first frame entered the guest, in sequence order. */
+function crossingTimes(ingress: Float64Array, egress: Float64Array): { ingressTimesUs: number[]; egressTimesUs: number[] } {
+  let first = Infinity;
+  for (const t of ingress) if (t !== NO_TS && t < first) first = t;
+  const since = (ts: Float64Array) => (Number.isFinite(first) ? [...ts].filter((t) => t !== NO_TS).map((t) => (t - first) / 1000) : []);
+  return { ingressTimesUs: since(ingress), egressTimesUs: since(egress) };
+}
+
+function bump(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
+/**
+ * The VLAN ids, IP DSCP and TTL / hop limit of a frame, read from its bytes without a full parse (every
+ * arrival is read, most of them byte-identical to what was sent).
+ */
+export function ipFieldsOf(data: Buffer): { vlans: number[]; dscp?: number; hopLimit?: number } {
+  const vlans: number[] = [];
+  let off = 12;
+  let type = data.length >= 14 ? data.readUInt16BE(12) : 0;
+  while ((type === 0x8100 || type === 0x88a8) && data.length >= off + 6) {
+    vlans.push(data.readUInt16BE(off + 2) & 0x0fff);
+    off += 4;
+    type = data.readUInt16BE(off);
+  }
+  const l3 = off + 2;
+  if (type === 0x0800 && data.length >= l3 + 20) return { vlans, dscp: data[l3 + 1]! >> 2, hopLimit: data[l3 + 8]! };
+  if (type === 0x86dd && data.length >= l3 + 40) return { vlans, dscp: (data.readUInt16BE(l3) >> 6) & 0x3f, hopLimit: data[l3 + 7]! };
+  return { vlans };
 }
 
 function countSeen(seen: Uint8Array): number {

@@ -26,8 +26,9 @@ export function availableSuites(): string[] {
     .sort();
 }
 
-export function defaultSuitesFor(role: GuestRole): string[] {
-  return availableSuites().filter((s) => s === role || s.startsWith(`${role}-`));
+/** A role's suites, and the policy suite when the profile declares a policy. */
+export function defaultSuitesFor(role: GuestRole, hasPolicy = false): string[] {
+  return availableSuites().filter((s) => s === role || s.startsWith(`${role}-`) || (hasPolicy && s === 'policy'));
 }
 
 /** `i/n` with 1 ≤ i ≤ n: vitest's own shard notation (test files are split between the shards). */
@@ -76,7 +77,13 @@ export async function runSuites(
     if (!known.includes(name))
       throw new WirelabError(`'${name}' is not a wirelab suite. Fix: use one of ${known.join(', ')}.`, { exitCode: 2 });
   }
-  const suites = requested.length > 0 ? requested : defaultSuitesFor(profile.role);
+  if (requested.includes('policy') && !profile.policy)
+    throw new WirelabError(
+      `The policy suite qualifies a declared policy, but ${profile.file} has none. Fix: add a \`policy\` section ` +
+        '(docs/profile-reference.md; lab-profiles/nested-policy-firewall.yaml shows one), or leave the suite out.',
+      { exitCode: 2 },
+    );
+  const suites = requested.length > 0 ? requested : defaultSuitesFor(profile.role, profile.policy !== undefined);
   if (suites.length === 0)
     throw new WirelabError(`No suite qualifies the role '${profile.role}' yet. Fix: name suites explicitly (${known.join(', ')}).`, {
       exitCode: 2,

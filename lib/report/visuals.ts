@@ -12,6 +12,25 @@ export interface TableInput {
   name?: string;
   report: TrafficReport;
   injections?: readonly InjectionResult[];
+  /** For a policy's flows, by flow name: what the policy declares and what the captures show (two more columns). */
+  policy?: Readonly<Record<string, PolicyCells>>;
+}
+
+export interface PolicyCells {
+  declared: string;
+  observed: string;
+  /** The flow's policy checks passed (else the observed cell is marked). */
+  pass: boolean;
+}
+
+const POLICY_COLUMNS: Column[] = [
+  { title: 'declared', numeric: false },
+  { title: 'observed', numeric: false },
+];
+
+/** The table's columns: the policy's two after the direction, when the input has them. */
+function columnsOf(input: TableInput): Column[] {
+  return input.policy ? [...COLUMNS.slice(0, 2), ...POLICY_COLUMNS, ...COLUMNS.slice(2)] : COLUMNS;
 }
 
 interface Column {
@@ -53,9 +72,14 @@ export function flowTableRows(input: TableInput): Cell[][] {
   return input.report.flows.map((f) => {
     const lat = f.latencyUs;
     const inj = input.injections?.find((i) => i.side === f.from);
+    const policy = input.policy?.[f.name];
+    const policyCells: Cell[] = input.policy
+      ? [{ text: policy?.declared ?? '–' }, { text: policy?.observed ?? '–', alert: policy ? !policy.pass : false }]
+      : [];
     return [
       { text: f.name },
       { text: `${f.from} → ${f.to}` },
+      ...policyCells,
       { text: n(f.sent) },
       ...RX_POINTS.map((p) => ({ text: n(f.received[p]) })),
       { text: f.lost === 0 ? '0' : `${n(f.lost)} (${percent(f.lost, f.sent)})`, alert: f.lost > 0 },
@@ -94,10 +118,11 @@ export function flowTableNotes(input: TableInput): string[] {
 /** The flow table as GitHub-flavoured Markdown (for logs and failure messages). */
 export function flowTableMarkdown(input: TableInput): string {
   const rows = flowTableRows(input);
+  const columns = columnsOf(input);
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   const lines = [
-    `| ${COLUMNS.map((c) => c.title).join(' | ')} |`,
-    `| ${COLUMNS.map((c) => (c.numeric ? '---:' : '---')).join(' | ')} |`,
+    `| ${columns.map((c) => c.title).join(' | ')} |`,
+    `| ${columns.map((c) => (c.numeric ? '---:' : '---')).join(' | ')} |`,
     ...rows.map((r) => `| ${r.map((c) => esc(c.alert ? `**${c.text}**` : c.text)).join(' | ')} |`),
   ];
   const notes = flowTableNotes(input);
@@ -108,9 +133,10 @@ export function flowTableMarkdown(input: TableInput): string {
 /** The flow table as a small self-contained HTML page (an Allure text/html attachment). */
 export function flowTableHtml(input: TableInput): string {
   const rows = flowTableRows(input);
-  const head = COLUMNS.map((c) => `<th${c.numeric ? ' class="num"' : ''}>${escapeXml(c.title)}</th>`).join('');
+  const columns = columnsOf(input);
+  const head = columns.map((c) => `<th${c.numeric ? ' class="num"' : ''}>${escapeXml(c.title)}</th>`).join('');
   const body = rows
-    .map((r) => `<tr>${r.map((c, i) => `<td${cellClass(COLUMNS[i]!, c)}>${escapeXml(c.text)}</td>`).join('')}</tr>`)
+    .map((r) => `<tr>${r.map((c, i) => `<td${cellClass(columns[i]!, c)}>${escapeXml(c.text)}</td>`).join('')}</tr>`)
     .join('\n');
   const notes = flowTableNotes(input);
   const title = `Traffic${input.name ? `: ${input.name}` : ''}`;

@@ -2,9 +2,25 @@
 // MACs. Each is the headers a flow repeats (the signature and padding are added by the flow). They
 // address frames as the sending host's own stack would, so a correct guest must deliver them.
 import { inBenchmarkRange, intToIpv4, ipv4ToInt, parseCidr } from '../core/addressing.ts';
-import { ARP, Dot1AD, Dot1Q, Ether, IPv4, IPv6, stack, UDP, BROADCAST_MAC, type Packet } from '../frames/index.ts';
+import {
+  ARP,
+  Dot1AD,
+  Dot1Q,
+  Ether,
+  ICMP,
+  ICMPv6EchoRequest,
+  IPv4,
+  IPv6,
+  stack,
+  TCP,
+  UDP,
+  BROADCAST_MAC,
+  type Layer,
+  type Packet,
+} from '../frames/index.ts';
 import type { Lab } from '../lab/lab.ts';
 import type { Side } from '../core/sides.ts';
+import type { ProbeFrame } from '../policy/probes.ts';
 
 const address = (cidr: string) => cidr.split('/')[0]!;
 
@@ -70,4 +86,31 @@ export function ipv6Template(lab: Lab, from: Side, to: Side): Packet {
     IPv6({ src: ip(from), dst: ip(to) }),
     UDP({ sport: 10_003, dport: 20_003 }),
   );
+}
+
+/**
+ * A policy probe (lib/policy/probes.ts) as a frame template from the lab: the sending host's MAC and
+ * address unless the probe names its own addresses, its VLAN tag, DSCP, transport and ports.
+ */
+export function probeTemplate(lab: Lab, from: Side, to: Side, probe: ProbeFrame): Packet {
+  const tag: Layer[] = probe.vlan === undefined ? [] : [Dot1Q({ vlan: probe.vlan })];
+  const ether = Ether({ src: lab.hosts[from].mac, dst: nextHopMac(lab, from, to) });
+  if (probe.l3 === 'arp') {
+    const arp = arpTemplate(lab, from, to, 'reply').layers;
+    return stack(arp[0]!, ...tag, ...arp.slice(1));
+  }
+  const l4 =
+    probe.l4 === 'tcp'
+      ? TCP({ sport: probe.srcPort, dport: probe.dstPort, flags: 'A' })
+      : probe.l4 === 'icmp'
+        ? probe.l3 === 'ipv6'
+          ? ICMPv6EchoRequest()
+          : ICMP()
+        : UDP({ sport: probe.srcPort, dport: probe.dstPort });
+  const tos = (probe.dscp ?? 0) << 2;
+  const ip =
+    probe.l3 === 'ipv6'
+      ? IPv6({ src: `2001:db8:1::${from === 'left' ? 1 : 2}`, dst: `2001:db8:1::${to === 'left' ? 1 : 2}`, trafficClass: tos })
+      : IPv4({ src: probe.srcIp ?? address(lab.hosts[from].ipv4), dst: probe.dstIp ?? address(lab.hosts[to].ipv4), tos });
+  return stack(ether, ...tag, ip, l4);
 }

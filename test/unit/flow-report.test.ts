@@ -268,4 +268,31 @@ describe('analyzeTraffic: what the guest sends by itself', () => {
       bySourceMac: { [bridgeMac]: 4, [GUEST_LEFT]: 2 },
     });
   });
+
+  it("a DSCP rewrite is a field change of its own; every arrival's DSCP, TTL and VLANs are counted; the crossing times are kept", async () => {
+    const f = makeFlow();
+    // Set DSCP 46 (ToS byte 0xb8) and fix the IPv4 header checksum, as a marking service does.
+    const mark = (b: Buffer) => {
+      const c = Buffer.from(b);
+      const ip = 14;
+      const old = c.readUInt16BE(ip);
+      c[ip + 1] = 46 << 2;
+      let sum = (~c.readUInt16BE(ip + 10) & 0xffff) + (~old & 0xffff) + c.readUInt16BE(ip);
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      c.writeUInt16BE(~sum & 0xffff, ip + 10);
+      return c;
+    };
+    const report = await analyzeTraffic({ runId: RUN, flows: [f], hosts: HOSTS, captures: perfect(f.sent, mark) });
+    const r = report.flows[0]!;
+    expect(r.rewrites.dscp).toBe(COUNT);
+    expect(r.rewrites.changeSets).toEqual({ dscp: COUNT });
+    expect(r.rewrites.arrivedDscp).toEqual({ '46': COUNT });
+    expect(r.rewrites.arrivedHopLimit).toEqual({ '64': COUNT });
+    expect(r.rewrites.arrivedVlans).toEqual({ '': COUNT });
+    expect(r.rewrites.badChecksum).toBe(0);
+    expect(describeChange(r.differences[0]!.changes[0]!)).toBe('DSCP 0 → 46');
+    expect(r.ingressTimesUs.slice(0, 2)).toEqual([0, 1000]);
+    expect(r.egressTimesUs.slice(0, 2)).toEqual([30, 1030]);
+    expect(r.egressBytes).toBe(COUNT * 128);
+  });
 });

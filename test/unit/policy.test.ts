@@ -1,12 +1,16 @@
 // The policy model: the profile's `policy` section is checked field by field and across fields (each
 // problem names the field and the fix), converted into classes, and frames are classified the way a
-// firewall's rule list does it (first match wins, direction included, the default for the rest).
+// firewall's rule list does it (first match wins, direction included, the default for the rest); the
+// probes come from the policy alone, and the checks name the class and the cause.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProfileError } from '../../lib/core/errors.ts';
 import { Dot1Q, Ether, IPv4, stack, TCP, UDP, ARP } from '../../lib/frames/index.ts';
+import type { FlowResult } from '../../lib/analysis/flow-report.ts';
+import { checkPolicyFlow, measuredRates } from '../../lib/policy/checks.ts';
 import { classify, factsOf } from '../../lib/policy/classify.ts';
-import { describeBehaviour, describeMatch } from '../../lib/policy/model.ts';
+import { describeBehaviour, describeMatch, type Policy, type PolicyClass } from '../../lib/policy/model.ts';
+import { policyProbes, type Probe } from '../../lib/policy/probes.ts';
 import { loadProfile, parseProfile } from '../../lib/profile/load.ts';
 
 const BASE = `
@@ -146,5 +150,133 @@ describe('classifying frames', () => {
     expect(classify(byAddress, { l3: 'ipv4', dstIp: '198.18.0.3' }, 'left').class?.name).toBe('x');
     expect(classify(byAddress, { l3: 'ipv4', dstIp: '198.18.0.4' }, 'left')).toEqual({ behaviour: { action: 'drop' } });
     expect(factsOf(stack(Ether(eth), ARP({ op: 1, hwsrc: eth.src, psrc: ip.src, pdst: ip.dst }))).l3).toBe('arp');
+  });
+});
+
+describe('probes derived from the policy', () => {
+  const policy = loadProfile(path.resolve('lab-profiles/nested-policy-firewall.yaml')).policy!;
+  const probes = policyProbes(policy);
+  const named = (name: string) => probes.find((p) => p.name === name);
+
+  it('each class from each side it applies to, its neighbours, the other direction, and unmatched traffic', () => {
+    expect(named('block-telnet: in class left→right')?.frame).toEqual({ l3: 'ipv4', l4: 'tcp', srcPort: 30000, dstPort: 23 });
+    expect(named('block-telnet: in class right→left')).toBeUndefined();
+    expect(named('block-telnet: dstPort 24 (next to 23) left→right')?.kind).toBe('neighbour');
+    expect(named('block-telnet: udp instead of tcp left→right')?.frame.l4).toBe('udp');
+    expect(named('block-telnet: the other direction right→left')?.frame.dstPort).toBe(23);
+    expect(named('block-snmp: in class right→left')).toBeDefined();
+    expect(named('block-vlan-300: vlan 301 (next to 300) left→right')?.frame.vlan).toBe(301);
+    expect(probes.filter((p) => p.kind === 'unmatched').map((p) => p.from)).toEqual(['left', 'right']);
+    expect(new Set(probes.map((p) => p.name)).size).toBe(probes.length);
+    // Every neighbour really lies outside its class (the suite's expectation is the classification).
+    for (const p of probes.filter((x) => x.kind !== 'in-class')) expect(classify(policy, p.frame, p.from).class?.name).not.toBe(p.of);
+    for (const p of probes.filter((x) => x.kind === 'in-class')) expect(classify(policy, p.frame, p.from).class?.name).toBe(p.of);
+  });
+
+  it('an address class gets the address just past its CIDR as a neighbour', () => {
+    const byAddress: Policy = {
+      default: 'role',
+      classes: [{ name: 'x', match: { direction: 'both', dstIp: '198.18.4.0/30' }, behaviour: { action: 'drop' } }],
+    };
+    const ps = policyProbes(byAddress);
+    expect(ps.find((p) => p.what.startsWith('dstIp'))?.frame.dstIp).toBe('198.18.4.4');
+    expect(ps.find((p) => p.kind === 'in-class')?.frame.dstIp).toBe('198.18.4.1');
+  });
+});
+
+describe('policy checks on flow results', () => {
+  const base = (o: Partial<FlowResult> = {}): FlowResult => ({
+    flowId: 1,
+    name: 'f',
+    from: 'left',
+    to: 'right',
+    sent: 50,
+    received: { 'left-host': 50, 'guest-left': 50, 'guest-right': 50, 'right-host': 50 },
+    lost: 0,
+    lostSeqs: [],
+    duplicated: 0,
+    reflected: { atIngressPort: 0, atSender: 0, seqs: [] },
+    reordered: { count: 0, maxDisplacement: 0 },
+    latencyUs: null,
+    latencySamplesUs: [],
+    instrumentUs: null,
+    egressTimesUs: [],
+    ingressTimesUs: [],
+    ingressBytes: 0,
+    egressBytes: 0,
+    rewrites: {
+      unchanged: 50,
+      srcMac: 0,
+      dstMac: 0,
+      hopLimitDelta: {},
+      vlanTags: 0,
+      payload: 0,
+      length: 0,
+      badChecksum: 0,
+      dscp: 0,
+      arrivedSrcMacs: {},
+      arrivedDstMacs: {},
+      arrivedDscp: { '0': 50 },
+      arrivedHopLimit: { '64': 50 },
+      arrivedVlans: { '': 50 },
+      changeSets: {},
+    },
+    differences: [],
+    ...o,
+  });
+  const probe: Probe = { name: 'f', of: 'c', kind: 'in-class', what: 'in class', from: 'left', frame: { l3: 'ipv4' } };
+  const cls = (behaviour: PolicyClass['behaviour']): PolicyClass => ({ name: 'c', match: { direction: 'both' }, behaviour });
+  const failures = (v: ReturnType<typeof checkPolicyFlow>) => v.checks.filter((c) => !c.result.pass).map((c) => c.result.headline);
+
+  it('drop: passes when frames reached the guest and none crossed; fails naming the leak', () => {
+    const c = cls({ action: 'drop' });
+    const none = { 'left-host': 50, 'guest-left': 50, 'guest-right': 0, 'right-host': 0 };
+    expect(failures(checkPolicyFlow(base({ lost: 50, received: none }), probe, { class: c, behaviour: c.behaviour }))).toEqual([]);
+    const leak = checkPolicyFlow(base(), probe, { class: c, behaviour: c.behaviour }, { droppedFromOtherSide: true });
+    expect(failures(leak)[0]).toMatch(/^class "c" left→right: 50 of 50 frames crossed the guest.*from the right side only/);
+    expect(leak.observed).toBe('CROSSED: 50 of 50');
+    const lab = { 'left-host': 50, 'guest-left': 0, 'guest-right': 0, 'right-host': 0 };
+    expect(failures(checkPolicyFlow(base({ lost: 50, received: lab }), probe, { class: c, behaviour: c.behaviour }))[0]).toMatch(
+      /no frame reached the guest/,
+    );
+  });
+
+  it('rewrite: every arrival must carry the value, and nothing else may change', () => {
+    const c = cls({ action: 'rewrite', set: { dscp: 46 } });
+    const right = base({ rewrites: { ...base().rewrites, unchanged: 0, dscp: 50, arrivedDscp: { '46': 50 }, changeSets: { dscp: 50 } } });
+    expect(failures(checkPolicyFlow(right, probe, { class: c, behaviour: c.behaviour }))).toEqual([]);
+    const wrong = base({ rewrites: { ...right.rewrites, arrivedDscp: { '34': 50 } } });
+    expect(failures(checkPolicyFlow(wrong, probe, { class: c, behaviour: c.behaviour }))[0]).toMatch(
+      /50 of 50 frames arrived with DSCP 34, not the declared 46/,
+    );
+    const more = base({ rewrites: { ...right.rewrites, changeSets: { 'srcMac+dscp': 50 } } });
+    expect(failures(checkPolicyFlow(more, probe, { class: c, behaviour: c.behaviour }))[0]).toMatch(
+      /arrived changed \(srcMac\+dscp in 50\)/,
+    );
+  });
+
+  it("rate-limit: achieved vs declared over the flow's own window, the cause named", () => {
+    const c = cls({ action: 'rate-limit', rate: { framesPerSecond: 100, tolerance: 0.15 } });
+    const times = (n: number, fps: number) => Array.from({ length: n }, (_, i) => (i * 1e6) / fps);
+    // 300 frames/s offered for 4 s; 100 frames/s let through.
+    const limited = base({ sent: 1200, lost: 800, ingressTimesUs: times(1200, 300), egressTimesUs: times(400, 100).map((t) => t + 50) });
+    const r = measuredRates(limited);
+    expect(r.offeredFps).toBeCloseTo(300, 0);
+    expect(r.achievedFps).toBeCloseTo(100, 0);
+    expect(failures(checkPolicyFlow(limited, probe, { class: c, behaviour: c.behaviour }))).toEqual([]);
+    const open = base({ sent: 1200, ingressTimesUs: times(1200, 300), egressTimesUs: times(1200, 300) });
+    expect(failures(checkPolicyFlow(open, probe, { class: c, behaviour: c.behaviour }))[0]).toMatch(
+      /achieved 300\.0 frames\/s \(3\.00× the declared 100 frames\/s ±15 %.*\) — the image does not limit this class/,
+    );
+    const slow = base({ sent: 400, ingressTimesUs: times(400, 100), egressTimesUs: times(400, 100) });
+    expect(failures(checkPolicyFlow(slow, probe, { class: c, behaviour: c.behaviour }))[0]).toMatch(/offered only 100\.0 frames\/s/);
+  });
+
+  it('a neighbour that is lost inside the guest is named a rule that matches too wide', () => {
+    const lost = base({ lost: 50, lostSeqs: [0], received: { 'left-host': 50, 'guest-left': 50, 'guest-right': 0, 'right-host': 0 } });
+    const n: Probe = { ...probe, kind: 'neighbour', what: 'dstPort 24 (next to 23)' };
+    expect(failures(checkPolicyFlow(lost, n, { behaviour: 'role' }))[0]).toMatch(
+      /^probe outside class "c" \(dstPort 24 \(next to 23\), left→right\): 50 of 50 frames dropped inside the guest, but the role's contract delivers them — it drops more than class "c": its rule matches too wide\.$/,
+    );
   });
 });

@@ -12,6 +12,8 @@ describe('the RFC 2544 suite runs only when named', () => {
     // Readiness and image hygiene are checked inside each role's suite, on its own boot.
     expect(defaultSuitesFor('l2-bridge')).toEqual(['l2-bridge', 'l2-bridge-vrouter-mac']);
     expect(defaultSuitesFor('monitor')).toEqual(['monitor']);
+    // A profile that declares a policy adds the policy suite; without one the defaults stay as they are.
+    expect(defaultSuitesFor('l2-bridge', true)).toEqual(['l2-bridge', 'l2-bridge-vrouter-mac', 'policy']);
   });
 
   it("a role's suites are '<role>' and '<role>-<part>', never another role's", () => {

@@ -1,0 +1,82 @@
+// The policy suite on the real lab, through `wirelab run policy`: the transparent-firewall reference
+// image passes every class of lab-profiles/nested-policy-firewall.yaml, and its faulty twin — one
+// mistake per class — fails each class's test with a headline that names the class and the cause,
+// while the classes it gets right still pass. The checks come from the declared policy only.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { allureTests, wirelab, type TestOutcome } from './wirelab-cli.ts';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-policy-'));
+const SHIPPED = path.resolve('lab-profiles/nested-policy-firewall.yaml');
+
+/** The shipped firewall profile, with another reference image. */
+function profileWith(reference: string): string {
+  const file = path.join(dir, `${reference}.yaml`);
+  writeFileSync(file, readFileSync(SHIPPED, 'utf8').replace('reference: l2-bridge-firewall\n', `reference: ${reference}\n`));
+  return file;
+}
+
+function runPolicy(profile: string, name: string) {
+  return wirelab(['run', 'policy', '--profile', profile, '--report-dir', path.join(dir, name)], path.join(dir, `${name}.json`));
+}
+
+function outcome(tests: TestOutcome[], name: RegExp): TestOutcome {
+  const t = tests.find((x) => name.test(x.name));
+  if (!t) throw new Error(`no test matching ${name} ran: ${tests.map((x) => x.name).join('; ')}`);
+  return t;
+}
+
+/** A failure's first line, without the error's name that vitest's JSON results put before it. */
+const headlineOf = (t: TestOutcome) => t.message.split('\n')[0]!.replace(/^(QualificationFailure|AssertionError|Error): /, '');
+
+describe('policy suite', () => {
+  it('the transparent firewall passes every class of its declared policy, with "declared" and "observed" in the flow table', async () => {
+    const run = await runPolicy(SHIPPED, 'good');
+    expect(
+      run.tests.filter((t) => t.status !== 'passed'),
+      run.output.slice(-3000),
+    ).toEqual([]);
+    // Five classes, the unmatched traffic, the emissions check.
+    expect(run.tests.length).toBe(7);
+    expect(run.exitCode).toBe(0);
+    const tables = allureTests(path.join(dir, 'good', 'allure-results'))
+      .flatMap((t) => t.attachments)
+      .filter((a) => a.name.endsWith(': flows'));
+    const html = tables.map((a) => readFileSync(a.file, 'utf8')).join('\n');
+    expect(html).toContain('<th>declared</th><th>observed</th>');
+    expect(html).toMatch(/rate-limit to 256 kbit\/s ±15 % \(class &quot;limit-bulk&quot;\)<\/td><td>achieved [\d.]+ kbit\/s of/);
+    expect(html).toMatch(/dropped: 0 of \d+ crossed/);
+  });
+
+  it('the faulty firewall fails each class it gets wrong, the headline naming the class and the cause', async () => {
+    const run = await runPolicy(profileWith('l2-bridge-firewall-faulty'), 'faulty');
+    expect(run.exitCode, run.output.slice(-3000)).toBe(1);
+    // Drops the neighbouring port too: the probe next to the class is lost inside the guest.
+    const telnet = outcome(run.tests, /class block-telnet/);
+    expect(telnet.status).toBe('failed');
+    expect(headlineOf(telnet)).toMatch(
+      /^probe outside class "block-telnet" \(dstPort 24 \(next to 23\), left→right\): 50 of 50 frames dropped inside the guest, but the role's contract delivers them — it drops more than class "block-telnet": its rule matches too wide\.$/,
+    );
+    // Forgets one direction: SNMP from the right crosses.
+    const snmp = outcome(run.tests, /class block-snmp/);
+    expect(snmp.status).toBe('failed');
+    expect(headlineOf(snmp)).toMatch(
+      /^class "block-snmp" right→left: 50 of 50 frames crossed the guest, but class "block-snmp" drops them — the image drops this class from the left side only/,
+    );
+    // Marks the wrong DSCP.
+    const voice = outcome(run.tests, /class mark-voice/);
+    expect(voice.status).toBe('failed');
+    expect(headlineOf(voice)).toMatch(/^class "mark-voice" left→right: 50 of 50 frames arrived with DSCP 34, not the declared 46/);
+    // No policer: the achieved rate is named, far above the declared one.
+    const bulk = outcome(run.tests, /class limit-bulk/);
+    expect(bulk.status).toBe('failed');
+    expect(headlineOf(bulk)).toMatch(
+      /^class "limit-bulk" left→right: achieved [\d.]+ kbit\/s \([\d.]+× the declared 256 kbit\/s ±15 %, [\d.]+ kbit\/s offered\) — the image does not limit this class/,
+    );
+    // What it gets right still passes: the checks are per class, not per image.
+    for (const name of [/class block-vlan-300/, /traffic no class matches/, /guest emissions/])
+      expect(outcome(run.tests, name).status, outcome(run.tests, name).message).toBe('passed');
+  });
+});
