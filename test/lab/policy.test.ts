@@ -31,6 +31,9 @@ function outcome(tests: TestOutcome[], name: RegExp): TestOutcome {
 /** A failure's first line, without the error's name that vitest's JSON results put before it. */
 const headlineOf = (t: TestOutcome) => t.message.split('\n')[0]!.replace(/^(QualificationFailure|AssertionError|Error): /, '');
 
+/** A boot and two traffic windows take ~45 s alone; on a machine shared with other labs, several times that. */
+const RUN_BUDGET_MS = 480_000;
+
 describe('policy suite', () => {
   it('the transparent firewall passes every class of its declared policy, with "declared" and "observed" in the flow table', async () => {
     const run = await runPolicy(SHIPPED, 'good');
@@ -48,7 +51,7 @@ describe('policy suite', () => {
     expect(html).toContain('<th>declared</th><th>observed</th>');
     expect(html).toMatch(/rate-limit to 256 kbit\/s ±15 % \(class &quot;limit-bulk&quot;\)<\/td><td>achieved [\d.]+ kbit\/s of/);
     expect(html).toMatch(/dropped: 0 of \d+ crossed/);
-  });
+  }, RUN_BUDGET_MS);
 
   it('the faulty firewall fails each class it gets wrong, the headline naming the class and the cause', async () => {
     const run = await runPolicy(profileWith('l2-bridge-firewall-faulty'), 'faulty');
@@ -78,5 +81,5 @@ describe('policy suite', () => {
     // What it gets right still passes: the checks are per class, not per image.
     for (const name of [/class block-vlan-300/, /traffic no class matches/, /guest emissions/])
       expect(outcome(run.tests, name).status, outcome(run.tests, name).message).toBe('passed');
-  });
+  }, RUN_BUDGET_MS);
 });
