@@ -35,51 +35,59 @@ const headlineOf = (t: TestOutcome) => t.message.split('\n')[0]!.replace(/^(Qual
 const RUN_BUDGET_MS = 480_000;
 
 describe('policy suite', () => {
-  it('the transparent firewall passes every class of its declared policy, with "declared" and "observed" in the flow table', async () => {
-    const run = await runPolicy(SHIPPED, 'good');
-    expect(
-      run.tests.filter((t) => t.status !== 'passed'),
-      run.output.slice(-3000),
-    ).toEqual([]);
-    // Five classes, the unmatched traffic, the emissions check.
-    expect(run.tests.length).toBe(7);
-    expect(run.exitCode).toBe(0);
-    const tables = allureTests(path.join(dir, 'good', 'allure-results'))
-      .flatMap((t) => t.attachments)
-      .filter((a) => a.name.endsWith(': flows'));
-    const html = tables.map((a) => readFileSync(a.file, 'utf8')).join('\n');
-    expect(html).toContain('<th>declared</th><th>observed</th>');
-    expect(html).toMatch(/rate-limit to 256 kbit\/s ±15 % \(class &quot;limit-bulk&quot;\)<\/td><td>achieved [\d.]+ kbit\/s of/);
-    expect(html).toMatch(/dropped: 0 of \d+ crossed/);
-  }, RUN_BUDGET_MS);
+  it(
+    'the transparent firewall passes every class of its declared policy, with "declared" and "observed" in the flow table',
+    async () => {
+      const run = await runPolicy(SHIPPED, 'good');
+      expect(
+        run.tests.filter((t) => t.status !== 'passed'),
+        run.output.slice(-3000),
+      ).toEqual([]);
+      // Five classes, the unmatched traffic, the emissions check.
+      expect(run.tests.length).toBe(7);
+      expect(run.exitCode).toBe(0);
+      const tables = allureTests(path.join(dir, 'good', 'allure-results'))
+        .flatMap((t) => t.attachments)
+        .filter((a) => a.name.endsWith(': flows'));
+      const html = tables.map((a) => readFileSync(a.file, 'utf8')).join('\n');
+      expect(html).toContain('<th>declared</th><th>observed</th>');
+      expect(html).toMatch(/rate-limit to 256 kbit\/s ±15 % \(class &quot;limit-bulk&quot;\)<\/td><td>achieved [\d.]+ kbit\/s of/);
+      expect(html).toMatch(/dropped: 0 of \d+ crossed/);
+    },
+    RUN_BUDGET_MS,
+  );
 
-  it('the faulty firewall fails each class it gets wrong, the headline naming the class and the cause', async () => {
-    const run = await runPolicy(profileWith('l2-bridge-firewall-faulty'), 'faulty');
-    expect(run.exitCode, run.output.slice(-3000)).toBe(1);
-    // Drops the neighbouring port too: the probe next to the class is lost inside the guest.
-    const telnet = outcome(run.tests, /class block-telnet/);
-    expect(telnet.status).toBe('failed');
-    expect(headlineOf(telnet)).toMatch(
-      /^probe outside class "block-telnet" \(dstPort 24 \(next to 23\), left→right\): 50 of 50 frames dropped inside the guest, but the role's contract delivers them — it drops more than class "block-telnet": its rule matches too wide\.$/,
-    );
-    // Forgets one direction: SNMP from the right crosses.
-    const snmp = outcome(run.tests, /class block-snmp/);
-    expect(snmp.status).toBe('failed');
-    expect(headlineOf(snmp)).toMatch(
-      /^class "block-snmp" right→left: 50 of 50 frames crossed the guest, but class "block-snmp" drops them — the image drops this class from the left side only/,
-    );
-    // Marks the wrong DSCP.
-    const voice = outcome(run.tests, /class mark-voice/);
-    expect(voice.status).toBe('failed');
-    expect(headlineOf(voice)).toMatch(/^class "mark-voice" left→right: 50 of 50 frames arrived with DSCP 34, not the declared 46/);
-    // No policer: the achieved rate is named, far above the declared one.
-    const bulk = outcome(run.tests, /class limit-bulk/);
-    expect(bulk.status).toBe('failed');
-    expect(headlineOf(bulk)).toMatch(
-      /^class "limit-bulk" left→right: achieved [\d.]+ kbit\/s \([\d.]+× the declared 256 kbit\/s ±15 %, [\d.]+ kbit\/s offered\) — the image does not limit this class/,
-    );
-    // What it gets right still passes: the checks are per class, not per image.
-    for (const name of [/class block-vlan-300/, /traffic no class matches/, /guest emissions/])
-      expect(outcome(run.tests, name).status, outcome(run.tests, name).message).toBe('passed');
-  }, RUN_BUDGET_MS);
+  it(
+    'the faulty firewall fails each class it gets wrong, the headline naming the class and the cause',
+    async () => {
+      const run = await runPolicy(profileWith('l2-bridge-firewall-faulty'), 'faulty');
+      expect(run.exitCode, run.output.slice(-3000)).toBe(1);
+      // Drops the neighbouring port too: the probe next to the class is lost inside the guest.
+      const telnet = outcome(run.tests, /class block-telnet/);
+      expect(telnet.status).toBe('failed');
+      expect(headlineOf(telnet)).toMatch(
+        /^probe outside class "block-telnet" \(dstPort 24 \(next to 23\), left→right\): 50 of 50 frames dropped inside the guest, but the role's contract delivers them — it drops more than class "block-telnet": its rule matches too wide\.$/,
+      );
+      // Forgets one direction: SNMP from the right crosses.
+      const snmp = outcome(run.tests, /class block-snmp/);
+      expect(snmp.status).toBe('failed');
+      expect(headlineOf(snmp)).toMatch(
+        /^class "block-snmp" right→left: 50 of 50 frames crossed the guest, but class "block-snmp" drops them — the image drops this class from the left side only/,
+      );
+      // Marks the wrong DSCP.
+      const voice = outcome(run.tests, /class mark-voice/);
+      expect(voice.status).toBe('failed');
+      expect(headlineOf(voice)).toMatch(/^class "mark-voice" left→right: 50 of 50 frames arrived with DSCP 34, not the declared 46/);
+      // No policer: the achieved rate is named, far above the declared one.
+      const bulk = outcome(run.tests, /class limit-bulk/);
+      expect(bulk.status).toBe('failed');
+      expect(headlineOf(bulk)).toMatch(
+        /^class "limit-bulk" left→right: achieved [\d.]+ kbit\/s \([\d.]+× the declared 256 kbit\/s ±15 %, [\d.]+ kbit\/s offered\) — the image does not limit this class/,
+      );
+      // What it gets right still passes: the checks are per class, not per image.
+      for (const name of [/class block-vlan-300/, /traffic no class matches/, /guest emissions/])
+        expect(outcome(run.tests, name).status, outcome(run.tests, name).message).toBe('passed');
+    },
+    RUN_BUDGET_MS,
+  );
 });
