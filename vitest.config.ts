@@ -12,12 +12,15 @@ export default defineConfig({
     // `wirelab run` does not pay TypeScript's transform of lib/ again at every start.
     experimental: { fsModuleCache: true },
     reporters: [
-      'default',
+      // `wirelab run` (WIRELAB_TERMINAL): its own terminal (per-lab progress, no vitest headers) in place of vitest's.
+      process.env.WIRELAB_TERMINAL ? './lib/cli/terminal-reporter.ts' : 'default',
       ['allure-vitest/reporter', { resultsDir: process.env.WIRELAB_RESULTS_DIR ?? 'reports/allure-results' }],
       // Machine-readable results, for `wirelab run --json` (wirelab's own tests read which tests failed and why).
       ...(process.env.WIRELAB_JSON_RESULTS
         ? [['json', { outputFile: process.env.WIRELAB_JSON_RESULTS }] as ['json', { outputFile: string }]]
         : []),
+      // JUnit XML for CI systems, beside the Allure results (`wirelab run` writes <report-dir>/junit.xml).
+      ...(process.env.WIRELAB_JUNIT ? [['junit', { outputFile: process.env.WIRELAB_JUNIT }] as ['junit', { outputFile: string }]] : []),
       // A shard's blob report, for `wirelab merge-reports` (`wirelab run --shard i/n`; docs/scale.md).
       ...(process.env.WIRELAB_BLOB_OUTPUT
         ? [['blob', { outputFile: process.env.WIRELAB_BLOB_OUTPUT }] as ['blob', { outputFile: string }]]

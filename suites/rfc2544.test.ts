@@ -39,6 +39,8 @@ import {
 import { burstTrial, rateTrial, type TrialContext } from '../lib/rfc2544/trials.ts';
 import type { Lab } from '../lib/lab/lab.ts';
 import { describe, expect, test } from '../fixtures/lab.ts';
+import { recordThroughput } from '../fixtures/headline.ts';
+import { reportProgress } from '../fixtures/progress.ts';
 
 const config: Rfc2544Config = rfc2544ConfigFromEnv(process.env);
 const minBurst = Number(process.env.WIRELAB_RFC2544_MIN_BURST ?? 1);
@@ -58,8 +60,10 @@ function context(lab: Lab, wireSize: number, label: string): TrialContext {
     wireSize,
     label,
     onTrial: (what: string, r: TrialResult) =>
-      console.error(
-        `rfc2544: ${what}: achieved ${Math.round(r.achievedPps)} pps, sent ${r.sent}, lost ${r.lost}${r.latencyUs ? `, p99 ${Math.round(r.latencyUs.p99)} µs` : ''}`,
+      reportProgress(
+        lab,
+        'traffic',
+        `rfc2544 ${what}: achieved ${Math.round(r.achievedPps)} pps, sent ${r.sent}, lost ${r.lost}${r.latencyUs ? `, p99 ${Math.round(r.latencyUs.p99)} µs` : ''}`,
       ),
   };
 }
@@ -119,6 +123,7 @@ describe('rfc2544', () => {
         ],
       );
 
+      recordThroughput(results.map((r) => ({ frameSize: r.wireSize, pps: r.throughput!.throughputPps })));
       const floor = config.minThroughputPps;
       for (const r of results) {
         const t = r.throughput!;

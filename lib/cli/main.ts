@@ -1,118 +1,123 @@
-// The `wirelab` command. Exit codes: 0 success, 1 a run or test failed, 2 usage or profile error.
+// The `wirelab` command: a handler per command (help.ts has their help). Exit codes: 0 success, 1 a run or test failed, 2 usage.
 // A WirelabError (a user mistake or a missing prerequisite) prints as one paragraph without a stack.
 import { DEFAULT_PROFILE } from '../core/paths.ts';
 import { parseArgs } from 'node:util';
 import { WirelabError, isWirelabError } from '../core/errors.ts';
 import { loadProfile } from '../profile/load.ts';
 import { reapStaleRuns } from '../lab/reaper.ts';
+import { helpFor, overview, type CommandName } from './help.ts';
 
-const USAGE = `usage: wirelab <command> [options]
+type Handler = (args: string[]) => Promise<number> | number;
 
-commands:
-  run [suite...] [--profile <file>] [--report-dir <dir>] [--grep <pattern>] [--json <file>] [--shard <i/n>] [--workers <n>]
-                                  run the qualification suites (default: those for the profile's role)
-                                  against the profile's lab; Allure report in <dir>/allure-report
-                                  (default profile lab-profiles/nested-l2-bridge.yaml, dir reports/);
-                                  --grep: only tests whose name matches; --json: results as JSON;
-                                  --shard i/n: only this host's share of the suite files (docs/scale.md);
-                                  --workers n: suite files at once, a lab each (nested lab default:
-                                  one per CPU, at most 4; a bench host: 1)
-  merge-reports <dir>... [--report-dir <dir>] [--json <file>]
-                                  one report from the --report-dirs of sharded runs (docs/scale.md)
-  validate <profile.yaml>...      check lab profiles; every problem is reported (exit 2 if any)
-  up --profile <file> [--hold]    bring the lab up, print how to reach it, and take it down
-                                  (with --hold: keep it up until Ctrl-C)
-  image check <qcow2>             offline image hygiene: report a leftover 70-persistent-net.rules (read-only)
-  image fix <src> <dst> [--in-place]
-                                  write a copy without it (the original only with --in-place)
-  prepare                         start the container engine, build the cached images (setup runs it)
-  images                          list the reference service images (good ones and faulty variants)
-  doctor                          what this machine lacks for wirelab, and how to get it
-  clean [--all]                   remove what crashed runs left behind (--all: live runs too)
-  help                            this text`;
+/** One handler per command of the help table (lib/cli/help.ts): a command without help does not type-check. */
+const HANDLERS: Record<CommandName, Handler> = {
+  run: async (args) => {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        profile: { type: 'string' },
+        'report-dir': { type: 'string' },
+        grep: { type: 'string' },
+        json: { type: 'string' },
+        shard: { type: 'string' },
+        workers: { type: 'string' },
+      },
+      strict: true,
+    });
+    const { runSuites } = await import('./run-suites.ts');
+    return await runSuites(positionals, {
+      profile: values.profile ?? DEFAULT_PROFILE,
+      reportDir: values['report-dir'] ?? 'reports',
+      grep: values.grep,
+      json: values.json,
+      shard: values.shard,
+      workers: values.workers,
+    });
+  },
+  compare: async (args) => {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { html: { type: 'string' }, json: { type: 'string' } },
+      strict: true,
+    });
+    if (positionals.length !== 2) throw usage("'wirelab compare' takes two runs, e.g. wirelab compare reports-v1 reports-v2.");
+    const { compareCommand } = await import('./compare.ts');
+    return await compareCommand(positionals[0]!, positionals[1]!, values);
+  },
+  'merge-reports': async (args) => {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { 'report-dir': { type: 'string' }, json: { type: 'string' } },
+      strict: true,
+    });
+    const { mergeReports } = await import('./merge-reports.ts');
+    return await mergeReports(positionals, { reportDir: values['report-dir'] ?? 'reports', json: values.json });
+  },
+  validate: (args) => validateCommand(args),
+  up: async (args) => {
+    const { values } = parseArgs({ args, options: { profile: { type: 'string' }, hold: { type: 'boolean' } }, strict: true });
+    if (!values.profile) throw usage("'wirelab up' needs --profile <file>, e.g. --profile lab-profiles/nested-l2-bridge.yaml.");
+    // Lab code loads only for commands that need it: `validate` stays instant.
+    const { labUp } = await import('./lab-up.ts');
+    return await labUp(values.profile, { hold: values.hold ?? false });
+  },
+  image: async (args) => (await import('./image.ts')).imageCommand(args),
+  prepare: async () => (await import('./prepare.ts')).prepare(),
+  images: async () => (await import('./prepare.ts')).listImages(),
+  doctor: async () => (await import('./doctor.ts')).doctor(),
+  clean: async (args) => {
+    const { values } = parseArgs({ args, options: { all: { type: 'boolean' } }, strict: true });
+    const report = await reapStaleRuns({ includeLive: values.all ?? false });
+    console.log(
+      report.runs.length === 0
+        ? 'wirelab clean: nothing to remove.'
+        : `wirelab clean: removed ${report.runs.length} run(s): ${report.runs.join(', ')} (${report.netns.length} namespace(s), ` +
+            `${report.containers.length} container(s)).`,
+    );
+    return 0;
+  },
+  help: (args) => {
+    if (args.length === 0) {
+      console.log(overview());
+      return 0;
+    }
+    const text = helpFor(args);
+    if (!text) throw usage(`'${args.join(' ')}' is not a wirelab command.`);
+    console.log(text);
+    return 0;
+  },
+};
+
+function isCommand(name: string): name is CommandName {
+  return Object.hasOwn(HANDLERS, name);
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    switch (command) {
-      case 'run': {
-        const { values, positionals } = parseArgs({
-          args: rest,
-          allowPositionals: true,
-          options: {
-            profile: { type: 'string' },
-            'report-dir': { type: 'string' },
-            grep: { type: 'string' },
-            json: { type: 'string' },
-            shard: { type: 'string' },
-            workers: { type: 'string' },
-          },
-          strict: true,
-        });
-        const { runSuites } = await import('./run-suites.ts');
-        return await runSuites(positionals, {
-          profile: values.profile ?? DEFAULT_PROFILE,
-          reportDir: values['report-dir'] ?? 'reports',
-          grep: values.grep,
-          json: values.json,
-          shard: values.shard,
-          workers: values.workers,
-        });
-      }
-      case 'merge-reports': {
-        const { values, positionals } = parseArgs({
-          args: rest,
-          allowPositionals: true,
-          options: { 'report-dir': { type: 'string' }, json: { type: 'string' } },
-          strict: true,
-        });
-        const { mergeReports } = await import('./merge-reports.ts');
-        return await mergeReports(positionals, { reportDir: values['report-dir'] ?? 'reports', json: values.json });
-      }
-      case 'validate':
-        return validateCommand(rest);
-      case 'up': {
-        const { values } = parseArgs({ args: rest, options: { profile: { type: 'string' }, hold: { type: 'boolean' } }, strict: true });
-        if (!values.profile) throw usage("'wirelab up' needs --profile <file>, e.g. --profile lab-profiles/nested-l2-bridge.yaml.");
-        // Lab code loads only for commands that need it: `validate` stays instant.
-        const { labUp } = await import('./lab-up.ts');
-        return await labUp(values.profile, { hold: values.hold ?? false });
-      }
-      case 'image':
-        return await (await import('./image.ts')).imageCommand(rest);
-      case 'prepare':
-        return await (await import('./prepare.ts')).prepare();
-      case 'images':
-        return await (await import('./prepare.ts')).listImages();
-      case 'doctor':
-        return await (await import('./doctor.ts')).doctor();
-      case 'clean': {
-        const { values } = parseArgs({ args: rest, options: { all: { type: 'boolean' } }, strict: true });
-        const report = await reapStaleRuns({ includeLive: values.all ?? false });
-        console.log(
-          report.runs.length === 0
-            ? 'wirelab clean: nothing to remove.'
-            : `wirelab clean: removed ${report.runs.length} run(s): ${report.runs.join(', ')} (${report.netns.length} namespace(s), ` +
-                `${report.containers.length} container(s)).`,
-        );
-        return 0;
-      }
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        throw usage(`'${command}' is not a wirelab command.`);
+    if (command === undefined) {
+      console.log(overview());
+      return 2;
     }
+    if (command === '--help' || command === '-h') return await HANDLERS.help([]);
+    if (!isCommand(command)) throw usage(`'${command}' is not a wirelab command.`);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      const sub = rest[0] && !rest[0].startsWith('-') ? [rest[0]] : [];
+      console.log(helpFor([command, ...sub]) ?? helpFor([command]));
+      return 0;
+    }
+    return await HANDLERS[command](rest);
   } catch (error) {
     if (isWirelabError(error)) {
       console.error(`wirelab: ${error.message}`);
       return error.exitCode;
     }
     if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`wirelab: ${(error as Error).message}. Fix: see 'wirelab help'.`);
+      const help = command && isCommand(command) ? `wirelab ${command} --help` : 'wirelab --help';
+      console.error(`wirelab: ${(error as Error).message}. Fix: see '${help}'.`);
       return 2;
     }
     throw error;
@@ -120,7 +125,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function usage(message: string): WirelabError {
-  return new WirelabError(`${message} See 'wirelab help'.`, { exitCode: 2 });
+  return new WirelabError(`${message} See 'wirelab --help'.`, { exitCode: 2 });
 }
 
 function validateCommand(files: string[]): number {

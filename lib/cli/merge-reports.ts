@@ -87,7 +87,9 @@ export async function mergeReports(shardDirs: string[], opts: MergeOptions): Pro
     console.error('wirelab merge-reports: no blob reports (were the shards run with --shard?); the status comes from the Allure results.');
     status = allureStatus(resultsDir);
   }
-  await renderAllureReport(resultsDir, out, 'wirelab merge-reports');
+  const report = await renderAllureReport(resultsDir, out, 'wirelab merge-reports');
+  if (report)
+    console.error(`wirelab merge-reports: report ${path.relative(process.cwd(), report) || report} (open it in a browser from disk)`);
   return status;
 }
 

@@ -42,8 +42,15 @@ export async function describeEnvironment(profile: LabProfile): Promise<Record<s
   return env;
 }
 
-export async function writeAllureEnvironment(resultsDir: string, profile: LabProfile): Promise<void> {
-  const env = await describeEnvironment(profile);
+/** The service image as a run names it: the reference name or file name, and its content digest. */
+export function imageIdentity(profile: LabProfile, env: Record<string, string>): { name: string; digest: string } {
+  const image = profile.guest.image;
+  if (image.kind === 'reference') return { name: image.reference, digest: env['image.digest'] ?? 'unknown' };
+  if (image.kind === 'kernel') return { name: path.basename(image.kernel), digest: `sha256:${env['image.kernel.sha256'] ?? 'unknown'}` };
+  return { name: path.basename(image.disk), digest: `sha256:${env['image.disk.sha256'] ?? 'unknown'}` };
+}
+
+export function writeAllureEnvironment(resultsDir: string, env: Record<string, string>): void {
   // .properties: one key=value a line; values here never contain newlines.
   writeFileSync(
     path.join(resultsDir, 'environment.properties'),

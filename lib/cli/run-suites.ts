@@ -1,7 +1,7 @@
 // `wirelab run`: the qualification suites for the profile's role against its lab, with the
 // Allure report rendered into reports/. Exit 0: all passed; 1: a test failed; 2: usage or profile error.
 import { REPO_ROOT } from '../core/paths.ts';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -9,7 +9,11 @@ import { WirelabError } from '../core/errors.ts';
 import { loadProfile } from '../profile/load.ts';
 import type { GuestRole, LabProfile } from '../profile/types.ts';
 import { timedPhase } from '../runtime/phases.ts';
-import { writeAllureEnvironment } from './run-environment.ts';
+import { compareRuns, comparisonLines } from '../report/run-history.ts';
+import { runLine, summaryTable, type RunRecord } from '../report/run-summary.ts';
+import { describeEnvironment, imageIdentity, writeAllureEnvironment } from './run-environment.ts';
+import { allureHistoryFile, annotateAllureResults, loadHistory, saveRun } from './run-record.ts';
+import type { ReporterOutput } from './terminal-reporter.ts';
 
 const ROOT = REPO_ROOT;
 const SUITES_DIR = path.join(ROOT, 'suites');
@@ -92,13 +96,22 @@ export async function runSuites(
   const reportDir = path.resolve(opts.reportDir);
   const resultsDir = path.join(reportDir, 'allure-results');
   rmSync(resultsDir, { recursive: true, force: true }); // a report shows this run only
+  mkdirSync(reportDir, { recursive: true });
   // A shard also leaves vitest's blob report, for `wirelab merge-reports` (see docs/scale.md).
   const blobDir = path.join(reportDir, 'blob');
   if (shard) rmSync(blobDir, { recursive: true, force: true });
+  const reporterFile = path.join(reportDir, 'reporter-output.json');
+  rmSync(reporterFile, { force: true });
+  const junit = path.join(reportDir, 'junit.xml');
   console.error(
     `wirelab run: suites ${suites.join(', ')} on ${profile.name} (${profile.kind} lab, ` +
       `${profile.role})${shard ? `, shard ${shard.index}/${shard.count}` : ''}, ${workers} at once`,
   );
+  const startedAt = new Date();
+  const environment = await describeEnvironment(profile).catch((e: Error) => {
+    console.error(`wirelab run: could not describe the environment: ${e.message}`);
+    return {} as Record<string, string>;
+  });
   const vitest = await execa(
     process.execPath,
     [
@@ -118,23 +131,78 @@ export async function runSuites(
         WIRELAB_PROFILE: profile.file,
         WIRELAB_RESULTS_DIR: resultsDir,
         WIRELAB_WORKERS: String(workers),
+        WIRELAB_TERMINAL: '1',
+        WIRELAB_RUN_SUMMARY: reporterFile,
+        WIRELAB_JUNIT: junit,
         ...(opts.json ? { WIRELAB_JSON_RESULTS: path.resolve(opts.json) } : {}),
         ...(shard ? { WIRELAB_BLOB_OUTPUT: path.join(blobDir, `blob-${shard.index}-${shard.count}.json`) } : {}),
       },
     },
   );
+  const exitCode = vitest.exitCode === 0 ? 0 : vitest.exitCode === 1 ? 1 : 2;
+  const output = readReporterOutput(reporterFile);
+  const run: RunRecord = {
+    startedAt: startedAt.toISOString(),
+    durationMs: output?.durationMs ?? Date.now() - startedAt.getTime(),
+    profile: { name: profile.name, file: profile.file },
+    role: profile.role,
+    labKind: profile.kind,
+    image: imageIdentity(profile, environment),
+    exitCode,
+    tests: output?.tests ?? [],
+  };
+  const earlier = loadHistory(reportDir, run);
+  const history = await saveRun(reportDir, run, earlier);
+  let report: string | undefined;
   if (existsSync(resultsDir)) {
-    await writeAllureEnvironment(resultsDir, profile).catch((e: Error) =>
-      console.error(`wirelab run: could not describe the environment: ${e.message}`),
+    writeAllureEnvironment(resultsDir, environment);
+    annotateAllureResults(resultsDir, run, history);
+    report = await timedPhase('report', profile.name, () =>
+      renderAllureReport(resultsDir, reportDir, 'wirelab run', { history: allureHistoryFile(reportDir, run) }),
     );
-    await timedPhase('report', profile.name, () => renderAllureReport(resultsDir, reportDir, 'wirelab run'));
   }
-  if (vitest.exitCode === 0) return 0;
-  return vitest.exitCode === 1 ? 1 : 2;
+  console.log(runSummaryText(run, earlier.at(-1), { report, junit: existsSync(junit) ? junit : undefined }));
+  return exitCode;
+}
+
+function readReporterOutput(file: string): ReporterOutput | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as ReporterOutput;
+  } catch {
+    return undefined; // vitest stopped before its reporter finished: the run has no tests to record
+  }
+}
+
+/** What the terminal ends with: the run, its table, what changed since the previous run, where the report is. */
+export function runSummaryText(run: RunRecord, previous: RunRecord | undefined, where: { report?: string; junit?: string }): string {
+  const rel = (p: string) => (p.startsWith(`${process.cwd()}${path.sep}`) ? path.relative(process.cwd(), p) : p);
+  const lines = ['', `wirelab run: ${runLine(run)}`, '', ...summaryTable(run.tests)];
+  if (previous) {
+    const cmp = compareRuns(previous, run);
+    lines.push(
+      '',
+      `Since the previous run of this profile and image (${previous.startedAt}):`,
+      ...comparisonLines(cmp)
+        .slice(2)
+        .map((l) => `  ${l}`),
+    );
+  }
+  lines.push('');
+  if (where.report)
+    lines.push(
+      `report: ${rel(where.report)} — one self-contained file; open it in a browser from disk (e.g. xdg-open ${rel(where.report)})`,
+    );
+  if (where.junit) lines.push(`junit:  ${rel(where.junit)}`);
+  return lines.join('\n');
 }
 
 /** Render `<reportDir>/allure-report/index.html` from an Allure results directory; says where, or why not. */
-export async function renderAllureReport(resultsDir: string, reportDir: string, who: string): Promise<boolean> {
+export async function renderAllureReport(
+  resultsDir: string,
+  reportDir: string,
+  who: string,
+  opts: { history?: string } = {},
+): Promise<string | undefined> {
   const output = path.join(reportDir, 'allure-report');
   const allure = await execa(
     process.execPath,
@@ -147,9 +215,9 @@ export async function renderAllureReport(resultsDir: string, reportDir: string, 
       '--config',
       path.join(ROOT, 'allurerc.mjs'),
     ],
-    { cwd: ROOT, reject: false, all: true },
+    { cwd: ROOT, reject: false, all: true, env: opts.history ? { WIRELAB_ALLURE_HISTORY: opts.history } : {} },
   );
-  if (allure.exitCode === 0) console.error(`${who}: report ${path.relative(process.cwd(), path.join(output, 'index.html'))}`);
-  else console.error(`${who}: the Allure report could not be rendered: ${String(allure.all).trim().split('\n').slice(-3).join(' | ')}`);
-  return allure.exitCode === 0;
+  if (allure.exitCode === 0) return path.join(output, 'index.html');
+  console.error(`${who}: the Allure report could not be rendered: ${String(allure.all).trim().split('\n').slice(-3).join(' | ')}`);
+  return undefined;
 }
