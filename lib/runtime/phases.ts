@@ -1,8 +1,8 @@
 // Where a run's time goes. When WIRELAB_PHASES names a file, every timed phase of the run — a lab's
-// set-up before its guest starts, the guest's boot, a traffic window's frames, its analysis, a quiet listen, a halt, the report — is appended to it
-// as one JSON line, from whichever process (CLI or vitest worker) it ran in. The bench reads the file
-// to show the breakdown and the run's physical floor (the frames' own time at the rates asked). Off,
-// and free, when the variable is unset.
+// set-up before its guest starts, the guest's boot, a traffic window's frames, its analysis, a quiet
+// listen, a halt, the report — is appended to it as one JSON line, from whichever process (CLI or
+// vitest worker) it ran in. The bench reads the file to show the breakdown and the run's physical
+// floor (the frames' own time at the rates asked). Off, and free, when the variable is unset.
 import { appendFileSync } from 'node:fs';
 
 export type PhaseKind = 'setup' | 'boot' | 'traffic' | 'analysis' | 'listen' | 'halt' | 'report';

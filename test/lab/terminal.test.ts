@@ -81,7 +81,9 @@ describe('the terminal, the history and compare on real runs', () => {
     const r = await terminal(runArgs(good, goodDir));
     expect(r.exitCode, r.output.slice(-3000)).toBe(0);
     expect(r.output).not.toMatch(VITEST_HEADER);
-    expect(r.output).toMatch(/\x1b\[\d+F\x1b\[J\[l2-bridge\] /); // the lab's line, erased and drawn again
+    // The lab's line, erased (cursor up N lines, clear to the end) and drawn again.
+    const ESC = String.fromCharCode(27);
+    expect(r.output).toMatch(new RegExp(`${ESC}\\[\\d+F${ESC}\\[J\\[l2-bridge\\] `));
     expect(r.output).toMatch(SUMMARY_ROW);
     expect(r.output).toMatch(/^Since the previous run of this profile and image \(/m);
 
