@@ -6,6 +6,7 @@
 //   - unions the Allure results (each file is named by a UUID, so they never collide) with one merged
 //     environment.properties, and renders one Allure report from them. The Allure results are taken
 //     from the shards, not re-made from the blobs: blobs do not carry the attachments (the evidence).
+// It also writes one JUnit XML of all shards (<report-dir>/junit.xml) for the CI system.
 // Exit 0: every test passed; 1: a test failed; 2: usage error (nothing is written then).
 import { REPO_ROOT } from '../core/paths.ts';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -78,6 +79,9 @@ export async function mergeReports(shardDirs: string[], opts: MergeOptions): Pro
         '--merge-reports',
         blobDir,
         '--reporter=default',
+        // One JUnit XML for the whole run, for the CI system's test view (docs/ci.md).
+        '--reporter=junit',
+        `--outputFile.junit=${path.join(out, 'junit.xml')}`,
         ...(opts.json ? ['--reporter=json', `--outputFile.json=${path.resolve(opts.json)}`] : []),
       ],
       { cwd: ROOT, stdio: 'inherit', reject: false },

@@ -59,6 +59,9 @@ describe('sharded runs merged into one report', () => {
 
     expect(readFileSync(path.join(merged, 'allure-results', 'environment.properties'), 'utf8')).toMatch(/^shards=2$/m);
     expect(existsSync(path.join(merged, 'allure-report', 'index.html'))).toBe(true);
+    // One JUnit XML of both shards' tests, for the CI system (docs/ci.md).
+    const junit = readFileSync(path.join(merged, 'junit.xml'), 'utf8');
+    for (const quick of QUICK) expect(junit).toMatch(new RegExp(`<testcase [^>]*name="[^"]*${quick.source}`));
   });
 
   it('refuses a bad shard or a directory that is no shard, before anything runs', async () => {
