@@ -19,6 +19,8 @@ debian_packages=(
   syslinux mtools dosfstools fdisk
   # The policy reference images (images/guest/firewall.sh): the real nft, copied into the initramfs as tc and ip are.
   nftables
+  # Headless Chromium opens a rendered Allure report in wirelab's own tests (test/lab/terminal.test.ts); ~11 s to install.
+  chromium
 )
 # `setup.sh --bench` (npm run bench): also what the benchmarks compare wirelab against, so every
 # row of the table is measured in the same run.

@@ -26,14 +26,25 @@ export interface ReporterOutput {
 
 const REDRAW_MS = 1000;
 
+/** Where the reporter writes, and whether it redraws lines in place (a terminal) or appends them (a log). */
+export interface TerminalOptions {
+  out?: Pick<NodeJS.WriteStream, 'write' | 'columns'>;
+  live?: boolean;
+}
+
 export default class TerminalReporter implements Reporter {
-  private readonly out = process.stdout;
-  private readonly live = Boolean(process.stdout.isTTY) && process.env.TERM !== 'dumb';
+  private readonly out: Pick<NodeJS.WriteStream, 'write' | 'columns'>;
+  private readonly live: boolean;
   private readonly labs = new Map<string, LabLine>();
   private drawn = 0;
   private timer: NodeJS.Timeout | undefined;
   private started = Date.now();
   private vitest: Vitest | undefined;
+
+  constructor(options: TerminalOptions = {}) {
+    this.out = options.out ?? process.stdout;
+    this.live = options.live ?? (Boolean(process.stdout.isTTY) && process.env.TERM !== 'dumb');
+  }
 
   onInit(vitest: Vitest): void {
     this.vitest = vitest;
@@ -106,13 +117,11 @@ export default class TerminalReporter implements Reporter {
       since: previous && previous.stage === event.stage ? previous.since : now,
       firstSeen: previous?.firstSeen ?? now,
     };
-    this.labs.set(event.lab, line);
+    // A lab that is down leaves the live block; in a log its last line says so.
+    if (event.stage === 'down') this.labs.delete(event.lab);
+    else this.labs.set(event.lab, line);
     if (this.live) this.redraw();
     else this.out.write(`${labText(line, now)}\n`);
-    if (event.stage === 'down') {
-      this.labs.delete(event.lab);
-      if (this.live) this.redraw();
-    }
   }
 
   /** Print a line above the live block (or just print it). */
