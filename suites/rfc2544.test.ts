@@ -1,27 +1,22 @@
-// RFC 2544-style performance measurements of the profile's guest: throughput (the highest offered
-// rate without loss), latency at that rate, frame loss rate over offered load, and back-to-back burst
-// length — for each frame size, with UDP both ways at once. Runs only when asked for
-// (`wirelab run rfc2544 --profile …`): it is in no role's default list.
+// RFC 2544-style performance measurements of the profile's guest: throughput as NDR (no loss) and PDR
+// (loss within a declared ratio) from one search with confirm trials, latency at the NDR, frame loss
+// rate over offered load, and back-to-back burst length — for each frame size, with UDP both ways at
+// once. Runs only when asked for (`wirelab run rfc2544 --profile …`): it is in no role's default list.
 //
-// Knobs (environment, each WIRELAB_RFC2544_<NAME>; see docs/scale.md): TRIAL_S (seconds per trial,
-// default 1 — the RFC says 60, and 120 for latency), MIN_FRAMES (fewest frames per direction in a
-// trial, default 100: a low rate runs longer), MAX_PPS (ceiling on the offered rate, frames/s
-// per direction), LOSS_TOLERANCE (0 = the RFC's zero loss), SIZES, RESOLUTION, MAX_TRIALS, LOSS_STEP,
-// LOSS_STEPS, MAX_BURST, BURST_REPEATS (the RFC says 50), MIN_THROUGHPUT_PPS, MIN_BURST.
+// The search ceiling is what this lab can offer: measured once per frame size as the generator's top
+// speed through the lab's own path (unless the profile's `rfc2544.maxPps` sets it). The settings are
+// the profile's `rfc2544` section, `wirelab run` flags, or WIRELAB_RFC2544_<NAME> overrides
+// (lib/rfc2544/config.ts; docs/scale.md).
 //
-// What fails: no offered rate meets the loss criterion (or the throughput is below MIN_THROUGHPUT_PPS);
-// the lowest rate of the loss sweep still loses frames; no burst of MIN_BURST frames (default 1)
-// arrives whole. Every rate is shown offered next to achieved, so a slow generator is never read as
-// a slow guest.
+// What fails: a frame size with no loss-free rate (NDR 0), or an NDR below `minNdrPps`; the lowest
+// rate of the loss sweep still loses frames; no burst of `minBurst` frames arrives whole. Every rate
+// is shown offered next to achieved, so a slow generator is never read as a slow guest.
+import path from 'node:path';
 import * as allure from 'allure-js-commons';
-import {
-  frameLossSweep,
-  rfc2544ConfigFromEnv,
-  searchBackToBack,
-  searchThroughput,
-  type Rfc2544Config,
-  type TrialResult,
-} from '../lib/rfc2544/search.ts';
+import { DEFAULT_PROFILE } from '../lib/core/paths.ts';
+import { loadProfile } from '../lib/profile/load.ts';
+import { rfc2544Config, type Rfc2544Config } from '../lib/rfc2544/config.ts';
+import { frameLossSweep, searchBackToBack, searchNdrPdr, type LabCeiling, type TrialResult } from '../lib/rfc2544/search.ts';
 import {
   backToBackChartSvg,
   backToBackTable,
@@ -36,23 +31,26 @@ import {
   type SizeResults,
   type Table,
 } from '../lib/rfc2544/report.ts';
-import { burstTrial, rateTrial, type TrialContext } from '../lib/rfc2544/trials.ts';
+import { burstTrial, measureCeiling, rateTrial, type TrialContext } from '../lib/rfc2544/trials.ts';
 import type { Lab } from '../lib/lab/lab.ts';
 import { describe, expect, test } from '../fixtures/lab.ts';
 import { recordThroughput } from '../fixtures/headline.ts';
 import { reportProgress } from '../fixtures/progress.ts';
 
-const config: Rfc2544Config = rfc2544ConfigFromEnv(process.env);
-const minBurst = Number(process.env.WIRELAB_RFC2544_MIN_BURST ?? 1);
-const criterion = config.lossTolerance === 0 ? 'zero loss' : `loss at most ${(config.lossTolerance * 100).toFixed(3)} %`;
+const profile = loadProfile(path.resolve(process.env.WIRELAB_PROFILE ?? DEFAULT_PROFILE));
+const config: Rfc2544Config = rfc2544Config(profile.rfc2544, process.env);
+const pdrText = `${+(config.pdrLossRatio * 100).toFixed(4)} %`;
 
-/** Generous per-test bounds: every trial bounded by its own timeouts, a few seconds of set-up each. */
-/** A low-rate trial runs until it has sent minFrames; the searches go down to about half the resolution. */
-const longestTrialS = Math.max(config.trialSeconds, config.minFrames / Math.max(1, (config.resolution * config.maxPps) / 2));
-const perTrialMs = (longestTrialS * 3 + 20) * 1000;
-const THROUGHPUT_TIMEOUT = config.sizes.length * (config.maxTrials + 2) * perTrialMs;
-const LOSS_TIMEOUT = config.sizes.length * (config.lossSteps + 1) * perTrialMs;
-const BURST_TIMEOUT = config.sizes.length * config.burstRepeats * (config.maxTrials + 1) * 30_000;
+/**
+ * Generous per-test bounds (every trial is bounded by its own timeouts): a low-rate trial runs until it
+ * has sent minFrames; a trial may wait up to a minute for a quiet machine; a short generator stretches it.
+ */
+const longestTrialS = Math.max(config.trialSeconds, config.minFrames / config.minPps);
+const perTrialMs = (longestTrialS * 4 + 90) * 1000;
+const CEILING_MS = 120_000;
+const THROUGHPUT_TIMEOUT = config.sizes.length * ((config.maxTrials + 2) * perTrialMs + CEILING_MS);
+const LOSS_TIMEOUT = config.sizes.length * ((config.lossSteps + 1) * perTrialMs + CEILING_MS);
+const BURST_TIMEOUT = config.sizes.length * (config.burstRepeats * (config.maxTrials + 1) * 90_000 + CEILING_MS);
 
 function context(lab: Lab, wireSize: number, label: string): TrialContext {
   return {
@@ -66,6 +64,14 @@ function context(lab: Lab, wireSize: number, label: string): TrialContext {
         `rfc2544 ${what}: achieved ${Math.round(r.achievedPps)} pps, sent ${r.sent}, lost ${r.lost}${r.latencyUs ? `, p99 ${Math.round(r.latencyUs.p99)} µs` : ''}`,
       ),
   };
+}
+
+/** The profile's ceiling, or the lab's measured one for this frame size (measured once, shared by the tests). */
+async function ceilingFor(lab: Lab, wireSize: number): Promise<LabCeiling> {
+  if (config.maxPps !== undefined) return { wireSize, pps: config.maxPps, source: 'profile' };
+  return allure.step(`ceiling, ${wireSize}-byte frames (top-speed burst of ${config.ceilingFrames})`, () =>
+    measureCeiling(context(lab, wireSize, 'ceiling'), config.ceilingFrames),
+  );
 }
 
 async function attachResults(what: string, results: SizeResults[], tables: Table[], charts: [string, string][]): Promise<void> {
@@ -83,26 +89,32 @@ async function attachResults(what: string, results: SizeResults[], tables: Table
 function describeConfig(): void {
   allure.parameter('frame sizes (wire bytes)', config.sizes.join(', '));
   allure.parameter('trial length (s)', String(config.trialSeconds));
-  allure.parameter('offered-rate ceiling (frames/s per direction)', String(config.maxPps));
-  allure.parameter('loss criterion', criterion);
+  allure.parameter(
+    'offered-rate ceiling (frames/s per direction)',
+    config.maxPps === undefined ? 'measured on the lab per frame size' : `${config.maxPps} (profile)`,
+  );
+  allure.parameter('PDR loss ratio', pdrText);
+  allure.parameter('confirm trials at each final rate', String(config.confirmTrials));
 }
 
 describe('rfc2544', () => {
   test(
-    `throughput (highest rate without loss) and latency at it, per frame size`,
+    `throughput (NDR and PDR, confirmed) and latency at the NDR, per frame size`,
     async ({ lab }) => {
       describeConfig();
       const results: SizeResults[] = [];
       for (const wireSize of config.sizes) {
+        const ceiling = await ceilingFor(lab, wireSize);
         const ctx = context(lab, wireSize, 'throughput');
-        const throughput = await allure.step(`throughput, ${wireSize}-byte frames`, () =>
-          searchThroughput(rateTrial(ctx, config.trialSeconds, config.minFrames), config),
+        const throughput = await allure.step(`NDR and PDR, ${wireSize}-byte frames, ceiling ${ceiling.pps} pps`, () =>
+          searchNdrPdr(rateTrial(ctx, config.trialSeconds, config.minFrames), { ...config, ceilingPps: ceiling.pps }),
         );
-        const entry: SizeResults = { wireSize, throughput };
-        if (throughput.throughputPps > 0) {
+        const entry: SizeResults = { wireSize, ceiling, throughput };
+        const ndr = throughput.ndr.ratePps;
+        if (ndr > 0) {
           // RFC 2544 §26.2: latency in a trial of its own at the throughput rate.
-          const latency = await allure.step(`latency at ${throughput.throughputPps} pps, ${wireSize}-byte frames`, () =>
-            rateTrial({ ...ctx, label: 'latency' }, config.trialSeconds, config.minFrames)(throughput.throughputPps),
+          const latency = await allure.step(`latency at ${ndr} pps, ${wireSize}-byte frames`, () =>
+            rateTrial({ ...ctx, label: 'latency' }, config.trialSeconds, config.minFrames)(ndr),
           );
           entry.latency = {
             ...latency,
@@ -116,28 +128,29 @@ describe('rfc2544', () => {
       await attachResults(
         'throughput',
         results,
-        [throughputTable(results, criterion), trialsTable(results)],
+        [throughputTable(results), trialsTable(results)],
         [
-          ['throughput by frame size', throughputChartSvg(results)],
-          ['latency at the throughput rate', latencyChartSvg(results)],
+          ['NDR and PDR by frame size', throughputChartSvg(results)],
+          ['latency at the NDR', latencyChartSvg(results)],
         ],
       );
 
-      recordThroughput(results.map((r) => ({ frameSize: r.wireSize, pps: r.throughput!.throughputPps })));
-      const floor = config.minThroughputPps;
+      recordThroughput(results.map((r) => ({ frameSize: r.wireSize, pps: r.throughput!.ndr.ratePps })));
       for (const r of results) {
         const t = r.throughput!;
-        const lowest = Math.min(...t.trials.map((x) => x.offeredPps));
-        const lowestTrial = t.trials.find((x) => x.offeredPps === lowest)!;
+        const lowest = t.trials.reduce((a, b) => (b.offeredPps < a.offeredPps ? b : a));
         expect(
-          t.throughputPps,
-          `${r.wireSize}-byte frames: no offered rate met ${criterion} — the lowest tried, ${lowest} pps per direction, lost ${lowestTrial.lost} of ${lowestTrial.sent} frames (generator achieved ${Math.round(lowestTrial.achievedPps)} pps)`,
+          t.ndr.ratePps,
+          `${r.wireSize}-byte frames: no rate without loss (NDR 0) — even the lowest tried, ${lowest.offeredPps} pps per direction ` +
+            `(achieved ${Math.round(lowest.achievedPps)}), lost ${lowest.lost} of ${lowest.sent} frames: the image drops frames at ` +
+            `any load (PDR at ≤ ${pdrText} loss: ${t.pdr.ratePps} pps)`,
         ).toBeGreaterThan(0);
-        if (floor !== undefined) {
+        if (config.minNdrPps !== undefined) {
           expect(
-            t.throughputPps,
-            `${r.wireSize}-byte frames: throughput ${t.throughputPps} pps per direction is below WIRELAB_RFC2544_MIN_THROUGHPUT_PPS=${floor}`,
-          ).toBeGreaterThanOrEqual(floor);
+            t.ndr.ratePps,
+            `${r.wireSize}-byte frames: NDR ${t.ndr.ratePps} pps per direction is below rfc2544.minNdrPps ${config.minNdrPps} ` +
+              `(limited by ${t.ndr.limitedBy}; ceiling ${t.ceilingPps} pps)`,
+          ).toBeGreaterThanOrEqual(config.minNdrPps);
         }
       }
     },
@@ -150,16 +163,18 @@ describe('rfc2544', () => {
       describeConfig();
       const results: SizeResults[] = [];
       for (const wireSize of config.sizes) {
+        const ceiling = await ceilingFor(lab, wireSize);
         const ctx = context(lab, wireSize, 'loss');
-        const frameLoss = await allure.step(`frame loss sweep, ${wireSize}-byte frames`, () =>
+        const frameLoss = await allure.step(`frame loss sweep, ${wireSize}-byte frames, from ${ceiling.pps} pps`, () =>
           frameLossSweep(rateTrial(ctx, config.trialSeconds, config.minFrames), {
-            maxPps: config.maxPps,
+            maxPps: ceiling.pps,
             stepFraction: config.lossStep,
             stopAfterLossless: 2,
             maxTrials: config.lossSteps,
+            minPps: config.minPps,
           }),
         );
-        results.push({ wireSize, frameLoss });
+        results.push({ wireSize, ceiling, frameLoss });
       }
       await attachResults(
         'frame loss',
@@ -171,9 +186,9 @@ describe('rfc2544', () => {
       for (const r of results) {
         const last = r.frameLoss![r.frameLoss!.length - 1]!;
         expect(
-          last.lossRatio,
+          last.lost,
           `${r.wireSize}-byte frames: even at the lowest offered rate of the sweep, ${last.offeredPps} pps per direction (achieved ${Math.round(last.achievedPps)}), ${last.lost} of ${last.sent} frames were lost`,
-        ).toBeLessThanOrEqual(config.lossTolerance);
+        ).toBe(0);
       }
     },
     LOSS_TIMEOUT,
@@ -183,16 +198,17 @@ describe('rfc2544', () => {
     'back-to-back: the longest burst at top speed that arrives whole, per frame size',
     async ({ lab }) => {
       describeConfig();
-      allure.parameter('longest burst tried (frames)', String(config.maxBurst));
+      const maxFrames = config.maxBurst ?? config.ceilingFrames;
+      allure.parameter('longest burst tried (frames)', String(maxFrames));
       const results: SizeResults[] = [];
       for (const wireSize of config.sizes) {
         const backToBack = await allure.step(`back-to-back, ${wireSize}-byte frames`, () =>
           searchBackToBack(burstTrial(context(lab, wireSize, 'burst')), {
-            maxFrames: config.maxBurst,
+            maxFrames,
             resolution: config.resolution,
             maxTrials: config.maxTrials,
             repeats: config.burstRepeats,
-            lossTolerance: config.lossTolerance,
+            lossTolerance: 0,
           }),
         );
         results.push({ wireSize, backToBack });
@@ -207,8 +223,8 @@ describe('rfc2544', () => {
       for (const r of results) {
         expect(
           r.backToBack!.frames,
-          `${r.wireSize}-byte frames: no burst of ${minBurst} frame(s) at top speed arrived whole (per repeat: ${r.backToBack!.perRepeat.join(', ')})`,
-        ).toBeGreaterThanOrEqual(minBurst);
+          `${r.wireSize}-byte frames: no burst of ${config.minBurst} frame(s) at top speed arrived whole (per repeat: ${r.backToBack!.perRepeat.join(', ')})`,
+        ).toBeGreaterThanOrEqual(config.minBurst);
       }
     },
     BURST_TIMEOUT,

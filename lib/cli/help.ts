@@ -1,6 +1,7 @@
 // Every wirelab command's help: what it does, its options, and an example — `wirelab --help`,
 // `wirelab <command> --help`, `wirelab <command> <subcommand> --help` and `wirelab help <command>`.
 // One table: the dispatcher in main.ts is typed by its names, so no command is without help.
+import { rfc2544Flags } from '../rfc2544/config.ts';
 
 export interface CommandHelp {
   /** `run`, or `image check` for a subcommand. */
@@ -30,8 +31,14 @@ export const COMMANDS = [
       ['--json <file>', "vitest's JSON results too"],
       ['--shard <i/n>', "only this host's share of the suite files; merge with 'wirelab merge-reports' (docs/scale.md)"],
       ['--workers <n>', 'suite files at once, a lab each (nested lab: one per CPU, at most 4; a bench host: 1)'],
+      // The rfc2544 suite's settings: over the profile's rfc2544 section and the environment (docs/scale.md).
+      ...rfc2544Flags().map((f): [string, string] => [`--${f.flag} ${f.what}`, `rfc2544: ${f.doc} (${f.env})`]),
     ],
-    examples: ['wirelab run', 'wirelab run l2-bridge --profile lab-profiles/nested-l2-bridge.yaml --grep "VLAN"'],
+    examples: [
+      'wirelab run',
+      'wirelab run l2-bridge --profile lab-profiles/nested-l2-bridge.yaml --grep "VLAN"',
+      'wirelab run rfc2544 --sizes 64,1518 --trial-seconds 60 --confirm-trials 2',
+    ],
   },
   {
     name: 'compare',

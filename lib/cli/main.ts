@@ -6,6 +6,7 @@ import { WirelabError, isWirelabError } from '../core/errors.ts';
 import { loadProfile } from '../profile/load.ts';
 import { reapStaleRuns } from '../lab/reaper.ts';
 import { helpFor, overview, type CommandName } from './help.ts';
+import { rfc2544Flags } from '../rfc2544/config.ts';
 
 type Handler = (args: string[]) => Promise<number> | number;
 
@@ -22,9 +23,13 @@ const HANDLERS: Record<CommandName, Handler> = {
         json: { type: 'string' },
         shard: { type: 'string' },
         workers: { type: 'string' },
+        ...Object.fromEntries(rfc2544Flags().map((f) => [f.flag, { type: 'string' as const }])),
       },
       strict: true,
     });
+    // The rfc2544 settings given as flags reach the suite as their environment overrides.
+    const flagged = values as Record<string, string | undefined>;
+    const env = Object.fromEntries(rfc2544Flags().flatMap((f) => (flagged[f.flag] === undefined ? [] : [[f.env, flagged[f.flag]!]])));
     const { runSuites } = await import('./run-suites.ts');
     return await runSuites(positionals, {
       profile: values.profile ?? DEFAULT_PROFILE,
@@ -33,6 +38,7 @@ const HANDLERS: Record<CommandName, Handler> = {
       json: values.json,
       shard: values.shard,
       workers: values.workers,
+      env,
     });
   },
   compare: async (args) => {

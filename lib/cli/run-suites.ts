@@ -14,6 +14,7 @@ import { runLine, summaryTable, type RunRecord } from '../report/run-summary.ts'
 import { describeEnvironment, imageIdentity, writeAllureEnvironment } from './run-environment.ts';
 import { allureHistoryFile, annotateAllureResults, loadHistory, saveRun } from './run-record.ts';
 import type { ReporterOutput } from './terminal-reporter.ts';
+import { rfc2544Config } from '../rfc2544/config.ts';
 
 const ROOT = REPO_ROOT;
 const SUITES_DIR = path.join(ROOT, 'suites');
@@ -71,10 +72,27 @@ export function suiteWorkers(profile: LabProfile, requested: string | undefined,
 
 export async function runSuites(
   requested: string[],
-  opts: { profile: string; reportDir: string; grep?: string; json?: string; shard?: string; workers?: string },
+  opts: {
+    profile: string;
+    reportDir: string;
+    grep?: string;
+    json?: string;
+    shard?: string;
+    workers?: string;
+    /** Environment overrides from flags (the RFC 2544 settings). */
+    env?: Record<string, string>;
+  },
 ): Promise<number> {
   const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const profile = loadProfile(opts.profile); // a bad profile fails here, before anything is created
+  const env = opts.env ?? {};
+  try {
+    rfc2544Config(profile.rfc2544, { ...process.env, ...env }); // so does a bad RFC 2544 setting
+  } catch (e) {
+    throw new WirelabError(`${(e as Error).message} Fix: correct the flag or the environment variable (see 'wirelab help').`, {
+      exitCode: 2,
+    });
+  }
   const workers = suiteWorkers(profile, opts.workers);
   const known = availableSuites();
   for (const name of requested) {
@@ -134,6 +152,7 @@ export async function runSuites(
         WIRELAB_TERMINAL: '1',
         WIRELAB_RUN_SUMMARY: reporterFile,
         WIRELAB_JUNIT: junit,
+        ...env,
         ...(opts.json ? { WIRELAB_JSON_RESULTS: path.resolve(opts.json) } : {}),
         ...(shard ? { WIRELAB_BLOB_OUTPUT: path.join(blobDir, `blob-${shard.index}-${shard.count}.json`) } : {}),
       },

@@ -2,12 +2,13 @@
 // (bridges in a network namespace of the run's own, QEMU on taps, traffic hosts as containers);
 // `host` is the three-NIC bench host (eth0 management, eth1→br0, eth2→br1, libvirt guest, SSH traffic hosts).
 import { MAC_PATTERN, inBenchmarkRange, isMulticastMac, parseCidr } from '../core/addressing.ts';
-import type { FieldCheck, ObjectSpec, StringSpec } from './schema-engine.ts';
+import type { FieldCheck, FieldSpec, ObjectSpec, StringSpec } from './schema-engine.ts';
 
 import { ROLES } from '../core/roles.ts';
 import { patternProblem } from './patterns.ts';
 import { EMISSION_CLASSES } from '../analysis/emissions.ts';
 import { policySchema } from './policy-fields.ts';
+import { RFC2544_ENV_PREFIX, RFC2544_KNOBS, RFC2544_SIZES_KNOB } from '../rfc2544/config.ts';
 
 export const LAB_KINDS = ['nested', 'host'] as const;
 
@@ -281,6 +282,7 @@ export const profileSchema: ObjectSpec = {
       },
     },
     policy: policySchema,
+    rfc2544: rfc2544Section(),
     host: {
       type: 'object',
       doc: 'Only for `kind: host`: the three-NIC bench host.',
@@ -351,5 +353,35 @@ function trafficHost(side: 'left' | 'right', example: string): ObjectSpec {
       },
       ssh: sshTarget(`the ${side} traffic host (bench host only)`),
     },
+  };
+}
+
+/** The RFC 2544 suite's settings, from the one knob table (each also a `wirelab run` flag and an environment override). */
+function rfc2544Section(): ObjectSpec {
+  const fields: Record<string, FieldSpec> = {
+    sizes: {
+      type: 'list',
+      items: { type: 'number', integer: true, min: RFC2544_SIZES_KNOB.min, max: RFC2544_SIZES_KNOB.max, doc: 'A frame size on the wire.' },
+      maxItems: 32,
+      example: '64, 1518',
+      doc: `${RFC2544_SIZES_KNOB.doc} Flag --${RFC2544_SIZES_KNOB.flag}, override ${RFC2544_ENV_PREFIX}${RFC2544_SIZES_KNOB.env}.`,
+    },
+  };
+  for (const k of RFC2544_KNOBS) {
+    fields[k.field] = {
+      type: 'number',
+      min: k.min,
+      max: k.max,
+      integer: k.integer,
+      default: k.default,
+      doc: `${k.doc} Flag --${k.flag}, override ${RFC2544_ENV_PREFIX}${k.env}.`,
+    };
+  }
+  return {
+    type: 'object',
+    doc:
+      'Settings of the RFC 2544 suite (`wirelab run rfc2544`): frame sizes, trial length, the ceiling, the NDR/PDR search and its ' +
+      'confirm trials, the loss sweep, back-to-back bursts. Rates are frames/s per direction.',
+    fields,
   };
 }

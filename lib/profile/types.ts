@@ -5,6 +5,7 @@ import type { EmissionClass } from '../analysis/emissions.ts';
 import type { GuestRole } from '../core/roles.ts';
 import type { Policy } from '../policy/model.ts';
 import type { RawPolicy } from './policy-fields.ts';
+import type { Rfc2544Settings } from '../rfc2544/config.ts';
 
 export type { GuestRole };
 export type LabKind = 'nested' | 'host';
@@ -49,6 +50,8 @@ interface ProfileCommon {
     latencyAsymmetryMs: number;
     guestMayEmit: EmissionClass[];
   };
+  /** The RFC 2544 suite's settings (unset knobs absent: their defaults are in lib/rfc2544/config.ts). */
+  rfc2544: Rfc2544Settings;
   host?: BenchHostProfile;
 }
 

@@ -4,15 +4,17 @@
 // generator is never read as a slow guest.
 //
 // Pure: results in, text out.
-import type { BackToBackResult, JudgedTrial, ThroughputResult } from './search.ts';
+import type { BackToBackResult, JudgedTrial, LabCeiling, NdrPdrResult, RateBound, SearchTrial, TrialSpread } from './search.ts';
 import { escapeXml, htmlTablePage, svgAxes } from '../report/visuals.ts';
 
 /** Everything measured for one frame size. Rates are frames/s per direction. */
 export interface SizeResults {
   /** On the wire, with FCS. */
   wireSize: number;
-  throughput?: ThroughputResult;
-  /** The latency trial at the throughput rate. */
+  /** The highest rate offered: measured on the lab, or the profile's. */
+  ceiling?: LabCeiling;
+  throughput?: NdrPdrResult;
+  /** The latency trial at the NDR. */
   latency?: JudgedTrial;
   frameLoss?: JudgedTrial[];
   backToBack?: BackToBackResult;
@@ -29,7 +31,7 @@ const RATE_NOTE =
   'Rates are frames/s per direction (traffic both ways at once); "achieved" is what the generator really sent (tcpreplay), flagged ' +
   'when below 90 % of the offered rate.';
 
-export function throughputTable(results: readonly SizeResults[], criterion: string): Table {
+export function throughputTable(results: readonly SizeResults[]): Table {
   const rows = results
     .filter((r) => r.throughput)
     .map((r) => {
@@ -37,25 +39,29 @@ export function throughputTable(results: readonly SizeResults[], criterion: stri
       const lat = r.latency?.latencyUs;
       return [
         { text: String(r.wireSize) },
-        { text: fmt(t.throughputPps), alert: t.throughputPps === 0 },
-        rateCell(t.best),
-        { text: fmt(mbps(t.throughputPps, r.wireSize)) },
-        { text: t.failedAbovePps === undefined ? '–' : fmt(t.failedAbovePps) },
-        { text: t.limitedBy, alert: t.limitedBy === 'generator' },
-        { text: String(t.trials.length) },
+        { text: ceilingText(r.ceiling, t.ceilingPps) },
+        ...boundCells(t.ndr, r.wireSize),
+        ...boundCells(t.pdr, r.wireSize),
+        { text: `${t.trials.length}${t.budgetExhausted ? ' (budget spent)' : ''}`, alert: t.budgetExhausted },
         ...(lat ? [lat.p50, lat.p99, lat.max].map((v) => ({ text: fmtUs(v) })) : [{ text: '–' }, { text: '–' }, { text: '–' }]),
         { text: r.latency ? `${fmt(r.latency.lost)} lost` : '–', alert: (r.latency?.lost ?? 0) > 0 },
       ];
     });
+  const pdr = results.find((r) => r.throughput)?.throughput?.pdrLossRatio;
+  const bound = (name: string) => [
+    { title: `${name} pps`, numeric: true },
+    { title: `${name} Mbit/s`, numeric: true },
+    { title: `${name} first failing rate`, numeric: true },
+    { title: `${name} limited by`, numeric: false },
+    { title: `${name} at its rate: trials, loss, forwarded pps`, numeric: false },
+  ];
   return {
-    title: 'RFC 2544 throughput and latency',
+    title: 'RFC 2544 throughput: NDR and PDR, latency at the NDR',
     columns: [
       { title: 'frame bytes (wire)', numeric: true },
-      { title: 'throughput pps', numeric: true },
-      { title: 'achieved / offered at throughput', numeric: false },
-      { title: 'Mbit/s (frames)', numeric: true },
-      { title: 'first failing rate', numeric: true },
-      { title: 'limited by', numeric: false },
+      { title: 'ceiling pps', numeric: true },
+      ...bound('NDR'),
+      ...bound(`PDR (≤ ${pdr === undefined ? '?' : pct(pdr)} loss)`),
       { title: 'trials', numeric: true },
       { title: 'latency p50 µs', numeric: true },
       { title: 'p99 µs', numeric: true },
@@ -64,19 +70,53 @@ export function throughputTable(results: readonly SizeResults[], criterion: stri
     ],
     rows,
     notes: [
-      `Throughput: the highest offered rate with ${criterion} (binary search from the ceiling down). "ceiling": the guest passed at ` +
-        `the highest rate offered, so the figure is a lower bound; "generator": the generator fell short of the offered rate in the ` +
-        `passing trial.`,
-      "Latency: a separate trial at the throughput rate; between the guest's two ports, one clock.",
+      'NDR: the highest offered rate without loss; PDR: the highest with loss at most the declared ratio. One search finds both ' +
+        '(every trial counts for both): the ceiling first, then the rate the guest forwarded there, then bisection; each final ' +
+        'rate is confirmed by repeat trials, whose spread is shown ("at its rate"). A failed repeat makes that rate a failing one ' +
+        '(listed as unconfirmed) and the search goes on below it.',
+      'Ceiling: "measured" is the rate the generator achieves at top speed through the lab\'s own path to the guest\'s port ' +
+        '(per frame size); "profile" is maxPps. "limited by ceiling": the guest passed there (the figure is a lower bound); ' +
+        '"generator": the guest passed at the ceiling, where the generator fell short of it. Where the generator fell short ' +
+        'in every trial at the final rate, only what it sent is credited ("achieved").',
+      "Latency: a separate trial at the NDR; between the guest's two ports, one clock.",
       RATE_NOTE,
     ],
   };
+}
+
+function ceilingText(c: LabCeiling | undefined, pps: number): string {
+  if (!c || c.source === 'profile') return `${fmt(pps)} (profile)`;
+  return `${fmt(pps)} (measured: generator ${fmt(c.generatorPps ?? 0)}, ${Math.round((c.deliveredShare ?? 0) * 100)}% delivered)`;
+}
+
+function boundCells(b: RateBound, wireSize: number): { text: string; alert?: boolean }[] {
+  return [
+    { text: `${fmt(b.ratePps)}${b.generatorShort ? ' (achieved)' : ''}`, alert: b.ratePps === 0 || b.generatorShort },
+    { text: fmt(mbps(b.ratePps, wireSize)) },
+    { text: b.failedAbovePps === undefined ? '–' : fmt(b.failedAbovePps) },
+    { text: b.limitedBy, alert: b.limitedBy === 'generator' },
+    {
+      text: spreadText(b.spread) + (b.unconfirmed.length > 0 ? `; unconfirmed at ${b.unconfirmed.map(fmt).join(', ')}` : ''),
+      alert: b.unconfirmed.length > 0,
+    },
+  ];
+}
+
+/** "2 trials: loss 0–0.10%, forwarded 4,100–4,300" */
+export function spreadText(s: TrialSpread | undefined): string {
+  if (!s) return '–';
+  const range = (a: string, b: string) => (a === b ? a : `${a}–${b}`);
+  return (
+    `${s.trials} trial${s.trials === 1 ? '' : 's'}: loss ${range(pct(s.lossRatio.min), pct(s.lossRatio.max))}, ` +
+    `forwarded ${range(fmt(s.forwardingPps.min), fmt(s.forwardingPps.max))}`
+  );
 }
 
 export function trialsTable(results: readonly SizeResults[]): Table {
   const rows: Table['rows'] = [];
   for (const r of results) {
     const groups: [string, readonly JudgedTrial[]][] = [
+      ['ceiling', []],
       ['throughput', r.throughput?.trials ?? []],
       ['latency', r.latency ? [r.latency] : []],
       ['frame loss', r.frameLoss ?? []],
@@ -87,13 +127,13 @@ export function trialsTable(results: readonly SizeResults[]): Table {
         const burst = 'frames' in t ? (t as JudgedTrial & { frames: number }).frames : undefined;
         rows.push([
           { text: String(r.wireSize) },
-          { text: kind },
+          { text: 'purpose' in t ? `${kind} (${(t as SearchTrial).purpose})` : kind },
           { text: burst === undefined ? fmt(t.offeredPps) : `burst ${fmt(burst)}` },
           rateCell(burst === undefined ? t : undefined, t.achievedPps),
           { text: fmt(t.sent) },
           { text: fmt(t.received) },
           { text: t.lost === 0 ? '0' : `${fmt(t.lost)} (${pct(t.lossRatio)})`, alert: t.lost > 0 },
-          { text: t.passed ? 'pass' : 'fail', alert: !t.passed },
+          verdictCell(t),
           { text: t.latencyUs ? fmtUs(t.latencyUs.p99) : '–' },
           { text: t.captureDrops ? fmt(t.captureDrops) : '0', alert: (t.captureDrops ?? 0) > 0 },
         ]);
@@ -123,6 +163,12 @@ export function trialsTable(results: readonly SizeResults[]): Table {
   };
 }
 
+function verdictCell(t: JudgedTrial): { text: string; alert?: boolean } {
+  if ('pdrPassed' in t)
+    return t.passed ? { text: 'NDR pass' } : (t as SearchTrial).pdrPassed ? { text: 'PDR pass' } : { text: 'fail', alert: true };
+  return t.passed ? { text: 'pass' } : { text: 'fail', alert: true };
+}
+
 export function frameLossTable(results: readonly SizeResults[]): Table {
   const rows: Table['rows'] = [];
   for (const r of results) {
@@ -148,7 +194,11 @@ export function frameLossTable(results: readonly SizeResults[]): Table {
       { title: 'loss rate', numeric: true },
     ],
     rows,
-    notes: ['From the ceiling down in steps until two steps in a row lose nothing (or the step budget runs out).', RATE_NOTE],
+    notes: [
+      'From the ceiling down, each step a fixed fraction below the last, until two steps in a row lose nothing (or the step ' +
+        'budget runs out).',
+      RATE_NOTE,
+    ],
   };
 }
 
@@ -303,28 +353,16 @@ export function lineChartSvg(series: readonly ChartSeries[], o: ChartOptions): s
   return `${out.join('\n')}\n`;
 }
 
-/** Throughput over frame size: the rate found, and what was offered and achieved in the trial that found it. */
+/** NDR and PDR over frame size, with the ceiling they were searched under. */
 export function throughputChartSvg(results: readonly SizeResults[]): string {
   const withT = results.filter((r) => r.throughput);
-  const found = withT.filter((r) => r.throughput!.best);
   return lineChartSvg(
     [
-      {
-        name: 'throughput (the achieved rate where the generator fell short)',
-        points: withT.map((r) => [r.wireSize, r.throughput!.throughputPps] as const),
-      },
-      {
-        name: 'offered in the passing trial',
-        points: found.map((r) => [r.wireSize, r.throughput!.best!.offeredPps] as const),
-        dashed: true,
-      },
-      {
-        name: 'achieved by the generator in the passing trial',
-        points: found.map((r) => [r.wireSize, r.throughput!.achievedPps] as const),
-        dashed: true,
-      },
+      { name: 'NDR (zero loss)', points: withT.map((r) => [r.wireSize, r.throughput!.ndr.ratePps] as const) },
+      { name: 'PDR (partial drop ratio)', points: withT.map((r) => [r.wireSize, r.throughput!.pdr.ratePps] as const) },
+      { name: 'ceiling (what the lab can offer)', points: withT.map((r) => [r.wireSize, r.throughput!.ceilingPps] as const), dashed: true },
     ],
-    { title: 'RFC 2544 throughput by frame size', xLabel: 'frame size on the wire (bytes)', yLabel: 'frames/s per direction' },
+    { title: 'RFC 2544 NDR and PDR by frame size', xLabel: 'frame size on the wire (bytes)', yLabel: 'frames/s per direction' },
   );
 }
 
@@ -338,7 +376,7 @@ export function frameLossChartSvg(results: readonly SizeResults[]): string {
   );
 }
 
-/** Latency percentiles at the throughput rate over frame size. */
+/** Latency percentiles at the NDR over frame size. */
 export function latencyChartSvg(results: readonly SizeResults[]): string {
   const withL = results.filter((r) => r.latency?.latencyUs);
   return lineChartSvg(
@@ -347,7 +385,7 @@ export function latencyChartSvg(results: readonly SizeResults[]): string {
       { name: 'p99', points: withL.map((r) => [r.wireSize, r.latency!.latencyUs!.p99] as const) },
     ],
     {
-      title: 'RFC 2544 latency at the throughput rate',
+      title: 'RFC 2544 latency at the NDR',
       xLabel: 'frame size on the wire (bytes)',
       yLabel: 'latency through the guest (µs)',
     },

@@ -1,17 +1,18 @@
 // RFC 2544 ("Benchmarking Methodology for Network Interconnect Devices") measurements as pure search
 // logic: each one drives a trial function it is given — "offer this load, tell me what was sent,
 // received and achieved" — and decides what to try next. The lab side (sending the frames through a
-// real guest) lives in rfc2544-trials.ts; here a trial is only a function, so the searches are unit-
-// tested with a fake device in milliseconds.
+// real guest, measuring the lab's ceiling) lives in trials.ts; here a trial is only a function, so the
+// searches are unit-tested with a fake device in milliseconds.
 //
-//   throughput      §26.1  the highest offered rate at which no frame is lost (binary search)
-//   latency         §26.2  at the throughput rate
+//   throughput      §26.1  NDR (no loss) and PDR (loss within a declared ratio) from one search, each
+//                          confirmed by repeat trials at its final rate (as NFVbench / CSIT MLRsearch, VSPERF)
+//   latency         §26.2  at the NDR
 //   frame loss rate §26.3  loss at offered rates from the ceiling down, in steps, until two steps lose nothing
 //   back-to-back    §26.4  the longest burst at top speed that arrives whole (binary search on burst length)
 //
 // Every trial keeps the rate that was offered next to the rate the generator achieved, so a slow
 // generator is never blamed on the device: a trial whose generator fell short is flagged, and a
-// throughput found at a rate the generator did not reach says so.
+// bound found at a rate the generator did not reach is credited only with what it sent, and says so.
 import type { Percentiles } from '../analysis/flow-report.ts';
 
 /** RFC 2544 §9.1 frame sizes for Ethernet, on the wire (with the 4-byte FCS). */
@@ -39,6 +40,22 @@ export interface TrialResult {
 }
 
 export type Trial = (offeredPps: number) => Promise<TrialResult>;
+
+/** The highest rate a search offers: what this lab can send through its own path, or what the profile says. */
+export interface LabCeiling {
+  /** Frame size on the wire. */
+  wireSize: number;
+  /** Frames/s per direction. */
+  pps: number;
+  /** 'measured': a top-speed burst through the lab; 'profile': the profile's (or an override's) maxPps. */
+  source: 'measured' | 'profile';
+  /** The slower side's generator at top speed (measured only). */
+  generatorPps?: number;
+  /** Share of the burst's frames that reached the guest's ports: the lab's own path (measured only). */
+  deliveredShare?: number;
+  /** Frames the captures dropped during the measurement. */
+  captureDrops?: number;
+}
 
 /** A trial with the verdict the search gave it. */
 export interface JudgedTrial extends TrialResult {
@@ -71,81 +88,193 @@ export function judge(r: TrialResult, c: LossCriterion): JudgedTrial {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Throughput
+// Throughput: NDR and PDR from one search (MLRsearch-like)
 
-export interface ThroughputOptions extends LossCriterion {
-  /** The highest rate offered (the search starts there). */
-  maxPps: number;
-  /** Stop when the pass/fail interval is this narrow, as a fraction of maxPps (e.g. 0.05). */
+export interface NdrPdrOptions {
+  /** The highest rate offered (the lab's measured ceiling, or the profile's): the search starts there. */
+  ceilingPps: number;
+  /** Loss ratio the PDR may have, e.g. 0.005; the NDR has none. */
+  pdrLossRatio: number;
+  /** A bound is found when its last pass and first fail are this fraction of the first fail apart (e.g. 0.05). */
   resolution: number;
-  /** Hard bound on trials (the search usually needs about log2(1/resolution) + 1). */
+  /** Lowest rate tried: losing frames even there means the bound is 0. */
+  minPps: number;
+  /** Bound on all trials of the search, confirmations included. */
   maxTrials: number;
+  /** Repeats at each final rate; one that fails makes that rate a failing one and the search goes on below it. */
+  confirmTrials: number;
+  generatorShortfall?: number;
 }
 
-export interface ThroughputResult {
-  /** The highest offered rate that passed (only the achieved rate when the generator fell short there); 0 when none did. */
-  throughputPps: number;
-  /** What the generator achieved in that trial (0 when none passed). */
+export type SearchPurpose = 'ceiling' | 'guess' | 'ndr' | 'pdr' | 'confirm ndr' | 'confirm pdr';
+
+export interface SearchTrial extends JudgedTrial {
+  /** Met the PDR's loss ratio (`passed` is the NDR's zero loss). */
+  pdrPassed: boolean;
+  /** Why the search ran it. */
+  purpose: SearchPurpose;
+}
+
+export interface Spread {
+  min: number;
+  max: number;
+}
+
+/** How the trials at one rate differed: the search's own and its confirmations. */
+export interface TrialSpread {
+  trials: number;
+  lossRatio: Spread;
+  achievedPps: Spread;
+  /** Frames/s per direction that came out of the guest (achieved × (1 − loss ratio)). */
+  forwardingPps: Spread;
+}
+
+export interface RateBound {
+  /**
+   * The highest offered rate meeting the criterion in every trial there — only the achieved rate when the
+   * generator fell short in all of them; 0 when none did.
+   */
+  ratePps: number;
+  /** The best rate the generator achieved in the trials at that rate (0 when none passed). */
   achievedPps: number;
+  /** The generator fell short in every trial there: `ratePps` is what it achieved, not what was offered. */
+  generatorShort: boolean;
   /** The lowest offered rate that failed (undefined when the ceiling passed). */
   failedAbovePps?: number;
-  /** Why the search stopped where it did. */
   limitedBy: 'device' | 'ceiling' | 'generator';
-  /** The passing trial at the throughput rate (its latency is the RFC's latency figure when run long enough). */
-  best?: JudgedTrial;
-  trials: JudgedTrial[];
+  /** Every trial at the final rate (the search's and the confirmations); all met the criterion. */
+  atRate: SearchTrial[];
+  spread?: TrialSpread;
+  /** Rates that passed once and then failed a confirmation (the search went on below them). */
+  unconfirmed: number[];
 }
 
+export interface NdrPdrResult {
+  ceilingPps: number;
+  pdrLossRatio: number;
+  /** Zero loss. */
+  ndr: RateBound;
+  /** Loss at most pdrLossRatio. */
+  pdr: RateBound;
+  trials: SearchTrial[];
+  /** The trial budget ran out before both bounds were found to the resolution and confirmed. */
+  budgetExhausted: boolean;
+}
+
+type Criterion = (t: SearchTrial) => boolean;
+const NDR: Criterion = (t) => t.passed;
+const PDR: Criterion = (t) => t.pdrPassed;
+
 /**
- * Binary search for the highest offered rate whose trial meets the loss criterion. The ceiling is
- * tried first: a device that passes there is "limited by the ceiling", and the figure is a lower
- * bound. Rates are rounded to whole frames/s.
+ * NDR and PDR in one search, reusing every trial for both: a trial that loses nothing passes both; one
+ * within the PDR ratio passes the PDR and bounds the NDR from above. The ceiling comes first; when it
+ * fails, the rate the guest forwarded there is the next guess (a saturated device forwards at about its
+ * limit); then bisection for the NDR, then for the PDR inside what the NDR's trials already showed.
+ * Each final rate is confirmed by repeat trials; a failed repeat turns that rate into a failing one.
  */
-export async function searchThroughput(trial: Trial, opts: ThroughputOptions): Promise<ThroughputResult> {
-  checkPositive('maxPps', opts.maxPps);
+export async function searchNdrPdr(trial: Trial, opts: NdrPdrOptions): Promise<NdrPdrResult> {
+  checkPositive('ceilingPps', opts.ceilingPps);
+  checkPositive('minPps', opts.minPps);
   if (!(opts.resolution > 0 && opts.resolution < 1))
     throw new RangeError(`resolution is ${opts.resolution}; use a fraction between 0 and 1, e.g. 0.05`);
-  const trials: JudgedTrial[] = [];
-  const run = async (pps: number) => {
-    const t = judge(await trial(pps), opts);
+  if (!(opts.pdrLossRatio > 0 && opts.pdrLossRatio < 1))
+    throw new RangeError(`pdrLossRatio is ${opts.pdrLossRatio}; use a loss ratio between 0 and 1, e.g. 0.005`);
+  const trials: SearchTrial[] = [];
+  const budgetLeft = () => trials.length < opts.maxTrials;
+  const run = async (pps: number, purpose: SearchPurpose): Promise<SearchTrial> => {
+    const judged = judge(await trial(pps), { lossTolerance: 0, generatorShortfall: opts.generatorShortfall });
+    const t = { ...judged, pdrPassed: judged.sent > 0 && judged.lossRatio <= opts.pdrLossRatio, purpose };
     trials.push(t);
     return t;
   };
 
-  const top = await run(Math.round(opts.maxPps));
-  if (top.passed)
-    return {
-      throughputPps: credited(top),
-      achievedPps: top.achievedPps,
-      limitedBy: top.generatorShort ? 'generator' : 'ceiling',
-      best: top,
-      trials,
-    };
+  const top = await run(Math.round(opts.ceilingPps), 'ceiling');
+  const guess = Math.round(top.achievedPps * (1 - top.lossRatio));
+  if (!top.passed && budgetLeft() && guess >= opts.minPps && guess < top.offeredPps) await run(guess, 'guess');
 
-  let lo = 0;
-  let hi = top.offeredPps;
-  let best: JudgedTrial | undefined;
-  const step = Math.max(1, opts.resolution * opts.maxPps);
-  while (hi - lo > step && trials.length < opts.maxTrials) {
-    const mid = Math.round((lo + hi) / 2);
-    if (mid <= lo || mid >= hi) break;
-    const t = await run(mid);
-    if (t.passed) [lo, best] = [mid, t];
-    else hi = mid;
+  let unfinished = false;
+  for (const [name, meets] of [
+    ['ndr', NDR],
+    ['pdr', PDR],
+  ] as const) {
+    for (;;) {
+      // Bisect until the bracket is narrow enough (or nothing passes even at the floor).
+      while (budgetLeft()) {
+        const { lo, hi } = bracket(trials, meets);
+        if (hi === undefined) break;
+        const loRate = lo?.offeredPps ?? 0;
+        if (lo ? hi - loRate <= opts.resolution * hi : hi <= opts.minPps) break;
+        const mid = lo ? Math.round((loRate + hi) / 2) : Math.max(Math.round(opts.minPps), Math.round(hi / 2));
+        if (mid <= loRate || mid >= hi) break;
+        await run(mid, name);
+      }
+      const { lo } = bracket(trials, meets);
+      if (!lo) break;
+      // Confirm: the final rate needs 1 + confirmTrials passing trials; a failing one moves the bracket below it.
+      let confirmed = true;
+      while (trials.filter((t) => t.offeredPps === lo.offeredPps).length < 1 + opts.confirmTrials) {
+        if (!budgetLeft()) {
+          unfinished = true;
+          break;
+        }
+        if (!meets(await run(lo.offeredPps, `confirm ${name}`))) {
+          confirmed = false;
+          break;
+        }
+      }
+      if (confirmed || !budgetLeft()) break;
+    }
   }
   return {
-    throughputPps: best ? credited(best) : 0,
-    achievedPps: best?.achievedPps ?? 0,
-    failedAbovePps: hi,
-    limitedBy: best?.generatorShort ? 'generator' : 'device',
-    best,
+    ceilingPps: Math.round(opts.ceilingPps),
+    pdrLossRatio: opts.pdrLossRatio,
+    ndr: rateBound(trials, NDR, 'confirm ndr'),
+    pdr: rateBound(trials, PDR, 'confirm pdr'),
     trials,
+    budgetExhausted: unfinished || !budgetLeft(),
   };
 }
 
-/** The rate a passing trial proves: the offered one, or only what the generator achieved when it fell short. */
-function credited(t: JudgedTrial): number {
-  return t.generatorShort ? Math.round(t.achievedPps) : t.offeredPps;
+/** From every trial so far: the lowest failing offered rate, and the best passing trial below it. */
+function bracket(trials: readonly SearchTrial[], meets: Criterion): { lo?: SearchTrial; hi?: number } {
+  const failing = trials.filter((t) => !meets(t)).map((t) => t.offeredPps);
+  const hi = failing.length > 0 ? Math.min(...failing) : undefined;
+  let lo: SearchTrial | undefined;
+  for (const t of trials) if (meets(t) && (hi === undefined || t.offeredPps < hi) && (!lo || t.offeredPps > lo.offeredPps)) lo = t;
+  return { lo, hi };
+}
+
+function rateBound(trials: readonly SearchTrial[], meets: Criterion, confirmPurpose: SearchPurpose): RateBound {
+  const { lo, hi } = bracket(trials, meets);
+  const unconfirmed = [...new Set(trials.filter((t) => t.purpose === confirmPurpose && !meets(t)).map((t) => t.offeredPps))];
+  if (!lo) return { ratePps: 0, achievedPps: 0, generatorShort: false, failedAbovePps: hi, limitedBy: 'device', atRate: [], unconfirmed };
+  const atRate = trials.filter((t) => t.offeredPps === lo.offeredPps);
+  // One trial that really offered the rate (and, like all there, met the criterion) proves it; else only what was sent counts.
+  const short = atRate.every((t) => t.generatorShort);
+  const best = Math.max(...atRate.map((t) => t.achievedPps));
+  return {
+    ratePps: short ? Math.round(best) : lo.offeredPps,
+    achievedPps: best,
+    generatorShort: short,
+    failedAbovePps: hi,
+    // The generator is the limit only where nothing failed: above a failing rate, the device is.
+    limitedBy: hi !== undefined ? 'device' : short ? 'generator' : 'ceiling',
+    atRate,
+    spread: spreadOf(atRate),
+    unconfirmed,
+  };
+}
+
+/** Loss, achieved and forwarded rate over trials at one rate: how much a repeat differs. */
+export function spreadOf(trials: readonly TrialResult[]): TrialSpread | undefined {
+  if (trials.length === 0) return undefined;
+  const range = (f: (t: TrialResult) => number): Spread => ({ min: Math.min(...trials.map(f)), max: Math.max(...trials.map(f)) });
+  return {
+    trials: trials.length,
+    lossRatio: range(lossRatio),
+    achievedPps: range((t) => t.achievedPps),
+    forwardingPps: range((t) => t.achievedPps * (1 - lossRatio(t))),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -153,24 +282,26 @@ function credited(t: JudgedTrial): number {
 
 export interface FrameLossOptions {
   maxPps: number;
-  /** Step down by this fraction of maxPps per trial (the RFC says 10 % or finer). */
+  /** Each step offers (1 − stepFraction) of the previous rate (geometric: a guest far below the ceiling is reached in a few steps). */
   stepFraction: number;
   /** Stop after this many consecutive trials without loss (the RFC says 2). */
   stopAfterLossless: number;
   maxTrials: number;
+  /** Never below this rate. */
+  minPps?: number;
   generatorShortfall?: number;
 }
 
 /** Loss ratio at offered rates from maxPps downwards, until `stopAfterLossless` steps in a row lose nothing. */
 export async function frameLossSweep(trial: Trial, opts: FrameLossOptions): Promise<JudgedTrial[]> {
   checkPositive('maxPps', opts.maxPps);
-  if (!(opts.stepFraction > 0 && opts.stepFraction <= 1))
-    throw new RangeError(`stepFraction is ${opts.stepFraction}; use a fraction in (0, 1], e.g. 0.1`);
+  if (!(opts.stepFraction > 0 && opts.stepFraction < 1))
+    throw new RangeError(`stepFraction is ${opts.stepFraction}; use a fraction in (0, 1), e.g. 0.3`);
   const trials: JudgedTrial[] = [];
   let lossless = 0;
   for (let i = 0; i < opts.maxTrials; i++) {
-    const pps = Math.round(opts.maxPps * (1 - i * opts.stepFraction));
-    if (pps <= 0) break;
+    const pps = Math.round(opts.maxPps * (1 - opts.stepFraction) ** i);
+    if (pps <= 0 || pps < (opts.minPps ?? 1)) break;
     const t = judge(await trial(pps), { lossTolerance: 0, generatorShortfall: opts.generatorShortfall });
     trials.push(t);
     lossless = t.lost === 0 && t.sent > 0 ? lossless + 1 : 0;
@@ -245,100 +376,4 @@ export async function searchBackToBack(trial: BurstTrial, opts: BackToBackOption
 
 function checkPositive(name: string, value: number): void {
   if (!(Number.isFinite(value) && value > 0)) throw new RangeError(`${name} is ${value}; use a number above 0`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Configuration from the environment (the suite's knobs)
-
-export interface Rfc2544Config {
-  /** Frame sizes on the wire (with FCS). */
-  sizes: number[];
-  /** Seconds per trial (throughput, loss, latency). */
-  trialSeconds: number;
-  /** Fewest frames per direction in a rate trial (a low rate then runs longer): a few frames prove little about loss. */
-  minFrames: number;
-  /** Ceiling on the offered rate, frames/s per direction. */
-  maxPps: number;
-  lossTolerance: number;
-  resolution: number;
-  maxTrials: number;
-  /** Frame-loss sweep: step as a fraction of maxPps, and how many steps at most. */
-  lossStep: number;
-  lossSteps: number;
-  maxBurst: number;
-  burstRepeats: number;
-  /** When set, the throughput test fails below this rate (frames/s per direction). */
-  minThroughputPps?: number;
-}
-
-export const RFC2544_DEFAULTS: Rfc2544Config = {
-  sizes: [...RFC2544_FRAME_SIZES],
-  trialSeconds: 1,
-  minFrames: 100,
-  maxPps: 1000,
-  lossTolerance: 0,
-  resolution: 0.05,
-  maxTrials: 10,
-  lossStep: 0.2,
-  lossSteps: 5,
-  maxBurst: 1000,
-  burstRepeats: 1,
-};
-
-/** The knobs, each `WIRELAB_RFC2544_<NAME>`; a bad value fails naming the variable, the value and what is allowed. */
-export function rfc2544ConfigFromEnv(env: Record<string, string | undefined>): Rfc2544Config {
-  const c = { ...RFC2544_DEFAULTS, sizes: [...RFC2544_DEFAULTS.sizes] };
-  const num = (name: string, fallback: number, ok: (n: number) => boolean, allowed: string): number => {
-    const raw = env[`WIRELAB_RFC2544_${name}`];
-    if (raw === undefined || raw === '') return fallback;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || !ok(n)) throw new RangeError(`WIRELAB_RFC2544_${name} is ${JSON.stringify(raw)}; use ${allowed}.`);
-    return n;
-  };
-  const sizes = env.WIRELAB_RFC2544_SIZES;
-  if (sizes) {
-    c.sizes = sizes.split(',').map((s) => Number(s.trim()));
-    if (c.sizes.some((s) => !Number.isInteger(s) || s < 64 || s > 9220))
-      throw new RangeError(
-        `WIRELAB_RFC2544_SIZES is ${JSON.stringify(sizes)}; use comma-separated frame sizes on the wire, 64..9220, e.g. 64,512,1518.`,
-      );
-  }
-  c.trialSeconds = num(
-    'TRIAL_S',
-    c.trialSeconds,
-    (n) => n > 0 && n <= 600,
-    'seconds per trial, above 0 and at most 600 (the RFC says 60; 120 for latency)',
-  );
-  c.minFrames = num(
-    'MIN_FRAMES',
-    c.minFrames,
-    (n) => Number.isInteger(n) && n >= 1 && n <= 10_000_000,
-    'an integer number of frames per direction, 1..10000000',
-  );
-  c.maxPps = num('MAX_PPS', c.maxPps, (n) => n >= 1 && n <= 10_000_000, 'a ceiling in frames/s per direction, 1..10000000');
-  c.lossTolerance = num(
-    'LOSS_TOLERANCE',
-    c.lossTolerance,
-    (n) => n >= 0 && n < 1,
-    'a loss ratio in [0, 1), e.g. 0.001 for 0.1 % (0 = zero loss, the RFC)',
-  );
-  c.resolution = num('RESOLUTION', c.resolution, (n) => n > 0 && n < 1, 'a fraction of the ceiling in (0, 1), e.g. 0.05');
-  c.maxTrials = num('MAX_TRIALS', c.maxTrials, (n) => Number.isInteger(n) && n >= 1 && n <= 100, 'an integer 1..100');
-  c.lossStep = num('LOSS_STEP', c.lossStep, (n) => n > 0 && n <= 1, 'a fraction of the ceiling in (0, 1], e.g. 0.1 (the RFC)');
-  c.lossSteps = num('LOSS_STEPS', c.lossSteps, (n) => Number.isInteger(n) && n >= 1 && n <= 100, 'an integer 1..100');
-  c.maxBurst = num(
-    'MAX_BURST',
-    c.maxBurst,
-    (n) => Number.isInteger(n) && n >= 1 && n <= 10_000_000,
-    'an integer number of frames, 1..10000000',
-  );
-  c.burstRepeats = num(
-    'BURST_REPEATS',
-    c.burstRepeats,
-    (n) => Number.isInteger(n) && n >= 1 && n <= 100,
-    'an integer 1..100 (the RFC says 50)',
-  );
-  const min = num('MIN_THROUGHPUT_PPS', -1, (n) => n >= 0, 'frames/s per direction, 0 or more');
-  if (min >= 0) c.minThroughputPps = min;
-  return c;
 }

@@ -14,12 +14,13 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   analysis: ['core', 'frames'],
   report: ['core', 'analysis'],
   'rfc2544/search.ts': ['core', 'analysis'],
+  'rfc2544/config.ts': ['core', 'rfc2544/search.ts'],
   'rfc2544/report.ts': ['core', 'analysis', 'report', 'rfc2544/search.ts'],
   'rfc2544/trials.ts': ['core', 'analysis', 'report', 'rfc2544/search.ts', 'frames', 'traffic', 'lab'],
   runtime: ['core'],
   images: ['core', 'runtime'],
   policy: ['core', 'frames', 'analysis'],
-  profile: ['core', 'images', 'analysis', 'policy'],
+  profile: ['core', 'images', 'analysis', 'policy', 'rfc2544/config.ts'],
   lab: ['core', 'runtime', 'images', 'profile', 'lab/nested', 'lab/bench-host'],
   'lab/nested': ['core', 'runtime', 'images', 'profile', 'lab'],
   'lab/bench-host': ['core', 'runtime', 'images', 'profile', 'lab'],
@@ -27,7 +28,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   cli: ['*'],
 };
 
-const PURE = ['core', 'frames', 'pcap', 'analysis', 'policy', 'report', 'rfc2544/search.ts', 'rfc2544/report.ts'];
+const PURE = ['core', 'frames', 'pcap', 'analysis', 'policy', 'report', 'rfc2544/search.ts', 'rfc2544/config.ts', 'rfc2544/report.ts'];
 const IMPURE_PACKAGES = ['node:child_process', 'child_process', 'execa', 'ssh2', 'testcontainers', 'node:net', 'node:dgram'];
 
 function libFiles(dir = LIB): string[] {
