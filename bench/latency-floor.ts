@@ -57,8 +57,12 @@ const NO_GUEST: HaltableGuest = {
   readyAfterMs: 0,
   console: () => '',
   consoleTail: () => [],
+  consoleMark: () => 0,
   waitForConsole: () => Promise.reject(new Error('the direct path has no guest console')),
   halt: () => Promise.resolve({ graceful: true, ms: 0 }),
+  resetGuest: () => Promise.reject(new Error('the direct path has no guest to reset')),
+  setGuestLink: () => Promise.reject(new Error('the direct path has no guest NIC')),
+  typeOnConsole: () => Promise.reject(new Error('the direct path has no guest console')),
 };
 
 interface RunSample {

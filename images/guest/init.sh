@@ -107,9 +107,7 @@ apply_fault() {
   esac || fail "tc setup for fault '$FAULT' failed"
 }
 
-start_l2_bridge() {
-  # Tagged frames: 1500-byte payload + 802.1Q/QinQ tags must pass untouched, so make room for two tags.
-  ip link set dev left mtu 1508 && ip link set dev right mtu 1508 || fail "cannot set MTU"
+make_bridge() {
   brctl addbr br0 || fail "cannot create bridge"
   # Busybox ip cannot set bridge options: sysfs. No STP (no BPDUs), no snooping (no IGMP/MLD
   # queries), no VLAN filtering (tags pass as they are), forward at once.
@@ -126,12 +124,46 @@ start_l2_bridge() {
   if [ "$FAULT" = reflect ]; then
     echo 1 > /sys/class/net/br0/brif/left/hairpin_mode && echo 1 > /sys/class/net/br0/brif/right/hairpin_mode || fail "hairpin"
   fi
+}
+
+start_l2_bridge() {
+  # Tagged frames: 1500-byte payload + 802.1Q/QinQ tags must pass untouched, so make room for two tags.
+  ip link set dev left mtu 1508 && ip link set dev right mtu 1508 || fail "cannot set MTU"
+  make_bridge
   apply_fault
   # A policy image (a transparent firewall, a shaper) installs its rules before any frame crosses.
   if [ -f /etc/wirelab/policy.sh ]; then . /etc/wirelab/policy.sh; fi
   ip link set dev left up && ip link set dev right up && ip link set dev br0 up || fail "link up failed"
   wait_for /sys/class/net/br0/brif/left/state 3 30
   wait_for /sys/class/net/br0/brif/right/state 3 30
+}
+
+# The service restart a profile can declare as a console command (`wirelab-restart-service`): the
+# bridge is torn down and made again, as a service's stop/start would. The norestart variant's
+# restart leaves the left port's ingress dropping: left -> right stays down, right -> left comes back.
+restart_l2_bridge() {
+  say "service restarting"
+  ip link set dev br0 down
+  brctl delif br0 left
+  brctl delif br0 right
+  brctl delbr br0
+  make_bridge
+  if [ "$FAULT" = norestart ]; then
+    $TC qdisc add dev left ingress && $TC filter add dev left parent ffff: matchall action drop
+  fi
+  ip link set dev br0 up
+  wait_for /sys/class/net/br0/brif/left/state 3 30
+  wait_for /sys/class/net/br0/brif/right/state 3 30
+  say "service restarted role=$ROLE"
+}
+
+# Lines typed on the serial console (wirelab's typeOnConsole): the service restart, nothing else.
+console_commands() {
+  while read -r line; do
+    case "$line" in
+      wirelab-restart-service) [ "$ROLE" = l2-bridge ] && restart_l2_bridge ;;
+    esac
+  done
 }
 
 start_l3_forwarder() {
@@ -220,6 +252,8 @@ fi
 
 [ "$FAULT" = chatty ] && chatter &
 [ "$ROLE" = l2-bridge ] && bridge_chatter &
+# A background job's stdin is /dev/null unless it is given one: the console, for typed commands.
+console_commands < /dev/console &
 if [ "$ROLE" = monitor ]; then
   report_rx
 fi

@@ -128,6 +128,21 @@ export interface FlowResult {
   egressBytes: number;
   /** The first frames that arrived different from what was sent (up to 5). */
   differences: FrameDifference[];
+  /** Runs of consecutive frames lost at the receiving host, the longest first (up to 20): outages. */
+  lossRuns: LossRun[];
+}
+
+/** Consecutive sequence numbers that never reached the receiving host: an outage, seen frame by frame. */
+export interface LossRun {
+  firstSeq: number;
+  lastSeq: number;
+  frames: number;
+  /** When the first lost frame left its sender (ns: the sender's capture, else its schedule). */
+  fromNs: number;
+  /** When the first frame delivered again left its sender; null when none was (the direction stayed down). */
+  resumedNs: number | null;
+  /** Frames after the run that arrived after a later one (RFC 4737), i.e. reordering after recovery. */
+  reorderedAfter: number;
 }
 
 /** A frame the guest sent by itself. */
@@ -187,6 +202,9 @@ class FlowState {
   readonly senderTs: Float64Array;
   readonly ingressTs: Float64Array;
   readonly egressTs: Float64Array;
+  /** Sequence numbers in the order they first reached the receiving host. */
+  readonly arrivals: Int32Array;
+  arrived = 0;
   duplicated = 0;
   ingressBytes = 0;
   egressBytes = 0;
@@ -226,6 +244,7 @@ class FlowState {
     this.senderTs = new Float64Array(n).fill(NO_TS);
     this.ingressTs = new Float64Array(n).fill(NO_TS);
     this.egressTs = new Float64Array(n).fill(NO_TS);
+    this.arrivals = new Int32Array(n);
     this.path = flowPath(spec);
   }
 }
@@ -369,6 +388,7 @@ function recordFrame(state: FlowState, point: CapturePoint, seq: number, frame: 
   if (point === path.receiver) {
     if (seen[seq] !== 0) state.duplicated++;
     else {
+      state.arrivals[state.arrived++] = seq;
       // Reordering as RFC 4737 counts it: a frame is reordered when a later one arrived before it.
       if (seq < state.highestSeq) {
         state.reorderCount++;
@@ -533,7 +553,42 @@ function finishFlow(state: FlowState): FlowResult {
     egressBytes: state.egressBytes,
     rewrites: state.rewrites,
     differences: state.differences,
+    lossRuns: lossRuns(state),
   };
+}
+
+const MAX_LOSS_RUNS = 20;
+
+/** The runs of consecutive frames lost at the receiver, with when they began and ended on the sender's clock. */
+function lossRuns(state: FlowState): LossRun[] {
+  const atReceiver = state.seen[state.path.receiver];
+  const count = state.spec.frames.count;
+  const sentAt = (seq: number) => (state.senderTs[seq] !== NO_TS ? state.senderTs[seq]! : Number(state.spec.frames.sendTimeOf(seq)));
+  const runs: LossRun[] = [];
+  for (let seq = 0; seq < count; seq++) {
+    if (atReceiver[seq] !== 0) continue;
+    const first = seq;
+    while (seq + 1 < count && atReceiver[seq + 1] === 0) seq++;
+    const resumed = seq + 1 < count ? sentAt(seq + 1) : null;
+    runs.push({ firstSeq: first, lastSeq: seq, frames: seq - first + 1, fromNs: sentAt(first), resumedNs: resumed, reorderedAfter: 0 });
+  }
+  runs.sort((a, b) => b.frames - a.frames || a.firstSeq - b.firstSeq);
+  const kept = runs.slice(0, MAX_LOSS_RUNS);
+  for (const run of kept) run.reorderedAfter = reorderedAfter(state, run.lastSeq);
+  return kept;
+}
+
+/** Of the frames after `seq` that arrived, how many arrived after a later-numbered one (RFC 4737). */
+function reorderedAfter(state: FlowState, seq: number): number {
+  let highest = -1;
+  let reordered = 0;
+  for (let i = 0; i < state.arrived; i++) {
+    const s = state.arrivals[i]!;
+    if (s <= seq) continue;
+    if (s < highest) reordered++;
+    else highest = s;
+  }
+  return reordered;
 }
 
 /** Per sequence number seen at both points: the time from the first to the second, µs. */

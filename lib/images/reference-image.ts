@@ -94,6 +94,14 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
       description: 'Ignores the ACPI power button: only a hard stop ends it.',
     },
     {
+      name: 'l2-bridge-norestart',
+      role: 'l2-bridge',
+      fault: 'norestart',
+      description:
+        'Forwards until its service is restarted (`wirelab-restart-service` on the console); after the restart, left to right ' +
+        'stays down (its left port drops what comes in), right to left comes back.',
+    },
+    {
       name: 'l2-bridge-nolearn',
       role: 'l2-bridge',
       fault: 'nolearn',

@@ -37,6 +37,11 @@ export class GuestConsole {
     this.notify();
   }
 
+  /** Characters of console text so far: a later wait can start from here. */
+  get length(): number {
+    return this.text.length;
+  }
+
   /** The whole console so far. */
   all(): string {
     return this.text;
@@ -54,13 +59,13 @@ export class GuestConsole {
   }
 
   /**
-   * Resolve with the first console line (so far or to come) that matches; reject when the console
+   * Resolve with the first console line (so far or to come, from offset `from`) that matches; reject when the console
    * ends (ConsoleEnded) or the time is up (ConsoleTimeout). `guest` names it in the messages.
    */
-  waitFor(pattern: RegExp, timeoutMs: number, guest: string): Promise<string> {
+  waitFor(pattern: RegExp, timeoutMs: number, guest: string, from = 0): Promise<string> {
     // A 'g' or 'y' flag would make test() stateful across lines.
     const re = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
-    let scanned = 0; // complete lines before this offset did not match
+    let scanned = from; // complete lines before this offset did not match (or came before `from`)
     return new Promise<string>((resolve, reject) => {
       const check = (): void => {
         for (let start = scanned; ;) {
@@ -117,5 +122,10 @@ export abstract class ConsoleGuest {
 
   consoleTail(lines: number): string[] {
     return this.serial.tail(lines);
+  }
+
+  /** Where the console is now (characters so far): a wait from here sees only what comes next. */
+  consoleMark(): number {
+    return this.serial.length;
   }
 }

@@ -36,7 +36,19 @@ export interface LabGuest {
   readonly readyAfterMs: number;
   console(): string;
   consoleTail(lines: number): string[];
-  waitForConsole(pattern: RegExp, timeoutMs: number): Promise<string>;
+  /** The console so far, as a mark: `waitForConsole(…, from)` then sees only the lines after it. */
+  consoleMark(): number;
+  waitForConsole(pattern: RegExp, timeoutMs: number, from?: number): Promise<string>;
+}
+
+/** Ways to interrupt the service, for outage measurements (RFC 6201 reset time). */
+export interface LabDisruptions {
+  /** Reset the guest (QMP system_reset: a cold reboot, as a power cycle); it boots again, to its ready line. */
+  resetGuest(): Promise<void>;
+  /** Take the link of the guest's NIC on this side down or up (a pulled cable: the guest sees carrier loss). */
+  setGuestLink(side: Side, up: boolean): Promise<void>;
+  /** Type one line on the guest's serial console (a profile-declared service restart). */
+  typeOnConsole(line: string): Promise<void>;
 }
 
 /** Wall-clock moments of the bring-up (ms since the epoch), for readiness honesty. */
@@ -65,6 +77,8 @@ export interface Lab {
   readonly stack: UndoStack;
   /** Halt the guest gracefully; reports whether it halted within the profile's timeout. */
   haltGuest(): Promise<HaltReport>;
+  /** Restarts and link flaps (the nested lab; a bench host says it cannot yet). */
+  readonly disruptions: LabDisruptions;
   /** Halt the guest and remove everything the run created. Safe to call twice. */
   down(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;

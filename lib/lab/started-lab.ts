@@ -6,10 +6,10 @@ import type { Side } from '../core/sides.ts';
 import type { LabProfile } from '../profile/types.ts';
 import { timedPhase } from '../runtime/phases.ts';
 import type { UndoStack } from '../runtime/teardown.ts';
-import type { GuestPort, HaltReport, Lab, LabGuest, LabTimeline, LabTrafficHost } from './lab.ts';
+import type { GuestPort, HaltReport, Lab, LabDisruptions, LabGuest, LabTimeline, LabTrafficHost } from './lab.ts';
 
-/** What a driver's guest must offer besides the console: a graceful halt with a timeout. */
-export interface HaltableGuest extends LabGuest {
+/** What a driver's guest must offer besides the console: a graceful halt with a timeout, and the disruptions. */
+export interface HaltableGuest extends LabGuest, LabDisruptions {
   halt(timeoutMs: number): Promise<HaltReport>;
 }
 
@@ -26,6 +26,10 @@ export class StartedLab implements Lab {
     readonly workDir: string,
     readonly stack: UndoStack,
   ) {}
+
+  get disruptions(): LabDisruptions {
+    return this.guest;
+  }
 
   /** Halt once; later calls (and down()) get the same report. */
   haltGuest(): Promise<HaltReport> {

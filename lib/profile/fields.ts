@@ -283,6 +283,48 @@ export const profileSchema: ObjectSpec = {
     },
     policy: policySchema,
     rfc2544: rfc2544Section(),
+    restart: {
+      type: 'object',
+      doc:
+        'The restart-outage suite (`wirelab run restart-outage`): constant traffic both ways while the service is restarted, the ' +
+        'guest reset and a guest NIC flapped; the outage is measured per direction, frame by frame.',
+      fields: {
+        ratePps: { type: 'number', min: 10, max: 100_000, default: 200, doc: 'Frames/s per direction during the measurement.' },
+        leadSeconds: {
+          type: 'number',
+          min: 1,
+          max: 60,
+          default: 3,
+          doc: 'Traffic before the disruption (the frames that show the service worked until then).',
+        },
+        maxOutageSeconds: {
+          type: 'number',
+          min: 0.001,
+          max: 600,
+          default: 20,
+          doc:
+            'Bound on the outage per direction: from the first frame lost to the first delivered again. The traffic runs this ' +
+            'long after the disruption (and 5 s more), so a direction that is still down then "stayed down". The default suits ' +
+            'a small image rebooting under TCG on a busy machine.',
+        },
+        maxReorderedAfter: {
+          type: 'number',
+          integer: true,
+          min: 0,
+          max: 1_000_000,
+          default: 0,
+          doc: 'Bound on frames that arrive out of order after the recovery.',
+        },
+        serviceCommand: {
+          type: 'string',
+          doc:
+            'A line typed on the guest console that restarts its service (e.g. `systemctl restart my-service`, for an image with ' +
+            'a console shell). Reference images: `wirelab-restart-service` when left out; other images skip the service restart.',
+          example: 'systemctl restart bridge',
+        },
+        flapSeconds: { type: 'number', min: 0.1, max: 60, default: 2, doc: "How long the guest's left NIC link stays down in the flap." },
+      },
+    },
     host: {
       type: 'object',
       doc: 'Only for `kind: host`: the three-NIC bench host.',

@@ -52,6 +52,14 @@ interface ProfileCommon {
   };
   /** The RFC 2544 suite's settings (unset knobs absent: their defaults are in lib/rfc2544/config.ts). */
   rfc2544: Rfc2544Settings;
+  restart: {
+    ratePps: number;
+    leadSeconds: number;
+    maxOutageSeconds: number;
+    maxReorderedAfter: number;
+    serviceCommand?: string;
+    flapSeconds: number;
+  };
   host?: BenchHostProfile;
 }
 

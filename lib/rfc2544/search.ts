@@ -198,8 +198,9 @@ export async function searchNdrPdr(trial: Trial, opts: NdrPdrOptions): Promise<N
     ['pdr', PDR],
   ] as const) {
     for (;;) {
-      // Bisect until the bracket is narrow enough (or nothing passes even at the floor).
-      while (budgetLeft()) {
+      // Bisect until the bracket is narrow enough (or nothing passes even at the floor), keeping trials for the confirmations.
+      const reserve = opts.confirmTrials * (name === 'ndr' ? 2 : 1);
+      while (trials.length < opts.maxTrials - reserve) {
         const { lo, hi } = bracket(trials, meets);
         if (hi === undefined) break;
         const loRate = lo?.offeredPps ?? 0;
@@ -231,8 +232,16 @@ export async function searchNdrPdr(trial: Trial, opts: NdrPdrOptions): Promise<N
     ndr: rateBound(trials, NDR, 'confirm ndr'),
     pdr: rateBound(trials, PDR, 'confirm pdr'),
     trials,
-    budgetExhausted: unfinished || !budgetLeft(),
+    budgetExhausted: unfinished || !resolved(trials, NDR, opts) || !resolved(trials, PDR, opts),
   };
+}
+
+/** The bound is known to the resolution: passed at the ceiling, failed at the floor, or a narrow bracket. */
+function resolved(trials: readonly SearchTrial[], meets: Criterion, opts: NdrPdrOptions): boolean {
+  const { lo, hi } = bracket(trials, meets);
+  if (hi === undefined) return true;
+  if (!lo) return hi <= opts.minPps;
+  return hi - lo.offeredPps <= opts.resolution * hi;
 }
 
 /** From every trial so far: the lowest failing offered rate, and the best passing trial below it. */

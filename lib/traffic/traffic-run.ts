@@ -60,6 +60,8 @@ export interface TrafficOptions {
   timed?: boolean;
   /** Spread the flows of each side over one frame interval, so they interleave (see interleaveOffsets). */
   interleave?: boolean;
+  /** Called once every capture listens, as the frames start on their way to the traffic hosts (outage timing). */
+  onInjecting?: () => void;
 }
 
 export function runTraffic(lab: Lab, definitions: FlowDefinition[], opts: TrafficOptions): Promise<TrafficRun> {
@@ -91,6 +93,7 @@ async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: Tra
   const session = await startCaptureSession(lab, opts.name);
   let injections: InjectionResult[];
   try {
+    opts.onInjecting?.();
     injections = await Promise.all(
       SIDES.filter((side) => flows.some((f) => f.def.from === side)).map((side) => {
         const mine = flows.filter((f) => f.def.from === side);

@@ -90,6 +90,7 @@ describe('attachTrafficEvidence', () => {
               changeSets: {},
             },
             differences: [],
+            lossRuns: [],
           },
         ],
         emissions: [],

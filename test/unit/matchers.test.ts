@@ -68,6 +68,7 @@ function flowReport(o: Partial<FlowResult> = {}): FlowResult {
       changeSets: {},
     },
     differences: [],
+    lossRuns: [],
     ...o,
   };
 }

@@ -47,6 +47,7 @@ function flowReport(o: Partial<FlowResult> = {}): FlowResult {
       changeSets: {},
     },
     differences: [],
+    lossRuns: [],
     ...o,
   };
 }

@@ -135,9 +135,43 @@ export class QemuGuest extends ConsoleGuest {
     return guest;
   }
 
-  /** Wait until a console line (anywhere in the console so far) matches; resolves with that line. */
-  waitForConsole(pattern: RegExp, timeoutMs: number): Promise<string> {
-    return this.serial.waitFor(pattern, timeoutMs, this.opts.name);
+  /** Wait until a console line (in the console so far, from mark `from`, or to come) matches; resolves with that line. */
+  waitForConsole(pattern: RegExp, timeoutMs: number, from = 0): Promise<string> {
+    return this.serial.waitFor(pattern, timeoutMs, this.opts.name, from);
+  }
+
+  /**
+   * A cold reset (QMP system_reset), as a power cycle: the guest boots again from its kernel and
+   * initramfs or disk. QEMU runs with -no-reboot (a guest that panics must stop, not loop), which
+   * would turn the reset into an exit: the reset action is switched to "reset" for it, and back.
+   */
+  async resetGuest(): Promise<void> {
+    await this.qmp(async (qmp) => {
+      await qmp.execute('set-action', { reboot: 'reset' });
+      await qmp.execute('system_reset');
+    });
+    // The reset is carried out by QEMU's main loop after the command returns: restore the action a moment later.
+    setTimeout(() => void this.qmp((qmp) => qmp.execute('set-action', { reboot: 'shutdown' })).catch(() => undefined), 2000).unref();
+  }
+
+  /** The link of the NIC on this side (netdev nic0 = left, nic1 = right): down is carrier loss in the guest. */
+  async setGuestLink(side: 'left' | 'right', up: boolean): Promise<void> {
+    await this.qmp((qmp) => qmp.execute('set_link', { name: side === 'left' ? 'nic0' : 'nic1', up }));
+  }
+
+  /** One line on the serial console's input (QEMU's stdin). */
+  async typeOnConsole(line: string): Promise<void> {
+    if (this.exitStatus) throw new WirelabError(`Guest '${this.opts.name}' has exited: nothing to type on its console.`);
+    await new Promise<void>((done, fail) => this.child.stdin!.write(`${line}\n`, (e) => (e ? fail(e) : done())));
+  }
+
+  private async qmp<T>(use: (qmp: QmpClient) => Promise<T>): Promise<T> {
+    const qmp = await QmpClient.connect(this.qmpPath, 5_000);
+    try {
+      return await use(qmp);
+    } finally {
+      qmp.close();
+    }
   }
 
   /** Press the ACPI power button (QMP system_powerdown) and wait for QEMU to exit; else kill it. */
