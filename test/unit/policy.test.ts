@@ -222,6 +222,7 @@ describe('policy checks on flow results', () => {
       changeSets: {},
     },
     differences: [],
+    lossRuns: [],
     ...o,
   });
   const probe: Probe = { name: 'f', of: 'c', kind: 'in-class', what: 'in class', from: 'left', frame: { l3: 'ipv4' } };
