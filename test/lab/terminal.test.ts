@@ -139,7 +139,9 @@ describe('the terminal, the history and compare on real runs', () => {
     expect(failed).toMatch(/\bFailed\b/);
     for (const label of ['role l2-bridge', 'image l2-bridge-oneway', 'lab kind nested', 'profile l2-bridge-oneway'])
       expect(failed).toContain(label);
-    const message = resultOf(faultyDir, GREP).statusDetails?.message ?? '';
+    const result = resultOf(faultyDir, GREP);
+    expect(result.status, "a qualification failure is the image's fault (failed), not wirelab's (broken)").toBe('failed');
+    const message = result.statusDetails?.message ?? '';
     const firstLine = message.split('\n')[0]!;
     expect(firstLine.length).toBeGreaterThan(20);
     expect(firstLine.length).toBeLessThan(300);
@@ -185,10 +187,14 @@ function embeddedAttachments(reportDir: string, ext: string): string[] {
 }
 
 /** The Allure result of the test whose name starts with `namePrefix`. */
-function resultOf(reportDir: string, namePrefix: string): { statusDetails?: { message?: string } } {
+function resultOf(reportDir: string, namePrefix: string): { status: string; statusDetails?: { message?: string } } {
   const results = path.join(reportDir, 'allure-results');
   for (const file of readdirSync(results).filter((f) => f.endsWith('-result.json'))) {
-    const r = JSON.parse(readFileSync(path.join(results, file), 'utf8')) as { name: string; statusDetails?: { message?: string } };
+    const r = JSON.parse(readFileSync(path.join(results, file), 'utf8')) as {
+      name: string;
+      status: string;
+      statusDetails?: { message?: string };
+    };
     if (r.name.startsWith(namePrefix)) return r;
   }
   throw new Error(`no Allure result named ${namePrefix}…`);
