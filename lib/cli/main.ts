@@ -4,7 +4,7 @@ import { DEFAULT_PROFILE } from '../core/paths.ts';
 import { parseArgs } from 'node:util';
 import { WirelabError, isWirelabError } from '../core/errors.ts';
 import { loadProfile } from '../profile/load.ts';
-import { reapStaleRuns } from '../lab/reaper.ts';
+import { cleanUp } from '../lab/reaper.ts';
 import { helpFor, overview, type CommandName } from './help.ts';
 import { rfc2544Flags } from '../rfc2544/config.ts';
 
@@ -76,12 +76,15 @@ const HANDLERS: Record<CommandName, Handler> = {
   doctor: async () => (await import('./doctor.ts')).doctor(),
   clean: async (args) => {
     const { values } = parseArgs({ args, options: { all: { type: 'boolean' } }, strict: true });
-    const report = await reapStaleRuns({ includeLive: values.all ?? false });
-    console.log(
+    const report = await cleanUp({ includeLive: values.all ?? false });
+    const runs =
       report.runs.length === 0
-        ? 'wirelab clean: nothing to remove.'
-        : `wirelab clean: removed ${report.runs.length} run(s): ${report.runs.join(', ')} (${report.netns.length} namespace(s), ` +
-            `${report.containers.length} container(s)).`,
+        ? ''
+        : `${report.runs.length} run(s): ${report.runs.join(', ')} (${report.netns.length} namespace(s), ` +
+          `${report.containers.length} container(s), ${report.workDirs.length} work dir(s))`;
+    const locks = report.locks.length === 0 ? '' : `${report.locks.length} stale lock file(s): ${report.locks.join(', ')}`;
+    console.log(
+      runs || locks ? `wirelab clean: removed ${[runs, locks].filter(Boolean).join('; ')}.` : 'wirelab clean: nothing to remove.',
     );
     return 0;
   },

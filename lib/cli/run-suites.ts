@@ -1,12 +1,15 @@
 // `wirelab run`: the qualification suites for the profile's role against its lab, with the
-// Allure report rendered into reports/. Exit 0: all passed; 1: a test failed; 2: usage or profile error.
+// Allure report rendered into reports/. Exit 0: all passed; 1: a test failed; 2: usage or profile error;
+// 130/143: interrupted by SIGINT/SIGTERM — returned only once every lab of the run is gone.
 import { REPO_ROOT } from '../core/paths.ts';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { WirelabError } from '../core/errors.ts';
+import { newSession, signalLabOwners, waitForSessionLabs } from '../lab/session-labs.ts';
 import { loadProfile } from '../profile/load.ts';
+import { SESSION_ENV } from '../runtime/ledger.ts';
 import type { GuestRole, LabProfile } from '../profile/types.ts';
 import { timedPhase } from '../runtime/phases.ts';
 import { compareRuns, comparisonLines } from '../report/run-history.ts';
@@ -112,6 +115,8 @@ export async function runSuites(
     });
 
   const reportDir = path.resolve(opts.reportDir);
+  requireDirectoryPath(reportDir, '--report-dir', opts.reportDir);
+  if (opts.json !== undefined) requireFilePath(path.resolve(opts.json), opts.json);
   const resultsDir = path.join(reportDir, 'allure-results');
   rmSync(resultsDir, { recursive: true, force: true }); // a report shows this run only
   mkdirSync(reportDir, { recursive: true });
@@ -130,58 +135,86 @@ export async function runSuites(
     console.error(`wirelab run: could not describe the environment: ${e.message}`);
     return {} as Record<string, string>;
   });
-  const vitest = await execa(
-    process.execPath,
-    [
-      path.join(ROOT, 'node_modules/vitest/vitest.mjs'),
-      'run',
-      '--project',
-      'suites',
-      ...(opts.grep ? ['-t', opts.grep] : []),
-      ...(shard ? ['--shard', `${shard.index}/${shard.count}`, '--passWithNoTests'] : []),
-      ...suites.map((s) => path.join('suites', `${s}.test.ts`)),
-    ],
-    {
-      cwd: ROOT,
-      stdio: 'inherit',
-      reject: false,
-      env: {
-        WIRELAB_PROFILE: profile.file,
-        WIRELAB_RESULTS_DIR: resultsDir,
-        WIRELAB_WORKERS: String(workers),
-        WIRELAB_TERMINAL: '1',
-        WIRELAB_RUN_SUMMARY: reporterFile,
-        WIRELAB_JUNIT: junit,
-        ...env,
-        ...(opts.json ? { WIRELAB_JSON_RESULTS: path.resolve(opts.json) } : {}),
-        ...(shard ? { WIRELAB_BLOB_OUTPUT: path.join(blobDir, `blob-${shard.index}-${shard.count}.json`) } : {}),
-      },
-    },
-  );
-  const exitCode = vitest.exitCode === 0 ? 0 : vitest.exitCode === 1 ? 1 : 2;
-  const output = readReporterOutput(reporterFile);
-  const run: RunRecord = {
-    startedAt: startedAt.toISOString(),
-    durationMs: output?.durationMs ?? Date.now() - startedAt.getTime(),
-    profile: { name: profile.name, file: profile.file },
-    role: profile.role,
-    labKind: profile.kind,
-    image: imageIdentity(profile, environment),
-    exitCode,
-    tests: output?.tests ?? [],
-  };
-  const earlier = loadHistory(reportDir, run);
-  const history = await saveRun(reportDir, run, earlier);
-  let report: string | undefined;
-  if (existsSync(resultsDir)) {
-    writeAllureEnvironment(resultsDir, environment);
-    annotateAllureResults(resultsDir, run, history);
-    report = await timedPhase('report', profile.name, () =>
-      renderAllureReport(resultsDir, reportDir, 'wirelab run', { history: allureHistoryFile(reportDir, run) }),
-    );
+  const session = newSession();
+  // From here until the CLI returns, a signal stops the run and waits for its labs; it never kills the CLI.
+  const signals = catchSignals(session);
+  try {
+    return await runAndRecord();
+  } finally {
+    signals.release();
   }
-  console.log(runSummaryText(run, earlier.at(-1), { report, junit: existsSync(junit) ? junit : undefined }));
-  return exitCode;
+
+  async function runAndRecord(): Promise<number> {
+    const vitest = execa(
+      process.execPath,
+      [
+        path.join(ROOT, 'node_modules/vitest/vitest.mjs'),
+        'run',
+        '--project',
+        'suites',
+        ...(opts.grep ? ['-t', opts.grep] : []),
+        ...(shard ? ['--shard', `${shard.index}/${shard.count}`, '--passWithNoTests'] : []),
+        ...suites.map((s) => path.join('suites', `${s}.test.ts`)),
+      ],
+      {
+        cwd: ROOT,
+        stdio: 'inherit',
+        reject: false,
+        env: {
+          [SESSION_ENV]: session,
+          WIRELAB_PROFILE: profile.file,
+          WIRELAB_RESULTS_DIR: resultsDir,
+          WIRELAB_WORKERS: String(workers),
+          WIRELAB_TERMINAL: '1',
+          WIRELAB_RUN_SUMMARY: reporterFile,
+          WIRELAB_JUNIT: junit,
+          ...env,
+          ...(opts.json ? { WIRELAB_JSON_RESULTS: path.resolve(opts.json) } : {}),
+          ...(shard ? { WIRELAB_BLOB_OUTPUT: path.join(blobDir, `blob-${shard.index}-${shard.count}.json`) } : {}),
+        },
+      },
+    );
+    signals.onSignal(() => vitest.kill('SIGTERM'));
+    const finished = await vitest;
+    signals.onSignal(() => {});
+    // Every lab of the run is gone before the CLI returns: taken down by its worker, or by its watchdog.
+    const end = await waitForSessionLabs(session, { killAfterMs: LAB_OWNER_KILL_MS, boundMs: LABS_GONE_BOUND_MS });
+    const interrupted = signals.received();
+    if (interrupted) {
+      const reaped = end.reapedHere.length > 0 ? `; reaped here: ${end.reapedHere.join(', ')}` : '';
+      const which = end.runs.length > 0 ? ` (${end.runs.join(', ')}) within ${(end.ms / 1000).toFixed(1)} s` : '';
+      console.error(
+        `wirelab run: interrupted by ${interrupted}; ${end.runs.length} lab(s) of this run taken down${which}${reaped}. No report.`,
+      );
+      return interrupted === 'SIGINT' ? 130 : 143;
+    }
+    const exitCode = finished.exitCode === 0 ? 0 : finished.exitCode === 1 ? 1 : 2;
+    const output = readReporterOutput(reporterFile);
+    const run: RunRecord = {
+      startedAt: startedAt.toISOString(),
+      durationMs: output?.durationMs ?? Date.now() - startedAt.getTime(),
+      profile: { name: profile.name, file: profile.file },
+      role: profile.role,
+      labKind: profile.kind,
+      image: imageIdentity(profile, environment),
+      exitCode,
+      tests: output?.tests ?? [],
+    };
+    const earlier = loadHistory(reportDir, run);
+    const history = await saveRun(reportDir, run, earlier);
+    let report: string | undefined;
+    if (existsSync(resultsDir)) {
+      writeAllureEnvironment(resultsDir, environment);
+      annotateAllureResults(resultsDir, run, history);
+      report = await timedPhase('report', profile.name, () =>
+        renderAllureReport(resultsDir, reportDir, 'wirelab run', { history: allureHistoryFile(reportDir, run) }),
+      );
+    }
+    console.log(runSummaryText(run, earlier.at(-1), { report, junit: existsSync(junit) ? junit : undefined }));
+    const late = signals.received();
+    if (late) return late === 'SIGINT' ? 130 : 143;
+    return exitCode;
+  }
 }
 
 function readReporterOutput(file: string): ReporterOutput | undefined {
@@ -239,4 +272,76 @@ export async function renderAllureReport(
   if (allure.exitCode === 0) return path.join(output, 'index.html');
   console.error(`${who}: the Allure report could not be rendered: ${String(allure.all).trim().split('\n').slice(-3).join(' | ')}`);
   return undefined;
+}
+
+/** An interrupted run's worker gets this long to unwind its own lab before it is killed (its watchdog then reaps). */
+const LAB_OWNER_KILL_MS = 10_000;
+/** After this long the CLI reaps what is still recorded itself. */
+const LABS_GONE_BOUND_MS = 45_000;
+
+/**
+ * SIGINT, SIGTERM and SIGHUP while a run is under way: the first stops it (`onSignal`, and SIGTERM to
+ * the workers owning its labs, whose watchdogs reap each lab as soon as its worker is gone); later ones
+ * only say the teardown goes on. A terminal's Ctrl-C reaches vitest and its workers too; a CI cancel
+ * or `timeout` reaches only the CLI.
+ */
+function catchSignals(session: string) {
+  let first: NodeJS.Signals | undefined;
+  let stop = () => {};
+  const handler = (signal: NodeJS.Signals) => {
+    if (first) {
+      console.error(`wirelab run: still taking the labs down after ${first}; this ends within ${LABS_GONE_BOUND_MS / 1000} s.`);
+      return;
+    }
+    first = signal;
+    console.error(
+      `\nwirelab run: ${signal} received: stopping the suites and taking their labs down (another ${signal} will not abandon it)...`,
+    );
+    signalLabOwners(session, 'SIGTERM');
+    stop();
+  };
+  const names = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const name of names) process.on(name, handler);
+  return {
+    onSignal: (fn: () => void) => (stop = fn),
+    received: () => first,
+    release: () => names.forEach((name) => process.off(name, handler)),
+  };
+}
+
+/** `--report-dir` must name a directory, or a path where one can be made (no file in the way). */
+function requireDirectoryPath(dir: string, flag: string, given: string): void {
+  for (let p = dir; ; p = path.dirname(p)) {
+    let isDirectory: boolean | undefined;
+    try {
+      isDirectory = statSync(p).isDirectory();
+    } catch {
+      // does not exist yet: look at its parent
+    }
+    if (isDirectory === false)
+      throw new WirelabError(
+        `${flag} is '${given}', but ${p === dir ? 'that' : p} is a file, not a directory. Fix: name a directory ` +
+          `(it is created if missing), e.g. ${flag} reports-${path.basename(dir)}.`,
+        { exitCode: 2 },
+      );
+    if (isDirectory || p === path.dirname(p)) return;
+  }
+}
+
+/** `--json` must name a file (or where one can be written), not a directory. */
+function requireFilePath(file: string, given: string): void {
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(file).isDirectory();
+  } catch {
+    // does not exist yet
+  }
+  if (isDirectory)
+    throw new WirelabError(
+      `--json is '${given}', which is a directory. Fix: name a file, e.g. --json ${path.join(given, 'results.json')}.`,
+      {
+        exitCode: 2,
+      },
+    );
+  requireDirectoryPath(path.dirname(file), '--json', path.dirname(given) || '.');
 }

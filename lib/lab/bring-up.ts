@@ -1,13 +1,14 @@
-// What both lab drivers do around their own steps: open a run (its id, its undo stack, its ledger
-// entry, its work directory), run the bring-up so that any failure unwinds exactly what was created
+// What both lab drivers do around their own steps: open a run (its id, its undo stack, its watchdog,
+// its ledger entry, its work directory), run the bring-up so that any failure unwinds exactly what was created
 // and rethrows, and wait for concurrent steps so that none is still starting after an unwind.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { newRunId, type RunId } from '../core/run-id.ts';
 import type { LabProfile } from '../profile/types.ts';
-import { liveRunsInThisProcess, writeRunRecord } from '../runtime/ledger.ts';
-import { UndoStack } from '../runtime/teardown.ts';
+import { liveRunsInThisProcess, SESSION_ENV, writeRunRecord } from '../runtime/ledger.ts';
+import { UndoStack, unwindingForSignal } from '../runtime/teardown.ts';
+import { startWatchdog } from './watchdog.ts';
 
 export interface OpenRun {
   runId: RunId;
@@ -17,14 +18,27 @@ export interface OpenRun {
 }
 
 /**
- * A new run: the ledger comes first, so that from here on a crash leaves resources the reaper can
- * attribute; the work directory is removed when the run unwinds.
+ * A new run: its watchdog and its ledger come first, so that from here on a crash — even a SIGKILL —
+ * leaves nothing the watchdog (or the reaper) cannot attribute and remove; the work directory is
+ * removed when the run unwinds. The watchdog is released last, once everything else is undone.
  */
 export function openRun(profile: LabProfile, runId: RunId = newRunId()): OpenRun {
   const stack = new UndoStack(runId);
   liveRunsInThisProcess.add(runId);
   stack.defer('run bookkeeping', () => void liveRunsInThisProcess.delete(runId));
-  stack.defer('run ledger', writeRunRecord({ runId, pid: process.pid, startedAt: new Date().toISOString(), profile: profile.file }));
+  const watchdog = startWatchdog(runId);
+  // Unwinding for a signal, steps may still be in flight: the watchdog sweeps (and removes the ledger entry).
+  stack.defer(`run watchdog (pid ${watchdog.pid})`, () => (unwindingForSignal() ? watchdog.sweep() : watchdog.release()));
+  const session = process.env[SESSION_ENV];
+  const removeRecord = writeRunRecord({
+    runId,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    profile: profile.file,
+    watchdogPid: watchdog.pid,
+    ...(session ? { session } : {}),
+  });
+  stack.defer('run ledger', () => void (unwindingForSignal() || removeRecord()));
   const workDir = mkdtempSync(path.join(os.tmpdir(), `wirelab-${runId}-`));
   stack.defer('work directory', () => rmSync(workDir, { recursive: true, force: true }));
   return { runId, stack, workDir };

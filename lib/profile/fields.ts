@@ -14,6 +14,9 @@ export const LAB_KINDS = ['nested', 'host'] as const;
 
 /** A console pattern: a valid, non-empty regular expression that cannot backtrack catastrophically. */
 const consolePattern: FieldCheck = (v) => (typeof v === 'string' ? patternProblem(v) : null);
+const PATTERN_FIX =
+  'write it without a repetition inside a repetition, and not empty: each console line is matched on its own, so a literal ' +
+  "part of the line is enough, e.g. 'service ready$'.";
 
 const unicastMac: FieldCheck = (v) =>
   typeof v === 'string' && isMulticastMac(v) ? `is "${v}", a multicast/broadcast MAC; a NIC needs a unicast MAC.` : null;
@@ -170,6 +173,7 @@ export const profileSchema: ObjectSpec = {
               default: 'wirelab-guest: ready',
               doc: 'Regular expression matched against each serial console line.',
               checks: [consolePattern],
+              fix: PATTERN_FIX,
             },
             timeoutSeconds: {
               type: 'number',
@@ -194,6 +198,7 @@ export const profileSchema: ObjectSpec = {
             'For a `monitor`: regular expression of the console line by which the guest reports traffic it received (a new such ' +
             'line after traffic = received).',
           checks: [consolePattern],
+          fix: PATTERN_FIX,
         },
         haltTimeoutSeconds: {
           type: 'number',

@@ -32,6 +32,9 @@ export function loadProfile(file: string): LabProfile {
   return parseProfile(text, file, shown);
 }
 
+/** A profile needs no aliases at all; a few are tolerated, not an exponential expansion. */
+const MAX_ALIAS_COUNT = 50;
+
 /** Parse and validate profile text. `file` resolves relative paths; `shown` is how errors name it. */
 export function parseProfile(text: string, file: string, shown = file): LabProfile {
   const lineCounter = new LineCounter();
@@ -49,7 +52,20 @@ export function parseProfile(text: string, file: string, shown = file): LabProfi
       }),
     );
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    // Aliases are expanded: a few nested ones (an "alias bomb") would expand to billions of nodes.
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    throw new ProfileError([
+      {
+        file: shown,
+        path: '',
+        message: `could not be read: ${(e as Error).message.split('\n')[0]} (more than ${MAX_ALIAS_COUNT} alias expansions).`,
+        fix: 'write the values out instead of nesting YAML aliases (*name) inside anchored collections.',
+      },
+    ]);
+  }
   const schemaProblems: SchemaProblem[] = [];
   const raw = validate(profileSchema, data ?? undefined, '', schemaProblems) as RawProfile | undefined;
   if (data === null || data === undefined) {

@@ -18,7 +18,7 @@ export const DOCKER_SOCKET = '/var/run/docker.sock';
 export const DOCKERD_STATE_DIR = '/var/lib/wirelab/dockerd';
 export const DOCKERD_LOG = `${DOCKERD_STATE_DIR}/dockerd.log`;
 export const DOCKERD_PIDFILE = `${DOCKERD_STATE_DIR}/dockerd.pid`;
-const DOCKERD_LOCK = `${DOCKERD_STATE_DIR}/start.lock`;
+export const DOCKERD_LOCK = `${DOCKERD_STATE_DIR}/start.lock`;
 
 /** The flags wirelab starts dockerd with (see the header comment for why). */
 export const DOCKERD_ARGS: readonly string[] = [

@@ -1,9 +1,11 @@
 // A lock file that serializes one-at-a-time work across processes (starting dockerd, building an
 // image). The lock is a file created exclusively that holds the owner's pid; a lock whose owner is
-// gone (crashed run) is stale and is taken over, so a killed run never blocks the next one.
+// gone (crashed run) is stale and is taken over, so a killed run never blocks the next one. So is a
+// lock without a pid that has been there longer than any writer needs (its holder could not write
+// it — ENOSPC — or died between creating and writing it).
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { WirelabError } from '../core/errors.ts';
 import { processAlive } from './ledger.ts';
 
@@ -14,6 +16,9 @@ export interface LockOptions {
   purpose: string;
   pollMs?: number;
 }
+
+/** A lock file still without a pid after this long is nobody's: its writer failed or died. */
+export const EMPTY_LOCK_GRACE_MS = 5_000;
 
 /** Run `work` while holding the lock file at `path`; the lock is released even if `work` throws. */
 export async function withFileLock<T>(path: string, opts: LockOptions, work: () => Promise<T>): Promise<T> {
@@ -29,16 +34,26 @@ async function acquire(path: string, opts: LockOptions): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
+    let handle;
     try {
-      const handle = await open(path, 'wx', 0o644);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      return;
+      handle = await open(path, 'wx', 0o644);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
+    if (handle) {
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+        await handle.close();
+        return;
+      } catch (e) {
+        // A lock we could not write our pid into would look held by nobody forever: remove it.
+        await handle.close().catch(() => {});
+        await unlink(path).catch(() => {});
+        throw e;
+      }
+    }
     const owner = await lockOwner(path);
-    if (owner !== undefined && !processAlive(owner)) {
+    if (owner === undefined ? olderThan(path, EMPTY_LOCK_GRACE_MS) : !processAlive(owner)) {
       // The holder died without releasing it: remove and retry (another waiter may win the race).
       await unlink(path).catch(() => {});
       continue;
@@ -59,7 +74,7 @@ async function lockOwner(path: string): Promise<number | undefined> {
 
 /**
  * Whether the lock at `path` is held right now, without waiting: it exists and its owner lives. A lock
- * without a pid yet (its owner is between creating and writing it) counts as held.
+ * without a pid yet counts as held while its owner may still be between creating and writing it.
  */
 export function isLockHeld(path: string): boolean {
   let text: string;
@@ -69,7 +84,31 @@ export function isLockHeld(path: string): boolean {
     return false;
   }
   const owner = parseOwner(text);
-  return owner === undefined || processAlive(owner);
+  return owner === undefined ? !olderThan(path, EMPTY_LOCK_GRACE_MS) : processAlive(owner);
+}
+
+/** Remove those of `paths` that are lock files nobody holds (for `wirelab clean`); returns them. */
+export function removeStaleLocks(paths: readonly string[]): string[] {
+  const removed: string[] = [];
+  for (const path of paths) {
+    try {
+      statSync(path);
+    } catch {
+      continue;
+    }
+    if (isLockHeld(path)) continue;
+    rmSync(path, { force: true });
+    removed.push(path);
+  }
+  return removed;
+}
+
+function olderThan(path: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > ms;
+  } catch {
+    return false;
+  }
 }
 
 function parseOwner(text: string): number | undefined {

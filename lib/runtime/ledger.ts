@@ -1,7 +1,7 @@
 // The runs' ledger: a file per run recording the process that owns it, written before the run
 // creates anything, so the reaper can tell a crashed run's leftovers from a live run's resources
 // (by the run id they carry: lib/core/run-id.ts) and touch nothing else.
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isRunId, type RunId } from '../core/run-id.ts';
 
@@ -15,12 +15,21 @@ export interface RunRecord {
   pid: number;
   startedAt: string;
   profile: string;
+  /** The `wirelab run` this lab belongs to (WIRELAB_SESSION), so that run can wait for its labs to be gone. */
+  session?: string;
+  /** The run's watchdog (lib/lab/watchdog.ts), which reaps it if the owner dies. */
+  watchdogPid?: number;
 }
+
+/** The session a process's labs are recorded under: set by `wirelab run` for its vitest workers. */
+export const SESSION_ENV = 'WIRELAB_SESSION';
 
 export function writeRunRecord(record: RunRecord): () => void {
   mkdirSync(LEDGER_DIR, { recursive: true, mode: 0o700 });
   const file = path.join(LEDGER_DIR, `${record.runId}.json`);
-  writeFileSync(file, JSON.stringify(record));
+  // Written whole and renamed, so a reader never sees half a record.
+  writeFileSync(`${file}.tmp`, JSON.stringify(record));
+  renameSync(`${file}.tmp`, file);
   return () => rmSync(file, { force: true });
 }
 
@@ -44,11 +53,18 @@ export function readRunRecords(): RunRecord[] {
   return records;
 }
 
+/** Whether `pid` runs. A zombie (dead, not yet waited for: its parent died too) counts as gone. */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..."; comm may hold spaces and parentheses, the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }

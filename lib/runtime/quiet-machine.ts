@@ -19,7 +19,7 @@ import { isLockHeld, withFileLock } from './file-lock.ts';
 import { LEDGER_DIR, processAlive } from './ledger.ts';
 
 const QUIET_DIR = path.join(LEDGER_DIR, 'quiet');
-const MEASURING = path.join(QUIET_DIR, 'measuring');
+export const MEASURING = path.join(QUIET_DIR, 'measuring');
 const POLL_MS = 50;
 /** A measurement waits at most this long for busy work (a slow boot) to end. */
 const MAX_WAIT_MS = 10 * 60_000;

@@ -1,6 +1,8 @@
 // What a run may leave on this machine, looked up by its run id: the check behind every
-// "nothing is left" assertion in the lab tests.
+// "nothing is left" assertion in the lab tests. Only the run's own resources are looked at (other
+// labs may be up on this machine at the same time).
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { run } from '../../lib/runtime/exec.ts';
 import { listNetns } from '../../lib/lab/nested/netns.ts';
@@ -11,9 +13,11 @@ export interface Leftovers {
   containers: string[];
   processes: string[];
   ledger: boolean;
+  /** Its work directories (<tmpdir>/wirelab-<run id>-*). */
+  workDirs: string[];
 }
 
-/** Processes whose command line mentions the run id (qemu, tcpdump, sshd started for the run). */
+/** Processes whose command line mentions the run id (qemu, tcpdump, sshd started for the run, its watchdog). */
 function processesOf(runId: string): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -37,10 +41,22 @@ export async function leftoversOf(runId: string): Promise<Leftovers> {
     containers: containers.stdout.split('\n').filter(Boolean),
     processes: processesOf(runId),
     ledger: existsSync(path.join(LEDGER_DIR, `${runId}.json`)),
+    workDirs: readdirSync(os.tmpdir()).filter((d) => d.startsWith(`wirelab-${runId}-`)),
   };
 }
 
-export const NOTHING_LEFT: Leftovers = { netns: false, containers: [], processes: [], ledger: false };
+export const NOTHING_LEFT: Leftovers = { netns: false, containers: [], processes: [], ledger: false, workDirs: [] };
+
+/** Poll until nothing of the run is left; resolves to how long that took, or to what was still left after `boundMs`. */
+export async function untilNothingLeft(runId: string, boundMs: number): Promise<{ ms: number; left: Leftovers }> {
+  const t0 = Date.now();
+  for (;;) {
+    const left = await leftoversOf(runId);
+    const empty = JSON.stringify(left) === JSON.stringify(NOTHING_LEFT);
+    if (empty || Date.now() - t0 > boundMs) return { ms: Date.now() - t0, left };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 /** Docker objects a run could add besides containers: networks and volumes. */
 export async function dockerState(): Promise<{ networks: string[]; volumes: string[] }> {

@@ -1,8 +1,9 @@
 // The nested-virt lab on the real thing: QEMU guest on taps in the run's own namespace, traffic-host
 // containers reached over SSH. Frames cross the good bridge and not the one-way one (negative
-// control); nothing of a run is left after teardown, a failed boot, SIGINT mid-boot or a crash + clean.
+// control); nothing of a run is left after teardown, a failed boot, SIGINT mid-boot, or a crash that
+// also took its watchdog (what a dead machine leaves) + `wirelab clean`.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { listNetns } from '../../lib/lab/nested/netns.ts';
 import { loadProfile } from '../../lib/profile/load.ts';
 import type { LabProfile } from '../../lib/profile/types.ts';
 import { newRunId, RUN_ID_PATTERN } from '../../lib/core/run-id.ts';
+import { LEDGER_DIR, type RunRecord } from '../../lib/runtime/ledger.ts';
 import { dockerState, leftoversOf, NOTHING_LEFT } from './leftovers.ts';
 
 const BASE = loadProfile(path.resolve('lab-profiles/nested-l2-bridge.yaml'));
@@ -118,13 +120,17 @@ describe('interrupted runs', () => {
     expect(await leftoversOf(runId)).toEqual(NOTHING_LEFT);
   });
 
-  it('a crashed run (SIGKILL) is reaped by `wirelab clean`, which touches nothing else', async () => {
+  it('a crashed run whose watchdog died too (SIGKILL of both) is reaped by `wirelab clean`, which touches nothing else', async () => {
     const { child, runId } = await startCli('l2-bridge');
     await new Promise((r) => setTimeout(r, 3000));
+    // The watchdog first (by the pid the run's ledger names), or it would reap the run before clean can.
+    const record = JSON.parse(readFileSync(path.join(LEDGER_DIR, `${runId}.json`), 'utf8')) as RunRecord;
+    expect(record.watchdogPid).toBeGreaterThan(1);
+    process.kill(record.watchdogPid!, 'SIGKILL');
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
     const left = await leftoversOf(runId);
-    expect(left.netns || left.containers.length > 0 || left.ledger).toBe(true);
+    expect(left.netns && left.containers.length > 0 && left.ledger && left.workDirs.length > 0).toBe(true);
     const clean = spawn(process.execPath, [CLI, 'clean'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     clean.stdout.on('data', (d: Buffer) => (out += d.toString()));

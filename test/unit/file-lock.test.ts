@@ -1,11 +1,11 @@
 // The lock file must serialize holders, take over a lock whose owner died, and time out clearly.
-import { existsSync } from 'node:fs';
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WirelabError } from '../../lib/core/errors.ts';
-import { withFileLock } from '../../lib/runtime/file-lock.ts';
+import { EMPTY_LOCK_GRACE_MS, isLockHeld, removeStaleLocks, withFileLock } from '../../lib/runtime/file-lock.ts';
 
 let dir: string;
 beforeEach(async () => {
@@ -52,5 +52,30 @@ describe('withFileLock', () => {
     const attempt = withFileLock(lock, { timeoutMs: 100, purpose: 'the image build', pollMs: 10 }, async () => 'never');
     await expect(attempt).rejects.toThrow(WirelabError);
     await expect(attempt).rejects.toThrow(new RegExp(`the image build.*pid ${process.pid}`));
+  });
+
+  it('counts an empty lock as held only while its writer may still be writing, then takes it over', async () => {
+    const lock = join(dir, 'x.lock');
+    writeFileSync(lock, ''); // e.g. ENOSPC between creating the file and writing the pid
+    expect(isLockHeld(lock)).toBe(true);
+    const old = (Date.now() - EMPTY_LOCK_GRACE_MS - 1_000) / 1000;
+    utimesSync(lock, old, old);
+    expect(isLockHeld(lock)).toBe(false);
+    await expect(withFileLock(lock, { timeoutMs: 1_000, purpose: 'test' }, async () => 'done')).resolves.toBe('done');
+  });
+});
+
+describe('removeStaleLocks', () => {
+  it('removes locks of dead owners and old empty ones, and keeps held and missing ones', () => {
+    const dead = join(dir, 'dead.lock');
+    const empty = join(dir, 'empty.lock');
+    const held = join(dir, 'held.lock');
+    writeFileSync(dead, '2147483646\n');
+    writeFileSync(empty, '');
+    const old = (Date.now() - EMPTY_LOCK_GRACE_MS - 1_000) / 1000;
+    utimesSync(empty, old, old);
+    writeFileSync(held, `${process.pid}\n`);
+    expect(removeStaleLocks([dead, empty, held, join(dir, 'missing.lock')])).toEqual([dead, empty]);
+    expect(existsSync(held)).toBe(true);
   });
 });

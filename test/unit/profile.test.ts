@@ -134,6 +134,18 @@ describe('lab profiles', () => {
     expect(paths).toEqual(['guest.image.colour', 'role', 'trafficHosts.left.ipv4']);
   });
 
+  it('refuses a YAML alias bomb with one paragraph instead of expanding it', () => {
+    const bomb =
+      'a: &a [x, x, x, x, x, x, x, x, x]\n' +
+      ['b', 'c', 'd', 'e', 'f', 'g'].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdef'[i]}`).join(', ')}]`).join('\n') +
+      '\n' +
+      GOOD;
+    const [problem, ...more] = problemsOf(bomb);
+    expect(more).toEqual([]);
+    expect(problem!.message).toMatch(/alias/);
+    expect(problem!.fix).toMatch(/write the values out/);
+  });
+
   it('reports broken YAML with its line', () => {
     const problems = problemsOf('name: t\nkind: [nested\n');
     expect(problems[0]!.file).toMatch(/^p\.yaml:\d+:\d+$/);
