@@ -91,16 +91,16 @@ describe('interrupted runs', () => {
       file,
       `name: interrupt\nkind: nested\nrole: l2-bridge\nguest:\n  image: { reference: ${reference} }\n  ready: { timeoutSeconds: 120 }\ntrafficHosts:\n  left: { ipv4: 198.18.0.1/24 }\n  right: { ipv4: 198.18.0.2/24 }\n`,
     );
-    const before = new Set(await listNetns());
     const child = spawn(process.execPath, [CLI, 'up', '--profile', file, '--hold'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 120_000; // a loaded machine (other labs booting) is slow to get here
     for (;;) {
-      const runId = (await listNetns()).find((n) => !before.has(n) && RUN_ID_PATTERN.test(n));
+      // The run id from the CLI's own words: other labs' namespaces may appear on this machine meanwhile.
+      const runId = /namespace (wl-[0-9a-f]{6})/.exec(output)?.[1];
       // Wait until the guest's QEMU and the containers exist too: "mid-boot" means all parts are starting.
-      if (runId && output.includes('booting the guest')) {
+      if (runId && (await listNetns()).includes(runId) && output.includes('booting the guest')) {
         await new Promise((r) => setTimeout(r, 3000));
         return { child, runId, output: () => output };
       }
@@ -117,7 +117,7 @@ describe('interrupted runs', () => {
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     expect(code, output()).toBe(130);
-    expect(await leftoversOf(runId)).toEqual(NOTHING_LEFT);
+    expect(await leftoversOf(runId), output()).toEqual(NOTHING_LEFT);
   });
 
   it('a crashed run whose watchdog died too (SIGKILL of both) is reaped by `wirelab clean`, which touches nothing else', async () => {
