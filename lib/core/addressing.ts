@@ -57,6 +57,20 @@ export function inBenchmarkRange(address: string): boolean {
   return (ipv4ToInt(address) & maskOf(BENCHMARK_NET.prefix)) >>> 0 === BENCHMARK_NET.base;
 }
 
+/**
+ * True when the whole subnet of `cidr` lies in 198.18.0.0/15: the address and its prefix. A host given
+ * 198.18.0.1/1 would route 128.0.0.0/1 over the lab, and /0 would replace its default route.
+ */
+export function subnetInBenchmarkRange(cidr: Cidr): boolean {
+  return cidr.prefix >= BENCHMARK_NET.prefix && inBenchmarkRange(cidr.address);
+}
+
+/** True when two subnets share an address (the shorter prefix decides). */
+export function subnetsOverlap(a: Cidr, b: Cidr): boolean {
+  const mask = maskOf(Math.min(a.prefix, b.prefix));
+  return (ipv4ToInt(a.address) & mask) >>> 0 === (ipv4ToInt(b.address) & mask) >>> 0;
+}
+
 export function sameSubnet(a: Cidr, b: Cidr): boolean {
   if (a.prefix !== b.prefix) return false;
   const mask = maskOf(a.prefix);

@@ -1,7 +1,7 @@
 // The lab profile's fields: one schema for both lab kinds. `nested` puts everything on this machine
 // (bridges in a network namespace of the run's own, QEMU on taps, traffic hosts as containers);
 // `host` is the three-NIC bench host (eth0 management, eth1→br0, eth2→br1, libvirt guest, SSH traffic hosts).
-import { MAC_PATTERN, inBenchmarkRange, isMulticastMac, parseCidr } from '../core/addressing.ts';
+import { MAC_PATTERN, inBenchmarkRange, isMulticastMac, parseCidr, subnetInBenchmarkRange } from '../core/addressing.ts';
 import type { FieldCheck, FieldSpec, ObjectSpec, StringSpec } from './schema-engine.ts';
 
 import { ROLES } from '../core/roles.ts';
@@ -25,7 +25,11 @@ const cidrInBenchmarkRange: FieldCheck = (v) => {
   if (typeof v !== 'string') return null;
   const cidr = parseCidr(v);
   if (!cidr) return `is "${v}", which is not an IPv4 address with a prefix length (address/prefix).`;
-  return inBenchmarkRange(cidr.address) ? null : `is "${v}", outside 198.18.0.0/15, the only range lab traffic may use.`;
+  if (!inBenchmarkRange(cidr.address)) return `is "${v}", outside 198.18.0.0/15, the only range lab traffic may use.`;
+  return subnetInBenchmarkRange(cidr)
+    ? null
+    : `is "${v}": its prefix /${cidr.prefix} reaches outside 198.18.0.0/15 (the host would route those addresses over the lab` +
+        `${cidr.prefix === 0 ? ', and lose its default route' : ''}); the prefix must be 15 or longer.`;
 };
 
 const addressInBenchmarkRange: FieldCheck = (v) => {
@@ -358,7 +362,18 @@ export const profileSchema: ObjectSpec = {
             right: { ...nicName('Right bridge.', 'br1'), default: 'br1' },
           },
         },
-        libvirtUri: { type: 'string', default: 'qemu:///system', doc: 'libvirt connection URI on the bench host.' },
+        libvirtUri: {
+          type: 'string',
+          default: 'qemu:///system',
+          // The bench host's own libvirtd only: a remote transport or any query parameter would let a
+          // profile run a program as root (qemu+ext:…?command=) or skip host-key checks (no_verify=1).
+          pattern: /^qemu(\+unix)?:\/\/\/(system|session)$/,
+          patternName: 'one of qemu:///system, qemu:///session, qemu+unix:///system, qemu+unix:///session',
+          fix:
+            "use qemu:///system (the bench host's own libvirtd); wirelab reaches a remote bench host over host.ssh, " +
+            'never through libvirt.',
+          doc: 'libvirt connection URI on the bench host: its own libvirtd (no remote transports, no query parameters).',
+        },
         netns: {
           type: 'string',
           pattern: /^[A-Za-z0-9_.-]{1,64}$/,
@@ -385,7 +400,7 @@ function trafficHost(side: 'left' | 'right', example: string): ObjectSpec {
         doc: 'Address and prefix of its data NIC, inside 198.18.0.0/15.',
         example,
         checks: [cidrInBenchmarkRange],
-        fix: `use an address inside 198.18.0.0/15 with its prefix, e.g. ${example}.`,
+        fix: `use an address inside 198.18.0.0/15 with a prefix of 15 or longer (the subnet must stay inside it), e.g. ${example}.`,
       },
       mac: mac('MAC of its data NIC. Left out: generated per run.'),
       gateway: {

@@ -7,7 +7,10 @@ import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { ProfileError, type ProfileProblem } from '../core/errors.ts';
 import { REFERENCE_VARIANTS } from '../images/reference-image.ts';
-import { normalizeMac, parseCidr, sameSubnet, VROUTER_MAC, type Cidr } from '../core/addressing.ts';
+import { normalizeMac, parseCidr, sameSubnet, subnetsOverlap, VROUTER_MAC, type Cidr } from '../core/addressing.ts';
+
+/** The container engine's address pool in a nested lab (lib/runtime/docker-engine.ts). */
+const MANAGEMENT_POOL: Cidr = { address: '198.19.0.0', prefix: 16 };
 import { profileSchema } from './fields.ts';
 import { policyFromRaw, policyProblems } from './policy-fields.ts';
 import { validate, closest, type SchemaProblem } from './schema-engine.ts';
@@ -195,12 +198,12 @@ function crossFieldProblems(p: DeepPartial<RawProfile>, baseDir: string): Schema
   if (p.kind === 'nested') {
     for (const side of ['left', 'right'] as const) {
       const cidr = parseCidr(p.trafficHosts?.[side]?.ipv4 ?? '');
-      if (cidr && cidr.address.startsWith('198.19.'))
+      if (cidr && subnetsOverlap(cidr, MANAGEMENT_POOL))
         add(
           `trafficHosts.${side}.ipv4`,
-          `is ${p.trafficHosts?.[side]?.ipv4}, inside 198.19.0.0/16, which a nested lab keeps for the container engine's management ` +
-            `network.`,
-          'use an address in 198.18.0.0/16, e.g. 198.18.0.1/24.',
+          `is ${p.trafficHosts?.[side]?.ipv4}, a subnet that overlaps 198.19.0.0/16, which a nested lab keeps for the container ` +
+            `engine's management network.`,
+          'use a subnet inside 198.18.0.0/16 (a prefix of 16 or longer), e.g. 198.18.0.1/24.',
         );
     }
   }
@@ -246,6 +249,13 @@ function crossFieldProblems(p: DeepPartial<RawProfile>, baseDir: string): Schema
           'host.dataNics.right',
           `is ${p.host.dataNics?.right}, the same NIC as the left side.`,
           'use two different NICs, e.g. eth1 and eth2.',
+        );
+      if (p.host.bridges?.left === p.host.bridges?.right)
+        add(
+          'host.bridges.right',
+          `is ${p.host.bridges?.right}, the same bridge as the left side: both data NICs would be one segment and frames would ` +
+            'bypass the guest.',
+          'use two different bridge names, e.g. br0 and br1.',
         );
     }
     for (const side of ['left', 'right'] as const) {

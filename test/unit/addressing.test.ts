@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { generatedMac, inBenchmarkRange, isMulticastMac, parseCidr, sameSubnet } from '../../lib/core/addressing.ts';
+import {
+  generatedMac,
+  inBenchmarkRange,
+  isMulticastMac,
+  parseCidr,
+  sameSubnet,
+  subnetInBenchmarkRange,
+  subnetsOverlap,
+} from '../../lib/core/addressing.ts';
+import { parseSshConnection } from '../../lib/lab/bench-host/management-session.ts';
 
 describe('addressing', () => {
   it('accepts only 198.18.0.0/15', () => {
@@ -24,5 +33,20 @@ describe('addressing', () => {
     expect(parseInt(a.slice(0, 2), 16) & 0b11).toBe(0b10);
     expect(isMulticastMac(a)).toBe(false);
     expect(isMulticastMac('01:00:5e:00:00:01')).toBe(true);
+  });
+
+  it('takes the prefix into account: the whole subnet must stay in 198.18.0.0/15', () => {
+    expect(subnetInBenchmarkRange(parseCidr('198.18.0.1/24')!)).toBe(true);
+    expect(subnetInBenchmarkRange(parseCidr('198.19.0.1/15')!)).toBe(true);
+    for (const bad of ['198.18.0.1/14', '198.18.0.1/1', '198.18.0.1/0', '10.0.0.1/24'])
+      expect(subnetInBenchmarkRange(parseCidr(bad)!), bad).toBe(false);
+    expect(subnetsOverlap(parseCidr('198.18.0.1/15')!, parseCidr('198.19.0.0/16')!)).toBe(true);
+    expect(subnetsOverlap(parseCidr('198.18.0.1/16')!, parseCidr('198.19.0.0/16')!)).toBe(false);
+  });
+
+  it("reads sshd's SSH_CONNECTION (the address a session arrived at)", () => {
+    expect(parseSshConnection('198.19.0.1 51234 198.19.0.7 22\n')).toEqual({ client: '198.19.0.1', server: '198.19.0.7' });
+    for (const bad of ['', 'x', '1.2.3.4 5 6.7.8.9', '1.2.3.4 a 5.6.7.8 22', '1 2 3 4 5'])
+      expect(parseSshConnection(bad), bad).toBeUndefined();
   });
 });

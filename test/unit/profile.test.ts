@@ -172,6 +172,44 @@ describe('lab profiles', () => {
     expect(problems.find((p) => p.path === 'host.dataNics.left')?.message).toMatch(/management NIC/);
   });
 
+  it('refuses a prefix that reaches outside 198.18.0.0/15 (a /1 routes half the Internet over the lab, /0 replaces the default route)', () => {
+    for (const bad of ['198.18.0.1/1', '198.18.0.1/0', '198.18.0.1/14']) {
+      const [problem, ...more] = problemsOf(GOOD.replace('198.18.0.1/24', bad));
+      expect(more).toEqual([]);
+      expect(problem!.path).toBe('trafficHosts.left.ipv4');
+      expect(problem!.message).toMatch(/prefix .* reaches outside 198\.18\.0\.0\/15/);
+      expect(problem!.fix).toMatch(/prefix of 15 or longer/);
+    }
+    expect(problemsOf(GOOD.replace('198.18.0.1/24', '198.18.0.1/0'))[0]!.message).toMatch(/lose its default route/);
+    // In a nested lab a /15 would also cover the container engine's management pool 198.19.0.0/16.
+    const wide = problemsOf(GOOD.replace('198.18.0.1/24', '198.18.0.1/15')).find((p) => p.path === 'trafficHosts.left.ipv4');
+    expect(wide?.message).toMatch(/overlaps 198\.19\.0\.0\/16/);
+  });
+
+  const BENCH = GOOD.replace('kind: nested', 'kind: host').replace(
+    'trafficHosts:',
+    'host:\n  connection: local\n  managementNic: eth0\ntrafficHosts:',
+  );
+
+  it("accepts only the bench host's own libvirtd as host.libvirtUri", () => {
+    for (const bad of [
+      'qemu+ext:///system?command=/bin/evil',
+      'qemu+ssh://root@elsewhere/system?no_verify=1',
+      'qemu:///system?x=1',
+      'test:///default',
+    ]) {
+      const problems = problemsOf(BENCH.replace('managementNic: eth0', `managementNic: eth0\n  libvirtUri: "${bad}"`));
+      const problem = problems.find((p) => p.path === 'host.libvirtUri');
+      expect(problem?.message, bad).toMatch(/not one of qemu:\/\/\/system/);
+      expect(problem?.fix).toMatch(/never through libvirt/);
+    }
+  });
+
+  it('refuses the same bridge on both sides of a bench host', () => {
+    const problems = problemsOf(BENCH.replace('managementNic: eth0', 'managementNic: eth0\n  bridges: { left: br0, right: br0 }'));
+    expect(problems.find((p) => p.path === 'host.bridges.right')?.message).toMatch(/same bridge as the left side/);
+  });
+
   it('formats each problem as one paragraph naming file, field, value and fix', () => {
     try {
       parseProfile(GOOD.replace('198.18.0.2/24', '10.0.0.2/24'), path.join(dir, 'p.yaml'), 'p.yaml');

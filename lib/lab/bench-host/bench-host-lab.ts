@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { generatedMac, ipv4ToInt, intToIpv4, normalizeMac, parseCidr } from '../../core/addressing.ts';
 import { checkDataNics, createBenchBridge, enslaveNic } from './bench-nics.ts';
+import { managementSession } from './management-session.ts';
 import { WirelabError } from '../../core/errors.ts';
 import { buildReferenceImage } from '../../images/reference-image.ts';
 import { LocalShell, readPrivateKey, SshShell, type HostShell } from './host-shell.ts';
@@ -209,6 +210,19 @@ async function prepareTrafficHost(profile: LabProfile, side: Side, ssh: SshHost,
     throw new WirelabError(
       `${profile.file}: field 'trafficHosts.${side}.dataNic' is "${nic}", but ${where} has no such NIC ` +
         `(${macRead.stderr.trim() || `exit ${macRead.code}`}). Fix: name the NIC cabled to the bench host's ${side} data NIC.`,
+      { exitCode: 2 },
+    );
+  }
+  // Its data NIC must not be the one our SSH session to it arrives on, nor carry that address.
+  const session = await managementSession(async (argv) => {
+    const r = await ssh.exec(argv, { timeoutMs: 10_000 });
+    return { code: r.code, stdout: r.stdout.toString() };
+  });
+  if (session?.nic === nic) {
+    throw new WirelabError(
+      `${profile.file}: field 'trafficHosts.${side}.dataNic' is "${nic}", the management NIC of ${where}: wirelab's SSH session ` +
+        `arrives on it (at ${session.serverAddress}), and lab traffic and addresses on it would cut that session off. Fix: name the ` +
+        `NIC cabled to the bench host's ${side} data NIC, or reach the host over another address.`,
       { exitCode: 2 },
     );
   }

@@ -4,6 +4,7 @@
 // state (master, up/down, addresses) is recorded, so undo puts them back exactly as they were.
 import { WirelabError } from '../../core/errors.ts';
 import type { HostShell } from './host-shell.ts';
+import { addressesOf, managementSession } from './management-session.ts';
 import type { UndoStack } from '../../runtime/teardown.ts';
 
 export interface NicAddress {
@@ -73,7 +74,16 @@ export async function checkDataNics(plan: DataNicPlan): Promise<{ left: NicState
     );
   }
   const mgmtAddresses = new Set(management.addresses.map((a) => a.local));
-  if (plan.sshAddress) mgmtAddresses.add(plan.sshAddress);
+  // The profile may name the host (a hostname): take every address it stands for, and what the host
+  // itself says our session arrived at, and by which NIC.
+  if (plan.sshAddress) for (const a of await addressesOf(plan.sshAddress)) mgmtAddresses.add(a);
+  const session = shell.local
+    ? undefined
+    : await managementSession(async (argv) => {
+        const r = await shell.run(argv, { allowFailure: true, timeoutMs: 10_000 });
+        return { code: r.exitCode, stdout: r.stdout };
+      });
+  if (session) mgmtAddresses.add(session.serverAddress);
   const defaultRouteDevs = await defaultRouteDevices(shell);
 
   const states: Partial<Record<'left' | 'right', NicState>> = {};
@@ -84,6 +94,12 @@ export async function checkDataNics(plan: DataNicPlan): Promise<{ left: NicState
       throw refuse(
         `field '${field}' is "${name}", the management NIC of ${shell.label}; enslaving it to a bridge would cut the operator off. ` +
           `Fix: name the ${side} data NIC (e.g. ${side === 'left' ? 'eth1' : 'eth2'}).`,
+      );
+    }
+    if (session?.nic === name) {
+      throw refuse(
+        `field '${field}' is "${name}", the NIC wirelab's SSH session to ${shell.label} arrives on (at ${session.serverAddress}); ` +
+          `enslaving it would cut the session off. Fix: name the ${side} data NIC, or reach the host over its management NIC.`,
       );
     }
     const nic = nics.get(name);

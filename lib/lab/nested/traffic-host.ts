@@ -6,7 +6,7 @@
 // Per-host work is independent, so both sides start concurrently under Promise.all.
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { inBenchmarkRange, ipv4ToInt, MAC_PATTERN, parseCidr } from '../../core/addressing.ts';
+import { inBenchmarkRange, ipv4ToInt, MAC_PATTERN, parseCidr, subnetInBenchmarkRange } from '../../core/addressing.ts';
 import { docker, ensureDockerEngine, dockerEnv, removeContainersByLabel } from '../../runtime/docker-engine.ts';
 import { WirelabError } from '../../core/errors.ts';
 import { run } from '../../runtime/exec.ts';
@@ -102,8 +102,8 @@ function validateSpec(spec: TrafficHostSpec): void {
     throw bad('mac', spec.mac, 'it must be a unicast MAC such as 02:00:00:00:00:01.');
   }
   const cidr = parseCidr(spec.ipv4);
-  if (!cidr || !inBenchmarkRange(cidr.address))
-    throw bad('ipv4', spec.ipv4, 'it must be an address with prefix inside 198.18.0.0/15, e.g. 198.18.0.1/24.');
+  if (!cidr || !subnetInBenchmarkRange(cidr) || cidr.prefix < 16)
+    throw bad('ipv4', spec.ipv4, 'it must be an address with a prefix of 16 or longer inside 198.18.0.0/16, e.g. 198.18.0.1/24.');
   for (const [field, address] of [
     ['ipv4', cidr.address],
     ['gateway', spec.gateway],
