@@ -5,7 +5,7 @@
 // It replaces vitest's default reporter, so no `stderr | file > test` headers: a worker's console
 // line is either a lab event (lib/report/run-events.ts) or printed as it is, under its suite's name.
 import { writeFileSync } from 'node:fs';
-import type { Reporter, TestCase, TestModule, TestSpecification, Vitest } from 'vitest/node';
+import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node';
 import type { UserConsoleLog } from 'vitest';
 import { decodeLabEvent, suiteLabel, type LabEvent } from '../report/run-events.ts';
 import type { TestRecord } from '../report/run-summary.ts';
@@ -50,10 +50,9 @@ export default class TerminalReporter implements Reporter {
     this.vitest = vitest;
   }
 
-  onTestRunStart(specifications: ReadonlyArray<TestSpecification>): void {
+  onTestRunStart(): void {
+    // `wirelab run` has named the suites already (a shard's share is known only once its files start).
     this.started = Date.now();
-    const files = [...new Set(specifications.map((s) => suiteLabel(s.moduleId)))];
-    this.print(`wirelab: ${files.length} suite file(s): ${files.join(', ')}`);
     if (this.live) this.timer = setInterval(() => this.redraw(), REDRAW_MS).unref();
   }
 
