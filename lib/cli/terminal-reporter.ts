@@ -143,7 +143,7 @@ export default class TerminalReporter implements Reporter {
 
   private drawBlock(): void {
     if (!this.live) return;
-    const width = Math.max(40, (this.out.columns ?? 120) - 1);
+    const width = Math.max(40, (this.out.columns || 120) - 1); // a pseudo-terminal may report 0 columns
     const now = Date.now();
     const lines = [...this.labs.values()].map((l) => cut(labText(l, now), width));
     if (lines.length === 0) return;

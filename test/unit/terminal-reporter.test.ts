@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 import TerminalReporter from '../../lib/cli/terminal-reporter.ts';
 import { encodeLabEvent } from '../../lib/report/run-events.ts';
 
-function reporter(live: boolean) {
+function reporter(live: boolean, columns = 80) {
   let text = '';
-  const out = { write: (s: string) => ((text += s), true), columns: 80 };
+  const out = { write: (s: string) => ((text += s), true), columns };
   return { r: new TerminalReporter({ out, live }), text: () => text };
 }
 
@@ -40,5 +40,19 @@ describe('the terminal reporter', () => {
     r.onUserConsoleLog(log(encodeLabEvent({ lab: 'a', stage: 'down', detail: 'lab removed' })));
     // Both lines erased, the one lab still up drawn again.
     tail('\x1b[2F\x1b[J[b] booting: y (0 s)\n');
+  });
+
+  it('cuts a lab line to the terminal width, and to 119 columns where a pseudo-terminal reports none', () => {
+    const detail = 'x'.repeat(200);
+    for (const [columns, width] of [
+      [80, 79],
+      [0, 119],
+    ] as const) {
+      const { r, text } = reporter(true, columns);
+      r.onUserConsoleLog(log(encodeLabEvent({ lab: 'a', stage: 'traffic', detail })));
+      const line = text().split('\n')[0]!;
+      expect(line).toHaveLength(width);
+      expect(line.endsWith('…')).toBe(true);
+    }
   });
 });
