@@ -29,6 +29,9 @@ export interface FlowVary {
   /** Cycle the innermost IP source address through this many consecutive addresses (IPv6: the low 32 bits). */
   srcIp?: number;
   dstIp?: number;
+  /** Cycle the Ethernet source (destination) MAC through this many consecutive addresses (the low 32 bits): many stations. */
+  srcMac?: number;
+  dstMac?: number;
 }
 
 export interface FlowOptions {
@@ -240,6 +243,20 @@ function planFields(
   };
   address('srcIp');
   address('dstIp');
+
+  // MACs are under no checksum: only the field varies. Their low 32 bits count up from the template's.
+  const mac = (name: 'srcMac' | 'dstMac') => {
+    const cycle = vary[name];
+    if (cycle === undefined) return;
+    const ether = headers[0];
+    if (ether?.protocol !== 'Ether') throw flowError(`vary.${name} needs an Ethernet template`);
+    const text = (ether as unknown as { src: string; dst: string })[name === 'srcMac' ? 'src' : 'dst'];
+    const base = Buffer.from(text.replace(/:/g, ''), 'hex').readUInt32BE(2);
+    checkCycle(name, cycle, base, 0xffffffff);
+    fields.push({ at: name === 'srcMac' ? 8 : 2, bytes: 4, base, cycle });
+  };
+  mac('srcMac');
+  mac('dstMac');
 
   const checksums: ChecksumPlanner[] = [];
   if (ip?.protocol === 'IPv4' && ipWords.length && (ip as unknown as { checksum?: number }).checksum === undefined) {

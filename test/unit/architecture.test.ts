@@ -16,6 +16,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'rfc2544/search.ts': ['core', 'analysis'],
   'rfc2544/config.ts': ['core', 'rfc2544/search.ts'],
   'rfc2544/report.ts': ['core', 'analysis', 'report', 'rfc2544/search.ts'],
+  'rfc2889/report.ts': ['core', 'analysis', 'report', 'rfc2544/search.ts', 'rfc2544/report.ts'],
+  'rfc2889/trials.ts': ['core', 'analysis', 'frames', 'traffic', 'lab', 'rfc2544/search.ts', 'rfc2544/trials.ts'],
   'rfc2544/trials.ts': ['core', 'analysis', 'report', 'rfc2544/search.ts', 'frames', 'traffic', 'lab'],
   runtime: ['core'],
   images: ['core', 'runtime'],
@@ -28,7 +30,18 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   cli: ['*'],
 };
 
-const PURE = ['core', 'frames', 'pcap', 'analysis', 'policy', 'report', 'rfc2544/search.ts', 'rfc2544/config.ts', 'rfc2544/report.ts'];
+const PURE = [
+  'core',
+  'frames',
+  'pcap',
+  'analysis',
+  'policy',
+  'report',
+  'rfc2544/search.ts',
+  'rfc2544/config.ts',
+  'rfc2544/report.ts',
+  'rfc2889/report.ts',
+];
 const IMPURE_PACKAGES = ['node:child_process', 'child_process', 'execa', 'ssh2', 'testcontainers', 'node:net', 'node:dgram'];
 
 function libFiles(dir = LIB): string[] {

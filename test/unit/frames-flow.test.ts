@@ -176,3 +176,25 @@ describe('ARP flows', () => {
     expect(parse(frame).summary()).toMatch(/ARP who-has 198\.18\.0\.2 tell 198\.18\.0\.1/);
   });
 });
+
+describe('flows of many stations', () => {
+  it('vary the low 32 bits of the source or destination MAC, counting up from the template', () => {
+    const f = flow({
+      template: stack(Ether({ src: '02:00:00:00:00:fe', dst: '02:00:00:00:01:00' }), IPv4({ src: '198.18.0.1', dst: '198.18.0.2' }), UDP()),
+      runId: 'wl-abcdef',
+      flowId: 1,
+      count: 4,
+      ratePps: 100,
+      size: 64,
+      vary: { srcMac: 3, dstMac: 2 },
+    });
+    const macs = [...f].map((x) => [x.data.subarray(6, 12).toString('hex'), x.data.subarray(0, 6).toString('hex')]);
+    expect(macs).toEqual([
+      ['0200000000fe', '020000000100'],
+      ['0200000000ff', '020000000101'],
+      ['020000000100', '020000000100'],
+      ['0200000000fe', '020000000101'],
+    ]);
+    expect(f.frameAt(2).equals([...f][2]!.data)).toBe(true);
+  });
+});
