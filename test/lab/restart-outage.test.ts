@@ -14,10 +14,10 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-restart-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /**
- * Short runs: 2 s of lead, a 30 s bound, 5 s more. A reboot under TCG took 3.6 s of outage here on a
+ * Short runs: 2 s of lead, a 20 s bound, 5 s more. A reboot under TCG took 3.6 s of outage here on a
  * quiet moment and 15.6 s with three other labs booting on the two cores.
  */
-const MAX_OUTAGE_S = 30;
+const MAX_OUTAGE_S = 20;
 const FLAP_S = 2;
 
 function profile(reference: string): string {
