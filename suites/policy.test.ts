@@ -12,6 +12,7 @@ import { DEFAULT_PROFILE } from '../lib/core/paths.ts';
 import { otherSide } from '../lib/core/sides.ts';
 import type { Lab } from '../lib/lab/lab.ts';
 import { checkPolicyFlow, type PolicyHints } from '../lib/policy/checks.ts';
+import { checkConnections } from '../lib/policy/connection-checks.ts';
 import { classify, factsOf, type Classification } from '../lib/policy/classify.ts';
 import { describeBehaviour, describeMatch, type Policy, type PolicyClass } from '../lib/policy/model.ts';
 import { policyProbes, type Probe } from '../lib/policy/probes.ts';
@@ -20,6 +21,8 @@ import type { PolicyCells } from '../lib/report/visuals.ts';
 import { sliceRun } from '../lib/traffic/slice.ts';
 import { probeTemplate } from '../lib/traffic/templates.ts';
 import { runTraffic, type FlowDefinition, type TrafficRun } from '../lib/traffic/traffic-run.ts';
+import { runConnections } from '../lib/traffic/tcp-connections.ts';
+import { readFile } from 'node:fs/promises';
 import { attachTrafficEvidence } from '../fixtures/evidence.ts';
 import { describe, expect, test } from '../fixtures/lab.ts';
 import { emissionsTest } from '../fixtures/qualification.ts';
@@ -151,6 +154,32 @@ describe('policy', () => {
     }) => {
       allure.parameter('declared', `${describeBehaviour(c.behaviour)} for ${describeMatch(c.match)}`);
       await checkFlows(lab, flowsFor(lab), c.name, c.name);
+    });
+  }
+
+  for (const c of policy.connections) {
+    const to = otherSide(c.from);
+    test(`connections ${c.name}: ${c.count} real TCP connections ${c.from} → ${to}:${c.port}, ${c.expect === 'connect' ? 'established, every byte echoed' : 'blocked'}`, async ({
+      lab,
+    }) => {
+      const run = await allure.step(
+        `${c.count} connections from the ${c.from} host to an echo server on the ${to} host, port ${c.port}`,
+        () =>
+          runConnections(lab, `connections-${c.name}`, { from: c.from, port: c.port, count: c.count, bytes: c.bytes, connectTimeoutS: 3 }),
+      );
+      await allure.attachment(
+        `${c.name}: connections`,
+        JSON.stringify({ endpoints: run.ends, client: run.results, segmentsPerPoint: run.traces }, null, 2),
+        { contentType: 'application/json', fileExtension: 'json' },
+      );
+      for (const [point, file] of Object.entries(run.pcaps))
+        await allure.attachment(`${c.name}: ${point}.pcap`, await readFile(file), {
+          contentType: 'application/vnd.tcpdump.pcap',
+          fileExtension: 'pcap',
+        });
+      const verdict = checks();
+      verdict.check(`connections ${c.name}`, checkConnections(c, run.results, run.traces));
+      await verdict.assert();
     });
   }
 

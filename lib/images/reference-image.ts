@@ -45,9 +45,10 @@ export interface BuiltImage {
 
 /**
  * What a policy image needs beyond GUEST_MODULES: nftables (its bridge family is in nf_tables; the bridge's own
- * meta expression, which `iifname` and `tcp dport` need, is nft_meta_bridge) and tc's policer.
+ * meta expression, which `iifname` and `tcp dport` need, is nft_meta_bridge; connection tracking of bridged frames,
+ * nf_conntrack_bridge, and its `ct state` match, nft_ct) and tc's policer.
  */
-const FIREWALL_MODULES: readonly string[] = ['nf_tables', 'nft_meta_bridge', 'act_police'];
+const FIREWALL_MODULES: readonly string[] = ['nf_tables', 'nft_meta_bridge', 'nf_conntrack_bridge', 'nft_ct', 'act_police'];
 
 export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
   [
@@ -191,18 +192,19 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
       extraModules: FIREWALL_MODULES,
       description:
         'Transparent firewall with the policy of lab-profiles/nested-policy-firewall.yaml: nftables (bridge family) drops telnet ' +
-        'left→right, SNMP both ways and VLAN 300, marks voice left→right DSCP 46; a tc policer limits bulk UDP to 256 kbit/s.',
+        'left→right, SNMP both ways and VLAN 300, marks voice left→right DSCP 46, lets TCP port 8080 be opened from the left ' +
+        'only (connection tracking); a tc policer limits bulk UDP to 256 kbit/s.',
     },
     {
       name: 'l2-bridge-firewall-faulty',
       role: 'l2-bridge',
-      fault: 'wideport oneway-snmp wrong-dscp noshape',
+      fault: 'wideport oneway-snmp wrong-dscp noshape noreply',
       policy: 'firewall.sh',
       tools: ['nft'],
       extraModules: FIREWALL_MODULES,
       description:
         'The firewall with one mistake per class: its telnet rule also drops port 24, SNMP is dropped only from the left, voice ' +
-        'is marked DSCP 34 instead of 46, and the bulk policer is missing.',
+        'is marked DSCP 34 instead of 46, the bulk policer is missing, and it drops the replies (SYN-ACKs) of port-8080 connections.',
     },
     {
       name: 'l2-bridge-persistent-net',

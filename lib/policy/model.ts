@@ -72,9 +72,21 @@ export interface PolicyClass {
 export const DEFAULT_ACTIONS = ['role', 'forward', 'drop'] as const;
 export type DefaultAction = (typeof DEFAULT_ACTIONS)[number];
 
+/** Real TCP connections the service must let through, or block (a stateful firewall's promise). */
+export interface ConnectionExpectation {
+  name: string;
+  /** The side whose host opens the connections (the server listens on the other). */
+  from: Side;
+  port: number;
+  expect: 'connect' | 'blocked';
+  count: number;
+  bytes: number;
+}
+
 export interface Policy {
   default: DefaultAction;
   classes: PolicyClass[];
+  connections: ConnectionExpectation[];
 }
 
 /** Whether a class applies to frames sent from this side. */

@@ -13,6 +13,7 @@ import {
   REWRITABLE_FIELDS,
   type ActionKind,
   type ClassMatch,
+  type ConnectionExpectation,
   type DefaultAction,
   type Policy,
   type PolicyClass,
@@ -25,6 +26,7 @@ import {
 export interface RawPolicy {
   default: DefaultAction;
   classes: RawClass[];
+  connections: ConnectionExpectation[];
 }
 
 export interface RawClass {
@@ -172,10 +174,42 @@ export const policySchema: ObjectSpec = {
         },
       },
     },
+    connections: {
+      type: 'list',
+      default: [],
+      maxItems: 8,
+      doc:
+        'Real TCP connections a stateful service must let through or block: a client on one traffic host opens `count` ' +
+        'connections one after another to an echo server on the other (each sends `bytes` and reads them back, 3 s to connect). ' +
+        'Checked: every connection established and every byte echoed (set-up time reported), or none established; a failure ' +
+        'says where the connection broke (the SYN, or the reply that never came back through the guest).',
+      example: '{ name: web-from-left, from: left, port: 8080, expect: connect }',
+      items: {
+        type: 'object',
+        doc: 'One kind of connection.',
+        fields: {
+          name: {
+            type: 'string',
+            required: true,
+            pattern: /^[A-Za-z0-9._-]{1,40}$/,
+            patternName: 'a short name (letters, digits, . _ -, at most 40)',
+            doc: 'Name, as the report shows it.',
+          },
+          from: { type: 'string', required: true, enum: ['left', 'right'], doc: 'The side whose host opens the connections.' },
+          port: { type: 'number', required: true, integer: true, min: 1, max: 65535, doc: "The server's TCP port.", example: '8080' },
+          expect: {
+            type: 'string',
+            required: true,
+            enum: ['connect', 'blocked'],
+            doc: '`connect`: the service lets them through; `blocked`: it lets none be established.',
+          },
+          count: { type: 'number', integer: true, min: 1, max: 10, default: 3, doc: 'Connections opened, one after another.' },
+          bytes: { type: 'number', integer: true, min: 1, max: 65536, default: 1000, doc: 'Bytes each connection sends and reads back.' },
+        },
+      },
+    },
   },
-};
-
-/** Rules across the fields of the policy section (each field's own problems are already reported). */
+}; /** Rules across the fields of the policy section (each field's own problems are already reported). */
 export function policyProblems(policy: Partial<RawPolicy>, role: GuestRole | undefined): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
   const add = (path: string, message: string, fix: string) => problems.push({ path, message, fix });
@@ -258,6 +292,14 @@ export function policyProblems(policy: Partial<RawPolicy>, role: GuestRole | und
         add(`${at}.set`, 'sets an IP field on ARP frames.', 'match `l3: ipv4` for a DSCP or TTL rewrite.');
     }
   });
+  const names = new Map<string, number>();
+  (policy.connections ?? []).forEach((c, i) => {
+    if (!c?.name) return;
+    const first = names.get(c.name);
+    if (first !== undefined)
+      add(`policy.connections[${i}].name`, `is "${c.name}", the same name as policy.connections[${first}].`, 'give each its own name.');
+    else names.set(c.name, i);
+  });
   return problems;
 }
 
@@ -270,6 +312,7 @@ function sameMatch(a: ClassMatch, b: ClassMatch): boolean {
 export function policyFromRaw(raw: RawPolicy): Policy {
   return {
     default: raw.default,
+    connections: raw.connections,
     classes: raw.classes.map((c): PolicyClass => {
       const behaviour =
         c.action === 'forward'

@@ -1,6 +1,6 @@
 // The policy suite on the real lab, through `wirelab run policy`: the transparent-firewall reference
-// image passes every class of lab-profiles/nested-policy-firewall.yaml, and its faulty twin — one
-// mistake per class — fails each class's test with a headline that names the class and the cause,
+// image passes every class and every kind of real TCP connection of lab-profiles/nested-policy-firewall.yaml,
+// and its faulty twin — one mistake per class — fails each such test with a headline that names the class and the cause,
 // while the classes it gets right still pass. The checks come from the declared policy only.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -5,7 +5,9 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProfileError } from '../../lib/core/errors.ts';
-import { Dot1Q, Ether, IPv4, stack, TCP, UDP, ARP } from '../../lib/frames/index.ts';
+import { Dot1Q, Ether, IPv4, Raw, stack, TCP, UDP, ARP } from '../../lib/frames/index.ts';
+import { traceConnections } from '../../lib/analysis/tcp-join.ts';
+import { checkConnections } from '../../lib/policy/connection-checks.ts';
 import type { FlowResult } from '../../lib/analysis/flow-report.ts';
 import { checkPolicyFlow, measuredRates } from '../../lib/policy/checks.ts';
 import { classify, factsOf } from '../../lib/policy/classify.ts';
@@ -49,6 +51,10 @@ describe('policy section of a profile', () => {
     expect(limit.behaviour).toEqual({ action: 'rate-limit', rate: { bitsPerSecond: 256000, tolerance: 0.15 } });
     expect(describeBehaviour(limit.behaviour)).toBe('rate-limit to 256 kbit/s ±15 %');
     expect(describeMatch(p.policy!.classes[0]!.match)).toBe('tcp dstPort 23, left→right');
+    expect(p.policy!.connections).toEqual([
+      { name: 'web-from-left', from: 'left', port: 8080, expect: 'connect', count: 3, bytes: 1000 },
+      { name: 'web-from-right', from: 'right', port: 8080, expect: 'blocked', count: 3, bytes: 1000 },
+    ]);
   });
 
   it('a profile without a policy has none', () => {
@@ -139,6 +145,7 @@ describe('classifying frames', () => {
     expect(facts).toEqual({ l3: 'ipv4', l4: 'udp', srcIp: '198.18.0.1', dstIp: '198.18.0.2', srcPort: 1, dstPort: 2, dscp: 46 });
     const byAddress = {
       default: 'drop' as const,
+      connections: [],
       classes: [
         {
           name: 'x',
@@ -176,6 +183,7 @@ describe('probes derived from the policy', () => {
   it('an address class gets the address just past its CIDR as a neighbour', () => {
     const byAddress: Policy = {
       default: 'role',
+      connections: [],
       classes: [{ name: 'x', match: { direction: 'both', dstIp: '198.18.4.0/30' }, behaviour: { action: 'drop' } }],
     };
     const ps = policyProbes(byAddress);
@@ -278,6 +286,55 @@ describe('policy checks on flow results', () => {
     const n: Probe = { ...probe, kind: 'neighbour', what: 'dstPort 24 (next to 23)' };
     expect(failures(checkPolicyFlow(lost, n, { behaviour: 'role' }))[0]).toMatch(
       /^probe outside class "c" \(dstPort 24 \(next to 23\), left→right\): 50 of 50 frames dropped inside the guest, but the role's contract delivers them — it drops more than class "c": its rule matches too wide\.$/,
+    );
+  });
+});
+
+describe('real TCP connections: the join by 4-tuple and the checks', () => {
+  const ends = { client: { side: 'left' as const, ip: '198.18.0.1' }, server: { side: 'right' as const, ip: '198.18.0.2', port: 8080 } };
+  const segment = (toServer: boolean, flags: string, payload = 0) =>
+    stack(
+      Ether(toServer ? eth : { src: eth.dst, dst: eth.src }),
+      IPv4(toServer ? ip : { src: ip.dst, dst: ip.src }),
+      TCP(toServer ? { sport: 40001, dport: 8080, flags } : { sport: 8080, dport: 40001, flags }),
+      ...(payload > 0 ? [Raw(Buffer.alloc(payload))] : []),
+    ).build();
+  async function* frames(list: Buffer[]) {
+    let t = 0n;
+    for (const data of list) yield { tsNs: t++, data };
+  }
+  const spec = { name: 'web', from: 'left' as const, port: 8080, expect: 'connect' as const, count: 1, bytes: 100 };
+
+  it('a connection whose SYN-ACK never leaves the guest is named a dropped return direction', async () => {
+    const syn = segment(true, 'S');
+    const synAck = segment(false, 'SA');
+    const traces = await traceConnections(ends, {
+      'left-host': frames([syn]),
+      'guest-left': frames([syn]),
+      'guest-right': frames([syn, synAck]),
+      'right-host': frames([syn, synAck, segment(false, 'A', 10)]),
+    });
+    expect(traces).toHaveLength(1);
+    expect(traces[0]!.points['guest-right']).toMatchObject({ syn: 1, synAck: 1 });
+    expect(traces[0]!.points['right-host'].bytesToClient).toBe(10);
+    const result = checkConnections(spec, [{ ok: false, setupMs: null, sent: 0, received: 0, error: 'timed out' }], traces);
+    expect(result.pass).toBe(false);
+    expect(result.headline).toBe(
+      'connections "web" (left → right:8080): 0 of 1 completed — the SYN crossed the guest, but the reply (SYN-ACK) reached its right ' +
+        'port and never left its left port: the image drops the return direction of connections.',
+    );
+  });
+
+  it('established and echoed passes with the set-up time; blocked needs SYNs that reached the guest', async () => {
+    const ok = checkConnections(spec, [{ ok: true, setupMs: 1.5, sent: 100, received: 100 }], []);
+    expect(ok).toMatchObject({ pass: true });
+    expect(ok.headline).toMatch(/all 1 connections established, 100 bytes each way each \(set-up 1\.5 ms median/);
+    const syn = segment(true, 'S');
+    const traces = await traceConnections(ends, { 'left-host': frames([syn]), 'guest-left': frames([syn]) });
+    const blocked = { ...spec, expect: 'blocked' as const };
+    expect(checkConnections(blocked, [{ ok: false, setupMs: null, sent: 0, received: 0 }], traces).pass).toBe(true);
+    expect(checkConnections(blocked, [{ ok: true, setupMs: 1, sent: 100, received: 100 }], traces).headline).toMatch(
+      /1 of 1 connections were established, but the policy blocks them/,
     );
   });
 });
