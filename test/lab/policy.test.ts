@@ -43,8 +43,8 @@ describe('policy suite', () => {
         run.tests.filter((t) => t.status !== 'passed'),
         run.output.slice(-3000),
       ).toEqual([]);
-      // Five classes, the unmatched traffic, the emissions check.
-      expect(run.tests.length).toBe(7);
+      // Five classes, two kinds of real TCP connection, the unmatched traffic, the emissions check.
+      expect(run.tests.length).toBe(9);
       expect(run.exitCode).toBe(0);
       const tables = allureTests(path.join(dir, 'good', 'allure-results'))
         .flatMap((t) => t.attachments)
@@ -84,8 +84,14 @@ describe('policy suite', () => {
       expect(headlineOf(bulk)).toMatch(
         /^class "limit-bulk" left→right: achieved [\d.]+ kbit\/s \([\d.]+× the declared 256 kbit\/s ±15 %, [\d.]+ kbit\/s offered\) — the image does not limit this class/,
       );
+      // Drops the replies of connections: SYN through, SYN-ACK dropped, reported as such.
+      const web = outcome(run.tests, /connections web-from-left/);
+      expect(web.status).toBe('failed');
+      expect(headlineOf(web)).toMatch(
+        /^connections "web-from-left" \(left → right:8080\): 0 of 3 completed — the SYN crossed the guest, but the reply \(SYN-ACK\) reached its right port and never left its left port: the image drops the return direction of connections\.$/,
+      );
       // What it gets right still passes: the checks are per class, not per image.
-      for (const name of [/class block-vlan-300/, /traffic no class matches/, /guest emissions/])
+      for (const name of [/class block-vlan-300/, /connections web-from-right/, /traffic no class matches/, /guest emissions/])
         expect(outcome(run.tests, name).status, outcome(run.tests, name).message).toBe('passed');
     },
     RUN_BUDGET_MS,
