@@ -1,7 +1,7 @@
 // A `wirelab run`'s record on disk: <report-dir>/run.json (what `wirelab compare` reads), the history
 // of the profile and image under <report-dir>/history/ (the last HISTORY_LIMIT runs, and Allure's own
 // history file for its trend views), and the Allure results made to say what they are about: labels
-// for role, image, digest, lab kind and profile; a history id that survives measured parameters; and
+// for role, image, digest, lab kind and profile; a history key that survives measured parameters; and
 // each test's trend over the last runs as an attachment.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -74,8 +74,7 @@ export function readRunRecord(where: string): RunRecord {
 interface AllureResult {
   name: string;
   fullName?: string;
-  testCaseId?: string;
-  historyId?: string;
+  parameters?: { name: string; value: string; excluded?: boolean }[];
   labels?: { name: string; value: string }[];
   attachments?: { name: string; source: string; type: string }[];
 }
@@ -83,7 +82,7 @@ interface AllureResult {
 /** The labels vitest's Allure reporter adds by itself, which say nothing about a service image. */
 const DROPPED_LABELS = new Set(['language', 'framework', 'thread']);
 
-/** Labels, a stable history id and each test's trend, written into the run's Allure results. */
+/** Labels, a history key without measured parameters, and each test's trend, written into the run's Allure results. */
 export function annotateAllureResults(resultsDir: string, run: RunRecord, history: readonly RunRecord[]): number {
   const labels = [
     { name: 'role', value: run.role },
@@ -97,8 +96,9 @@ export function annotateAllureResults(resultsDir: string, run: RunRecord, histor
     const full = path.join(resultsDir, file);
     const result = JSON.parse(readFileSync(full, 'utf8')) as AllureResult;
     result.labels = [...(result.labels ?? []).filter((l) => !DROPPED_LABELS.has(l.name)), ...labels];
-    // Allure's history id hashes the parameters too, and some are measurements (a forwarding gap): keep the test's own id.
-    if (result.testCaseId) result.historyId = `${result.testCaseId}:wirelab`;
+    // Allure keys a test's history by its id and its parameters, and many of wirelab's parameters are
+    // measurements (a forwarding gap, a quiet-machine wait): excluded from the key, shown as before.
+    result.parameters = (result.parameters ?? []).map((p) => ({ ...p, excluded: true }));
     const test = recordFor(run, result);
     if (test && history.length > 0) {
       const source = `${randomUUID()}-attachment.html`;

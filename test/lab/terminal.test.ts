@@ -150,6 +150,8 @@ describe('the terminal, the history and compare on real runs', () => {
     const passed = await renderedTestPage(goodDir, GREP);
     expect(passed).toMatch(/\bPassed\b/);
     expect(passed).toContain('arp: latency histogram');
+    // The second run's report has the first in Allure's history (its trend), measured parameters notwithstanding.
+    expect(passed).toMatch(/\bHistory 1\b/);
     // The histogram the report embeds for the ARP test has a series for each of its four flows, none empty.
     const histograms = embeddedAttachments(goodDir, 'svg').filter((svg) => svg.includes('<title>Latency through the guest — arp</title>'));
     expect(histograms).toHaveLength(1);

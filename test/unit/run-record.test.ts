@@ -157,8 +157,7 @@ describe('the run record on disk', () => {
     const result = {
       name: 'unicast',
       fullName: 'wirelab:suites/l2-bridge.test.ts#l2-bridge unicast',
-      testCaseId: 'abc',
-      historyId: 'abc:params-with-a-measured-gap',
+      parameters: [{ name: 'forwarding gap', value: '0.31 s' }] as { name: string; value: string; excluded?: boolean }[],
       labels: [
         { name: 'language', value: 'javascript' },
         { name: 'framework', value: 'vitest' },
@@ -179,7 +178,8 @@ describe('the run record on disk', () => {
       { name: 'lab kind', value: 'nested' },
       { name: 'profile', value: 'nested-l2-bridge' },
     ]);
-    expect(out.historyId).toBe('abc:wirelab');
+    // Shown, but not part of Allure's history key: a measured gap must not split a test's trend.
+    expect(out.parameters).toEqual([{ name: 'forwarding gap', value: '0.31 s', excluded: true }]);
     expect(out.attachments.map((a) => a.name)).toEqual(['history: last 2 run(s)']);
     const trend = readFileSync(path.join(dir, out.attachments[0]!.source), 'utf8');
     expect(trend.indexOf('2026-12-02T13:00')).toBeLessThan(trend.indexOf('2026-12-01T00:00')); // newest first
