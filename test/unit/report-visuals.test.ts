@@ -126,6 +126,20 @@ describe('flow table', () => {
     expect(html).toContain('<li>Capture drops');
   });
 
+  it('a policy run gets "declared" and "observed" columns after the direction, a failed flow marked', () => {
+    const name = report.flows[0]!.name;
+    const policy = { [name]: { declared: 'drop (class "block-snmp")', observed: 'CROSSED: 50 of 50', pass: false } };
+    const md = flowTableMarkdown({ report, injections, policy });
+    expect(md.split('\n')[0]).toMatch(/^\| flow \| direction \| declared \| observed \| sent \|/);
+    expect(md).toContain('| drop (class "block-snmp") | **CROSSED: 50 of 50** |');
+    const html = flowTableHtml({ report, injections, policy });
+    expect(html).toContain('<th>declared</th><th>observed</th>');
+    expect(html).toContain('<td class="alert">CROSSED: 50 of 50</td>');
+    // A flow the policy map does not name shows dashes; without a map the columns are not there.
+    expect(md.split('\n')[3]).toMatch(/^\| [^|]+ \| [^|]+ \| – \| – \|/);
+    expect(flowTableMarkdown({ report })).not.toContain('declared');
+  });
+
   it('without injections the rate column says so', () => {
     expect(flowTableMarkdown({ report: { ...report, flows: [flowReport()] } })).toContain('| none (byte-exact) | – |');
   });
