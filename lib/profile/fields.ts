@@ -67,7 +67,7 @@ const sshTarget = (what: string): ObjectSpec => ({
     user: {
       type: 'string',
       default: 'root',
-      doc: 'Login user (needs root rights, or sudo without a password, for bridges, libvirt and tcpdump).',
+      doc: 'Login user: root (bridges, libvirt and tcpdump need it; wirelab does not use sudo).',
     },
     hostKey: {
       type: 'string',
@@ -80,7 +80,7 @@ const sshTarget = (what: string): ObjectSpec => ({
     },
     privateKeyFile: {
       type: 'string',
-      doc: 'Private key file for key authentication (relative to the profile). Leave out to use the SSH agent ($SSH_AUTH_SOCK).',
+      doc: 'Private key file for key authentication (relative to the profile). Needed: wirelab logs in with key files, not an agent.',
     },
   },
 });
