@@ -1,6 +1,8 @@
 // Two real traffic-host containers on one bridge in a namespace of this test's own: they must reach
 // each other over eth1, a capture over ssh must see the frames, a wrong pinned host key must be
-// refused, and teardown must leave no container, namespace, link or key behind.
+// refused, a host that stops answering (frozen, no RST: a half-open connection) must not hang a
+// command or the teardown past the SSH keepalive bound, and teardown must leave no container,
+// namespace, link or key behind.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -11,7 +13,7 @@ import { docker, ensureDockerEngine } from '../../lib/runtime/docker-engine.ts';
 import { WirelabError } from '../../lib/core/errors.ts';
 import { run } from '../../lib/runtime/exec.ts';
 import { createBridge, createNetns, listNetns } from '../../lib/lab/nested/netns.ts';
-import { SshHost } from '../../lib/runtime/ssh.ts';
+import { KEEPALIVE, SshHost } from '../../lib/runtime/ssh.ts';
 import { UndoStack } from '../../lib/runtime/teardown.ts';
 import { startTrafficHost, type TrafficHost } from '../../lib/lab/nested/traffic-host.ts';
 import { ensureTrafficHostImage } from '../../lib/images/traffic-host-image.ts';
@@ -189,6 +191,27 @@ describe('traffic hosts on a lab bridge', () => {
     expect(attemptStack.size).toBe(0);
     await attemptStack.unwind();
   });
+
+  it('a half-open connection (the host frozen: TCP still acks, sshd never answers) ends its command and closes within the keepalive bound', async () => {
+    // A command with no timeout of its own: only the keepalive can end it.
+    const sleeping = left.ssh.exec(['sleep', '600']);
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    await docker(['pause', left.containerId]);
+    try {
+      const result = await sleeping;
+      const ms = Date.now() - t0;
+      expect(result.code).toBeNull();
+      // countMax unanswered keepalives, one interval apart, plus one interval of slack.
+      expect(ms).toBeLessThan(KEEPALIVE.intervalMs * (KEEPALIVE.countMax + 2));
+      const c0 = Date.now();
+      await left.ssh.close();
+      expect(Date.now() - c0).toBeLessThan(3_000);
+      console.log(`half-open connection: the command ended ${ms} ms after the host froze`);
+    } finally {
+      await docker(['unpause', left.containerId], { allowFailure: true });
+    }
+  }, 60_000);
 
   it('leaves no container, namespace, link or key behind after teardown', async () => {
     const keyDir = join(workDir, 'left', 'ssh-left');
