@@ -1,7 +1,7 @@
 // Pure parts of the bench-host driver and image hygiene: udev rule parsing, the libvirt domain XML.
 import { describe, expect, it } from 'vitest';
 import { describeReport, parsePersistentNetRules } from '../../lib/images/image-hygiene.ts';
-import { domainXml, type LibvirtGuestOptions } from '../../lib/lab/bench-host/libvirt-guest.ts';
+import { domainAlive, domainXml, type LibvirtGuestOptions } from '../../lib/lab/bench-host/libvirt-guest.ts';
 import { UndoStack } from '../../lib/runtime/teardown.ts';
 import type { HostShell } from '../../lib/lab/bench-host/host-shell.ts';
 
@@ -76,5 +76,13 @@ describe('domainXml', () => {
     expect(xml).toContain("<source file='/o/1.qcow2'/><target dev='vdb' bus='virtio'/>");
     expect(xml).toContain('<cmdline>a&lt;b &amp; &quot;c&quot;</cmdline>');
     expect(xml).toContain('/tmp/it&apos;s/console.log');
+  });
+});
+
+describe('domainAlive', () => {
+  it('counts every state with a QEMU process as alive, so undo destroys it before undefining', () => {
+    for (const state of ['running', 'paused', 'in shutdown', 'pmsuspended', 'blocked', 'idle', 'crashed'])
+      expect(domainAlive(state), state).toBe(true);
+    for (const state of ['shut off', 'absent']) expect(domainAlive(state), state).toBe(false);
   });
 });

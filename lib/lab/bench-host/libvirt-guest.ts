@@ -70,9 +70,10 @@ export class LibvirtGuest extends ConsoleGuest {
       // libvirt's own per-domain log; the domain was the run's, so is the log.
       await shell.run(['rm', '-f', `/var/log/libvirt/qemu/${opts.name}.log`], { allowFailure: true });
     });
+    // The stop goes on the stack before the start: a `virsh start` that times out may still have started it.
+    opts.stack.defer(`libvirt domain ${opts.name} (stop)`, () => guest.destroy());
     const startedAt = Date.now();
     await guest.virsh(['start', opts.name]);
-    opts.stack.defer(`libvirt domain ${opts.name} (stop)`, () => guest.destroy());
     guest.ticker = setInterval(() => void guest.refresh(), 1000).unref();
 
     try {
@@ -142,11 +143,11 @@ export class LibvirtGuest extends ConsoleGuest {
   async halt(timeoutMs: number): Promise<{ graceful: boolean; ms: number }> {
     if (this.halted) return this.halted;
     const t0 = Date.now();
-    if ((await this.state()) !== 'running') return (this.halted = { graceful: true, ms: 0 });
+    if (!domainAlive(await this.state())) return (this.halted = { graceful: true, ms: 0 });
     await this.virsh(['shutdown', this.opts.name], true);
     while (Date.now() - t0 < timeoutMs) {
       await sleep(POLL_MS);
-      if ((await this.state()) !== 'running') {
+      if (!domainAlive(await this.state())) {
         await this.stopTicker();
         return (this.halted = { graceful: true, ms: Date.now() - t0 });
       }
@@ -169,11 +170,11 @@ export class LibvirtGuest extends ConsoleGuest {
     return Promise.reject(notYet('typing on the guest console'));
   }
 
-  /** Hard stop if it still runs (undo, and a guest that will not halt). Idempotent. */
+  /** Hard stop if it still runs, paused or half shut down too (undo, and a guest that will not halt). Idempotent. */
   async destroy(): Promise<void> {
-    if ((await this.state()) === 'running') await this.virsh(['destroy', this.opts.name], true);
+    if (domainAlive(await this.state())) await this.virsh(['destroy', this.opts.name], true);
     const deadline = Date.now() + DESTROY_WAIT_MS;
-    while ((await this.state()) === 'running' && Date.now() < deadline) await sleep(POLL_MS);
+    while (domainAlive(await this.state()) && Date.now() < deadline) await sleep(POLL_MS);
     await this.stopTicker();
   }
 
@@ -262,6 +263,15 @@ async function createOverlay(shell: HostShell, disk: string, overlay: string): P
 
 const xmlEscape = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
+
+/**
+ * Whether a domain in this `virsh domstate` has a QEMU process: every state but 'shut off' (and
+ * 'absent', undefined). A 'paused' or 'in shutdown' domain is alive: undefining it would leave it
+ * running as a transient domain.
+ */
+export function domainAlive(state: string): boolean {
+  return state !== 'shut off' && state !== 'absent';
+}
 
 /** The domain: ACPI for `virsh shutdown`, no reboot (a guest that powers off stays off), file console. */
 export function domainXml(opts: LibvirtGuestOptions, consoleFile: string, overlays: string[]): string {
