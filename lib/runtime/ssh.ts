@@ -158,12 +158,11 @@ export class SshHost {
   /** Run a command to completion and collect its output. A non-zero exit is returned, not thrown. */
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const command = quoteArgv(argv);
-    const channel = await this.openChannel(command);
+    const { channel, exit } = await this.openChannel(command);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     channel.on('data', (chunk: Buffer) => stdout.push(chunk));
     channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    const exit = channelExit(channel);
     feedStdin(channel, opts.stdin);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
@@ -194,8 +193,7 @@ export class SshHost {
 
   /** Start a long-running command; the caller reads its streams and ends it (see RemoteProcess). */
   async spawn(argv: readonly string[]): Promise<RemoteProcess> {
-    const channel = await this.openChannel(quoteArgv(argv));
-    const exit = channelExit(channel);
+    const { channel, exit } = await this.openChannel(quoteArgv(argv));
     const label = this.label;
     return {
       stdout: channel,
@@ -230,7 +228,12 @@ export class SshHost {
     return this.closed;
   }
 
-  private openChannel(command: string): Promise<ClientChannel> {
+  /**
+   * Start `command` on a new channel. Its exit is listened for inside ssh2's callback: a fast command's
+   * exit status can arrive in the same packet as the channel's confirmation, and ssh2 emits it before
+   * an awaiting caller could attach a listener (it then read as "no exit status" under load).
+   */
+  private openChannel(command: string): Promise<{ channel: ClientChannel; exit: ReturnType<typeof channelExit> }> {
     const client = this.client;
     if (!client || this.closed) {
       return Promise.reject(new WirelabError(`No ssh connection to ${this.label}. Fix: connect() first (and not after close()).`));
@@ -238,7 +241,7 @@ export class SshHost {
     return new Promise((resolve, reject) => {
       client.exec(command, (err, channel) => {
         if (err) reject(new WirelabError(`Could not start a command on ${this.label}: ${err.message}`, { cause: err }));
-        else resolve(channel);
+        else resolve({ channel, exit: channelExit(channel) });
       });
     });
   }
