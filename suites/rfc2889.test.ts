@@ -21,13 +21,25 @@ import { broadcastTable, capacityTable, floods, learningRateTable, type Rfc2889R
 import { broadcastTrial, capacityTrial, learningRateTrial, type Rfc2889Context } from '../lib/rfc2889/trials.ts';
 import { describe, expect, test } from '../fixtures/lab.ts';
 
-const config = rfc2544Config(loadProfile(path.resolve(process.env.WIRELAB_PROFILE ?? DEFAULT_PROFILE)).rfc2544, process.env);
+const profile = loadProfile(path.resolve(process.env.WIRELAB_PROFILE ?? DEFAULT_PROFILE));
+const config = rfc2544Config(profile.rfc2544, process.env);
+
+/** A profile setting of the rfc2889 section, or its WIRELAB_RFC2889_<NAME> override (a whole number above 0). */
+function setting(name: keyof typeof profile.rfc2889, variable: string): number {
+  const raw = process.env[`WIRELAB_RFC2889_${variable}`];
+  if (raw === undefined || raw === '') return profile.rfc2889[name];
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1)
+    throw new RangeError(`WIRELAB_RFC2889_${variable} is ${JSON.stringify(raw)}; use a whole number above 0.`);
+  return n;
+}
+
 /** Most stations tried (RFC 2889 starts from the device's claimed table size; Linux bridges have no fixed one). */
-const MAX_STATIONS = Number(process.env.WIRELAB_RFC2889_MAX_STATIONS ?? 1024);
+const MAX_STATIONS = setting('maxStations', 'MAX_STATIONS');
 /** Learning frames per second while the capacity is searched: low, so the rate never limits it. */
-const CAPACITY_RATE_PPS = Number(process.env.WIRELAB_RFC2889_CAPACITY_RATE_PPS ?? 500);
+const CAPACITY_RATE_PPS = setting('capacityRatePps', 'CAPACITY_RATE_PPS');
 /** Stations per learning-rate trial. */
-const LEARNING_STATIONS = Number(process.env.WIRELAB_RFC2889_LEARNING_STATIONS ?? 256);
+const LEARNING_STATIONS = setting('learningStations', 'LEARNING_STATIONS');
 const TIMEOUT = 900_000;
 
 const results: Rfc2889Results = { capacityRatePps: CAPACITY_RATE_PPS };

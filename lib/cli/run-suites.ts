@@ -17,7 +17,7 @@ import { runLine, summaryTable, type RunRecord } from '../report/run-summary.ts'
 import { describeEnvironment, imageIdentity, writeAllureEnvironment } from './run-environment.ts';
 import { allureHistoryFile, annotateAllureResults, loadHistory, saveRun } from './run-record.ts';
 import type { ReporterOutput } from './terminal-reporter.ts';
-import { rfc2544Config } from '../rfc2544/config.ts';
+import { rfc2544Config, rfc2544Flags } from '../rfc2544/config.ts';
 
 const ROOT = REPO_ROOT;
 const SUITES_DIR = path.join(ROOT, 'suites');
@@ -92,9 +92,11 @@ export async function runSuites(
   try {
     rfc2544Config(profile.rfc2544, { ...process.env, ...env }); // so does a bad RFC 2544 setting
   } catch (e) {
-    throw new WirelabError(`${(e as Error).message} Fix: correct the flag or the environment variable (see 'wirelab help').`, {
-      exitCode: 2,
-    });
+    // A value given as a flag is named as the flag, not as the variable it travels in.
+    const message = (e as Error).message;
+    const flag = rfc2544Flags().find((f) => env[f.env] !== undefined && message.startsWith(`${f.env} is`));
+    const text = flag ? message.replace(flag.env, `--${flag.flag}`) : message;
+    throw new WirelabError(`${text} Fix: correct ${flag ? 'the flag' : 'the variable'} (see 'wirelab run --help').`, { exitCode: 2 });
   }
   const workers = suiteWorkers(profile, opts.workers);
   const known = availableSuites();

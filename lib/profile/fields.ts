@@ -292,6 +292,38 @@ export const profileSchema: ObjectSpec = {
     },
     policy: policySchema,
     rfc2544: rfc2544Section(),
+    rfc2889: {
+      type: 'object',
+      doc:
+        'The RFC 2889 suite (`wirelab run rfc2889`, l2-bridge images): address caching capacity, address learning rate, ' +
+        'broadcast forwarding rate. Trial length, confirmations and the search come from `rfc2544`. Each field has an ' +
+        'environment override WIRELAB_RFC2889_<FIELD IN CAPITALS WITH UNDERSCORES>.',
+      fields: {
+        maxStations: {
+          type: 'number',
+          integer: true,
+          min: 1,
+          max: 1_000_000,
+          default: 1024,
+          doc: 'Most stations (MACs) the capacity search tries: a bridge holding them all is reported as "≥" this.',
+        },
+        capacityRatePps: {
+          type: 'number',
+          min: 10,
+          max: 1_000_000,
+          default: 500,
+          doc: 'Learning frames per second while the capacity is searched: low, so the learning rate never limits it.',
+        },
+        learningStations: {
+          type: 'number',
+          integer: true,
+          min: 1,
+          max: 1_000_000,
+          default: 256,
+          doc: 'Stations per trial of the learning-rate search (at most the capacity found).',
+        },
+      },
+    },
     restart: {
       type: 'object',
       doc:

@@ -52,6 +52,7 @@ interface ProfileCommon {
   };
   /** The RFC 2544 suite's settings (unset knobs absent: their defaults are in lib/rfc2544/config.ts). */
   rfc2544: Rfc2544Settings;
+  rfc2889: { maxStations: number; capacityRatePps: number; learningStations: number };
   restart: {
     ratePps: number;
     leadSeconds: number;

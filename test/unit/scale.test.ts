@@ -1,14 +1,16 @@
-// The pure parts of running at scale: which suites run by default (the RFC 2544 suite only when
+// The pure parts of running at scale: which suites run by default (the measurement suites only when
 // named), the --shard and --workers options, and how shards' Allure environments merge.
 import { describe, expect, it } from 'vitest';
 import { mergeEnvironments } from '../../lib/cli/merge-reports.ts';
 import { availableSuites, defaultSuitesFor, parseShard, suiteWorkers } from '../../lib/cli/run-suites.ts';
 import type { LabProfile } from '../../lib/profile/types.ts';
 
-describe('the RFC 2544 suite runs only when named', () => {
-  it("is a suite, and in no role's default list", () => {
-    expect(availableSuites()).toContain('rfc2544');
-    for (const role of ['l2-bridge', 'l3-forwarder', 'monitor'] as const) expect(defaultSuitesFor(role)).not.toContain('rfc2544');
+describe('the RFC 2544, RFC 2889 and restart-outage suites run only when named', () => {
+  it("are suites, and in no role's default list", () => {
+    for (const named of ['rfc2544', 'rfc2889', 'restart-outage']) {
+      expect(availableSuites()).toContain(named);
+      for (const role of ['l2-bridge', 'l3-forwarder', 'monitor'] as const) expect(defaultSuitesFor(role)).not.toContain(named);
+    }
     // Readiness and image hygiene are checked inside each role's suite, on its own boot.
     expect(defaultSuitesFor('l2-bridge')).toEqual(['l2-bridge', 'l2-bridge-vrouter-mac']);
     expect(defaultSuitesFor('monitor')).toEqual(['monitor']);
