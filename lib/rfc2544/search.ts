@@ -198,9 +198,9 @@ export async function searchNdrPdr(trial: Trial, opts: NdrPdrOptions): Promise<N
     ['pdr', PDR],
   ] as const) {
     for (;;) {
-      // Bisect until the bracket is narrow enough (or nothing passes even at the floor), keeping trials for the confirmations.
-      const reserve = opts.confirmTrials * (name === 'ndr' ? 2 : 1);
-      while (trials.length < opts.maxTrials - reserve) {
+      // Bisect until the bracket is narrow enough (or nothing passes even at the floor), keeping trials for this bound's
+      // confirmation (the PDR's often needs none: its rate is the NDR's, already repeated, or its trials are already there).
+      while (trials.length < opts.maxTrials - opts.confirmTrials) {
         const { lo, hi } = bracket(trials, meets);
         if (hi === undefined) break;
         const loRate = lo?.offeredPps ?? 0;
