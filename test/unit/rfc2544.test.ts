@@ -123,6 +123,12 @@ describe('NDR and PDR search', () => {
     expect(r.ndr.unconfirmed).toContain(3000);
     expect(r.ndr.ratePps).toBeLessThanOrEqual(2900);
     expect(r.ndr.ratePps).toBeGreaterThan(2800);
+    // On a tight budget too: the failed confirmation leaves room to search below it.
+    seen.clear();
+    const tight = await searchNdrPdr(wavering, { ...search, ceilingPps: 6000, resolution: 0.1, maxTrials: 8 });
+    expect(tight.trials.length).toBeLessThanOrEqual(8);
+    expect(tight.ndr.ratePps).toBeGreaterThan(0);
+    expect(tight.ndr.ratePps).toBeLessThanOrEqual(2900);
   });
 
   it('a device that passes at the ceiling is limited by the ceiling, confirmed there', async () => {
