@@ -17,7 +17,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Short and cheap: one size, 0.5 s trials, coarse resolution, a floor the lossy search reaches quickly. */
 const FLAGS = [
   ...['--sizes', '64', '--trial-seconds', '0.5', '--ceiling-frames', '5000'],
-  ...['--resolution', '0.1', '--max-trials', '12', '--min-pps', '300'],
+  ...['--resolution', '0.15', '--max-trials', '16', '--min-pps', '300'],
 ];
 /** Two runs of a boot and about ten trials each; a trial may wait for a quiet machine. */
 const TIMEOUT_MS = 600_000;
@@ -56,7 +56,8 @@ describe('RFC 2544 throughput through wirelab run', () => {
       expect(g.ndr.limitedBy).not.toBe('ceiling');
       expect(g.pdr.ratePps).toBeGreaterThanOrEqual(g.ndr.ratePps);
       // Confirmed: at least the search's trial and one repeat at the final rate, with their spread.
-      expect(g.ndr.spread?.trials).toBeGreaterThanOrEqual(2);
+      const trialsSeen = g.trials.map((t) => `${t.purpose} ${t.offeredPps}: ${t.lost}/${t.sent}`).join('; ');
+      expect(g.ndr.spread?.trials, `NDR not confirmed; trials: ${trialsSeen}`).toBeGreaterThanOrEqual(2);
       for (const trial of g.trials) expect(trial.achievedPps).toBeGreaterThan(0);
       const names = good.test.attachments.map((a) => a.name);
       expect(names).toEqual(
