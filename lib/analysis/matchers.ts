@@ -37,6 +37,8 @@ export interface MatchContext {
   injections?: readonly InjectionResult[];
   /** Frames each capture lost (tcpdump's "dropped by kernel"). */
   captureDrops?: Partial<Record<CapturePoint, number>>;
+  /** Why the guest stopped during the run, if it did: then it, not the lab, is why frames did not cross. */
+  guestStopped?: string;
 }
 
 export type FlowSubject = FlowResult | TrafficReport | AnalysedRun;
@@ -80,7 +82,7 @@ export function deliverAll(subject: FlowSubject, context?: MatchContext | Analys
     const arrived = f.sent - f.lost;
     if (f.lost === 0) return ok(`${flowName(f)}: all ${n(f.sent)} frames sent arrived at the ${f.to} host.`);
     const pct = f.sent > 0 ? ` (${percent(f.lost, f.sent)})` : '';
-    return fail(`${flowName(f)}: ${n(f.lost)} of ${n(f.sent)} frames lost, ${lossCause(f)}.`, [
+    return fail(`${flowName(f)}: ${n(f.lost)} of ${n(f.sent)} frames lost, ${lossCause(f, ctx)}.`, [
       `Expected every frame of ${flowName(f)} to arrive at the ${f.to} host, but ${n(f.lost)} of ${n(f.sent)} were lost${pct} and ` +
         `${n(arrived)} arrived.`,
       `Lost ${seqList(f.lostSeqs, f.lost)}.`,
@@ -468,7 +470,11 @@ function eachFlow(
   else {
     const report = asReport(subject, matcher);
     flows = report.flows;
-    ctx = { captureDrops: report.captureDrops, ...(isRun(subject) ? { injections: subject.injections } : {}), ...stripUndefined(ctx) };
+    ctx = {
+      captureDrops: report.captureDrops,
+      ...(isRun(subject) ? { injections: subject.injections, guestStopped: subject.guestStopped } : {}),
+      ...stripUndefined(ctx),
+    };
     if (flows.length === 0) return fail(`${matcher}: the traffic report has no flows, so there is nothing to check.`, []);
   }
   const verdicts = flows.map((f) => check(f, ctx));
@@ -482,7 +488,8 @@ function eachFlow(
 
 function toContext(context: MatchContext | AnalysedRun | undefined): MatchContext {
   if (!context) return {};
-  if (isRun(context)) return { injections: context.injections, captureDrops: context.report.captureDrops };
+  if (isRun(context))
+    return { injections: context.injections, captureDrops: context.report.captureDrops, guestStopped: context.guestStopped };
   return context;
 }
 
@@ -530,7 +537,9 @@ function passedAlongPath(f: FlowResult): { raw: number[]; passed: number[] } {
 }
 
 /** Where most lost frames vanished, as the likely cause. */
-function lossCause(f: FlowResult): string {
+function lossCause(f: FlowResult, ctx: MatchContext = {}): string {
+  // A guest that is gone has no ports that carry frames: the captures would blame the lab before it.
+  if (ctx.guestStopped) return `the guest stopped during the run (${ctx.guestStopped}), so nothing could cross it`;
   const { passed } = passedAlongPath(f);
   const stages = [
     'the generator did not send them (not the guest)',

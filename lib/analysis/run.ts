@@ -18,4 +18,6 @@ export interface InjectionResult {
 export interface AnalysedRun {
   report: TrafficReport;
   injections: readonly InjectionResult[];
+  /** Set when the guest was no longer running at the end of the run (e.g. "QEMU exited (killed by SIGKILL)"). */
+  guestStopped?: string;
 }

@@ -37,6 +37,11 @@ export class GuestConsole {
     this.notify();
   }
 
+  /** Why the guest will print nothing more, once it stopped. */
+  get ended(): string | undefined {
+    return this.endedBecause;
+  }
+
   /** Characters of console text so far: a later wait can start from here. */
   get length(): number {
     return this.text.length;
@@ -122,6 +127,11 @@ export abstract class ConsoleGuest {
 
   consoleTail(lines: number): string[] {
     return this.serial.tail(lines);
+  }
+
+  /** Why the guest is no longer running (its process exited, its domain stopped), or undefined while it runs. */
+  stopped(): string | undefined {
+    return this.serial.ended;
   }
 
   /** Where the console is now (characters so far): a wait from here sees only what comes next. */

@@ -39,6 +39,8 @@ export interface LabGuest {
   /** The console so far, as a mark: `waitForConsole(…, from)` then sees only the lines after it. */
   consoleMark(): number;
   waitForConsole(pattern: RegExp, timeoutMs: number, from?: number): Promise<string>;
+  /** Why the guest is no longer running, or undefined while it runs. */
+  stopped?(): string | undefined;
 }
 
 /** Ways to interrupt the service, for outage measurements (RFC 6201 reset time). */

@@ -113,7 +113,8 @@ async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: Tra
   }
   const sent: SentFlow[] = flows.map(({ def, flow: frames }) => ({ name: def.name, from: def.from, to: def.to, frames }));
   const report = await timedPhase('analysis', opts.name, () => session.analyze(sent));
-  return { name: opts.name, runId: lab.runId, report, injections, pcaps: session.pcaps };
+  const guestStopped = lab.guest.stopped?.();
+  return { name: opts.name, runId: lab.runId, report, injections, pcaps: session.pcaps, ...(guestStopped ? { guestStopped } : {}) };
 }
 
 /**

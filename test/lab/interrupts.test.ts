@@ -1,11 +1,12 @@
 // Fault injection on `wirelab run` against the real nested lab: whatever ends the run — Ctrl-C (SIGINT
 // to its process group) in the boot or after the guest is ready, a second Ctrl-C, SIGTERM to the CLI
 // alone (a CI cancel, `timeout`), SIGKILL of the whole group (an OOM kill) — nothing of its lab is left:
-// no namespace, container, process (QEMU, tcpdump, the watchdog), ledger entry or work directory.
+// no namespace, container, process (QEMU, tcpdump, the watchdog), ledger entry or work directory. And
+// the guest's QEMU killed mid-test fails the run naming that, not the lab.
 // After a signal the CLI returns only once its lab is gone; after SIGKILL the run's watchdog reaps it
 // without anyone running `wirelab clean`. Each case boots one lab (the l2-bridge suite, one test).
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,7 +35,7 @@ interface Interrupted {
  * `wirelab run l2-bridge --grep unicast` as the leader of its own process group; `delayMs` after `moment` send
  * `signal` to the group or to the CLI alone (and `again` a second time, 200 ms later).
  */
-async function interruptRun(moment: Moment, delayMs: number, signal: NodeJS.Signals, to: 'group' | 'cli', again = false) {
+async function interruptRun(moment: Moment, delayMs: number, signal: NodeJS.Signals, to: 'group' | 'cli' | 'qemu', again = false) {
   const child = spawn(
     process.execPath,
     [CLI, 'run', 'l2-bridge', '--grep', 'unicast', '--report-dir', mkdtempSync(path.join(reports, 'r-'))],
@@ -45,7 +46,11 @@ async function interruptRun(moment: Moment, delayMs: number, signal: NodeJS.Sign
   );
   let output = '';
   let sentAt = 0;
-  const send = () => (to === 'group' ? process.kill(-child.pid!, signal) : child.kill(signal));
+  const send = () => {
+    if (to === 'group') process.kill(-child.pid!, signal);
+    else if (to === 'cli') child.kill(signal);
+    else process.kill(qemuPidOf(/namespace (wl-[0-9a-f]{6})/.exec(output)![1]!), signal);
+  };
   const exit = new Promise<Interrupted['exit']>((resolve) => child.once('exit', (code, sig) => resolve({ code, signal: sig })));
   await new Promise<void>((resolve, reject) => {
     const onData = (b: Buffer) => {
@@ -68,6 +73,19 @@ async function interruptRun(moment: Moment, delayMs: number, signal: NodeJS.Sign
   const runId = /namespace (wl-[0-9a-f]{6})/.exec(output)?.[1];
   expect(runId, output).toBeDefined();
   return { runId: runId!, exit: ended, exitMs: Date.now() - sentAt, output };
+}
+
+/** The pid of the run's QEMU (its command line names the guest `<run id>-guest`). */
+function qemuPidOf(runId: string): number {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.startsWith('qemu-system') && cmd.includes(`${runId}-guest`)) return Number(pid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  throw new Error(`no QEMU of ${runId} is running`);
 }
 
 describe('interrupted wirelab run', () => {
@@ -105,5 +123,13 @@ describe('interrupted wirelab run', () => {
     const { ms, left } = await untilNothingLeft(r.runId, AFTER_SIGKILL_MS);
     expect(left, `${ms} ms after SIGKILL`).toEqual(NOTHING_LEFT);
     console.log(`SIGKILL of the group: nothing left ${r.exitMs + ms} ms after it`);
+  });
+
+  it("the guest's QEMU killed mid-test: the failure names the guest stopping (not the lab), exit 1, nothing left", async () => {
+    const r = await interruptRun('ready', 500, 'SIGKILL', 'qemu');
+    expect(r.exit.code, r.output).toBe(1);
+    expect(r.output).toMatch(/the guest stopped during the run \(exited \(killed by SIGKILL\)\), so nothing could cross it/);
+    const { ms, left } = await untilNothingLeft(r.runId, AFTER_EXIT_MS);
+    expect(left, `${ms} ms after exit`).toEqual(NOTHING_LEFT);
   });
 });

@@ -132,6 +132,21 @@ describe('deliverAll', () => {
     expect(r.message).toContain('achieved 3,000 of 10,000 pps requested (30%) — the generator fell short');
   });
 
+  it('names a guest that stopped during the run, not the lab, as why nothing crossed', () => {
+    // QEMU killed mid-test: its taps carry nothing, so by the captures alone the frames vanished before the guest.
+    const f = flowReport({
+      lost: 1000,
+      lostSeqs: lostSeqs(1000),
+      received: { 'left-host': 1000, 'guest-left': 0, 'guest-right': 0, 'right-host': 0 },
+    });
+    const alive = deliverAll(run(trafficReport([f]), [injection('left', 10_000)]));
+    expect(alive.headline).toContain('lost in the lab before the guest');
+    const stopped = deliverAll({ ...run(trafficReport([f]), [injection('left', 10_000)]), guestStopped: 'exited (killed by SIGKILL)' });
+    expect(stopped.pass).toBe(false);
+    expect(stopped.headline).toContain('the guest stopped during the run (exited (killed by SIGKILL)), so nothing could cross it');
+    expect(stopped.headline).not.toContain('before the guest');
+  });
+
   it('credits frames seen further along to points whose capture missed them', () => {
     // The ingress capture dropped frames: 990 there, yet 1000 left the guest.
     const f = flowReport({
