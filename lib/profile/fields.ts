@@ -360,7 +360,8 @@ export const profileSchema: ObjectSpec = {
           type: 'string',
           doc:
             'A line typed on the guest console that restarts its service (e.g. `systemctl restart my-service`, for an image with ' +
-            'a console shell). Reference images: `wirelab-restart-service` when left out; other images skip the service restart.',
+            'a console shell). Reference l2-bridge images: `wirelab-restart-service` when left out; other images skip the service ' +
+            'restart.',
           example: 'systemctl restart bridge',
         },
         flapSeconds: { type: 'number', min: 0.1, max: 60, default: 2, doc: "How long the guest's left NIC link stays down in the flap." },
