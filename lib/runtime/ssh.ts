@@ -118,6 +118,8 @@ export class SshHost {
   private client: Client | undefined;
   private label = 'ssh host';
   private closed: Promise<void> | undefined;
+  /** Why the connection ended without close() (the peer went away, keepalives unanswered). */
+  private lost: string | undefined;
 
   /** Connect and authenticate; the host key must equal the pinned one. */
   async connect(opts: SshConnectOptions): Promise<this> {
@@ -149,8 +151,10 @@ export class SshHost {
         authHandler: [keyAuth],
       });
     });
-    // Later transport errors (peer gone) must not crash the process; they surface as failed commands.
-    client.on('error', () => {});
+    // Later transport errors (peer gone) must not crash the process; they surface as failed commands
+    // that name the host and why its connection ended.
+    client.on('error', (e: Error) => (this.lost ??= e.message));
+    client.on('close', () => (this.lost ??= 'the connection closed'));
     this.client = client;
     return this;
   }
@@ -238,11 +242,23 @@ export class SshHost {
     if (!client || this.closed) {
       return Promise.reject(new WirelabError(`No ssh connection to ${this.label}. Fix: connect() first (and not after close()).`));
     }
+    const gone = (why: string, cause?: unknown) =>
+      new WirelabError(
+        `The SSH connection to ${this.label} is gone (${why}): the host stopped, or the network to it broke. Nothing more can run ` +
+          `there in this run.`,
+        { cause },
+      );
+    if (this.lost) return Promise.reject(gone(this.lost));
     return new Promise((resolve, reject) => {
-      client.exec(command, (err, channel) => {
-        if (err) reject(new WirelabError(`Could not start a command on ${this.label}: ${err.message}`, { cause: err }));
-        else resolve({ channel, exit: channelExit(channel) });
-      });
+      try {
+        client.exec(command, (err, channel) => {
+          if (err) reject(new WirelabError(`Could not start a command on ${this.label}: ${err.message}`, { cause: err }));
+          else resolve({ channel, exit: channelExit(channel) });
+        });
+      } catch (e) {
+        // ssh2 throws "Not connected" at once when the socket is already gone.
+        reject(gone(this.lost ?? (e as Error).message, e));
+      }
     });
   }
 }

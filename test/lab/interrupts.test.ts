@@ -2,10 +2,10 @@
 // to its process group) in the boot or after the guest is ready, a second Ctrl-C, SIGTERM to the CLI
 // alone (a CI cancel, `timeout`), SIGKILL of the whole group (an OOM kill) — nothing of its lab is left:
 // no namespace, container, process (QEMU, tcpdump, the watchdog), ledger entry or work directory. And
-// the guest's QEMU killed mid-test fails the run naming that, not the lab.
+// the guest's QEMU or a traffic-host container killed mid-test fails the run naming that.
 // After a signal the CLI returns only once its lab is gone; after SIGKILL the run's watchdog reaps it
 // without anyone running `wirelab clean`. Each case boots one lab (the l2-bridge suite, one test).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,7 +35,13 @@ interface Interrupted {
  * `wirelab run l2-bridge --grep unicast` as the leader of its own process group; `delayMs` after `moment` send
  * `signal` to the group or to the CLI alone (and `again` a second time, 200 ms later).
  */
-async function interruptRun(moment: Moment, delayMs: number, signal: NodeJS.Signals, to: 'group' | 'cli' | 'qemu', again = false) {
+async function interruptRun(
+  moment: Moment,
+  delayMs: number,
+  signal: NodeJS.Signals,
+  to: 'group' | 'cli' | 'qemu' | 'left host',
+  again = false,
+) {
   const child = spawn(
     process.execPath,
     [CLI, 'run', 'l2-bridge', '--grep', 'unicast', '--report-dir', mkdtempSync(path.join(reports, 'r-'))],
@@ -49,7 +55,8 @@ async function interruptRun(moment: Moment, delayMs: number, signal: NodeJS.Sign
   const send = () => {
     if (to === 'group') process.kill(-child.pid!, signal);
     else if (to === 'cli') child.kill(signal);
-    else process.kill(qemuPidOf(/namespace (wl-[0-9a-f]{6})/.exec(output)![1]!), signal);
+    else if (to === 'qemu') process.kill(qemuPidOf(/namespace (wl-[0-9a-f]{6})/.exec(output)![1]!), signal);
+    else execFileSync('docker', ['kill', '--signal', signal, `${/namespace (wl-[0-9a-f]{6})/.exec(output)![1]!}-left`]);
   };
   const exit = new Promise<Interrupted['exit']>((resolve) => child.once('exit', (code, sig) => resolve({ code, signal: sig })));
   await new Promise<void>((resolve, reject) => {
@@ -129,6 +136,14 @@ describe('interrupted wirelab run', () => {
     const r = await interruptRun('ready', 500, 'SIGKILL', 'qemu');
     expect(r.exit.code, r.output).toBe(1);
     expect(r.output).toMatch(/the guest stopped during the run \(exited \(killed by SIGKILL\)\), so nothing could cross it/);
+    const { ms, left } = await untilNothingLeft(r.runId, AFTER_EXIT_MS);
+    expect(left, `${ms} ms after exit`).toEqual(NOTHING_LEFT);
+  });
+
+  it('the left traffic host killed mid-test: the failure names its lost SSH connection, exit 1, nothing left', async () => {
+    const r = await interruptRun('ready', 500, 'SIGKILL', 'left host');
+    expect(r.exit.code, r.output).toBe(1);
+    expect(r.output).toMatch(/The SSH connection to traffic host 'left' \(wl-[0-9a-f]{6}-left\) is gone/);
     const { ms, left } = await untilNothingLeft(r.runId, AFTER_EXIT_MS);
     expect(left, `${ms} ms after exit`).toEqual(NOTHING_LEFT);
   });
