@@ -43,7 +43,15 @@ try {
       const results = JSON.parse(readFileSync(json, 'utf8'));
       const tests = results.testResults.flatMap((f) => f.assertionResults);
       for (const t of tests) verdicts.set(t.fullName, [...(verdicts.get(t.fullName) ?? []), t.status]);
-      const failed = tests.filter((t) => t.status !== 'passed').map((t) => t.fullName);
+      // A failure's first line says what failed and why: kept, so a one-in-ten flip can be understood afterwards.
+      const failed = tests
+        .filter((t) => t.status !== 'passed')
+        .map(
+          (t) =>
+            `${t.fullName} — ${String(t.failureMessages?.[0] ?? '')
+              .split('\n')[0]
+              .slice(0, 400)}`,
+        );
       console.log(
         `${path.basename(profile)} run ${i}/${runs}: exit ${exitCode}, ${tests.length} tests, ${seconds.at(-1).toFixed(1)} s${failed.length ? `; FAILED: ${failed.join('; ')}` : ''}`,
       );
