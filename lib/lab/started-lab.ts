@@ -5,6 +5,7 @@ import type { RunId } from '../core/run-id.ts';
 import type { Side } from '../core/sides.ts';
 import type { LabProfile } from '../profile/types.ts';
 import { timedPhase } from '../runtime/phases.ts';
+import { asBusyWork } from '../runtime/quiet-machine.ts';
 import type { UndoStack } from '../runtime/teardown.ts';
 import type { GuestPort, HaltReport, Lab, LabDisruptions, LabGuest, LabTimeline, LabTrafficHost } from './lab.ts';
 
@@ -31,17 +32,32 @@ export class StartedLab implements Lab {
     return this.guest;
   }
 
-  /** Halt once; later calls (and down()) get the same report. */
+  /**
+   * Halt once; later calls (and down()) get the same report. A halting guest loads the CPUs like a boot:
+   * busy work, so another lab's timed measurement waits for it instead of measuring through it (the
+   * halt's own duration is measured inside, after any wait).
+   */
   haltGuest(): Promise<HaltReport> {
-    this.halting ??= timedPhase('halt', this.runId, () => this.guest.halt(this.profile.guest.haltTimeoutSeconds * 1000));
+    this.halting ??= asBusyWork(`halting the guest of lab ${this.runId}`, () =>
+      timedPhase('halt', this.runId, () => this.guest.halt(this.profile.guest.haltTimeoutSeconds * 1000)),
+    );
     return this.halting;
   }
 
+  /** Halt, then undo everything; the undo is busy work too (containers and QEMU exiting), and runs whatever happens. */
   async down(): Promise<void> {
+    let unwound = false;
     try {
       await this.haltGuest();
     } finally {
-      await this.stack.unwind();
+      try {
+        await asBusyWork(`taking lab ${this.runId} down`, async () => {
+          unwound = true;
+          await this.stack.unwind();
+        });
+      } finally {
+        if (!unwound) await this.stack.unwind();
+      }
     }
   }
 

@@ -3,13 +3,14 @@
 // latency grows by tens to hundreds of milliseconds. Running labs side by side (`wirelab run
 // --workers N`, or two runs on one bench machine) must never turn that into a latency failure of the
 // image under test. So, machine-wide (every wirelab process on this host):
-//   - busy work (a lab booting, a traffic run) registers itself and may overlap other busy work;
+//   - busy work (a lab booting, a traffic run, a guest halting, a lab being taken down) registers
+//     itself and may overlap other busy work;
 //   - a timed measurement (a run whose latency is asserted) waits until no busy work is left and
 //     keeps new busy work waiting until it is done: it runs on a quiet machine.
 // A reader-writer lock made of files in the state directory: `busy-<pid>-<n>` per busy step, and one
 // `measuring` file (created exclusively) for the measurement. Entries of dead processes are stale and
 // ignored, so a crashed run never blocks the next one. Work that does not register (another run's
-// vitest start-up or report rendering, a guest halting, anything not wirelab's) is caught by a second
+// vitest start-up or report rendering, anything not wirelab's) is caught by a second
 // gate: the measurement also waits until most of the CPU time is idle.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
