@@ -4,15 +4,15 @@
 // the emissions check, which names their IPv6 autoconfiguration and the fix — and passes once the
 // profile tolerates that chatter (expect.guestMayEmit); the router and the monitor pass with their
 // role's defaults. Faulty variants fail the check their fault breaks, and only that one.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { buildDiskImage, type BuiltDiskImage } from '../../lib/images/disk-image.ts';
 import { wirelab, type TestOutcome } from './wirelab-cli.ts';
+import { fileTempDir } from '../temp-dir.ts';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-disk-'));
+const dir = fileTempDir('wirelab-disk-');
 /** The first build of the base and an image takes ~3 min; a boot ~1 min under TCG; two runs per test. */
 const TEST_TIMEOUT_MS = 30 * 60_000;
 

@@ -6,15 +6,14 @@
 // After a signal the CLI returns only once its lab is gone; after SIGKILL the run's watchdog reaps it
 // without anyone running `wirelab clean`. Each case boots one lab (the l2-bridge suite, one test).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NOTHING_LEFT, untilNothingLeft } from './leftovers.ts';
+import { fileTempDir } from '../temp-dir.ts';
 
 const CLI = path.resolve('bin/wirelab.mjs');
-const reports = mkdtempSync(path.join(os.tmpdir(), 'wlt-interrupts-'));
-afterAll(() => rmSync(reports, { recursive: true, force: true }));
+const reports = fileTempDir('wlt-interrupts-');
 
 /** Nothing of the run may be left this long after the CLI returned from a signal it handled. */
 const AFTER_EXIT_MS = 2_000;

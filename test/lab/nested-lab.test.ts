@@ -3,8 +3,7 @@
 // control); nothing of a run is left after teardown, a failed boot, SIGINT mid-boot, or a crash that
 // also took its watchdog (what a dead machine leaves) + `wirelab clean`.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WirelabError } from '../../lib/core/errors.ts';
@@ -17,6 +16,7 @@ import type { LabProfile } from '../../lib/profile/types.ts';
 import { newRunId, RUN_ID_PATTERN } from '../../lib/core/run-id.ts';
 import { LEDGER_DIR, type RunRecord } from '../../lib/runtime/ledger.ts';
 import { dockerState, leftoversOf, NOTHING_LEFT } from './leftovers.ts';
+import { fileTempDir } from '../temp-dir.ts';
 
 const BASE = loadProfile(path.resolve('lab-profiles/nested-l2-bridge.yaml'));
 const CLI = path.resolve('bin/wirelab.mjs');
@@ -82,7 +82,7 @@ describe('nested lab', () => {
 });
 
 describe('interrupted runs', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-interrupt-'));
+  const dir = fileTempDir('wirelab-interrupt-');
 
   /** Start `wirelab up --hold` on a profile and wait until its run id is visible as a namespace. */
   async function startCli(reference: string): Promise<{ child: ReturnType<typeof spawn>; runId: string; output: () => string }> {

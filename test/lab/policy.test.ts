@@ -2,13 +2,13 @@
 // image passes every class and every kind of real TCP connection of lab-profiles/nested-policy-firewall.yaml,
 // and its faulty twin — one mistake per class — fails each such test with a headline that names the class and the cause,
 // while the classes it gets right still pass. The checks come from the declared policy only.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allureTests, wirelab, type TestOutcome } from './wirelab-cli.ts';
+import { fileTempDir } from '../temp-dir.ts';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-policy-'));
+const dir = fileTempDir('wirelab-policy-');
 const SHIPPED = path.resolve('lab-profiles/nested-policy-firewall.yaml');
 
 /** The shipped firewall profile, with another reference image. */

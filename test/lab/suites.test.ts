@@ -1,15 +1,15 @@
 // The suites themselves, on the real lab through `wirelab run`: every suite passes its good reference
 // image, and each assertion is shown to fail on a faulty image (negative control), with a message
 // that names the fault.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildReferenceImage } from '../../lib/images/reference-image.ts';
 import { signatureRunIds } from './signatures.ts';
 import { allureTests, wirelab, type TestOutcome } from './wirelab-cli.ts';
+import { fileTempDir } from '../temp-dir.ts';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-suites-'));
+const dir = fileTempDir('wirelab-suites-');
 
 /** A nested profile for a reference image (and extra YAML under `guest:` / `expect:`). */
 function profileFor(reference: string, role: string, extra: { guest?: string; expect?: string } = {}): string {

@@ -1,7 +1,6 @@
 // Lab profile validation: the shipped profiles are valid, and each kind of mistake gets its own
 // one-paragraph error naming the file, the field, the bad value and the fix — all problems at once.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProfileError } from '../../lib/core/errors.ts';
@@ -9,8 +8,9 @@ import { loadProfile, parseProfile } from '../../lib/profile/load.ts';
 import { profileSchema } from '../../lib/profile/fields.ts';
 import { renderReference } from '../../lib/profile/schema-engine.ts';
 import { readFileSync } from 'node:fs';
+import { fileTempDir } from '../temp-dir.ts';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-profile-test-'));
+const dir = fileTempDir('wirelab-profile-test-');
 
 const GOOD = `
 name: t

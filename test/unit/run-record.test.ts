@@ -4,7 +4,6 @@
 // that moved beyond the noise (and only those); the Allure results get labels, a stable history id
 // and each test's trend.
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { annotateAllureResults, loadHistory, readRunRecord, saveRun } from '../../lib/cli/run-record.ts';
@@ -12,6 +11,7 @@ import { runSummaryText } from '../../lib/cli/run-suites.ts';
 import { byDirection, decodeLabEvent, encodeLabEvent, suiteLabel, type FlowHeadline } from '../../lib/report/run-events.ts';
 import { appendRun, compareRuns, comparisonHtml, comparisonLines, historyKey } from '../../lib/report/run-history.ts';
 import { summaryTable, type RunRecord, type TestRecord } from '../../lib/report/run-summary.ts';
+import { fileTempDir } from '../temp-dir.ts';
 
 function flow(from: 'left' | 'right', over: Partial<FlowHeadline> = {}): FlowHeadline {
   return { name: `unicast ${from}`, from, to: from === 'left' ? 'right' : 'left', sent: 100, lost: 0, p50Us: 400, p99Us: 900, ...over };
@@ -138,8 +138,9 @@ describe('history and comparison', () => {
 });
 
 describe('the run record on disk', () => {
+  const scratch = fileTempDir('wirelab-run-record-');
   it('saves run.json and a bounded history; reads a run from its directory; refuses a directory without one', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-record-'));
+    const dir = mkdtempSync(path.join(scratch, 'record-'));
     const first = run([test('unicast')]);
     await saveRun(dir, first, loadHistory(dir, first));
     await saveRun(dir, { ...first, durationMs: 1 }, loadHistory(dir, first));
@@ -153,7 +154,7 @@ describe('the run record on disk', () => {
   });
 
   it("labels every Allure result with role, image, digest, lab kind and profile, and attaches the test's trend", () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-allure-'));
+    const dir = mkdtempSync(path.join(scratch, 'allure-'));
     const result = {
       name: 'unicast',
       fullName: 'wirelab:suites/l2-bridge.test.ts#l2-bridge unicast',
