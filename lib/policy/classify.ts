@@ -7,19 +7,10 @@
 import { ipv4ToInt, parseCidr } from '../core/addressing.ts';
 import type { Side } from '../core/sides.ts';
 import type { Packet } from '../frames/index.ts';
-import { appliesFrom, type Behaviour, type ClassMatch, type L3Protocol, type L4Protocol, type Policy, type PolicyClass } from './model.ts';
+import { appliesFrom, type Behaviour, type ClassMatch, type FrameFields, type Policy, type PolicyClass } from './model.ts';
 
 /** The fields of one frame that classes match on. */
-export interface FrameFacts {
-  l3?: L3Protocol;
-  l4?: L4Protocol;
-  srcIp?: string;
-  dstIp?: string;
-  srcPort?: number;
-  dstPort?: number;
-  vlan?: number;
-  dscp?: number;
-}
+export type FrameFacts = FrameFields;
 
 export function factsOf(packet: Packet): FrameFacts {
   const facts: FrameFacts = {};

@@ -15,12 +15,11 @@ export type L3Protocol = (typeof L3_PROTOCOLS)[number];
 export const L4_PROTOCOLS = ['udp', 'tcp', 'icmp'] as const;
 export type L4Protocol = (typeof L4_PROTOCOLS)[number];
 
-/** What a class matches; every field given must match (fields left out match anything). */
-export interface ClassMatch {
-  direction: Direction;
+/** The fields of a frame that classes match on: a class's match, a frame's facts and a probe share them. */
+export interface FrameFields {
   l3?: L3Protocol;
   l4?: L4Protocol;
-  /** IPv4 CIDRs (inside 198.18.0.0/15). */
+  /** IPv4 addresses of a frame, or CIDRs (inside 198.18.0.0/15) in a class's match. */
   srcIp?: string;
   dstIp?: string;
   srcPort?: number;
@@ -29,6 +28,11 @@ export interface ClassMatch {
   vlan?: number;
   /** The IPv4 DSCP (0–63). */
   dscp?: number;
+}
+
+/** What a class matches; every field given must match (fields left out match anything). Addresses are CIDRs here. */
+export interface ClassMatch extends FrameFields {
+  direction: Direction;
 }
 
 /** Header fields a policy can name: set by a rewrite, or allowed to change on a forwarded class. */

@@ -8,18 +8,11 @@
 import { BENCHMARK_NET, intToIpv4, ipv4ToInt, parseCidr } from '../core/addressing.ts';
 import { otherSide, SIDES, type Side } from '../core/sides.ts';
 import { classify } from './classify.ts';
-import { appliesFrom, type L3Protocol, type L4Protocol, type Policy, type PolicyClass } from './model.ts';
+import { appliesFrom, type FrameFields, type L3Protocol, type L4Protocol, type Policy, type PolicyClass } from './model.ts';
 
 /** A frame to send, as fields: what is not given is the lab's default (the hosts' addresses, DSCP 0, untagged). */
-export interface ProbeFrame {
+export interface ProbeFrame extends FrameFields {
   l3: L3Protocol;
-  l4?: L4Protocol;
-  srcIp?: string;
-  dstIp?: string;
-  srcPort?: number;
-  dstPort?: number;
-  vlan?: number;
-  dscp?: number;
 }
 
 export interface Probe {
