@@ -23,6 +23,7 @@ import '../../fixtures/matchers.ts';
 import { CAPTURE_POINTS, type CapturePoint, type Side } from '../../lib/core/sides.ts';
 import type { RunId } from '../../lib/core/run-id.ts';
 import type { TimedFrame } from '../../lib/core/timed-frame.ts';
+import { cleanFlow } from './fake-flow.ts';
 
 const LEFT_MAC = '02:00:00:00:00:01';
 const RIGHT_MAC = '02:00:00:00:00:02';
@@ -31,46 +32,7 @@ const GUEST_RIGHT_MAC = '02:00:00:00:00:bb';
 
 /** A clean flow of 1000 frames left → right; override what the test breaks. */
 function flowReport(o: Partial<FlowResult> = {}): FlowResult {
-  return {
-    flowId: 1,
-    name: 'udp l→r',
-    from: 'left',
-    to: 'right',
-    sent: 1000,
-    received: { 'left-host': 1000, 'guest-left': 1000, 'guest-right': 1000, 'right-host': 1000 },
-    lost: 0,
-    lostSeqs: [],
-    duplicated: 0,
-    reflected: { atIngressPort: 0, atSender: 0, seqs: [] },
-    reordered: { count: 0, maxDisplacement: 0 },
-    latencyUs: { samples: 1000, min: 20, p50: 40, p90: 80, p99: 200, max: 900 },
-    latencySamplesUs: [],
-    instrumentUs: null,
-    egressTimesUs: [],
-    ingressTimesUs: [],
-    ingressBytes: 0,
-    egressBytes: 0,
-    rewrites: {
-      unchanged: 1000,
-      srcMac: 0,
-      dstMac: 0,
-      hopLimitDelta: {},
-      vlanTags: 0,
-      payload: 0,
-      length: 0,
-      badChecksum: 0,
-      arrivedSrcMacs: {},
-      arrivedDstMacs: {},
-      dscp: 0,
-      arrivedDscp: {},
-      arrivedHopLimit: {},
-      arrivedVlans: {},
-      changeSets: {},
-    },
-    differences: [],
-    lossRuns: [],
-    ...o,
-  };
+  return cleanFlow(1000, { name: 'udp l→r', latencyUs: { samples: 1000, min: 20, p50: 40, p90: 80, p99: 200, max: 900 }, ...o });
 }
 
 function trafficReport(flows: FlowResult[], o: Partial<TrafficReport> = {}): TrafficReport {

@@ -14,6 +14,7 @@ import { classify, factsOf } from '../../lib/policy/classify.ts';
 import { describeBehaviour, describeMatch, type Policy, type PolicyClass } from '../../lib/policy/model.ts';
 import { policyProbes, type Probe } from '../../lib/policy/probes.ts';
 import { loadProfile, parseProfile } from '../../lib/profile/load.ts';
+import { cleanFlow, cleanRewrites } from './fake-flow.ts';
 
 const BASE = `
 name: t
@@ -193,46 +194,11 @@ describe('probes derived from the policy', () => {
 });
 
 describe('policy checks on flow results', () => {
-  const base = (o: Partial<FlowResult> = {}): FlowResult => ({
-    flowId: 1,
-    name: 'f',
-    from: 'left',
-    to: 'right',
-    sent: 50,
-    received: { 'left-host': 50, 'guest-left': 50, 'guest-right': 50, 'right-host': 50 },
-    lost: 0,
-    lostSeqs: [],
-    duplicated: 0,
-    reflected: { atIngressPort: 0, atSender: 0, seqs: [] },
-    reordered: { count: 0, maxDisplacement: 0 },
-    latencyUs: null,
-    latencySamplesUs: [],
-    instrumentUs: null,
-    egressTimesUs: [],
-    ingressTimesUs: [],
-    ingressBytes: 0,
-    egressBytes: 0,
-    rewrites: {
-      unchanged: 50,
-      srcMac: 0,
-      dstMac: 0,
-      hopLimitDelta: {},
-      vlanTags: 0,
-      payload: 0,
-      length: 0,
-      badChecksum: 0,
-      dscp: 0,
-      arrivedSrcMacs: {},
-      arrivedDstMacs: {},
-      arrivedDscp: { '0': 50 },
-      arrivedHopLimit: { '64': 50 },
-      arrivedVlans: { '': 50 },
-      changeSets: {},
-    },
-    differences: [],
-    lossRuns: [],
-    ...o,
-  });
+  const base = (o: Partial<FlowResult> = {}): FlowResult =>
+    cleanFlow(50, {
+      rewrites: { ...cleanRewrites(50), arrivedDscp: { '0': 50 }, arrivedHopLimit: { '64': 50 }, arrivedVlans: { '': 50 } },
+      ...o,
+    });
   const probe: Probe = { name: 'f', of: 'c', kind: 'in-class', what: 'in class', from: 'left', frame: { l3: 'ipv4' } };
   const cls = (behaviour: PolicyClass['behaviour']): PolicyClass => ({ name: 'c', match: { direction: 'both' }, behaviour });
   const failures = (v: ReturnType<typeof checkPolicyFlow>) => v.checks.filter((c) => !c.result.pass).map((c) => c.result.headline);

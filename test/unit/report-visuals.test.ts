@@ -8,48 +8,14 @@ import { ARP, Ether, flow, stack } from '../../lib/frames/index.ts';
 import type { InjectionResult } from '../../lib/analysis/run.ts';
 import { flowTableHtml, flowTableMarkdown, latencyHistogramSvg, latencySeries } from '../../lib/report/visuals.ts';
 import type { TimedFrame } from '../../lib/core/timed-frame.ts';
+import { cleanFlow } from './fake-flow.ts';
 
 function flowReport(o: Partial<FlowResult> = {}): FlowResult {
-  return {
-    flowId: 1,
+  return cleanFlow(1000, {
     name: 'udp left→right',
-    from: 'left',
-    to: 'right',
-    sent: 1000,
-    received: { 'left-host': 1000, 'guest-left': 1000, 'guest-right': 1000, 'right-host': 1000 },
-    lost: 0,
-    lostSeqs: [],
-    duplicated: 0,
-    reflected: { atIngressPort: 0, atSender: 0, seqs: [] },
-    reordered: { count: 0, maxDisplacement: 0 },
     latencyUs: { samples: 1000, min: 20, p50: 41.25, p90: 80, p99: 200, max: 1234.4 },
-    latencySamplesUs: [],
-    instrumentUs: null,
-    egressTimesUs: [],
-    ingressTimesUs: [],
-    ingressBytes: 0,
-    egressBytes: 0,
-    rewrites: {
-      unchanged: 1000,
-      srcMac: 0,
-      dstMac: 0,
-      hopLimitDelta: {},
-      vlanTags: 0,
-      payload: 0,
-      length: 0,
-      badChecksum: 0,
-      arrivedSrcMacs: {},
-      arrivedDstMacs: {},
-      dscp: 0,
-      arrivedDscp: {},
-      arrivedHopLimit: {},
-      arrivedVlans: {},
-      changeSets: {},
-    },
-    differences: [],
-    lossRuns: [],
     ...o,
-  };
+  });
 }
 
 const lossyBack = flowReport({
