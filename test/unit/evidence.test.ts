@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Ether, flow, IPv4, stack, UDP } from '../../lib/frames/index.ts';
 import { writePcap } from '../../lib/pcap/pcap.ts';
 import type { TrafficRun } from '../../lib/traffic/traffic-run.ts';
+import { cleanFlow, cleanRewrites } from './fake-flow.ts';
 
 const attached: { name: string; content: Buffer | string; options: unknown }[] = [];
 vi.mock('allure-js-commons', () => ({
@@ -53,45 +54,15 @@ describe('attachTrafficEvidence', () => {
       injections: [{ side: 'left', frames: 10, sent: 10, failed: 0, requestedPps: 1000, achievedPps: 1000, durationS: 0.01 }],
       report: {
         flows: [
-          {
-            flowId: 1,
+          cleanFlow(10, {
             name: 'l→r',
-            from: 'left',
-            to: 'right',
-            sent: 10,
             received: { 'left-host': 10, 'guest-left': 10, 'guest-right': 10, 'right-host': 0 },
             lost: 10,
             lostSeqs: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-            duplicated: 0,
-            reordered: { count: 0, maxDisplacement: 0 },
-            reflected: { atIngressPort: 0, atSender: 0, seqs: [] },
             latencyUs: { samples: 10, min: 50, p50: 50, p90: 50, p99: 50, max: 50 },
             latencySamplesUs: Array.from({ length: 10 }, () => 50),
-            instrumentUs: null,
-            egressTimesUs: [],
-            ingressTimesUs: [],
-            ingressBytes: 0,
-            egressBytes: 0,
-            rewrites: {
-              unchanged: 0,
-              srcMac: 0,
-              dstMac: 0,
-              hopLimitDelta: {},
-              vlanTags: 0,
-              payload: 0,
-              length: 0,
-              badChecksum: 0,
-              arrivedSrcMacs: {},
-              arrivedDstMacs: {},
-              dscp: 0,
-              arrivedDscp: {},
-              arrivedHopLimit: {},
-              arrivedVlans: {},
-              changeSets: {},
-            },
-            differences: [],
-            lossRuns: [],
-          },
+            rewrites: cleanRewrites(0),
+          }),
         ],
         emissions: [],
         emissionList: [],

@@ -8,7 +8,7 @@ import { ARP, Ether, flow, stack } from '../../lib/frames/index.ts';
 import type { InjectionResult } from '../../lib/analysis/run.ts';
 import { flowTableHtml, flowTableMarkdown, latencyHistogramSvg, latencySeries } from '../../lib/report/visuals.ts';
 import type { TimedFrame } from '../../lib/core/timed-frame.ts';
-import { cleanFlow } from './fake-flow.ts';
+import { cleanFlow, cleanRewrites } from './fake-flow.ts';
 
 function flowReport(o: Partial<FlowResult> = {}): FlowResult {
   return cleanFlow(1000, {
@@ -29,23 +29,7 @@ const lossyBack = flowReport({
   duplicated: 2,
   reordered: { count: 5, maxDisplacement: 4 },
   latencyUs: null,
-  rewrites: {
-    unchanged: 0,
-    srcMac: 963,
-    dstMac: 963,
-    hopLimitDelta: { '-1': 963 },
-    vlanTags: 0,
-    payload: 0,
-    length: 0,
-    badChecksum: 1,
-    arrivedSrcMacs: {},
-    arrivedDstMacs: {},
-    dscp: 0,
-    arrivedDscp: {},
-    arrivedHopLimit: {},
-    arrivedVlans: {},
-    changeSets: {},
-  },
+  rewrites: { ...cleanRewrites(0), srcMac: 963, dstMac: 963, hopLimitDelta: { '-1': 963 }, badChecksum: 1 },
 });
 
 const report: TrafficReport = {
