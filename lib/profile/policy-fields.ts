@@ -47,6 +47,14 @@ const cidrInRange: FieldCheck = (v) => {
 
 const unicast: FieldCheck = (v) => (typeof v === 'string' && isMulticastMac(v) ? `is "${v}", a multicast/broadcast MAC.` : null);
 
+/** A class's or connection kind's name: it names the flows in the report and in failures. */
+const SHORT_NAME = {
+  type: 'string' as const,
+  required: true,
+  pattern: /^[A-Za-z0-9._-]{1,40}$/,
+  patternName: 'a short name (letters, digits, . _ -, at most 40)',
+};
+
 const port = (doc: string) => ({ type: 'number' as const, integer: true, min: 0, max: 65535, doc, example: '23' });
 
 const ADDRESS_FIX =
@@ -77,14 +85,7 @@ export const policySchema: ObjectSpec = {
         type: 'object',
         doc: 'One traffic class.',
         fields: {
-          name: {
-            type: 'string',
-            required: true,
-            pattern: /^[A-Za-z0-9._-]{1,40}$/,
-            patternName: 'a short name (letters, digits, . _ -, at most 40)',
-            doc: 'Name of the class, as the report and failure messages show it.',
-            example: 'block-telnet',
-          },
+          name: { ...SHORT_NAME, doc: 'Name of the class, as the report and failure messages show it.', example: 'block-telnet' },
           match: {
             type: 'object',
             required: true,
@@ -188,13 +189,7 @@ export const policySchema: ObjectSpec = {
         type: 'object',
         doc: 'One kind of connection.',
         fields: {
-          name: {
-            type: 'string',
-            required: true,
-            pattern: /^[A-Za-z0-9._-]{1,40}$/,
-            patternName: 'a short name (letters, digits, . _ -, at most 40)',
-            doc: 'Name, as the report shows it.',
-          },
+          name: { ...SHORT_NAME, doc: 'Name, as the report shows it.' },
           from: { type: 'string', required: true, enum: ['left', 'right'], doc: 'The side whose host opens the connections.' },
           port: { type: 'number', required: true, integer: true, min: 1, max: 65535, doc: "The server's TCP port.", example: '8080' },
           expect: {
