@@ -16,12 +16,12 @@
 // Pure: bytes in, values out. Memory is O(frames sent) in typed arrays, never the captures themselves.
 import { addressOf } from '../core/addressing.ts';
 import { runTag, type RunId } from '../core/run-id.ts';
-import { CAPTURE_POINTS, flowPath, guestPoint, hostPoint, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
+import { CAPTURE_POINTS, flowPath, guestPoint, hostPoint, sideOf, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
 import type { TimedFrame } from '../core/timed-frame.ts';
 import { findSignature, parse, SIGNATURE_LENGTH, type Flow, type Packet } from '../frames/index.ts';
 import { SIG_FLOW_ID, SIG_RUN_TAG, SIG_SEQ } from '../frames/signature.ts';
 import { corruptionLimit, differingBytes } from './corruption.ts';
-import { classifyEmission, EMISSION_CLASSES, type EmissionClass } from './emissions.ts';
+import { classifyEmission, EMISSION_CLASSES, routingProtocolOf, type EmissionClass } from './emissions.ts';
 import { icmpErrorOf, type IcmpErrorFacts } from './icmp-quotes.ts';
 import { fragmentOf, reassemble, type HeldFragment } from './reassembly.ts';
 
@@ -188,6 +188,8 @@ export interface Emission {
   class: EmissionClass;
   srcMac: string;
   summary: string;
+  /** For routing-protocol emissions: which protocol (OSPF, RIP, …). */
+  protocol?: string;
 }
 
 export interface EmissionTally {
@@ -271,6 +273,8 @@ class FlowState {
   corrupted = 0;
   /** Where the signature sits in this flow's frames as sent (the fast path of the position check). */
   readonly signatureOffset: number;
+  /** Where an echo request's ICMP type byte sits (-1: not an echo request): an echo reply carrying its signature is the receiver's answer. */
+  readonly echoTypeOffset: number;
   readonly path;
 
   constructor(
@@ -279,6 +283,7 @@ class FlowState {
   ) {
     const n = spec.frames.count;
     this.signatureOffset = n > 0 ? findSignature(spec.frames.frameAt(0)) : -1;
+    this.echoTypeOffset = n > 0 ? echoRequestTypeOffset(spec.frames.frameAt(0), this.signatureOffset) : -1;
     this.seen = Object.fromEntries(CAPTURE_POINTS.map((p) => [p, new Uint8Array(n)])) as Record<CapturePoint, Uint8Array>;
     this.senderTs = new Float64Array(n).fill(NO_TS);
     this.ingressTs = new Float64Array(n).fill(NO_TS);
@@ -323,6 +328,11 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
         state = undefined;
         off = -1;
       }
+      // An echo reply that carries a request's payload is the receiving host's answer, not the request.
+      if (state && state.echoTypeOffset >= 0 && ECHO_REPLY_TYPES.has(frame.data[state.echoTypeOffset]!)) {
+        state = undefined;
+        off = -1;
+      }
       const seq = off >= 0 ? frame.data.readUInt32BE(off + SIG_SEQ) : -1;
       if (state && seq < state.spec.frames.count) {
         const first = routerMadeFirstFragment(state, point, seq, frame.data);
@@ -337,7 +347,7 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
   }
 
   const joined = joinFragments(firstFragments, unsigned);
-  const corrupted = joinCorruptedCopies(states, unsigned, joined);
+  const corrupted = joinCorruptedCopies(states, unsigned, joined, input);
   const unattributed = unsigned.filter((f) => !joined.has(f) && !corrupted.has(f));
   const { emissions, emissionList } = attributeUnsigned(unattributed, unsignedOverflow, input);
   return {
@@ -404,11 +414,19 @@ function joinFragments(firsts: FirstFragment[], unsigned: UnsignedFrame[]): Set<
 
 /**
  * Recognises unsigned frames that are corrupted copies of test frames not seen at their point (the
- * guest's egress port or the receiving host): same length, at most a quarter of the bytes changed. They
+ * guest's egress port or the receiving host): same length, at most an eighth of the bytes changed. They
  * count as arrivals with their payload changed, not as losses. Returns the frames so joined.
  */
-function joinCorruptedCopies(states: Map<number, FlowState>, unsigned: UnsignedFrame[], skip: Set<UnsignedFrame>): Set<UnsignedFrame> {
+function joinCorruptedCopies(
+  states: Map<number, FlowState>,
+  unsigned: UnsignedFrame[],
+  skip: Set<UnsignedFrame>,
+  lab: LabAddresses,
+): Set<UnsignedFrame> {
   const matched = new Set<UnsignedFrame>();
+  const localHostMac = new Map<CapturePoint, string>(
+    CAPTURE_POINTS.map((p) => [p, lab.hosts[sideOf(p)].mac.toLowerCase()] as [CapturePoint, string]),
+  );
   const candidatesAt = new Map<CapturePoint, FlowState[]>();
   for (const state of states.values()) {
     for (const point of [state.path.egress, state.path.receiver]) candidatesAt.set(point, [...(candidatesAt.get(point) ?? []), state]);
@@ -416,6 +434,8 @@ function joinCorruptedCopies(states: Map<number, FlowState>, unsigned: UnsignedF
   let budget = MAX_CORRUPTION_COMPARISONS;
   for (const f of unsigned) {
     if (skip.has(f) || budget <= 0) continue;
+    // A frame with the source MAC of the host on its own side is that host's (an ICMP error quoting a test frame, say).
+    if (macAt(f.data, 6) === localHostMac.get(f.point)) continue;
     const limit = corruptionLimit(f.data.length);
     for (const state of candidatesAt.get(f.point) ?? []) {
       const seq = closestUnseen(state, f, limit, () => budget--);
@@ -454,6 +474,17 @@ function closestUnseen(state: FlowState, f: UnsignedFrame, limit: number, spend:
     if (tryOne(seq)) return seq;
   }
   return undefined;
+}
+
+const ECHO_REPLY_TYPES = new Set([0, 129]);
+
+/** The ICMP type byte's offset when the frame is an ICMP or ICMPv6 echo request right before the signature, else -1. */
+function echoRequestTypeOffset(frame: Buffer, signatureOffset: number): number {
+  const at = signatureOffset - 8;
+  if (at < 0 || (frame[at] !== 8 && frame[at] !== 128)) return -1;
+  const packet = parse(frame);
+  const icmp = packet.layers.findIndex((l) => l.kind === 'ICMP' || l.kind === 'ICMPv6Echo');
+  return icmp >= 0 && packet.starts?.[icmp] === at ? at : -1;
 }
 
 /** Unsigned frames kept for attribution; beyond this a run is pathological and the rest count as the guest's. */
@@ -499,7 +530,15 @@ function attributeUnsigned(
     tally.byClass[kind] = (tally.byClass[kind] ?? 0) + 1;
     tally.bySourceMac[srcMac] = (tally.bySourceMac[srcMac] ?? 0) + 1;
     if (emissionList.length < MAX_EMISSIONS_LISTED) {
-      emissionList.push({ point: f.point, tsNs: f.tsNs, class: kind, srcMac, summary: packet ? packet.summary() : unparsable(f.data) });
+      const protocol = kind === 'routing-protocol' && packet ? routingProtocolOf(packet) : undefined;
+      emissionList.push({
+        point: f.point,
+        tsNs: f.tsNs,
+        class: kind,
+        srcMac,
+        summary: packet ? packet.summary() : unparsable(f.data),
+        ...(protocol ? { protocol } : {}),
+      });
     }
   }
   // Frames beyond what could be kept are counted as the guest's at the guest ports, unclassified.
@@ -712,12 +751,6 @@ function l4PayloadOffset(data: Buffer): number {
   const i = packet.layers.findIndex((l) => L4_KINDS.has(l.kind));
   if (i < 0 || !packet.starts) return -1;
   return packet.starts[i]! + packet.layers[i]!.headerLength();
-}
-
-/** The bytes from the signature to the end: what no role may change. */
-function payloadOf(frame: Buffer): Buffer | undefined {
-  const off = findSignature(frame, undefined, 42);
-  return off >= 0 ? frame.subarray(off + SIGNATURE_LENGTH) : undefined;
 }
 
 function firstDifference(a: Buffer, b: Buffer): FrameDifference['firstDifferingBytes'] {
