@@ -96,17 +96,13 @@ function explainOne(space: FrameSpace, judged: readonly JudgedCase[], what: stri
   if (several && several.length <= MAX_TERMS) {
     const byDimension = new Map<string, string[]>();
     for (const [t] of several) byDimension.set(t!.dimension, [...(byDimension.get(t!.dimension) ?? []), t!.value]);
-    const phrases = [...byDimension].map(([d, values]) =>
-      listOf(
-        values.map((v) => valueLabel(space, d, v)),
-        'or',
-      ),
-    );
+    const groups = space.dimensions.filter((d) => byDimension.has(d.id)).map((d) => [d.id, byDimension.get(d.id)!] as const);
+    const phrases = groups.map(([d, values]) => listOf(values.map((v) => valueLabel(space, d, v)), 'or'));
     return {
       what,
       cases,
-      separatedBy: [...byDimension].map(([dimension, values]) => ({ dimension, values })),
-      statement: `frames with ${phrases.join(', or with ')} ${what}; other frames do not`,
+      separatedBy: groups.map(([dimension, values]) => ({ dimension, values: [...values] })),
+      statement: `frames with ${phrases.join(', or with ')} ${what}; not so with the other frames`,
     };
   }
   // Two dimensions together.
@@ -132,7 +128,7 @@ function explainOne(space: FrameSpace, judged: readonly JudgedCase[], what: stri
       what,
       cases,
       separatedBy: chosen.flatMap((term) => term.map((t) => ({ dimension: t.dimension, values: [t.value] }))),
-      statement: `frames with ${listOf(phrases, 'or')} ${what}; other combinations do not`,
+      statement: `frames with ${listOf(phrases, 'or')} ${what}; not so with other combinations`,
     };
   }
   const all = failing.length === judged.length;
