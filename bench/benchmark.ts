@@ -9,6 +9,10 @@ export interface BenchOptions {
   warmup: number;
   /** Progress lines for the terminal (stderr), never part of the table. */
   log: (message: string) => void;
+  /** The frame space's seed for benchmarks that send a role's contract (both sides the same); a new one when absent. */
+  seed?: number;
+  /** A git revision whose `wirelab run` the default-suite benchmark also times, side by side (the growth row). */
+  before?: string;
 }
 
 /** A bound on wirelab's median: 'max' for times (lower is better), 'min' for rates (higher is better). */

@@ -3,18 +3,23 @@
 // with readiness, emissions and image hygiene, and its vRouter MAC case), Allure report rendered —
 // timed from spawn to exit. Baseline: bench/baseline/l2-qualification.sh doing the same checks
 // (bring-up with ping/scapy traffic, tcpdump on the same four points, scapy analysis, ACPI halt,
-// teardown) on the same cached guest kernel/initrd and traffic-host image (plus scapy). Both must
-// pass: a timing of a failed qualification means nothing. Runs alternate which side goes first.
+// teardown) on the same cached guest kernel/initrd and traffic-host image (plus scapy). The contract's
+// cases are the same on both sides: one seed per bench run, passed to `wirelab run --seed`, and the
+// test plan `wirelab plan --seed --json` writes for it (made once, untimed) is the script's input.
+// Both must pass: a timing of a failed qualification means nothing. Runs alternate which side goes
+// first. With --before REV, wirelab at that revision is timed too, in the same rounds (the growth row).
 // Floors: wirelab's median at most half the script's (same run), and at most 1.5× the run's physical
 // floor — what no tool can shorten: the guest boots and halts on its critical path and the frames'
 // own time at the rates asked (lib/runtime/phases.ts records them; "where the time goes" below).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { ensureDockerEngine } from '../lib/runtime/docker-engine.ts';
 import { buildReferenceImage } from '../lib/images/reference-image.ts';
+import { referenceImageArguments } from '../lib/lab/reference-arguments.ts';
 import { loadProfile } from '../lib/profile/load.ts';
 import type { Benchmark, BenchmarkResult, BenchOptions } from './benchmark.ts';
 import { ensureScapyImage } from './bench-env.ts';
@@ -25,6 +30,7 @@ import { physicalFloorMs, wallTimeByPhase } from './phase-breakdown.ts';
 const PROFILE = fileURLToPath(new URL('../lab-profiles/nested-l2-bridge.yaml', import.meta.url));
 const CLI = fileURLToPath(new URL('../bin/wirelab.mjs', import.meta.url));
 const SCRIPT = fileURLToPath(new URL('./baseline/l2-qualification.sh', import.meta.url));
+const REPO = fileURLToPath(new URL('..', import.meta.url));
 const MAX_RUNS = 9;
 /** Both take one to two minutes on 2 cores; this bounds a stuck one. */
 const JOB_TIMEOUT_MS = 15 * 60_000;
@@ -32,6 +38,8 @@ const JOB_TIMEOUT_MS = 15 * 60_000;
 const SPEEDUP_FLOOR = 2;
 /** wirelab's median wall time at most this many times its median physical floor. */
 const PHYSICAL_FLOOR_RATIO = 1.5;
+/** With --before: wirelab's median wall time at most this many times that revision's (issue #20: +25 % at most). */
+const GROWTH_CEILING = 1.25;
 
 export const defaultSuite: Benchmark = {
   name: 'default-suite',
@@ -58,35 +66,49 @@ async function measureDefaultSuite(opts: BenchOptions): Promise<BenchmarkResult>
   opts.log('default-suite: checking the cached guest image and the traffic-host images');
   await ensureDockerEngine();
   const [image, scapyImage] = await Promise.all([buildReferenceImage(profile.guest.image.reference), ensureScapyImage()]);
-  const scriptArgs = [
-    '--kernel',
-    image.kernel,
-    '--initrd',
-    image.initrd,
-    '--append',
-    image.append,
-    '--image',
-    scapyImage,
-    '--ready',
-    profile.guest.ready.consolePattern,
-    '--memory',
-    String(profile.guest.memoryMiB),
-    '--cpus',
-    String(profile.guest.cpus),
-  ];
-
+  const seed = opts.seed ?? randomInt(0, 2 ** 32);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-bench-default-suite-'));
   const wirelab: Sample[] = [];
   const shell: Sample[] = [];
+  const earlier: Sample[] = [];
+  let cases = 0;
   try {
+    // The test plan as the script's user has it: data, made once per bench run, not timed.
+    const plan = path.join(dir, 'plan.json');
+    await execa(process.execPath, [CLI, 'plan', '--profile', PROFILE, '--seed', String(seed), '--json', plan]);
+    cases = (JSON.parse(readFileSync(plan, 'utf8')) as { cases: unknown[] }).cases.length;
+    opts.log(`default-suite: frame space seed ${seed}, ${cases} contract cases on both sides (replay: --seed ${seed})`);
+    const scriptArgs = [
+      '--kernel',
+      image.kernel,
+      '--initrd',
+      image.initrd,
+      '--append',
+      [image.append, ...referenceImageArguments(profile)].join(' '),
+      '--image',
+      scapyImage,
+      '--plan',
+      plan,
+      '--ready',
+      profile.guest.ready.consolePattern,
+      '--memory',
+      String(profile.guest.memoryMiB),
+      '--cpus',
+      String(profile.guest.cpus),
+    ];
+    const current: WirelabCheckout = { root: REPO, env: {} };
+    const before = opts.before ? await checkoutOf(opts.before, path.join(dir, 'before'), opts) : undefined;
+
     const runs = Math.min(opts.runs, MAX_RUNS);
     for (let i = 1; i <= runs; i++) {
       const sides = [
-        { name: 'wirelab', into: wirelab, sample: () => wirelabRun(path.join(dir, `run-${i}`)) },
+        { name: 'wirelab', into: wirelab, sample: () => wirelabRun(current, path.join(dir, `run-${i}`), seed) },
         { name: 'shell', into: shell, sample: () => scriptRun(scriptArgs) },
+        ...(before ? [{ name: opts.before!, into: earlier, sample: () => wirelabRun(before, path.join(dir, `before-${i}`)) }] : []),
       ];
-      if (i % 2 === 0) sides.reverse();
-      for (const side of sides) {
+      // Each side goes first in turn.
+      const order = [...sides.slice((i - 1) % sides.length), ...sides.slice(0, (i - 1) % sides.length)];
+      for (const side of order) {
         const s = await side.sample();
         side.into.push(s);
         opts.log(
@@ -124,12 +146,27 @@ async function measureDefaultSuite(opts: BenchOptions): Promise<BenchmarkResult>
         baseline: physical,
         floor: { kind: 'max', value: physicalMedian * PHYSICAL_FLOOR_RATIO },
       },
+      ...(opts.before
+        ? [
+            {
+              // The baseline column here is wirelab at that revision, run in the same rounds.
+              metric: `the same vs wirelab at ${opts.before} (floor: ≤ ${GROWTH_CEILING}× its wall time)`,
+              unit: 'ms' as const,
+              wirelab: wirelab.map((s) => s.ms),
+              baseline: earlier.map((s) => s.ms),
+              floor: { kind: 'max' as const, value: summarize(earlier.map((s) => s.ms)).median * GROWTH_CEILING },
+            },
+          ]
+        : []),
     ],
     details: {
       profile: path.relative(process.cwd(), PROFILE),
+      seed,
+      contractCases: cases,
       cpus: os.cpus().length,
       wirelabSecondsPerSuiteFile: wirelab.map((s) => s.parts),
       shellSecondsPerCheck: shell.map((s) => s.parts),
+      ...(opts.before ? { before: { revision: opts.before, wallMs: earlier.map((s) => s.ms) } } : {}),
       wirelabBreakdown: wirelab.map((s) => s.breakdown),
       shellBreakdown: shell.map((s) => s.breakdown),
       physicalFloorMs: physical,
@@ -140,17 +177,50 @@ async function measureDefaultSuite(opts: BenchOptions): Promise<BenchmarkResult>
   };
 }
 
-/** `wirelab run` as a user runs it; its per-file durations come from the JSON results, its phases from WIRELAB_PHASES. */
-async function wirelabRun(reportDir: string): Promise<Sample> {
+/** A wirelab to run: this checkout, or a copy of an earlier revision. */
+interface WirelabCheckout {
+  root: string;
+  env: Record<string, string>;
+}
+
+/**
+ * A copy of wirelab at `revision` (`git archive`, this checkout's node_modules linked in, and this
+ * checkout's image cache: its entries are named by the digest of their inputs), with one untimed run
+ * so that the images it needs are built before any timing.
+ */
+async function checkoutOf(revision: string, root: string, opts: BenchOptions): Promise<WirelabCheckout> {
+  const commit = await execa('git', ['rev-parse', '--verify', '--quiet', `${revision}^{commit}`], { cwd: REPO, reject: false });
+  if (commit.exitCode !== 0) throw new Error(`--before ${revision}: not a commit of this repository; use a commit id, branch or tag`);
+  mkdirSync(root);
+  await execa('sh', ['-c', 'git archive --format=tar "$1" | tar -x -C "$2"', 'archive', commit.stdout.trim(), root], { cwd: REPO });
+  symlinkSync(path.join(REPO, 'node_modules'), path.join(root, 'node_modules'));
+  const checkout: WirelabCheckout = {
+    root,
+    env: { WIRELAB_CACHE_DIR: process.env.WIRELAB_CACHE_DIR || path.join(REPO, 'images', 'cache') },
+  };
+  opts.log(`default-suite: wirelab at ${revision} (${commit.stdout.trim().slice(0, 12)}): one untimed run first (builds its images)`);
+  await wirelabRun(checkout, path.join(root, 'warm-up'));
+  return checkout;
+}
+
+/**
+ * `wirelab run` as a user runs it (with the bench's seed where given); its per-file durations come from
+ * the JSON results, its phases from WIRELAB_PHASES.
+ */
+async function wirelabRun(checkout: WirelabCheckout, reportDir: string, seed?: number): Promise<Sample> {
   const json = `${reportDir}.json`;
   const phasesFile = `${reportDir}.phases`;
+  const cli = path.join(checkout.root, 'bin', 'wirelab.mjs');
+  const profile = path.join(checkout.root, 'lab-profiles', 'nested-l2-bridge.yaml');
+  const seedArgs = seed === undefined ? [] : ['--seed', String(seed)];
   const startMs = Date.now();
   const t0 = performance.now();
-  const r = await execa(process.execPath, [CLI, 'run', '--profile', PROFILE, '--report-dir', reportDir, '--json', json], {
+  const r = await execa(process.execPath, [cli, 'run', '--profile', profile, ...seedArgs, '--report-dir', reportDir, '--json', json], {
     reject: false,
     all: true,
     timeout: JOB_TIMEOUT_MS,
-    env: { WIRELAB_PHASES: phasesFile },
+    cwd: checkout.root,
+    env: { ...checkout.env, WIRELAB_PHASES: phasesFile },
   });
   const ms = performance.now() - t0;
   if (r.exitCode !== 0) throw new Error(`wirelab run exited ${r.exitCode}: ${lastLines(String(r.all))}`);

@@ -1,7 +1,7 @@
 // `npm run bench`: run every benchmark, print ONE table, write reports/bench/<name>.json per benchmark.
 // Exit 1 when wirelab misses a floor or a benchmark fails, 2 on a bad option.
 //
-//   node --import tsx bench/run.ts [--runs N] [--warmup N] [--only NAME]
+//   node --import tsx bench/run.ts [--runs N] [--warmup N] [--only NAME] [--seed N] [--before REV]
 //   (not the `tsx` command: on Ctrl-C it may SIGKILL its child before the labs are taken down; see README)
 //
 // To add a benchmark: write a module under bench/ exporting a `Benchmark` (bench/benchmark.ts) and add
@@ -57,7 +57,15 @@ function parseArgs(argv: string[]): BenchOptions & { only?: string } {
     };
     if (flag === '--runs') opts.runs = count(1);
     else if (flag === '--warmup') opts.warmup = count(0);
-    else if (flag === '--only') {
+    else if (flag === '--seed') {
+      opts.seed = count(0);
+      if (opts.seed > 0xffffffff) usage(`--seed is ${opts.seed}; use an integer 0..4294967295`);
+    } else if (flag === '--before') {
+      if (!value || !/^[\w./-]+$/.test(value) || value.startsWith('-'))
+        usage(`--before is ${JSON.stringify(value)}; use a git revision such as a commit id or a tag`);
+      opts.before = value;
+      i++;
+    } else if (flag === '--only') {
       if (!BENCHMARKS.some((b) => b.name === value))
         usage(`--only is ${JSON.stringify(value)}; use one of ${BENCHMARKS.map((b) => b.name).join(', ')}`);
       opts.only = value;
@@ -69,7 +77,10 @@ function parseArgs(argv: string[]): BenchOptions & { only?: string } {
 }
 
 function usage(problem?: string): never {
-  const text = `usage: node --import tsx bench/run.ts [--runs N (default 5)] [--warmup N (default 1)] [--only ${BENCHMARKS.map((b) => b.name).join('|')}]`;
+  const text =
+    `usage: node --import tsx bench/run.ts [--runs N (default 5)] [--warmup N (default 1)] [--only ${BENCHMARKS.map((b) => b.name).join('|')}]\n` +
+    '       [--seed N (the contract cases of default-suite; default: a new one, printed)]\n' +
+    "       [--before REV (default-suite also times that revision's wirelab run, side by side: the growth row)]";
   if (problem) console.error(`bench: ${problem}\n${text}`);
   else console.log(text);
   process.exit(problem ? 2 : 0);

@@ -183,7 +183,8 @@ cmd_up() {
   for n in 0 1; do
     # ageing_time 0: no MAC learning, every frame is passed on, as the vRouter hands every frame to the VM
     # (with one MAC on both sides, a learning bridge would drop frames addressed to "itself").
-    ip -n "$id" link add "br$n" type bridge stp_state 0 forward_delay 0 mcast_snooping 0 ageing_time 0
+    # group_fwd_mask: frames to 01:80:c2:00:00:03-0f (802.1X, LLDP, ...) go on to the guest, as on a cable.
+    ip -n "$id" link add "br$n" type bridge stp_state 0 forward_delay 0 mcast_snooping 0 ageing_time 0 group_fwd_mask 0xfff8
     ip -n "$id" link set "br$n" up
     ip -n "$id" tuntap add dev "tap$n" mode tap
     ip -n "$id" link set "tap$n" master "br$n" up
