@@ -6,6 +6,8 @@
 #   python3 l2-scapy.py send CHECK SIDE LAB-ARGS             inside a traffic host (the scapy image;
 #                                                            copied there, or fed: python3 - send ... <l2-scapy.py)
 #   /usr/bin/python3 l2-scapy.py analyze CHECK DIR LAB-ARGS  on this machine, DIR holding the pcaps
+#   /usr/bin/python3 l2-scapy.py frames functional LAB-ARGS  every case's frames, "<case> <seq> <hex>" per
+#                                                            line (the bench compares them with wirelab's)
 #
 #   LAB-ARGS: --run-id N --left-mac MAC --right-mac MAC --left-ip CIDR --right-ip CIDR [--iface eth1]
 #             and for the functional check: --plan FILE --unknown-mac MAC
@@ -800,15 +802,24 @@ def report_flow(t, expects):
     print(line, file=sys.stderr)
 
 
+def cmd_frames(args):
+    """Every frame of every case, as hex: what `send` would send (the bench checks them against wirelab's)."""
+    for f in flows_of(args.check, Lab(args)):
+        if isinstance(f, CaseFlow):
+            for seq in range(f.count):
+                print(f"{f.flow_id} {seq} {bytes(f.frame(seq)).hex()}")
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description="Send and judge the test frames of the L2 qualification checks.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("send", "analyze"):
+    for name in ("send", "analyze", "frames"):
         p = sub.add_parser(name)
         p.add_argument("check", choices=sorted(PLANS))
         if name == "send":
             p.add_argument("side", choices=("left", "right"))
-        else:
+        elif name == "analyze":
             p.add_argument("dir", help="directory with <point>.pcap and <point>.log of the four capture points")
         p.add_argument("--run-id", type=int, required=True)
         for side in ("left", "right"):
@@ -818,7 +829,7 @@ def main():
         p.add_argument("--plan", help="the test plan (wirelab plan --json): the functional check's cases")
         p.add_argument("--unknown-mac", help="a unicast MAC no station of the lab has (the unknown-unicast cases)")
     args = parser.parse_args()
-    return cmd_send(args) if args.command == "send" else cmd_analyze(args)
+    return {"send": cmd_send, "analyze": cmd_analyze, "frames": cmd_frames}[args.command](args)
 
 
 if __name__ == "__main__":
