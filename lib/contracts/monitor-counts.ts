@@ -111,6 +111,10 @@ function explain(got: number, m: Mirrored, settings: CountingSettings, space: Fr
     ['it counts one NIC only (the left)', r * total(m, 'left')],
     ['it counts one NIC only (the right)', r * total(m, 'right')],
     [
+      'it counted only broadcast frames: unicast and multicast frames to other stations were not seen — its NICs are not ' + 'promiscuous',
+      r * (total(m, 'left', (c) => c.case.destination === 'broadcast') + total(m, 'right', (c) => c.case.destination === 'broadcast')),
+    ],
+    [
       'it counted only frames to broadcast and group addresses: unicast frames to other stations were not seen — its NICs are not ' +
         'promiscuous',
       r * (total(m, 'left', (c) => c.group) + total(m, 'right', (c) => c.group)),
