@@ -273,7 +273,10 @@ class FlowState {
   corrupted = 0;
   /** Where the signature sits in this flow's frames as sent (the fast path of the position check). */
   readonly signatureOffset: number;
-  /** Where an echo request's ICMP type byte sits (-1: not an echo request): an echo reply carrying its signature is the receiver's answer. */
+  /**
+   * Where an echo request's ICMP type byte sits (-1: not an echo request): an echo reply carrying its
+   * signature is the receiver's answer.
+   */
   readonly echoTypeOffset: number;
   readonly path;
 

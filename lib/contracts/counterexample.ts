@@ -175,7 +175,8 @@ function explainOne(space: FrameSpace, judged: readonly JudgedCase[], what: stri
       ? `frames of every kind tried ${what} (all ${judged.length} cases)`
       : failing.length <= 2
         ? `${failing.length} of ${judged.length} cases ${what}: ${failing.map((j) => caseValues(space, j.case)).join('; ')}`
-        : `${failing.length} of ${judged.length} cases ${what}, with no dimension value separating them from the rest (at random, or under load?)`,
+        : `${failing.length} of ${judged.length} cases ${what}, with no dimension value separating them from the rest ` +
+          '(at random, or under load?)',
   };
 }
 

@@ -82,7 +82,8 @@ export function countsFollowMirror(
   const ok = perNic
     ? within(reported.left!, expect('left')) && within(reported.right!, expect('right'))
     : reported.frames !== undefined && within(reported.frames, expect());
-  const basis = `(${Math.round(settings.tolerance * 100)} % + ${SLACK_FRAMES} frames tolerance${settings.samplingRatio < 1 ? `, sampling ${settings.samplingRatio}` : ''})`;
+  const sampling = settings.samplingRatio < 1 ? `, sampling ${settings.samplingRatio}` : '';
+  const basis = `(${Math.round(settings.tolerance * 100)} % + ${SLACK_FRAMES} frames tolerance${sampling})`;
   if (ok) {
     const headline = `The monitor counted ${observed} frames where ${wantText} were mirrored to it ${basis}.`;
     return { pass: true, headline, message: headline };
