@@ -178,7 +178,9 @@ function explainOne(space: FrameSpace, judged: readonly JudgedCase[], what: stri
     }
   }
   const mixed = some ? greedyCover(failing, [...singles, ...pairs]) : undefined;
-  const onlyChancePairs = mixed !== undefined && failing.length <= 2 && mixed.every((t) => t.length > 1);
+  // One pair that holds two failures and no case that behaved is a cause; one failure is only itself.
+  const onlyChancePairs =
+    mixed !== undefined && mixed.every((t) => t.length > 1) && (failing.length === 1 || (failing.length === 2 && mixed.length > 1));
   if (mixed && !onlyChancePairs && mixed.length <= Math.min(MAX_TERMS, Math.ceil(failing.length / 2))) {
     const groups = grouped(space, mixed);
     const pairTerms = mixed.filter((t) => t.length > 1);
