@@ -17,8 +17,6 @@ const RECIPE: ImageRecipe = {
     `npx tsx -e "import('./lib/images/traffic-host-image.ts').then(m=>m.ensureTrafficHostImage())" (takes about a minute).`,
 };
 
-
-
 /** Short content hash of the whole recipe: base rootfs parameters and every file of the build context. */
 export function trafficHostRecipeHash(): Promise<string> {
   return recipeHash(RECIPE);

@@ -3,7 +3,7 @@
 // quoted for the remote POSIX shell by quoteArgv, never strings assembled from values.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { Client, type ClientChannel, type PublicKeyAuthMethod, type ServerHostKeyAlgorithm } from 'ssh2';
+import { Client, type ClientChannel, type PublicKeyAuthMethod, type ServerHostKeyAlgorithm, type SFTPWrapper } from 'ssh2';
 import { WirelabError } from '../core/errors.ts';
 
 export interface SshConnectOptions {
@@ -218,6 +218,45 @@ export class SshHost {
         );
       },
     };
+  }
+
+  /** Why the connection ended by itself (the peer went away, keepalives unanswered); undefined while it is up. */
+  get lostReason(): string | undefined {
+    return this.lost;
+  }
+
+  /**
+   * Copy a local file to `remotePath` over SFTP (parallel reads and writes; the server's sftp subsystem,
+   * no shell in between). `onProgress` gets the bytes done and the total as the transfer goes.
+   */
+  async upload(localPath: string, remotePath: string, onProgress?: (done: number, total: number) => void): Promise<void> {
+    const client = this.client;
+    if (!client || this.closed || this.lost)
+      throw new WirelabError(`No ssh connection to ${this.label} to upload ${localPath} over. Fix: connect() first.`);
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
+      client.sftp((err, s) =>
+        err
+          ? reject(
+              new WirelabError(
+                `${this.label} refused an SFTP session (${err.message}). Fix: enable the sftp subsystem in its sshd_config ` +
+                  `(Subsystem sftp /usr/lib/openssh/sftp-server, Debian's default).`,
+                { cause: err },
+              ),
+            )
+          : resolve(s),
+      ),
+    );
+    try {
+      await new Promise<void>((resolve, reject) =>
+        sftp.fastPut(localPath, remotePath, { step: (done, _chunk, total) => onProgress?.(done, total) }, (err) =>
+          err
+            ? reject(new WirelabError(`Uploading ${localPath} to ${remotePath} on ${this.label} failed: ${err.message}`, { cause: err }))
+            : resolve(),
+        ),
+      );
+    } finally {
+      sftp.end();
+    }
   }
 
   /** Close the connection; idempotent. */

@@ -100,7 +100,10 @@ export async function simBenchUp(opts: SimBenchOptions = {}): Promise<SimBench> 
             [...common, '--cap-add', 'NET_ADMIN', '--device', '/dev/net/tun', ...bridgeNetfilterOff(), benchImage]
           : [...common, '--cap-add', 'NET_ADMIN', '--cap-add', 'NET_RAW', trafficImage, '/usr/sbin/sshd', '-D', '-e'];
       await docker(['create', ...args]);
-      stack.defer(`container ${name}`, async () => void (await docker(['rm', '-f', '-v', name], { allowFailure: true, timeoutMs: 30_000 })));
+      stack.defer(
+        `container ${name}`,
+        async () => void (await docker(['rm', '-f', '-v', name], { allowFailure: true, timeoutMs: 30_000 })),
+      );
       await copyKeys(name, dir, m, clientPublic);
       await docker(['start', name]);
     }
@@ -141,7 +144,9 @@ async function createNetwork(id: string): Promise<string> {
   const ids = (await docker(['network', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
   const used = new Set(inspect.stdout.split(/\s+/));
   if (ids.length > 0) {
-    const all = await docker(['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', ...ids], { allowFailure: true });
+    const all = await docker(['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', ...ids], {
+      allowFailure: true,
+    });
     for (const s of all.stdout.split(/\s+/)) used.add(s);
   }
   const start = randomBytes(1)[0]!;
@@ -155,7 +160,9 @@ async function createNetwork(id: string): Promise<string> {
     if (r.exitCode === 0) return subnet;
     if (!/overlap/i.test(r.stderr)) throw new WirelabError(`Could not create the container network ${id}: ${r.stderr.trim()}`);
   }
-  throw new WirelabError(`No free /24 is left in 198.19.0.0/16 for the container network ${id}. Fix: remove unused networks (docker network ls).`);
+  throw new WirelabError(
+    `No free /24 is left in 198.19.0.0/16 for the container network ${id}. Fix: remove unused networks (docker network ls).`,
+  );
 }
 
 /** The three machines' addresses in the lab's /24: .2 bench host, .3 left, .4 right (.1 is this machine). */
