@@ -10,7 +10,7 @@ import { REFERENCE_VARIANTS } from '../images/reference-image.ts';
 import { normalizeMac, parseCidr, sameSubnet, subnetsOverlap, VROUTER_MAC, type Cidr } from '../core/addressing.ts';
 
 /** A path on a bench host, as it reaches commands there: absolute, plain characters, no '..' segment. */
-const BENCH_HOST_PATH = /^(?!.*(^|\/)\.\.(\/|$))\/[A-Za-z0-9._+\/-]{1,255}$/;
+const BENCH_HOST_PATH = /^(?!.*(^|\/)\.\.(\/|$))\/[A-Za-z0-9._+/-]{1,255}$/;
 
 /** The container engine's address pool in a nested lab (lib/runtime/docker-engine.ts). */
 const MANAGEMENT_POOL: Cidr = { address: '198.19.0.0', prefix: 16 };

@@ -230,10 +230,24 @@ export class SshHost {
    * no shell in between). `onProgress` gets the bytes done and the total as the transfer goes.
    */
   async upload(localPath: string, remotePath: string, onProgress?: (done: number, total: number) => void): Promise<void> {
+    const sftp = await this.openSftp();
+    try {
+      await new Promise<void>((resolve, reject) =>
+        sftp.fastPut(localPath, remotePath, { step: (done, _chunk, total) => onProgress?.(done, total) }, (err) =>
+          err
+            ? reject(new WirelabError(`Uploading ${localPath} to ${remotePath} on ${this.label} failed: ${err.message}`, { cause: err }))
+            : resolve(),
+        ),
+      );
+    } finally {
+      sftp.end();
+    }
+  }
+
+  private openSftp(): Promise<SFTPWrapper> {
     const client = this.client;
-    if (!client || this.closed || this.lost)
-      throw new WirelabError(`No ssh connection to ${this.label} to upload ${localPath} over. Fix: connect() first.`);
-    const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
+    if (!client || this.closed || this.lost) return Promise.reject(new WirelabError(`No ssh connection to ${this.label}.`));
+    return new Promise<SFTPWrapper>((resolve, reject) =>
       client.sftp((err, s) =>
         err
           ? reject(
@@ -246,16 +260,15 @@ export class SshHost {
           : resolve(s),
       ),
     );
+  }
+
+  /** True when the server opens an SFTP session; otherwise why not (with the fix). */
+  async sftpAvailable(): Promise<true | string> {
     try {
-      await new Promise<void>((resolve, reject) =>
-        sftp.fastPut(localPath, remotePath, { step: (done, _chunk, total) => onProgress?.(done, total) }, (err) =>
-          err
-            ? reject(new WirelabError(`Uploading ${localPath} to ${remotePath} on ${this.label} failed: ${err.message}`, { cause: err }))
-            : resolve(),
-        ),
-      );
-    } finally {
-      sftp.end();
+      (await this.openSftp()).end();
+      return true;
+    } catch (e) {
+      return (e as Error).message;
     }
   }
 

@@ -4,7 +4,6 @@
 // Works on this machine or over SSH (host.connection), through one HostShell. Everything is checked
 // before anything changes (NICs, libvirt, the traffic hosts' pinned keys), and every change is
 // registered on the run's undo stack the moment it is made, so the host ends as it was found.
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { generatedMac, ipv4ToInt, intToIpv4, normalizeMac, parseCidr } from '../../core/addressing.ts';
 import { checkDataNics, createBenchBridge, enslaveNic } from './bench-nics.ts';
@@ -16,6 +15,7 @@ import { LibvirtGuest } from './libvirt-guest.ts';
 import { BenchLedger, benchRecordPath, runMarker, type BenchConnection, type SshTarget } from './bench-ledger.ts';
 import { connectTarget, describeReap, reapDeadBenchRuns, restoreBenchHost, restoreTrafficHost } from './bench-reaper.ts';
 import { placeBootFile, placeFile } from './bench-files.ts';
+import { keyPath } from './profile-paths.ts';
 import { checkLibvirtTools, ensureLibvirtd } from './libvirtd.ts';
 import type { LabProfile, SshTargetProfile, TrafficHostProfile } from '../../profile/types.ts';
 import type { RunId } from '../../core/run-id.ts';
@@ -294,12 +294,6 @@ async function reconnect(sh: HostShell): Promise<HostShell> {
       await new Promise((r) => setTimeout(r, 1_000));
     }
   }
-}
-
-function keyPath(file: string | undefined, profileDir: string): string | undefined {
-  if (!file) return undefined;
-  if (file === '~' || file.startsWith('~/')) return path.join(homedir(), file.slice(1));
-  return path.resolve(profileDir, file);
 }
 
 async function connectTrafficHost(profile: LabProfile, side: Side, profileDir: string, stack: UndoStack): Promise<SshHost> {

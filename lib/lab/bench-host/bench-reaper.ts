@@ -7,9 +7,11 @@
 // what the ledger names is touched, and processes only by their pid, found by the run's marker in
 // their command line; the management NIC is never in a ledger.
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { WirelabError } from '../../core/errors.ts';
 import { isRunId, type RunId } from '../../core/run-id.ts';
 import { SIDES, type Side } from '../../core/sides.ts';
+import type { LabProfile } from '../../profile/types.ts';
 import { SshHost } from '../../runtime/ssh.ts';
 import {
   holderAlive,
@@ -28,6 +30,7 @@ import { readNics, restoreNic } from './bench-nics.ts';
 import { LocalShell, SshShell, type HostShell } from './host-shell.ts';
 import { domainAlive } from './libvirt-guest.ts';
 import { stopDaemon } from './libvirtd.ts';
+import { keyPath } from './profile-paths.ts';
 
 /** Runs a command on a host: a bench host's shell or a traffic host's SSH connection. */
 type Runner = (argv: readonly string[]) => Promise<{ code: number; stdout: string }>;
@@ -251,4 +254,46 @@ export function describeReap(reap: BenchReap): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms).unref());
+}
+
+/**
+ * `wirelab clean --profile P`: the runs recorded on P's bench host whose holder is gone, restored —
+ * the bench host and, where they answer, P's traffic hosts. Live runs are left alone.
+ */
+export async function reapDeadRunsOfProfile(
+  profile: LabProfile,
+  progress: (m: string) => void = () => {},
+): Promise<{ label: string; reaps: BenchReap[]; unreachable: string[] }> {
+  const bench = profile.host!;
+  const profileDir = path.dirname(profile.file);
+  const shell: HostShell =
+    bench.connection === 'ssh'
+      ? await SshShell.connect({
+          ...bench.ssh!,
+          privateKeyFile: keyPath(bench.ssh!.privateKeyFile, profileDir),
+          field: 'host.ssh.privateKeyFile',
+        })
+      : new LocalShell(bench.netns ?? '');
+  const hosts: Partial<Record<Side, { ssh: SshHost; address: string }>> = {};
+  const unreachable: string[] = [];
+  try {
+    for (const side of SIDES) {
+      const t = profile.trafficHosts[side].ssh;
+      if (!t) continue;
+      const label = `traffic host '${side}' (${t.address})`;
+      try {
+        hosts[side] = {
+          ssh: await connectTarget({ ...t, privateKeyFile: keyPath(t.privateKeyFile, profileDir) }, label),
+          address: t.address,
+        };
+      } catch (e) {
+        unreachable.push(`${label}: ${(e as Error).message}`);
+      }
+    }
+    const reaps = await reapDeadBenchRuns(shell, { trafficHosts: hosts, progress });
+    return { label: shell.label, reaps, unreachable };
+  } finally {
+    for (const h of Object.values(hosts)) await h?.ssh.close();
+    await shell.close();
+  }
 }
