@@ -19,13 +19,8 @@ export async function simBenchCommand(args: string[], values: { reference?: stri
   }
   if (sub === 'down') {
     const ids = values.all ? await simBenchIds() : rest;
-    if (ids.length === 0)
-      throw new WirelabError(
-        values.all
-          ? 'wirelab sim-bench down --all: no simulated bench lab is here.'
-          : "'wirelab sim-bench down' needs a lab's id (or --all).",
-        { exitCode: values.all ? 0 : 2 },
-      );
+    if (ids.length === 0 && !values.all) throw new WirelabError("'wirelab sim-bench down' needs a lab's id (or --all).", { exitCode: 2 });
+    if (ids.length === 0) console.log('wirelab sim-bench: no simulated bench lab is here.');
     for (const id of ids) console.log(`wirelab sim-bench: ${id} ${(await simBenchDown(id)) ? 'removed' : 'was not here'}`);
     return 0;
   }

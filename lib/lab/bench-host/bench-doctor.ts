@@ -67,11 +67,12 @@ export async function benchHostChecks(profile: LabProfile): Promise<DoctorCheck[
       allowFailure: true,
       timeoutMs: 30_000,
     });
+    const system = bench.libvirtUri === 'qemu:///system';
     add(
       virsh.exitCode === 0
         ? `${where}: libvirtd answers at ${bench.libvirtUri}`
-        : `${where}: libvirtd does not answer at ${bench.libvirtUri}${bench.libvirtUri === 'qemu:///system' ? ' (wirelab starts it for a run)' : ''}`,
-      virsh.exitCode === 0 || bench.libvirtUri === 'qemu:///system',
+        : `${where}: libvirtd does not answer at ${bench.libvirtUri}${system ? ' (wirelab starts it for a run)' : ''}`,
+      virsh.exitCode === 0 || system,
       'on the bench host: systemctl start libvirtd (or libvirtd -d where PID 1 is not systemd)',
     );
     const kvm = await shell.run(['test', '-w', '/dev/kvm'], { allowFailure: true });
@@ -118,8 +119,9 @@ export async function benchHostChecks(profile: LabProfile): Promise<DoctorCheck[
     const image = profile.guest.image;
     if (image.kind === 'disk') {
       const info = await shell.run(['qemu-img', 'info', image.disk], { allowFailure: true });
+      const state = info.exitCode === 0 ? 'is there' : image.upload ? 'is not there yet (the run uploads it)' : 'is missing';
       add(
-        `${where}: guest disk ${image.disk} ${info.exitCode === 0 ? 'is there' : image.upload ? 'is not there yet (uploaded by the run)' : 'is missing'}`,
+        `${where}: guest disk ${image.disk} ${state}`,
         info.exitCode === 0 || image.upload !== undefined,
         `copy the image there, or set guest.image.upload to a local file that wirelab uploads`,
       );

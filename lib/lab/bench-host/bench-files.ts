@@ -58,7 +58,8 @@ export async function placeFile(o: PlaceOptions): Promise<'found' | 'uploaded'> 
   }
   if (have !== undefined) {
     throw new WirelabError(
-      `${o.field ? `field '${o.field}': ` : ''}${o.remote} on ${o.shell.label} is not ${o.local}: its SHA-256 is ${have.slice(0, 16)}…, the ` +
+      `${o.field ? `field '${o.field}': ` : ''}${o.remote} on ${o.shell.label} is not ${o.local}: its SHA-256 is ` +
+        `${have.slice(0, 16)}…, the ` +
         `file to upload has ${want.slice(0, 16)}…. wirelab never replaces a file on the bench host (another run may be booting ` +
         `from it). Fix: name another path for the upload, or remove that file on the bench host if it is stale.`,
       { exitCode: 2 },

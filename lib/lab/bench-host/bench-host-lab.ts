@@ -286,7 +286,8 @@ async function reconnect(sh: HostShell): Promise<HostShell> {
     } catch (e) {
       if (Date.now() > deadline)
         throw new WirelabError(
-          `The connection to ${sh.label} was lost (${sh.lost()}) and it could not be reached again within ${RECONNECT_BUDGET_MS / 1000} s ` +
+          `The connection to ${sh.label} was lost (${sh.lost()}) and it could not be reached again within ` +
+            `${RECONNECT_BUDGET_MS / 1000} s ` +
             `(${(e as Error).message}). What the run changed there stays in its ledger. Fix: once it is reachable, run ` +
             `'wirelab clean --profile <this profile>' (or just the next run), which restores it.`,
           { cause: e },
