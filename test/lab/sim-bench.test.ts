@@ -14,6 +14,11 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { newRunId } from '../../lib/core/run-id.ts';
+import { placeFile, sha256OfFile } from '../../lib/lab/bench-host/bench-files.ts';
+import { BenchLedger } from '../../lib/lab/bench-host/bench-ledger.ts';
+import { SshShell } from '../../lib/lab/bench-host/host-shell.ts';
 import { simBenchDown, simBenchUp, type SimBench } from '../../lib/lab/sim-bench/sim-bench.ts';
 import { LEDGER_DIR } from '../../lib/runtime/ledger.ts';
 import { SshHost } from '../../lib/runtime/ssh.ts';
@@ -25,6 +30,8 @@ const CLI = path.resolve('bin/wirelab.mjs');
 const dir = fileTempDir('wlsb-test-');
 /** The bench host must be restored this long after a SIGKILL of the run (its watchdog reaches it over SSH). */
 const AFTER_SIGKILL_MS = 15_000;
+/** A whole suite on the simulated lab: ~45 s on a quiet machine; several times that beside other TCG guests. */
+const RUN_BUDGET_MS = 400_000;
 
 let sim: SimBench;
 const ssh = {} as Record<'bench' | 'left' | 'right', SshHost>;
@@ -135,38 +142,48 @@ afterAll(async () => {
 });
 
 describe('a bench-host profile over SSH on the simulated bench lab', () => {
-  it('the good reference L2 image passes the l2-bridge suite; the bench host and traffic hosts end as they began', async () => {
-    const r = await wirelab(
-      ['run', 'l2-bridge', '--profile', sim.profileFile, '--report-dir', path.join(dir, 'good')],
-      path.join(dir, 'good.json'),
-    );
-    const failed = r.tests.filter((t) => t.status !== 'passed');
-    expect(
-      failed.map((t) => `${t.name}: ${t.message.split('\n')[0]}`),
-      r.output.slice(-3000),
-    ).toEqual([]);
-    expect(r.exitCode).toBe(0);
-    expect(r.tests.length).toBeGreaterThanOrEqual(10);
-    // The boot files went over SFTP into the bench host's cache (or were found there by their checksum).
-    expect(r.output).toMatch(/the guest kernel: (uploaded to|found on) bench host .*SHA-256/);
-    await expectRestored('after the good run');
-  });
+  it(
+    'the good reference L2 image passes the l2-bridge suite; the bench host and traffic hosts end as they began',
+    async () => {
+      const r = await wirelab(
+        ['run', 'l2-bridge', '--profile', sim.profileFile, '--report-dir', path.join(dir, 'good')],
+        path.join(dir, 'good.json'),
+      );
+      const failed = r.tests.filter((t) => t.status !== 'passed');
+      expect(
+        failed.map((t) => `${t.name}: ${t.message.split('\n')[0]}`),
+        r.output.slice(-3000),
+      ).toEqual([]);
+      expect(r.exitCode).toBe(0);
+      expect(r.tests.length).toBeGreaterThanOrEqual(10);
+      // The boot files went over SFTP into the bench host's cache (or were found there by their checksum).
+      expect(r.output).toMatch(/the guest kernel: (uploaded to|found on) bench host .*SHA-256/);
+      // How long the guest takes under TCG inside the bench-host container (README: Your bench host).
+      console.log(`[sim-bench] good run: ${r.output.match(/guest ready after [\d.]+ s/g)?.join(', ') ?? 'no boot time printed'}`);
+      await expectRestored('after the good run');
+    },
+    RUN_BUDGET_MS,
+  );
 
-  it('a faulty image (source MAC rewrite) fails the suite, naming the rewrite; readiness and the halt still pass', async () => {
-    const r = await wirelab(
-      ['run', 'l2-bridge', '--profile', profileFor('l2-bridge-macrewrite'), '--report-dir', path.join(dir, 'faulty')],
-      path.join(dir, 'faulty.json'),
-    );
-    expect(r.exitCode, r.output.slice(-2000)).toBe(1);
-    for (const name of [/unicast both ways/, /ARP requests/]) {
-      const t = outcome(r.tests, name);
-      expect(t.status).toBe('failed');
-      expect(t.message).toMatch(/src MAC/);
-    }
-    expect(outcome(r.tests, /readiness/).status).toBe('passed');
-    expect(outcome(r.tests, /halts gracefully/).status).toBe('passed');
-    await expectRestored('after the faulty run');
-  });
+  it(
+    'a faulty image (source MAC rewrite) fails the suite, naming the rewrite; readiness and the halt still pass',
+    async () => {
+      const r = await wirelab(
+        ['run', 'l2-bridge', '--profile', profileFor('l2-bridge-macrewrite'), '--report-dir', path.join(dir, 'faulty')],
+        path.join(dir, 'faulty.json'),
+      );
+      expect(r.exitCode, r.output.slice(-2000)).toBe(1);
+      for (const name of [/unicast both ways/, /ARP requests/]) {
+        const t = outcome(r.tests, name);
+        expect(t.status).toBe('failed');
+        expect(t.message).toMatch(/src MAC/);
+      }
+      expect(outcome(r.tests, /readiness/).status).toBe('passed');
+      expect(outcome(r.tests, /halts gracefully/).status).toBe('passed');
+      await expectRestored('after the faulty run');
+    },
+    RUN_BUDGET_MS,
+  );
 });
 
 /** `wirelab run … --grep "profile's load"` as the leader of its own process group; resolves once its run id is known. */
@@ -207,60 +224,151 @@ async function until(probe: () => Promise<boolean>, boundMs: number, what: strin
 }
 
 describe('a run that dies: the bench host is restored over SSH', () => {
-  it('SIGKILL of the whole run mid-traffic: within 15 s its watchdog has restored the bench host, and no process of the run is left', async () => {
-    const r = startRun(sim.profileFile, path.join(dir, 'killed'));
-    const runId = await r.runId;
-    // Mid-traffic: the load window's tcpreplay runs on a traffic host (seen over SSH).
-    await until(async () => (await runProcesses(ssh.left, runId)).some((p) => p.includes('tcpreplay')), 180_000, 'the traffic window');
-    expect((await benchState()).nics.eth1!.master, 'eth1 is on the run bridge').toBe('br0');
-    const killedAt = Date.now();
-    process.kill(-r.child.pid!, 'SIGKILL');
-    expect((await r.exit).signal).toBe('SIGKILL');
-    const restoredMs = await until(
-      async () => {
-        const now = await benchState();
-        const hosts = [...(await runProcesses(ssh.left, runId)), ...(await runProcesses(ssh.right, runId))];
-        return JSON.stringify(now) === JSON.stringify(before) && hosts.length === 0;
-      },
-      AFTER_SIGKILL_MS,
-      `restoring run ${runId}`,
-    ).catch(async (e: Error) => {
-      throw new Error(`${e.message}; bench host now: ${JSON.stringify(await benchState())}`);
-    });
-    console.log(`[sim-bench] SIGKILL mid-traffic: bench host and traffic hosts restored ${Date.now() - killedAt} ms after the kill`);
-    expect(restoredMs).toBeLessThan(AFTER_SIGKILL_MS);
-    await expectRestored('after the SIGKILL');
-    // The traffic hosts' addresses the run added went with it, and so did this machine's record of the run.
-    expect(() => readFileSync(path.join(LEDGER_DIR, 'bench-hosts', `${runId}.json`))).toThrow();
-  });
+  it(
+    'SIGKILL of the whole run mid-traffic: within 15 s its watchdog has restored the bench host, and no process of the run is left',
+    async () => {
+      const r = startRun(sim.profileFile, path.join(dir, 'killed'));
+      const runId = await r.runId;
+      // Mid-traffic: the load window's tcpreplay runs on a traffic host (seen over SSH).
+      await until(async () => (await runProcesses(ssh.left, runId)).some((p) => p.includes('tcpreplay')), 180_000, 'the traffic window');
+      expect((await benchState()).nics.eth1!.master, 'eth1 is on the run bridge').toBe('br0');
+      const killedAt = Date.now();
+      process.kill(-r.child.pid!, 'SIGKILL');
+      expect((await r.exit).signal).toBe('SIGKILL');
+      const restoredMs = await until(
+        async () => {
+          const now = await benchState();
+          const hosts = [...(await runProcesses(ssh.left, runId)), ...(await runProcesses(ssh.right, runId))];
+          return JSON.stringify(now) === JSON.stringify(before) && hosts.length === 0;
+        },
+        AFTER_SIGKILL_MS,
+        `restoring run ${runId}`,
+      ).catch(async (e: Error) => {
+        throw new Error(`${e.message}; bench host now: ${JSON.stringify(await benchState())}`);
+      });
+      console.log(`[sim-bench] SIGKILL mid-traffic: bench host and traffic hosts restored ${Date.now() - killedAt} ms after the kill`);
+      expect(restoredMs).toBeLessThan(AFTER_SIGKILL_MS);
+      await expectRestored('after the SIGKILL');
+      // The traffic hosts' addresses the run added went with it, and so did this machine's record of the run.
+      expect(() => readFileSync(path.join(LEDGER_DIR, 'bench-hosts', `${runId}.json`))).toThrow();
+    },
+    RUN_BUDGET_MS,
+  );
 
-  it('a run whose watchdog died too: the bench host stays as the run left it, and `wirelab clean --profile` restores it', async () => {
-    const up = spawn(process.execPath, [CLI, 'up', '--profile', sim.profileFile, '--hold'], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    up.stdout.on('data', (b: Buffer) => (output += b.toString()));
-    up.stderr.on('data', (b: Buffer) => (output += b.toString()));
-    const runId = await until(async () => /lab wl-[0-9a-f]{6} up in/.test(output), 180_000, 'wirelab up').then(
-      () => /lab (wl-[0-9a-f]{6}) up in/.exec(output)![1]!,
-    );
-    const record = JSON.parse(readFileSync(path.join(LEDGER_DIR, `${runId}.json`), 'utf8')) as { watchdogPid: number };
-    // The watchdog first (it would restore the host the moment `wirelab up` dies), then the run.
-    process.kill(record.watchdogPid, 'SIGKILL');
-    process.kill(-up.pid!, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 3_000));
-    const left = await benchState();
-    expect(left.nics.eth1!.master, 'nothing restored the bench host').toBe('br0');
-    expect(left.ledger).toEqual([`${runId}.json`]);
+  it(
+    "the run's SSH connection to the bench host drops: its last undo reconnects and restores the bench host by the ledger",
+    async () => {
+      const up = spawn(process.execPath, [CLI, 'up', '--profile', sim.profileFile, '--hold'], {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      up.stdout.on('data', (b: Buffer) => (output += b.toString()));
+      up.stderr.on('data', (b: Buffer) => (output += b.toString()));
+      const exit = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+      await until(async () => /lab wl-[0-9a-f]{6} up in/.test(output), 180_000, 'wirelab up');
+      const runId = /lab (wl-[0-9a-f]{6}) up in/.exec(output)![1]!;
+      // Cut the run's connection on the bench host's side: end the sshd process serving it (the holder's parent).
+      const record = JSON.parse(await sh(ssh.bench, ['cat', `/var/lib/wirelab/bench-runs/${runId}.json`])) as { holderPid: number };
+      const stat = await sh(ssh.bench, ['cat', `/proc/${record.holderPid}/stat`]);
+      const sshd = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]!;
+      expect(await sh(ssh.bench, ['cat', `/proc/${sshd}/comm`])).toMatch(/^sshd/);
+      await sh(ssh.bench, ['kill', '-KILL', sshd]);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect((await benchState()).nics.eth1!.master, 'the lab is still there').toBe('br0');
+      process.kill(-up.pid!, 'SIGINT');
+      expect(await exit, output).toBe(130);
+      expect(output).toMatch(/The SSH connection to bench host .* is gone/);
+      await expectRestored('after the dropped connection');
+    },
+    RUN_BUDGET_MS,
+  );
 
-    // This machine's copy of the ledger goes too (as if this were another controller, or a new machine):
-    // what restores the host now is the ledger on the bench host itself.
-    rmSync(path.join(LEDGER_DIR, 'bench-hosts', `${runId}.json`));
-    const clean = await execa(process.execPath, [CLI, 'clean', '--profile', sim.profileFile], { reject: false, all: true });
-    expect(clean.exitCode, clean.all).toBe(0);
-    expect(clean.all).toMatch(new RegExp(`${runId}: bench host: domain ${runId}-guest`));
-    await expectRestored('after wirelab clean --profile');
+  it(
+    'a run whose watchdog died too: the bench host stays as the run left it, and `wirelab clean --profile` restores it',
+    async () => {
+      const up = spawn(process.execPath, [CLI, 'up', '--profile', sim.profileFile, '--hold'], {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      up.stdout.on('data', (b: Buffer) => (output += b.toString()));
+      up.stderr.on('data', (b: Buffer) => (output += b.toString()));
+      const runId = await until(async () => /lab wl-[0-9a-f]{6} up in/.test(output), 180_000, 'wirelab up').then(
+        () => /lab (wl-[0-9a-f]{6}) up in/.exec(output)![1]!,
+      );
+      const record = JSON.parse(readFileSync(path.join(LEDGER_DIR, `${runId}.json`), 'utf8')) as { watchdogPid: number };
+      // The watchdog first (it would restore the host the moment `wirelab up` dies), then the run.
+      process.kill(record.watchdogPid, 'SIGKILL');
+      process.kill(-up.pid!, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 3_000));
+      const left = await benchState();
+      expect(left.nics.eth1!.master, 'nothing restored the bench host').toBe('br0');
+      expect(left.ledger).toEqual([`${runId}.json`]);
+
+      // This machine's copy of the ledger goes too (as if this were another controller, or a new machine):
+      // what restores the host now is the ledger on the bench host itself.
+      rmSync(path.join(LEDGER_DIR, 'bench-hosts', `${runId}.json`));
+      const clean = await execa(process.execPath, [CLI, 'clean', '--profile', sim.profileFile], { reject: false, all: true });
+      expect(clean.exitCode, clean.all).toBe(0);
+      expect(clean.all).toMatch(new RegExp(`${runId}: bench host: domain ${runId}-guest`));
+      await expectRestored('after wirelab clean --profile');
+    },
+    RUN_BUDGET_MS,
+  );
+});
+
+describe('files on the bench host over SFTP', () => {
+  it('a disk image is uploaded with progress and a checksum, found by its checksum next time, and a different file is never replaced', async () => {
+    const shell = await SshShell.connect({
+      address: sim.addresses.bench,
+      port: 22,
+      user: 'root',
+      hostKey: sim.hostKeys.bench,
+      privateKeyFile: sim.clientKeyFile,
+      field: 'host.ssh.privateKeyFile',
+    });
+    const runId = newRunId();
+    const ledger = await BenchLedger.open({
+      shell,
+      runId,
+      profile: sim.profileFile,
+      bench: { connection: 'local', netns: '' },
+      trafficHosts: {},
+    });
+    try {
+      const image = path.join(dir, 'disk.qcow2');
+      writeFileSync(image, randomBytes(3 * 1024 * 1024));
+      const remote = `/var/lib/wirelab/images/test-${runId}.qcow2`;
+      const lines: string[] = [];
+      const place = (local: string) =>
+        placeFile({
+          shell,
+          runId,
+          ledger,
+          local,
+          remote,
+          what: 'the guest disk',
+          field: 'guest.image.disk',
+          progress: (m) => lines.push(m),
+        });
+      expect(await place(image)).toBe('uploaded');
+      expect(lines.filter((l) => /uploading .* over SFTP: \d+%/.test(l)).length).toBeGreaterThanOrEqual(2);
+      expect(lines.at(-1)).toMatch(/uploaded .*SHA-256 checked on both ends/);
+      expect(await sh(ssh.bench, ['sha256sum', remote])).toContain(await sha256OfFile(image));
+      expect(await place(image)).toBe('found');
+      const other = path.join(dir, 'other.qcow2');
+      writeFileSync(other, randomBytes(1024));
+      await expect(place(other)).rejects.toThrow(
+        /field 'guest\.image\.disk': .* is not .*other\.qcow2.*never replaces a file on the bench host/,
+      );
+      expect(await sh(ssh.bench, ['sha256sum', remote])).toContain(await sha256OfFile(image));
+      await sh(ssh.bench, ['rm', '-f', remote]);
+    } finally {
+      await ledger.remove();
+      await shell.close();
+    }
+    expect(await benchState()).toEqual(before);
   });
 });
 

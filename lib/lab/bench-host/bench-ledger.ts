@@ -151,7 +151,11 @@ export class BenchLedger {
     await this.writing.catch(() => undefined);
     await removeBenchRecord(shell, this.record.runId);
     removeLocalBenchRecord(this.record.runId);
-    this.holder.release();
+    try {
+      this.holder.release();
+    } catch {
+      // its connection is gone already, and the holder with it
+    }
   }
 
   /** Both copies, written whole (one write at a time, in order). */

@@ -310,6 +310,10 @@ export function simBenchProfile(sim: SimBench, reference: string): string {
     'trafficHosts:',
     trafficHost('left', '198.18.0.1/24'),
     trafficHost('right', '198.18.0.2/24'),
+    '# The guest runs under software emulation (TCG) inside a container on a machine shared with other work: its',
+    '# slowest frames take longer than on a bench host with KVM. Tighten this to what the image promises there.',
+    'expect:',
+    '  latencyP99Ms: 250',
     '',
   ].join('\n');
 }
