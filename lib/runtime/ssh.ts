@@ -276,11 +276,15 @@ export class SshHost {
   close(): Promise<void> {
     const client = this.client;
     if (!client) return Promise.resolve();
-    this.closed ??= new Promise<void>((resolve) => {
-      client.once('close', () => resolve());
-      client.end();
-      setTimeout(resolve, 2_000).unref(); // a dead peer never sends close
-    });
+    // A connection that is gone already closes no more: waiting for its 'close' would never end.
+    this.closed ??= this.lost
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          client.once('close', () => resolve());
+          client.end();
+          // A dead peer never sends close. Not unref'd: an unwind waiting here must not find the event loop empty.
+          setTimeout(resolve, 2_000);
+        });
     return this.closed;
   }
 

@@ -213,6 +213,20 @@ function startRun(profile: string, reportDir: string) {
   return { child, exit, runId, output: () => output };
 }
 
+/** `wirelab up --hold` on the simulated lab, as the leader of its own process group; resolves once the lab is up. */
+async function holdLab() {
+  const up = spawn(process.execPath, [CLI, 'up', '--profile', sim.profileFile, '--hold'], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  up.stdout.on('data', (b: Buffer) => (output += b.toString()));
+  up.stderr.on('data', (b: Buffer) => (output += b.toString()));
+  const exit = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+  await until(async () => /lab wl-[0-9a-f]{6} up in/.test(output), 180_000, 'wirelab up');
+  return { up, exit, runId: /lab (wl-[0-9a-f]{6}) up in/.exec(output)![1]!, output: () => output };
+}
+
 /** Poll (over SSH) until `probe` holds; resolves to the ms it took, or throws after `boundMs`. */
 async function until(probe: () => Promise<boolean>, boundMs: number, what: string): Promise<number> {
   const t0 = Date.now();
@@ -258,16 +272,7 @@ describe('a run that dies: the bench host is restored over SSH', () => {
   it(
     "the run's SSH connection to the bench host drops: its last undo reconnects and restores the bench host by the ledger",
     async () => {
-      const up = spawn(process.execPath, [CLI, 'up', '--profile', sim.profileFile, '--hold'], {
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      up.stdout.on('data', (b: Buffer) => (output += b.toString()));
-      up.stderr.on('data', (b: Buffer) => (output += b.toString()));
-      const exit = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
-      await until(async () => /lab wl-[0-9a-f]{6} up in/.test(output), 180_000, 'wirelab up');
-      const runId = /lab (wl-[0-9a-f]{6}) up in/.exec(output)![1]!;
+      const { up, runId, exit, output } = await holdLab();
       // Cut the run's connection on the bench host's side: end the sshd process serving it (the holder's parent).
       const record = JSON.parse(await sh(ssh.bench, ['cat', `/var/lib/wirelab/bench-runs/${runId}.json`])) as { holderPid: number };
       const stat = await sh(ssh.bench, ['cat', `/proc/${record.holderPid}/stat`]);
@@ -277,8 +282,9 @@ describe('a run that dies: the bench host is restored over SSH', () => {
       await new Promise((r) => setTimeout(r, 1_000));
       expect((await benchState()).nics.eth1!.master, 'the lab is still there').toBe('br0');
       process.kill(-up.pid!, 'SIGINT');
-      expect(await exit, output).toBe(130);
-      expect(output).toMatch(/The SSH connection to bench host .* is gone/);
+      expect(await exit, output()).toBe(130);
+      expect(output()).toMatch(/The SSH connection to bench host .* is gone/);
+      expect(output()).toMatch(/reconnected and restored it by run wl-[0-9a-f]{6}'s ledger: domain wl-[0-9a-f]{6}-guest, .*bridge br0/);
       await expectRestored('after the dropped connection');
     },
     RUN_BUDGET_MS,
@@ -287,16 +293,7 @@ describe('a run that dies: the bench host is restored over SSH', () => {
   it(
     'a run whose watchdog died too: the bench host stays as the run left it, and `wirelab clean --profile` restores it',
     async () => {
-      const up = spawn(process.execPath, [CLI, 'up', '--profile', sim.profileFile, '--hold'], {
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      up.stdout.on('data', (b: Buffer) => (output += b.toString()));
-      up.stderr.on('data', (b: Buffer) => (output += b.toString()));
-      const runId = await until(async () => /lab wl-[0-9a-f]{6} up in/.test(output), 180_000, 'wirelab up').then(
-        () => /lab (wl-[0-9a-f]{6}) up in/.exec(output)![1]!,
-      );
+      const { up, runId } = await holdLab();
       const record = JSON.parse(readFileSync(path.join(LEDGER_DIR, `${runId}.json`), 'utf8')) as { watchdogPid: number };
       // The watchdog first (it would restore the host the moment `wirelab up` dies), then the run.
       process.kill(record.watchdogPid, 'SIGKILL');

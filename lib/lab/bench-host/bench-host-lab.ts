@@ -259,7 +259,13 @@ async function restoreByLedger(
   let shell = sh;
   if (sh.lost()) shell = await reconnect(sh);
   try {
-    await restoreBenchHost(shell, ledger.record);
+    const undone = await restoreBenchHost(shell, ledger.record);
+    if (shell !== sh)
+      // Printed on stderr as well: the undo steps before this one failed on the lost connection, and said so.
+      console.error(
+        `wirelab: the connection to ${sh.label} was lost (${sh.lost()}); reconnected and restored it by run ` +
+          `${ledger.record.runId}'s ledger: ${undone.join(', ') || 'nothing was left'}.`,
+      );
     for (const side of SIDES) {
       const changes = ledger.record.trafficHosts[side]?.changes ?? [];
       const target = profile.trafficHosts[side].ssh!;

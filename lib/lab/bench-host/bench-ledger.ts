@@ -118,7 +118,15 @@ export class BenchLedger {
       { profile: opts.profile, bench: opts.bench, trafficHosts: opts.trafficHosts },
       holder,
     );
-    await ledger.save();
+    try {
+      await ledger.save();
+    } catch (e) {
+      // Nothing was changed on the host: the holder goes, and whatever part of the record was written.
+      holder.release();
+      await removeBenchRecord(opts.shell, opts.runId).catch(() => undefined);
+      removeLocalBenchRecord(opts.runId);
+      throw e;
+    }
     return ledger;
   }
 
