@@ -23,6 +23,7 @@ const HANDLERS: Record<CommandName, Handler> = {
         json: { type: 'string' },
         shard: { type: 'string' },
         workers: { type: 'string' },
+        seed: { type: 'string' },
         ...Object.fromEntries(rfc2544Flags().map((f) => [f.flag, { type: 'string' as const }])),
       },
       strict: true,
@@ -38,6 +39,7 @@ const HANDLERS: Record<CommandName, Handler> = {
       json: values.json,
       shard: values.shard,
       workers: values.workers,
+      seed: values.seed,
       env,
     });
   },
