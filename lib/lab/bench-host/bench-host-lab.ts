@@ -120,12 +120,14 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
     });
     const boot = await guestBoot(profile, sh, { runId, ledger, progress, profileDir });
 
-    // 4. libvirt, bridges, data NICs.
+    // 6. libvirt, bridges, data NICs.
     await ensureLibvirtd(sh, bench.libvirtUri, stack, progress, (name, pid) => ledger.creating({ kind: 'daemon', name, pid }));
     for (const side of SIDES) {
       const bridge = bench.bridges[side];
       progress(`bridge ${bridge} with ${bench.dataNics[side]} on ${sh.label}`);
-      await ledger.creating({ kind: 'bridge', name: bridge });
+      // Recorded only when no link of that name exists: the ledger must never name someone else's bridge
+      // (createBenchBridge refuses that case with its own message).
+      if ((await ifindexOf(sh, bridge)) === undefined) await ledger.creating({ kind: 'bridge', name: bridge });
       await createBenchBridge(sh, bridge, { field: `host.bridges.${side}`, profileFile: profile.file }, stack);
       await ledger.created('bridge', bridge, { ifindex: await ifindexOf(sh, bridge) });
       await ledger.creating({ kind: 'nic', before: nicsBefore[side], bridge });
@@ -133,12 +135,12 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
     }
     if (profile.role === 'monitor') await patchBridges(sh, runId, bench.bridges, stack, ledger);
 
-    // 6. The traffic hosts' data NICs: their MAC as it is, the profile's address (added if missing).
+    // 7. The traffic hosts' data NICs: their MAC as it is, the profile's address (added if missing).
     const hosts = {} as Record<Side, LabTrafficHost>;
     for (const [i, side] of SIDES.entries()) hosts[side] = await prepareTrafficHost(profile, side, sshHosts[i]!, stack, ledger);
     const timeline: LabTimeline = { guestReadyAtMs: 0, hostsReadyAtMs: Date.now() };
 
-    // 7. The guest.
+    // 8. The guest.
     const guestMac = (side: Side) => normalizeMac(profile.guest.nics[side].mac ?? generatedMac(`${runId}/guest/${side}`));
     progress('booting the guest under libvirt');
     const domain = `${runId}-guest`;
@@ -161,7 +163,7 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
     progress(`guest ready after ${(guest.readyAfterMs / 1000).toFixed(1)} s`);
     recordPhase({ kind: 'boot', label: runId, startMs: Date.now() - guest.readyAfterMs, endMs: Date.now() });
 
-    // 8. The guest's host-side ports, where captures and latency share the bench host's clock.
+    // 9. The guest's host-side ports, where captures and latency share the bench host's clock.
     const ifs = await guest.interfaces();
     const ports = {} as Record<Side, GuestPort>;
     for (const [i, side] of SIDES.entries()) {
