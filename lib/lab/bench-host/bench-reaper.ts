@@ -6,6 +6,7 @@
 // Every step is idempotent, so a second pass (or two reapers at once) finds nothing more to do. Only
 // what the ledger names is touched, and processes only by their pid, found by the run's marker in
 // their command line; the management NIC is never in a ledger.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { WirelabError } from '../../core/errors.ts';
@@ -191,6 +192,11 @@ export interface BenchReap {
 export async function reapBenchRun(runId: RunId): Promise<BenchReap | undefined> {
   const local = readLocalBenchRecord(runId);
   if (!local) return undefined;
+  // A simulated local bench host whose namespace is gone took everything of the run in it along.
+  if (local.bench.connection === 'local' && local.bench.netns && !existsSync(`/run/netns/${local.bench.netns}`)) {
+    removeLocalBenchRecord(runId);
+    return { runId, bench: [`network namespace ${local.bench.netns} is gone, and the run's bench host with it`], trafficHosts: {} };
+  }
   const shell = await benchShell(local.bench);
   const reap: BenchReap = { runId, bench: [], trafficHosts: {} };
   try {
