@@ -223,7 +223,7 @@ async function holdLab() {
   up.stdout.on('data', (b: Buffer) => (output += b.toString()));
   up.stderr.on('data', (b: Buffer) => (output += b.toString()));
   const exit = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
-  await until(async () => /lab wl-[0-9a-f]{6} up in/.test(output), 180_000, 'wirelab up');
+  await until(async () => /lab wl-[0-9a-f]{6} up in/.test(output), RUN_BUDGET_MS / 2, 'wirelab up');
   return { up, exit, runId: /lab (wl-[0-9a-f]{6}) up in/.exec(output)![1]!, output: () => output };
 }
 
@@ -244,7 +244,11 @@ describe('a run that dies: the bench host is restored over SSH', () => {
       const r = startRun(sim.profileFile, path.join(dir, 'killed'));
       const runId = await r.runId;
       // Mid-traffic: the load window's tcpreplay runs on a traffic host (seen over SSH).
-      await until(async () => (await runProcesses(ssh.left, runId)).some((p) => p.includes('tcpreplay')), 180_000, 'the traffic window');
+      await until(
+        async () => (await runProcesses(ssh.left, runId)).some((p) => p.includes('tcpreplay')),
+        RUN_BUDGET_MS / 2,
+        'the traffic window',
+      );
       expect((await benchState()).nics.eth1!.master, 'eth1 is on the run bridge').toBe('br0');
       const killedAt = Date.now();
       process.kill(-r.child.pid!, 'SIGKILL');
