@@ -44,6 +44,19 @@ export const COMMANDS = [
     ],
   },
   {
+    name: 'plan',
+    usage: 'wirelab plan [--profile <file>] [--seed <n>] [--json <file>]',
+    summary:
+      "The profile's role contract as a test plan, without a lab: its classes of frames, what the role promises for each, and " +
+      'the cases a run with this seed sends (their dimension values, class, direction and size; --json writes them).',
+    options: [
+      ['--profile <file>', 'the lab profile (default lab-profiles/nested-l2-bridge.yaml)'],
+      ['--seed <n>', "the frame space's seed (default: a new one, printed)"],
+      ['--json <file>', 'every case and the table as JSON'],
+    ],
+    examples: ['wirelab plan --profile lab-profiles/nested-l3-forwarder.yaml --seed 7 --json plan.json'],
+  },
+  {
     name: 'compare',
     usage: 'wirelab compare <runA> <runB> [--html <file>] [--json <file>]',
     summary:

@@ -43,6 +43,17 @@ const HANDLERS: Record<CommandName, Handler> = {
       env,
     });
   },
+  plan: async (args) => {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { profile: { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' } },
+      strict: true,
+    });
+    if (positionals.length > 0) throw usage("'wirelab plan' takes no positional arguments, e.g. wirelab plan --profile my.yaml --seed 7.");
+    const { planCommand } = await import('./plan.ts');
+    return planCommand({ profile: values.profile ?? DEFAULT_PROFILE, seed: values.seed, json: values.json });
+  },
   compare: async (args) => {
     const { values, positionals } = parseArgs({
       args,
