@@ -15,14 +15,13 @@ import type { ContractSettings } from '../contracts/settings.ts';
 import { parse } from '../frames/index.ts';
 import type { Lab } from '../lab/lab.ts';
 import { classify, factsOf } from '../policy/classify.ts';
-import type { LabProfile } from '../profile/types.ts';
 import type { FlowDefinition, TrafficRun } from './traffic-run.ts';
 
 /** Frames per case and their rate: enough to see loss and order per case, few enough for hundreds of cases. */
 export const CASE_FRAMES = 4;
 export const CASE_RATE_PPS = 3;
 
-export function contractSettingsOf(profile: LabProfile): ContractSettings {
+export function contractSettingsOf(profile: Lab['profile']): ContractSettings {
   const both = SIDES.every((side) => profile.trafficHosts[side].ipv6 !== undefined);
   return {
     role: profile.role,
