@@ -15,7 +15,7 @@ const text = [
   '`host` only with `kind: host`, where the data NICs must not be the management NIC and the two bridges differ',
   '(at run time the data NICs must also not be the NIC the SSH session arrives on, on the bench host and on each',
   'traffic host); on a bench host over SSH `guest.image.disk` is an absolute path on the bench host (plain characters, no',
-  "`..`) and `guest.image.upload` a file here, only with such a disk;",
+  '`..`) and `guest.image.upload` a file here, only with such a disk;',
   'a `policy` only for `l2-bridge`, each class with its own name, a match no earlier class already has, ports only',
   'with `l4: udp`/`tcp`, and the fields of its action only (`mayChange` for forward, `rate` with exactly one rate for',
   'rate-limit, `set` with at least one field for rewrite, a VLAN rewrite only on a VLAN match). See',
