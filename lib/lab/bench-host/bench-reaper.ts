@@ -6,7 +6,7 @@
 // Every step is idempotent, so a second pass (or two reapers at once) finds nothing more to do. Only
 // what the ledger names is touched, and processes only by their pid, found by the run's marker in
 // their command line; the management NIC is never in a ledger.
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { WirelabError } from '../../core/errors.ts';
@@ -15,6 +15,7 @@ import { SIDES, type Side } from '../../core/sides.ts';
 import type { LabProfile } from '../../profile/types.ts';
 import { SshHost } from '../../runtime/ssh.ts';
 import {
+  benchRecordPath,
   holderAlive,
   readBenchRecord,
   readBenchRecords,
@@ -194,6 +195,8 @@ export async function reapBenchRun(runId: RunId): Promise<BenchReap | undefined>
   if (!local) return undefined;
   // A simulated local bench host whose namespace is gone took everything of the run in it along.
   if (local.bench.connection === 'local' && local.bench.netns && !existsSync(`/run/netns/${local.bench.netns}`)) {
+    // Its ledger is this machine's file (a local bench host's files are this machine's).
+    rmSync(benchRecordPath(runId), { force: true });
     removeLocalBenchRecord(runId);
     return { runId, bench: [`network namespace ${local.bench.netns} is gone, and the run's bench host with it`], trafficHosts: {} };
   }
