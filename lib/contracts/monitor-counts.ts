@@ -109,17 +109,25 @@ function explain(got: number, m: Mirrored, settings: CountingSettings, space: Fr
   const r = settings.samplingRatio;
   const all = r * (total(m, 'left') + total(m, 'right'));
   if (got <= SLACK_FRAMES) return 'it counted nothing: it does not receive the mirror, or does not report what it receives';
+  const counted = (keep: (c: Mirrored['cases'][number]) => boolean) => r * (total(m, 'left', keep) + total(m, 'right', keep));
+  const untagged = (c: Mirrored['cases'][number]) => c.case.vlan === undefined || c.case.vlan === 'untagged';
+  const broadcast = (c: Mirrored['cases'][number]) => c.case.destination === 'broadcast';
+  const notPromiscuous = 'its NICs are not promiscuous';
   const hypotheses: Array<[string, number]> = [
     ['it counts one NIC only (the left)', r * total(m, 'left')],
     ['it counts one NIC only (the right)', r * total(m, 'right')],
     [
-      'it counted only broadcast frames: unicast and multicast frames to other stations were not seen — its NICs are not ' + 'promiscuous',
-      r * (total(m, 'left', (c) => c.case.destination === 'broadcast') + total(m, 'right', (c) => c.case.destination === 'broadcast')),
+      `it counted only broadcast frames: unicast and multicast frames to other stations were not seen — ${notPromiscuous}`,
+      counted(broadcast),
     ],
     [
-      'it counted only frames to broadcast and group addresses: unicast frames to other stations were not seen — its NICs are not ' +
-        'promiscuous',
-      r * (total(m, 'left', (c) => c.group) + total(m, 'right', (c) => c.group)),
+      `it counted only untagged broadcast frames: unicast and multicast frames to other stations, and VLAN-tagged ones, were not ` +
+        `seen — ${notPromiscuous} and filter VLANs`,
+      counted((c) => broadcast(c) && untagged(c)),
+    ],
+    [
+      `it counted only frames to broadcast and group addresses: unicast frames to other stations were not seen — ${notPromiscuous}`,
+      counted((c) => c.group),
     ],
   ];
   for (const d of space.dimensions) {
