@@ -16,7 +16,7 @@ import type { GuestRole } from '../core/roles.ts';
 import { run } from '../runtime/exec.ts';
 import { withFileLock } from '../runtime/file-lock.ts';
 import { readyPatternFor } from './reference-image.ts';
-import { debianMirror } from './traffic-host-image.ts';
+import { debianMirror } from './debian-base-image.ts';
 import { writeAtomically } from '../runtime/atomic-file.ts';
 import { processAlive } from '../runtime/ledger.ts';
 

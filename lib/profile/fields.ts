@@ -179,7 +179,18 @@ export const profileSchema: ObjectSpec = {
             },
             disk: {
               type: 'string',
-              doc: 'Path to a qcow2 (or raw) disk image, relative to the profile. Never modified: the guest runs on an overlay.',
+              doc:
+                'A qcow2 (or raw) disk image. Never modified: the guest runs on an overlay. In a nested lab (or a bench host with ' +
+                '`connection: local`) a path on this machine, relative to the profile; on a bench host over SSH an absolute path on ' +
+                'the bench host, where wirelab finds it (or puts it, with `upload`).',
+              example: 'images/service.qcow2',
+            },
+            upload: {
+              type: 'string',
+              doc:
+                'Only for a bench host over SSH, with `disk`: a disk image on this machine (relative to the profile) that wirelab ' +
+                'puts at `disk` on the bench host: found there when the SHA-256 matches, otherwise uploaded over SFTP with a progress ' +
+                'line and checked on both ends. A different file already at `disk` is never replaced.',
               example: 'images/service.qcow2',
             },
           },

@@ -83,13 +83,16 @@ interface GuestCommon {
 /** As the schema validator returns it. */
 export interface RawProfile extends ProfileCommon {
   policy?: RawPolicy;
-  guest: GuestCommon & { image: { reference?: string; kernel?: string; initrd?: string; append?: string; disk?: string } };
+  guest: GuestCommon & {
+    image: { reference?: string; kernel?: string; initrd?: string; append?: string; disk?: string; upload?: string };
+  };
 }
 
 export type GuestImageSource =
   | { kind: 'reference'; reference: string }
   | { kind: 'kernel'; kernel: string; initrd: string; append: string }
-  | { kind: 'disk'; disk: string };
+  /** On a bench host over SSH, `disk` is a path there and `upload` (if any) a file here to put at it. */
+  | { kind: 'disk'; disk: string; upload?: string };
 
 /** A validated profile: absolute paths, one image source. */
 export interface LabProfile extends ProfileCommon {

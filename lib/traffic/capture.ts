@@ -144,8 +144,10 @@ export async function startRemoteCapture(opts: {
   file: string;
   stack: UndoStack;
   stopper?: 'installed' | 'inline';
+  /** The run's id, in the remote file's name: what the run left on that host (a killed run's capture) is found by it. */
+  runId?: string;
 }): Promise<Capture> {
-  const remoteFile = `/tmp/wirelab-capture-${randomBytes(4).toString('hex')}.pcap`;
+  const remoteFile = `/tmp/wirelab-${opts.runId ? `${opts.runId}-` : ''}capture-${randomBytes(4).toString('hex')}.pcap`;
   // run-until-eof (in the traffic-host image) turns "stdin closed" into SIGINT for tcpdump, since sshd
   // does not deliver signals to a root session. A host without it (a bench host) gets the same logic inline.
   const wrapper = opts.stopper === 'inline' ? ['sh', '-c', RUN_UNTIL_EOF_SCRIPT, 'run-until-eof'] : ['run-until-eof'];

@@ -102,7 +102,8 @@ async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: Tra
         return injectFrames(lab.hosts[side], mergeBySendTime(mine.map((f) => f.flow)), {
           requestedPps: opts.topSpeed ? 'max' : requested,
           timeoutMs: Math.max(10_000, durationMs * 3 + 5000),
-          name: `wirelab-${fileSafe(opts.name)}-${side}`,
+          // The run id in the remote file's name (and so in tcpreplay's arguments): a reaper finds what a killed run left.
+          name: `wirelab-${lab.runId}-${fileSafe(opts.name)}-${side}`,
         });
       }),
     );
@@ -152,6 +153,9 @@ export async function startCaptureSession(lab: Lab, name: string): Promise<Captu
       ifname: lab.hosts[side].dataIf,
       file: pcaps[hostPoint(side)],
       stack: lab.stack,
+      runId: lab.runId,
+      // A bench lab's traffic hosts are the user's machines, without wirelab's run-until-eof: the same logic inline.
+      stopper: lab.profile.kind === 'host' ? 'inline' : 'installed',
     });
   // The hosts' captures listen first: every unsigned frame later seen at a guest port can then be
   // told the hosts' (seen leaving a host) or the guest's own; none slipped past a capture not yet up.
@@ -189,7 +193,7 @@ function captureGuestPort(lab: Lab, side: Side, file: string): Promise<Capture> 
   const port = lab.ports[side];
   const label = `the guest's ${side} port`;
   return port.ssh
-    ? startRemoteCapture({ label, ssh: port.ssh, ifname: port.ifname, file, stack: lab.stack, stopper: 'inline' })
+    ? startRemoteCapture({ label, ssh: port.ssh, ifname: port.ifname, file, stack: lab.stack, stopper: 'inline', runId: lab.runId })
     : startLocalCapture({ label, netns: port.netns, ifname: port.ifname, file, stack: lab.stack });
 }
 

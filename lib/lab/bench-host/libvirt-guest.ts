@@ -74,7 +74,7 @@ export class LibvirtGuest extends ConsoleGuest {
     opts.stack.defer(`libvirt domain ${opts.name} (stop)`, () => guest.destroy());
     const startedAt = Date.now();
     await guest.virsh(['start', opts.name]);
-    guest.ticker = setInterval(() => void guest.refresh(), 1000).unref();
+    guest.ticker = setInterval(() => void guest.refresh().catch(() => undefined), 1000).unref();
 
     try {
       await guest.waitForConsole(ready, opts.ready.timeoutMs);
