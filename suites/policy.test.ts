@@ -9,13 +9,16 @@
 import path from 'node:path';
 import * as allure from 'allure-js-commons';
 import { DEFAULT_PROFILE } from '../lib/core/paths.ts';
-import { otherSide } from '../lib/core/sides.ts';
+import { otherSide, type Side } from '../lib/core/sides.ts';
 import type { Lab } from '../lib/lab/lab.ts';
-import { checkPolicyFlow, type PolicyHints } from '../lib/policy/checks.ts';
+import type { FlowResult } from '../lib/analysis/flow-report.ts';
+import { checkPolicyFlow, type PolicyFlowVerdict, type PolicyHints } from '../lib/policy/checks.ts';
+import { splitByDimension, type VariantOutcome } from '../lib/policy/dimension-split.ts';
 import { checkConnections } from '../lib/policy/connection-checks.ts';
-import { classify, factsOf, type Classification } from '../lib/policy/classify.ts';
-import { describeBehaviour, describeMatch, type Policy, type PolicyClass } from '../lib/policy/model.ts';
-import { policyProbes, type Probe } from '../lib/policy/probes.ts';
+import { classify, factsOf } from '../lib/policy/classify.ts';
+import { describeBehaviour, describeMatch, type Behaviour, type Policy } from '../lib/policy/model.ts';
+import { policyProbes, type ProbeFrame, type ProbeOptions } from '../lib/policy/probes.ts';
+import { FUNCTIONAL_WINDOW, planPolicyTraffic, RATE_OVERLOAD, TOO_WIDE_SHARE, type PlannedFlow } from '../lib/policy/traffic-plan.ts';
 import { loadProfile } from '../lib/profile/load.ts';
 import type { PolicyCells } from '../lib/report/visuals.ts';
 import { sliceRun } from '../lib/traffic/slice.ts';
@@ -28,63 +31,33 @@ import { describe, expect, test } from '../fixtures/lab.ts';
 import { emissionsTest } from '../fixtures/qualification.ts';
 import { checks } from '../fixtures/verdict.ts';
 
-/** Every class's frames and probes that are not rate-limited: few frames, slowly, all in one window. */
-const FUNCTIONAL = { count: 50, ratePps: 50, size: 128 } as const;
-/** The rate window: frames this large, offered at this multiple of the declared rate, for this long. */
-const RATE_FRAME = 512;
-const RATE_OVERLOAD = 3;
-const RATE_WINDOW_S = 4;
-/** The most a rate window offers per flow: well inside what a TCG guest forwards without loss. */
-const MAX_RATE_PPS = 600;
-
-interface PolicyFlow {
+interface PolicyFlow extends PlannedFlow {
   def: FlowDefinition;
-  probe: Probe;
-  expected: Classification;
-  window: 'functional' | 'rate';
 }
 
-/** The class a probe belongs to, when it was derived from one. */
-function classOf(policy: Policy, probe: Probe): PolicyClass | undefined {
-  return policy.classes.find((c) => c.name === probe.of);
-}
-
-/** Frames per second a rate-limit class declares (bit/s over the rate window's frame size). */
-function declaredFps(c: PolicyClass): number | undefined {
-  if (c.behaviour.action !== 'rate-limit') return undefined;
-  const { framesPerSecond, bitsPerSecond } = c.behaviour.rate;
-  return framesPerSecond ?? bitsPerSecond! / (RATE_FRAME * 8);
+/** What the lab's role carries: an l2-bridge's traffic includes 802.1Q-tagged frames and IPv6; a router's untagged IPv4 links do not. */
+function probeOptions(lab: Lab): ProbeOptions {
+  const bridge = lab.profile.role === 'l2-bridge';
+  return { tagged: bridge, ipv6: bridge };
 }
 
 function plan(lab: Lab, policy: Policy): PolicyFlow[] {
-  return policyProbes(policy).map((probe) => {
-    const to = otherSide(probe.from);
-    const template = probeTemplate(lab, probe.from, to, probe.frame);
-    // What the policy says of the very frame built: the expectation is derived, never written twice.
-    const expected = classify(policy, factsOf(template), probe.from);
-    // A rate-limit class's frames and its probes go in the rate window, at a multiple of the declared rate.
-    const source = classOf(policy, probe);
-    const fps = (source && declaredFps(source)) ?? (expected.class && declaredFps(expected.class));
-    const shape =
-      fps === undefined
-        ? FUNCTIONAL
-        : (() => {
-            const ratePps = Math.min(MAX_RATE_PPS, RATE_OVERLOAD * fps);
-            return { count: Math.round(ratePps * RATE_WINDOW_S), ratePps, size: RATE_FRAME };
-          })();
-    return {
-      def: { name: probe.name, from: probe.from, to, template, ...shape },
-      probe,
-      expected,
-      window: fps === undefined ? ('functional' as const) : ('rate' as const),
-    };
-  });
+  const template = (from: Side, frame: ProbeFrame) => probeTemplate(lab, from, otherSide(from), frame);
+  // What the policy says of the very frame built: the expectation is derived, never written twice.
+  const probes = policyProbes(policy, probeOptions(lab)).map((probe) => ({
+    probe,
+    expected: classify(policy, factsOf(template(probe.from, probe.frame)), probe.from),
+  }));
+  return planPolicyTraffic(policy, probes).map((f) => ({
+    ...f,
+    def: { name: f.name, from: f.probe.from, to: otherSide(f.probe.from), template: template(f.probe.from, f.probe.frame), ...f.shape },
+  }));
 }
 
 const windows = new WeakMap<Lab, Map<string, Promise<TrafficRun>>>();
 
 /** A window of the lab's policy traffic, sent once (interleaved); later tests get the same run. */
-function windowOf(lab: Lab, flows: PolicyFlow[], which: PolicyFlow['window']): Promise<TrafficRun> {
+function windowOf(lab: Lab, flows: PolicyFlow[], which: string): Promise<TrafficRun> {
   let mine = windows.get(lab);
   if (!mine) windows.set(lab, (mine = new Map()));
   let run = mine.get(which);
@@ -96,40 +69,87 @@ function windowOf(lab: Lab, flows: PolicyFlow[], which: PolicyFlow['window']): P
   return run;
 }
 
+function describeWindow(which: string): string {
+  return which === FUNCTIONAL_WINDOW
+    ? "policy functional window (every class's frames and probes, a few each, slowly, sent together)"
+    : `policy window of ${which.replace(/^rate /, 'class ')}: each frame kind alone at ${RATE_OVERLOAD}× the declared rate, then the probes beside a baseline`;
+}
+
 /** Check the flows derived from one class (or the unmatched ones), each against what the policy says of it. */
 async function checkFlows(lab: Lab, all: PolicyFlow[], of: string, slice: string): Promise<void> {
   const mine = all.filter((f) => f.probe.of === of);
-  const verdict = checks();
-  for (const which of ['functional', 'rate'] as const) {
+  const results = new Map<PolicyFlow, FlowResult>();
+  const slices: { run: TrafficRun; flows: PolicyFlow[] }[] = [];
+  for (const which of [...new Set(mine.map((f) => f.window))]) {
     const flows = mine.filter((f) => f.window === which);
-    if (flows.length === 0) continue;
-    const run = await allure.step(`policy ${which} window (every class's ${which} flows sent together)`, () => windowOf(lab, all, which));
+    const run = await allure.step(describeWindow(which), () => windowOf(lab, all, which));
     const sliced = await sliceRun(
       run,
       `${slice}-${which}`,
       flows.map((f) => f.def.name),
     );
+    for (const f of flows)
+      results.set(
+        f,
+        sliced.report.flows.find((r) => r.name === f.def.name)!,
+      );
+    slices.push({ run: sliced, flows });
+  }
+  const verdicts = new Map<PolicyFlow, PolicyFlowVerdict>();
+  for (const [f, result] of results)
+    if (f.judge !== 'baseline') verdicts.set(f, checkPolicyFlow(result, f.probe, f.expected, hintsFor(f, results)));
+  for (const { run, flows } of slices) {
     const cells: Record<string, PolicyCells> = {};
     for (const f of flows) {
-      const result = sliced.report.flows.find((r) => r.name === f.def.name)!;
-      const v = checkPolicyFlow(result, f.probe, f.expected, hintsFor(f, flows, sliced));
-      for (const c of v.checks) verdict.add(c.check, c.result);
-      cells[f.def.name] = { declared: v.declared, observed: v.observed, pass: v.checks.every((c) => c.result.pass) };
+      const v = verdicts.get(f);
+      cells[f.def.name] = v
+        ? { declared: v.declared, observed: v.observed, pass: v.checks.every((c) => c.result.pass) }
+        : { declared: "reference: the path's own loss at this load", observed: baselineText(results.get(f)!), pass: true };
     }
-    await attachTrafficEvidence(sliced, cells);
+    await attachTrafficEvidence(run, cells);
   }
+  // Frame kinds of the class that behave differently along an open dimension: one line naming it.
+  const outcomes: VariantOutcome[] = [...verdicts]
+    .filter(([f]) => f.probe.kind === 'in-class' && f.judge === 'strict' && f.expected.behaviour !== 'role')
+    .map(([f, v]) => ({
+      probe: f.probe,
+      result: results.get(f)!,
+      behaviour: f.expected.behaviour as Behaviour,
+      failures: v.checks.filter((c) => !c.result.pass).map((c) => c.result),
+    }));
+  const splits = of === 'no class' ? [] : splitByDimension(of, outcomes);
+  const folded = new Set(splits.flatMap((s) => s.folded));
+  const verdict = checks();
+  for (const s of splits) verdict.add(`class ${of}: frames along the dimensions it leaves open`, s.result);
+  for (const [f, v] of verdicts)
+    for (const c of v.checks) if (c.result.pass || !folded.has(f.probe.name) || f.probe.kind !== 'in-class') verdict.add(c.check, c.result);
   await verdict.assert();
 }
 
-/** Whether the same class's in-class frames from the other side were dropped (a rule that matches one direction). */
-function hintsFor(f: PolicyFlow, flows: PolicyFlow[], run: TrafficRun): PolicyHints {
-  if (f.probe.kind !== 'in-class') return {};
-  const twin = flows.find((g) => g.probe.kind === 'in-class' && g.probe.from !== f.probe.from);
-  const result = twin && run.report.flows.find((r) => r.name === twin.def.name);
-  if (!result) return {};
+/** Whether the same frame kind of the class from the other side was dropped (a rule that matches one direction); the baseline beside a probe. */
+function hintsFor(f: PolicyFlow, results: Map<PolicyFlow, FlowResult>): PolicyHints {
+  const hints: PolicyHints = {};
+  if (f.judge === 'beside-baseline') {
+    const baseline = [...results].find(([g]) => g.judge === 'baseline' && g.window === f.window && g.probe.from === f.probe.from);
+    if (baseline) hints.baseline = { flow: baseline[1], allowedExcess: TOO_WIDE_SHARE * (1 - 1 / RATE_OVERLOAD) };
+  }
+  if (f.probe.kind !== 'in-class') return hints;
+  const twin = [...results].find(
+    ([g]) =>
+      g.probe.kind === 'in-class' &&
+      g.probe.from !== f.probe.from &&
+      g.probe.variant.l3 === f.probe.variant.l3 &&
+      g.probe.variant.tagged === f.probe.variant.tagged,
+  );
+  if (!twin) return hints;
+  const result = twin[1];
   const ingress = result.from === 'left' ? 'guest-left' : 'guest-right';
   const egress = result.to === 'left' ? 'guest-left' : 'guest-right';
-  return { droppedFromOtherSide: result.received[ingress] > 0 && result.received[egress] === 0 };
+  return { ...hints, droppedFromOtherSide: result.received[ingress] > 0 && result.received[egress] === 0 };
+}
+
+function baselineText(f: FlowResult): string {
+  return `delivered ${f.sent - f.lost} of ${f.sent} (${f.sent > 0 ? ((f.lost / f.sent) * 100).toFixed(1) : '0.0'} % lost)`;
 }
 
 // Test names come from the profile's policy, so it is read when the suite is collected.

@@ -25,6 +25,11 @@ export interface PolicyFlowVerdict {
 export interface PolicyHints {
   /** The same class's in-class flow from the other side was dropped as declared. */
   droppedFromOtherSide?: boolean;
+  /**
+   * The flow was sent under load beside traffic no class matches on the same path (lib/policy/traffic-plan.ts):
+   * its loss is judged against that baseline's, and only loss beyond `allowedExcess` (a fraction of the frames) is the class's.
+   */
+  baseline?: { flow: FlowResult; allowedExcess: number };
 }
 
 /** The FieldChange names each policy field shows up as in the frame join. */
@@ -55,12 +60,12 @@ export function checkPolicyFlow(f: FlowResult, probe: Probe, expected: Classific
       observed = crossedText(f);
       break;
     case 'forward':
-      add(delivered(f, label, by, probe));
+      add(hints.baseline ? deliveredBesideBaseline(f, label, by, probe, hints.baseline) : delivered(f, label, by, probe));
       add(changedOnly(f, label, behaviour.mayChange, by));
       observed = `${deliveredText(f)}, ${changesText(f)}`;
       break;
     case 'rewrite':
-      add(delivered(f, label, by, probe));
+      add(hints.baseline ? deliveredBesideBaseline(f, label, by, probe, hints.baseline) : delivered(f, label, by, probe));
       add(rewritten(f, label, behaviour.set, by));
       observed = `${deliveredText(f)}, ${arrivedValuesText(f, behaviour.set)}`;
       break;
@@ -119,6 +124,42 @@ function delivered(f: FlowResult, label: string, by: string, probe: Probe): Matc
   return fail(`${label}: ${where}, but ${by} delivers them — ${cause}.`, [
     `Of ${f.sent} frames of ${f.name}, ${offered} reached the guest's ${f.from} port, ${f.received[p.egress]} left its ${f.to} port ` +
       `and ${f.sent - f.lost} arrived at the ${f.to} host. Lost seqs ${f.lostSeqs.slice(0, 10).join(', ')}${f.lost > 10 ? ', …' : ''}.`,
+  ]);
+}
+
+/**
+ * Delivered under load: the flow may lose what the same path loses without any class (the baseline, sent
+ * beside it), and a little more; losing far more is a rule that reaches beyond its class.
+ */
+function deliveredBesideBaseline(
+  f: FlowResult,
+  label: string,
+  by: string,
+  probe: Probe,
+  baseline: NonNullable<PolicyHints['baseline']>,
+): MatchResult {
+  const b = baseline.flow;
+  const share = (lost: number, sent: number) => (sent > 0 ? lost / sent : 0);
+  const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+  const mine = share(f.lost, f.sent);
+  const path = share(b.lost, b.sent);
+  const numbers =
+    `${f.lost} of ${f.sent} frames lost (${pct(mine)}); traffic no class matches, sent beside it on the same path at the same ` +
+    `rate, lost ${b.lost} of ${b.sent} (${pct(path)}); allowed beyond that: ${pct(baseline.allowedExcess)}.`;
+  if (mine - path <= baseline.allowedExcess) return ok(`${label}: delivered under load as ${by} declares — ${numbers}`);
+  const p = flowPath(f);
+  const offered = f.received[p.ingress];
+  if (offered < f.sent * (1 - path - baseline.allowedExcess))
+    return fail(
+      `${label}: ${f.sent - offered} of ${f.sent} frames never reached the guest (lost in the lab before it, not by the guest).`,
+      [numbers],
+    );
+  const cause =
+    probe.kind === 'neighbour'
+      ? `it limits more than class "${probe.of}": its rule matches too wide`
+      : 'the image drops traffic its policy forwards';
+  return fail(`${label}: lost ${pct(mine)} under load where the same path lost ${pct(path)}, but ${by} delivers them — ${cause}.`, [
+    numbers,
   ]);
 }
 

@@ -4,9 +4,9 @@
 // from the declared policy, never written down a second time.
 //
 // Pure: a parsed frame in, a class (or the default) out.
-import { ipv4ToInt, parseCidr } from '../core/addressing.ts';
 import type { Side } from '../core/sides.ts';
 import type { Packet } from '../frames/index.ts';
+import { inRange } from './addresses.ts';
 import { appliesFrom, type Behaviour, type ClassMatch, type FrameFields, type Policy, type PolicyClass } from './model.ts';
 
 /** The fields of one frame that classes match on. */
@@ -36,8 +36,8 @@ export function matches(match: ClassMatch, facts: FrameFacts, from: Side): boole
   if (match.dstPort !== undefined && match.dstPort !== facts.dstPort) return false;
   if (match.vlan !== undefined && match.vlan !== facts.vlan) return false;
   if (match.dscp !== undefined && match.dscp !== facts.dscp) return false;
-  if (match.srcIp !== undefined && !inCidr(facts.srcIp, match.srcIp)) return false;
-  if (match.dstIp !== undefined && !inCidr(facts.dstIp, match.dstIp)) return false;
+  if (match.srcIp !== undefined && !inRange(facts.srcIp, match.srcIp)) return false;
+  if (match.dstIp !== undefined && !inRange(facts.dstIp, match.dstIp)) return false;
   return true;
 }
 
@@ -54,11 +54,4 @@ export function classify(policy: Policy, facts: FrameFacts, from: Side): Classif
   if (policy.default === 'drop') return { behaviour: { action: 'drop' } };
   if (policy.default === 'forward') return { behaviour: { action: 'forward', mayChange: [] } };
   return { behaviour: 'role' };
-}
-
-function inCidr(address: string | undefined, cidr: string): boolean {
-  const c = parseCidr(cidr);
-  if (!address || !c || address.includes(':')) return false;
-  const mask = c.prefix === 0 ? 0 : (0xffffffff << (32 - c.prefix)) >>> 0;
-  return (ipv4ToInt(address) & mask) >>> 0 === (ipv4ToInt(c.address) & mask) >>> 0;
 }

@@ -19,14 +19,14 @@ export type L4Protocol = (typeof L4_PROTOCOLS)[number];
 export interface FrameFields {
   l3?: L3Protocol;
   l4?: L4Protocol;
-  /** IPv4 addresses of a frame, or CIDRs (inside 198.18.0.0/15) in a class's match. */
+  /** IPv4 or IPv6 addresses of a frame, or CIDRs (inside 198.18.0.0/15 or 2001:db8::/32) in a class's match. */
   srcIp?: string;
   dstIp?: string;
   srcPort?: number;
   dstPort?: number;
   /** The outermost 802.1Q VLAN id. */
   vlan?: number;
-  /** The IPv4 DSCP (0–63). */
+  /** The DSCP (0–63) of the IPv4 TOS or IPv6 traffic class. */
   dscp?: number;
 }
 

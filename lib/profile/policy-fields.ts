@@ -1,7 +1,8 @@
 // The lab profile's `policy` section: its fields for the schema engine (validation, defaults and the
 // generated docs/profile-reference.md), the rules across a class's fields, and the conversion of the
 // validated YAML into the policy model. Each problem names the field and says how to fix it.
-import { inBenchmarkRange, isMulticastMac, MAC_PATTERN, parseCidr } from '../core/addressing.ts';
+import { isMulticastMac, MAC_PATTERN } from '../core/addressing.ts';
+import { familyOf, inLabRange, LAB_RANGES, parseIpRange } from '../policy/addresses.ts';
 import type { GuestRole } from '../core/roles.ts';
 import type { FieldCheck, ObjectSpec, SchemaProblem } from './schema-engine.ts';
 import {
@@ -40,9 +41,12 @@ export interface RawClass {
 
 const cidrInRange: FieldCheck = (v) => {
   if (typeof v !== 'string') return null;
-  const c = parseCidr(v.includes('/') ? v : `${v}/32`);
-  if (!c) return `is "${v}", which is not an IPv4 address or address/prefix.`;
-  return inBenchmarkRange(c.address) ? null : `is "${v}", outside 198.18.0.0/15, the only range lab traffic may use.`;
+  const range = parseIpRange(v);
+  if (!range) return `is "${v}", which is not an IPv4 or IPv6 address or address/prefix.`;
+  const lab = LAB_RANGES[range.family].text;
+  return inLabRange(range)
+    ? null
+    : `is "${v}", outside ${lab}, the only ${range.family === 'ipv4' ? 'IPv4' : 'IPv6'} range lab traffic may use.`;
 };
 
 const unicast: FieldCheck = (v) => (typeof v === 'string' && isMulticastMac(v) ? `is "${v}", a multicast/broadcast MAC.` : null);
@@ -58,7 +62,8 @@ const SHORT_NAME = {
 const port = (doc: string) => ({ type: 'number' as const, integer: true, min: 0, max: 65535, doc, example: '23' });
 
 const ADDRESS_FIX =
-  'use an IPv4 address or CIDR inside 198.18.0.0/15, e.g. 198.18.0.0/24 (frames cross the guest by MAC; any such address works).';
+  'use an IPv4 address or CIDR inside 198.18.0.0/15, e.g. 198.18.0.0/24, or an IPv6 one inside 2001:db8::/32, e.g. 2001:db8:1::/64 ' +
+  '(frames cross the guest by MAC; any such address works).';
 
 export const policySchema: ObjectSpec = {
   type: 'object',
@@ -97,25 +102,38 @@ export const policySchema: ObjectSpec = {
                 default: 'both',
                 doc: '`left-to-right` (sent by the left host, from br0), `right-to-left`, or `both`.',
               },
-              l3: { type: 'string', enum: L3_PROTOCOLS, doc: 'The network protocol (inside any VLAN tags).' },
+              l3: {
+                type: 'string',
+                enum: L3_PROTOCOLS,
+                doc:
+                  'The network protocol (inside any VLAN tags). Left out, the class holds for every one: the suite probes it with ' +
+                  'IPv4 and IPv6 (and ARP when nothing else in the match needs IP).',
+              },
               l4: { type: 'string', enum: L4_PROTOCOLS, doc: 'The transport protocol (`icmp` is ICMP or ICMPv6 echo).' },
               srcIp: {
                 type: 'string',
-                doc: 'IPv4 source address or CIDR.',
+                doc: 'IPv4 or IPv6 source address or CIDR (the class then matches that IP version only).',
                 checks: [cidrInRange],
                 fix: ADDRESS_FIX,
                 example: '198.18.0.0/24',
               },
               dstIp: {
                 type: 'string',
-                doc: 'IPv4 destination address or CIDR.',
+                doc: 'IPv4 or IPv6 destination address or CIDR (the class then matches that IP version only).',
                 checks: [cidrInRange],
                 fix: ADDRESS_FIX,
                 example: '198.18.0.2',
               },
               srcPort: port('UDP/TCP source port (needs `l4: udp` or `l4: tcp`).'),
               dstPort: port('UDP/TCP destination port (needs `l4: udp` or `l4: tcp`).'),
-              vlan: { type: 'number', integer: true, min: 1, max: 4094, doc: 'The outermost 802.1Q VLAN id.', example: '100' },
+              vlan: {
+                type: 'number',
+                integer: true,
+                min: 1,
+                max: 4094,
+                doc: 'The outermost 802.1Q VLAN id. Left out, the class holds tagged or not: the suite probes it untagged and tagged.',
+                example: '100',
+              },
               dscp: { type: 'number', integer: true, min: 0, max: 63, doc: 'The IP DSCP the frame is sent with.', example: '46' },
             },
           },
@@ -232,8 +250,15 @@ export function policyProblems(policy: Partial<RawPolicy>, role: GuestRole | und
           `matches a port but ${m.l4 ? `its l4 is ${m.l4}, which has no ports` : 'names no transport protocol'}.`,
           'add `l4: udp` or `l4: tcp` next to the port.',
         );
-      if ((m.srcIp !== undefined || m.dstIp !== undefined) && (m.l3 === 'ipv6' || m.l3 === 'arp'))
-        add(`${at}.match`, `matches IPv4 addresses but its l3 is ${m.l3}.`, 'use `l3: ipv4`, or leave `l3` out.');
+      const families = [m.srcIp, m.dstIp].filter((a): a is string => a !== undefined).map(familyOf);
+      if (families.length === 2 && families[0] !== families[1])
+        add(`${at}.match`, 'matches an IPv4 and an IPv6 address: no frame carries both.', 'give srcIp and dstIp of one IP version.');
+      else if (families.length > 0 && m.l3 !== undefined && m.l3 !== families[0])
+        add(
+          `${at}.match`,
+          `matches ${families[0] === 'ipv4' ? 'IPv4' : 'IPv6'} addresses but its l3 is ${m.l3}.`,
+          `use \`l3: ${families[0]}\`, or leave \`l3\` out.`,
+        );
       if (m.l4 !== undefined && m.l3 === 'arp')
         add(`${at}.match.l4`, `is ${m.l4}, but ARP carries no transport protocol.`, 'remove `l4`, or set `l3: ipv4`.');
       for (let j = 0; j < i; j++) {

@@ -199,7 +199,15 @@ describe('policy checks on flow results', () => {
       rewrites: { ...cleanRewrites(50), arrivedDscp: { '0': 50 }, arrivedHopLimit: { '64': 50 }, arrivedVlans: { '': 50 } },
       ...o,
     });
-  const probe: Probe = { name: 'f', of: 'c', kind: 'in-class', what: 'in class', from: 'left', frame: { l3: 'ipv4' } };
+  const probe: Probe = {
+    name: 'f',
+    of: 'c',
+    kind: 'in-class',
+    what: 'in class',
+    from: 'left',
+    frame: { l3: 'ipv4' },
+    variant: { l3: 'ipv4', tagged: false },
+  };
   const cls = (behaviour: PolicyClass['behaviour']): PolicyClass => ({ name: 'c', match: { direction: 'both' }, behaviour });
   const failures = (v: ReturnType<typeof checkPolicyFlow>) => v.checks.filter((c) => !c.result.pass).map((c) => c.result.headline);
 
