@@ -15,8 +15,25 @@ import type { FlowResult } from '../lib/analysis/flow-report.ts';
 import { checkPolicyFlow, type PolicyFlowVerdict, type PolicyHints } from '../lib/policy/checks.ts';
 import { splitByDimension, type VariantOutcome } from '../lib/policy/dimension-split.ts';
 import { checkConnections } from '../lib/policy/connection-checks.ts';
+import { checkExchange } from '../lib/policy/exchange-checks.ts';
+import { checkRequest, describeRequestBehaviour } from '../lib/policy/request-checks.ts';
+import {
+  buildRequest,
+  classifyRequest,
+  describeRequestMatch,
+  idOf,
+  parseHttp,
+  requestProbes,
+  type RequestClassification,
+  type RequestProbe,
+} from '../lib/policy/requests.ts';
+import { emptyTrace } from '../lib/analysis/request-join.ts';
+import { addressOf } from '../lib/core/addressing.ts';
+import { runTag } from '../lib/core/run-id.ts';
+import { runHttpExchanges, type HttpExchangeRun } from '../lib/traffic/http-exchange.ts';
+import { runUdpExchange } from '../lib/traffic/udp-exchange.ts';
 import { classify, factsOf } from '../lib/policy/classify.ts';
-import { describeBehaviour, describeMatch, type Behaviour, type Policy } from '../lib/policy/model.ts';
+import { describeBehaviour, describeMatch, type Behaviour, type Policy, type RequestPolicy } from '../lib/policy/model.ts';
 import { policyProbes, type ProbeFrame, type ProbeOptions } from '../lib/policy/probes.ts';
 import { FUNCTIONAL_WINDOW, planPolicyTraffic, RATE_OVERLOAD, TOO_WIDE_SHARE, type PlannedFlow } from '../lib/policy/traffic-plan.ts';
 import { loadProfile } from '../lib/profile/load.ts';
@@ -97,7 +114,7 @@ async function checkFlows(lab: Lab, all: PolicyFlow[], of: string, slice: string
   }
   const verdicts = new Map<PolicyFlow, PolicyFlowVerdict>();
   for (const [f, result] of results)
-    if (f.judge !== 'baseline') verdicts.set(f, checkPolicyFlow(result, f.probe, f.expected, hintsFor(f, results)));
+    if (f.judge !== 'baseline') verdicts.set(f, checkPolicyFlow(result, f.probe, f.expected, hintsFor(f, results, lab)));
   for (const { run, flows } of slices) {
     const cells: Record<string, PolicyCells> = {};
     for (const f of flows) {
@@ -127,8 +144,9 @@ async function checkFlows(lab: Lab, all: PolicyFlow[], of: string, slice: string
 }
 
 /** Whether the same frame kind of the class from the other side was dropped (a rule that matches one direction); the baseline beside a probe. */
-function hintsFor(f: PolicyFlow, results: Map<PolicyFlow, FlowResult>): PolicyHints {
-  const hints: PolicyHints = {};
+function hintsFor(f: PolicyFlow, results: Map<PolicyFlow, FlowResult>, lab: Lab): PolicyHints {
+  // A router rewrites the MACs and decrements the TTL of every frame it forwards, whatever the class.
+  const hints: PolicyHints = lab.profile.role === 'l3-forwarder' ? { roleChanges: ['srcMac', 'dstMac', 'ttl'] } : {};
   if (f.judge === 'beside-baseline') {
     const baseline = [...results].find(([g]) => g.judge === 'baseline' && g.window === f.window && g.probe.from === f.probe.from);
     if (baseline) hints.baseline = { flow: baseline[1], allowedExcess: TOO_WIDE_SHARE * (1 - 1 / RATE_OVERLOAD) };
@@ -150,6 +168,82 @@ function hintsFor(f: PolicyFlow, results: Map<PolicyFlow, FlowResult>): PolicyHi
 
 function baselineText(f: FlowResult): string {
   return `delivered ${f.sent - f.lost} of ${f.sent} (${f.sent > 0 ? ((f.lost / f.sent) * 100).toFixed(1) : '0.0'} % lost)`;
+}
+
+interface RequestPlan {
+  requests: RequestPolicy;
+  items: { probe: RequestProbe; id: string; raw: Buffer; expected: RequestClassification }[];
+}
+
+/** Every request probe with its id and bytes, and what its class says of it. */
+function requestPlan(lab: Lab, requests: RequestPolicy): RequestPlan {
+  const tag = runTag(lab.runId).toString(16);
+  const items = requestProbes(requests).map((probe, i) => {
+    const id = `${tag}-${i + 1}`;
+    const host = `${addressOf(lab.hosts[otherSide(probe.from)].ipv4)}:${requests.port}`;
+    return { probe, id, raw: buildRequest(probe.spec, id, host), expected: classifyRequest(requests, probe.spec, probe.from) };
+  });
+  return { requests, items };
+}
+
+const requestRuns = new WeakMap<Lab, Promise<HttpExchangeRun>>();
+
+/** The lab's HTTP requests, every class's and probe's, sent once (both ways at once); later tests get the same run. */
+function requestRunOf(lab: Lab, plan: RequestPlan): Promise<HttpExchangeRun> {
+  let run = requestRuns.get(lab);
+  if (!run) {
+    run = runHttpExchanges(
+      lab,
+      'policy-requests',
+      plan.items.map((x) => ({ id: x.id, from: x.probe.from, raw: x.raw })),
+      { port: plan.requests.port, connectTimeoutS: 3, responseTimeoutS: REQUEST_TIMEOUT_S },
+    );
+    requestRuns.set(lab, run);
+  }
+  return run;
+}
+
+/** How long a client waits for an answer: a blocked request with `blockedAs: timeout` costs this once (all are sent at once). */
+const REQUEST_TIMEOUT_S = 4;
+
+/** Check the requests derived from one request class (or the unmatched ones) against what their classes declare. */
+async function checkRequests(lab: Lab, plan: RequestPlan, of: string, pattern?: string): Promise<void> {
+  const run = await allure.step('HTTP requests: every class and probe, one connection each, both ways at once', () =>
+    requestRunOf(lab, plan),
+  );
+  const verdict = checks();
+  const evidence: Record<string, unknown>[] = [];
+  for (const x of plan.items.filter((i) => i.probe.of === of)) {
+    const served = run.served[otherSide(x.probe.from)].filter((raw) => idOf(parseHttp(raw)) === x.id);
+    const client = run.clients.get(x.id);
+    const v = checkRequest(
+      { probe: x.probe, id: x.id, sent: x.raw, served, ...(client ? { client } : {}), trace: run.traces.get(x.id) ?? emptyTrace() },
+      x.expected,
+      pattern,
+    );
+    for (const c of v.checks) verdict.add(c.check, c.result);
+    evidence.push({
+      request: x.probe.name,
+      id: x.id,
+      declared: v.declared,
+      observed: v.observed,
+      sent: x.raw.toString('latin1'),
+      servedAs: served.map((b) => b.toString('latin1')),
+      client: client ? { ...client, received: client.received.toString('latin1') } : null,
+      seenPerPoint: run.traces.get(x.id) ?? null,
+    });
+  }
+  await allure.attachment(`${of}: requests`, JSON.stringify(evidence, null, 2), { contentType: 'application/json', fileExtension: 'json' });
+  await attachPcaps(`${of}: requests`, run.pcaps);
+  await verdict.assert();
+}
+
+async function attachPcaps(name: string, pcaps: Record<string, string>): Promise<void> {
+  for (const [point, file] of Object.entries(pcaps))
+    await allure.attachment(`${name}: ${point}.pcap`, await readFile(file), {
+      contentType: 'application/vnd.tcpdump.pcap',
+      fileExtension: 'pcap',
+    });
 }
 
 // Test names come from the profile's policy, so it is read when the suite is collected.
@@ -192,16 +286,56 @@ describe('policy', () => {
         JSON.stringify({ endpoints: run.ends, client: run.results, segmentsPerPoint: run.traces }, null, 2),
         { contentType: 'application/json', fileExtension: 'json' },
       );
-      for (const [point, file] of Object.entries(run.pcaps))
-        await allure.attachment(`${c.name}: ${point}.pcap`, await readFile(file), {
-          contentType: 'application/vnd.tcpdump.pcap',
-          fileExtension: 'pcap',
-        });
+      await attachPcaps(c.name, run.pcaps);
       const verdict = checks();
       verdict.check(`connections ${c.name}`, checkConnections(c, run.results, run.traces));
       await verdict.assert();
     });
   }
+
+  const requests = policy.requests;
+  if (requests) {
+    const exchangesOf = new WeakMap<Lab, RequestPlan>();
+    const requestsFor = (lab: Lab) => exchangesOf.get(lab) ?? exchangesOf.set(lab, requestPlan(lab, requests)).get(lab)!;
+    for (const c of requests.classes) {
+      test(`request class ${c.name}: ${describeRequestBehaviour(c.behaviour)} — ${describeRequestMatch(c.match)}; requests just outside it follow their own class`, async ({
+        lab,
+      }) => {
+        allure.parameter('declared', `${describeRequestBehaviour(c.behaviour)} for ${describeRequestMatch(c.match)}`);
+        await checkRequests(lab, requestsFor(lab), c.name, c.match.contains ?? c.match.bodyContains);
+      });
+    }
+    test('requests no class matches: forwarded as sent, both ways', ({ lab }) => checkRequests(lab, requestsFor(lab), 'no class'));
+  }
+
+  policy.exchanges.forEach((x, k) => {
+    const to = otherSide(x.from);
+    test(`exchanges ${x.name}: ${x.count} UDP requests ${x.from} → ${to}:${x.port}, ${x.expect === 'answered' ? 'each answered, matched to its request' : 'none answered'}`, async ({
+      lab,
+    }) => {
+      const run = await allure.step(
+        `${x.count} UDP requests from the ${x.from} host to a responder on the ${to} host, port ${x.port}`,
+        () =>
+          runUdpExchange(lab, `exchanges-${x.name}`, {
+            from: x.from,
+            port: x.port,
+            count: x.count,
+            idPrefix: runTag(lab.runId).toString(16),
+            first: 10_000 * (k + 1),
+            waitS: 2,
+          }),
+      );
+      await allure.attachment(
+        `${x.name}: exchanges`,
+        JSON.stringify({ client: run.client, server: run.server, sent: run.sent, replies: run.replies, served: run.served }, null, 2),
+        { contentType: 'application/json', fileExtension: 'json' },
+      );
+      await attachPcaps(x.name, run.pcaps);
+      const verdict = checks();
+      verdict.check(`exchanges ${x.name}`, checkExchange(x, run, run.traces));
+      await verdict.assert();
+    });
+  });
 
   const fallback = policy.default === 'role' ? `the ${profile.role}'s contract` : policy.default;
   test(`traffic no class matches: ${fallback} (policy.default: ${policy.default})`, ({ lab }) =>

@@ -44,6 +44,8 @@ export type FieldChange =
   | { field: 'vlanTags'; sent: number[]; received: number[] }
   | { field: 'payload' }
   | { field: 'dscp'; sent: number; received: number }
+  | { field: 'srcIp' | 'dstIp'; sent: string; received: string }
+  | { field: 'srcPort' | 'dstPort'; sent: number; received: number }
   | { field: 'checksum'; bad: string[] }
   | { field: 'other' };
 
@@ -461,6 +463,7 @@ function fieldChanges(sent: Buffer, received: Buffer, a: Packet, b: Packet): Fie
   const db = ipFieldsOf(received).dscp;
   if (da !== undefined && db !== undefined && da !== db) changes.push({ field: 'dscp', sent: da, received: db });
   if (a.vlans().join('.') !== b.vlans().join('.')) changes.push({ field: 'vlanTags', sent: a.vlans(), received: b.vlans() });
+  changes.push(...translationChanges(a, b));
   if (sent.length !== received.length) changes.push({ field: 'length', sent: sent.length, received: received.length });
   const payloadA = payloadOf(sent);
   const payloadB = payloadOf(received);
@@ -468,6 +471,24 @@ function fieldChanges(sent: Buffer, received: Buffer, a: Packet, b: Packet): Fie
   const bad = b.checksumErrors();
   if (bad.length > 0) changes.push({ field: 'checksum', bad });
   if (changes.length === 0) changes.push({ field: 'other' });
+  return changes;
+}
+
+/** Addresses and ports a NAT translated (the same IP version and transport on both sides). */
+function translationChanges(a: Packet, b: Packet): FieldChange[] {
+  const changes: FieldChange[] = [];
+  const ipA = a.get('IPv4') ?? a.get('IPv6');
+  const ipB = b.get('IPv4') ?? b.get('IPv6');
+  if (ipA && ipB && ipA.kind === ipB.kind) {
+    if (ipA.src !== ipB.src) changes.push({ field: 'srcIp', sent: ipA.src, received: ipB.src });
+    if (ipA.dst !== ipB.dst) changes.push({ field: 'dstIp', sent: ipA.dst, received: ipB.dst });
+  }
+  const l4A = a.get('UDP') ?? a.get('TCP');
+  const l4B = b.get('UDP') ?? b.get('TCP');
+  if (l4A && l4B && l4A.kind === l4B.kind) {
+    if (l4A.sport !== l4B.sport) changes.push({ field: 'srcPort', sent: l4A.sport, received: l4B.sport });
+    if (l4A.dport !== l4B.dport) changes.push({ field: 'dstPort', sent: l4A.dport, received: l4B.dport });
+  }
   return changes;
 }
 
@@ -490,6 +511,11 @@ export function describeChange(c: FieldChange): string {
       return `DSCP ${c.sent} → ${c.received}`;
     case 'checksum':
       return `bad checksum: ${c.bad.join(', ')}`;
+    case 'srcIp':
+    case 'dstIp':
+    case 'srcPort':
+    case 'dstPort':
+      return `${c.field} ${c.sent} → ${c.received}`;
     case 'other':
       return 'other header bytes changed';
   }

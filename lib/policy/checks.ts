@@ -30,6 +30,8 @@ export interface PolicyHints {
    * its loss is judged against that baseline's, and only loss beyond `allowedExcess` (a fraction of the frames) is the class's.
    */
   baseline?: { flow: FlowResult; allowedExcess: number };
+  /** Fields the role itself changes on every frame it forwards (a router: the MACs and the TTL), whatever the class. */
+  roleChanges?: readonly RewritableField[];
 }
 
 /** The FieldChange names each policy field shows up as in the frame join. */
@@ -39,18 +41,25 @@ const CHANGE_OF: Record<RewritableField, FieldChange['field']> = {
   ttl: 'hopLimit',
   srcMac: 'srcMac',
   dstMac: 'dstMac',
+  srcIp: 'srcIp',
+  dstIp: 'dstIp',
+  srcPort: 'srcPort',
+  dstPort: 'dstPort',
 };
 
 export function checkPolicyFlow(f: FlowResult, probe: Probe, expected: Classification, hints: PolicyHints = {}): PolicyFlowVerdict {
   const behaviour: Behaviour = expected.behaviour === 'role' ? { action: 'forward', mayChange: [] } : expected.behaviour;
   const by = expected.class ? `class "${expected.class.name}"` : expected.behaviour === 'role' ? "the role's contract" : 'the default';
-  const declared = `${expected.behaviour === 'role' ? 'forward byte-exact' : describeBehaviour(behaviour)} (${by})`;
+  const roleForward =
+    (hints.roleChanges ?? []).length > 0 ? `forward (routed: ${hints.roleChanges!.join(', ')} change)` : 'forward byte-exact';
+  const declared = `${expected.behaviour === 'role' ? roleForward : describeBehaviour(behaviour)} (${by})`;
   const label =
     probe.kind === 'in-class'
       ? `class "${probe.of}" ${arrow(f.from)}`
       : probe.kind === 'unmatched'
         ? `traffic no class matches (${arrow(f.from)})`
         : `probe outside class "${probe.of}" (${probe.what}, ${arrow(f.from)})`;
+  const role = hints.roleChanges ?? [];
   const checks: PolicyFlowVerdict['checks'] = [];
   const add = (result: MatchResult) => checks.push({ check: `${f.name}: ${declared}`, result });
   let observed: string;
@@ -61,17 +70,17 @@ export function checkPolicyFlow(f: FlowResult, probe: Probe, expected: Classific
       break;
     case 'forward':
       add(hints.baseline ? deliveredBesideBaseline(f, label, by, probe, hints.baseline) : delivered(f, label, by, probe));
-      add(changedOnly(f, label, behaviour.mayChange, by));
+      add(changedOnly(f, label, [...behaviour.mayChange, ...role], by));
       observed = `${deliveredText(f)}, ${changesText(f)}`;
       break;
     case 'rewrite':
       add(hints.baseline ? deliveredBesideBaseline(f, label, by, probe, hints.baseline) : delivered(f, label, by, probe));
-      add(rewritten(f, label, behaviour.set, by));
+      add(rewritten(f, label, behaviour.set, by, role));
       observed = `${deliveredText(f)}, ${arrivedValuesText(f, behaviour.set)}`;
       break;
     case 'rate-limit': {
       add(rateLimited(f, label, behaviour.rate));
-      add(changedOnly(f, label, [], by));
+      add(changedOnly(f, label, role, by));
       const r = measuredRates(f);
       const unit = behaviour.rate.framesPerSecond !== undefined ? 'frames' : 'bits';
       observed = `achieved ${fmtRate(r, 'achieved', unit)} of ${fmtRate(r, 'offered', unit)} offered`;
@@ -185,7 +194,7 @@ function changedOnly(f: FlowResult, label: string, allowed: readonly RewritableF
   );
 }
 
-function rewritten(f: FlowResult, label: string, set: RewriteValues, by: string): MatchResult {
+function rewritten(f: FlowResult, label: string, set: RewriteValues, by: string, role: readonly RewritableField[]): MatchResult {
   const arrived = f.sent - f.lost;
   if (arrived === 0) return fail(`${label}: no frame arrived, so the rewrite could not be checked.`, []);
   const r = f.rewrites;
@@ -205,7 +214,7 @@ function rewritten(f: FlowResult, label: string, set: RewriteValues, by: string)
   if (set.srcMac !== undefined) expectAll('source MAC', r.arrivedSrcMacs, set.srcMac.toLowerCase());
   if (set.dstMac !== undefined) expectAll('destination MAC', r.arrivedDstMacs, set.dstMac.toLowerCase());
   const fields = Object.keys(set) as RewritableField[];
-  const other = changedOnly(f, label, fields, by);
+  const other = changedOnly(f, label, [...fields, ...role], by);
   if (problems.length === 0 && other.pass)
     return ok(`${label}: all ${arrived} frames arrived with ${describeSet(set)}, nothing else changed.`);
   if (problems.length === 0) return other;

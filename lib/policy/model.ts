@@ -35,8 +35,11 @@ export interface ClassMatch extends FrameFields {
   direction: Direction;
 }
 
-/** Header fields a policy can name: set by a rewrite, or allowed to change on a forwarded class. */
-export const REWRITABLE_FIELDS = ['dscp', 'vlan', 'ttl', 'srcMac', 'dstMac'] as const;
+/**
+ * Header fields a policy can name: set by a rewrite, or allowed to change on a forwarded class. Addresses
+ * and ports change under NAT (a routed gateway's `mayChange`).
+ */
+export const REWRITABLE_FIELDS = ['dscp', 'vlan', 'ttl', 'srcMac', 'dstMac', 'srcIp', 'dstIp', 'srcPort', 'dstPort'] as const;
 export type RewritableField = (typeof REWRITABLE_FIELDS)[number];
 
 export interface RewriteValues {
@@ -87,10 +90,72 @@ export interface ConnectionExpectation {
   bytes: number;
 }
 
+/** What an HTTP request class does (lib/policy/requests.ts): let it through, block it, or change one header. */
+export const REQUEST_ACTIONS = ['forward', 'block', 'rewrite-header'] as const;
+export type RequestActionKind = (typeof REQUEST_ACTIONS)[number];
+
+/** How the client sees a blocked request: its connection reset, no answer at all, or an error page. */
+export const BLOCKED_AS = ['reset', 'timeout', 'error-page'] as const;
+export type BlockedAs = (typeof BLOCKED_AS)[number];
+
+/** Which requests belong to a class; every field given must match. Substrings are case-sensitive unless `ignoreCase`. */
+export interface RequestMatch {
+  direction: Direction;
+  method?: string;
+  /** The request target's path, exactly (without the query). */
+  path?: string;
+  pathPrefix?: string;
+  /** A header present (name case-insensitive), its value containing `contains` when given. */
+  header?: { name: string; contains?: string };
+  bodyContains?: string;
+  /** Anywhere in the request: its line, headers or body (what a string-matching DPI engine inspects). */
+  contains?: string;
+  ignoreCase: boolean;
+}
+
+/** The one header a rewrite-header class changes: set to a value (added or replaced), or removed. */
+export interface HeaderChange {
+  name: string;
+  set?: string;
+  remove: boolean;
+}
+
+export type RequestBehaviour =
+  /** The server receives the request as sent, the client the response as sent (hop-by-hop headers aside). */
+  | { action: 'forward' }
+  /** The server never sees it; the client sees `blockedAs` (an error page with this status). */
+  | { action: 'block'; blockedAs: BlockedAs; status: number }
+  /** The server sees the request with exactly this header change; the response comes back as sent. */
+  | { action: 'rewrite-header'; header: HeaderChange };
+
+export interface RequestClass {
+  name: string;
+  match: RequestMatch;
+  behaviour: RequestBehaviour;
+}
+
+/** HTTP through the service: a server on one traffic host, a client on the other; requests no class matches are forwarded. */
+export interface RequestPolicy {
+  port: number;
+  classes: RequestClass[];
+}
+
+/** UDP request/response through the service (a DNS-like exchange): each request answered, or none. */
+export interface ExchangeExpectation {
+  name: string;
+  /** The side whose host sends the requests (the responder listens on the other). */
+  from: Side;
+  port: number;
+  expect: 'answered' | 'blocked';
+  count: number;
+}
+
 export interface Policy {
   default: DefaultAction;
   classes: PolicyClass[];
   connections: ConnectionExpectation[];
+  requests?: RequestPolicy;
+  exchanges: ExchangeExpectation[];
 }
 
 /** Whether a class applies to frames sent from this side. */

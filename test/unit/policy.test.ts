@@ -150,6 +150,7 @@ describe('classifying frames', () => {
     const byAddress = {
       default: 'drop' as const,
       connections: [],
+      exchanges: [],
       classes: [
         {
           name: 'x',
@@ -188,6 +189,7 @@ describe('probes derived from the policy', () => {
     const byAddress: Policy = {
       default: 'role',
       connections: [],
+      exchanges: [],
       classes: [{ name: 'x', match: { direction: 'both', dstIp: '198.18.4.0/30' }, behaviour: { action: 'drop' } }],
     };
     const ps = policyProbes(byAddress);
@@ -353,6 +355,7 @@ describe('open dimensions: a class that names no IP version or VLAN holds for al
     const v6: Policy = {
       default: 'role',
       connections: [],
+      exchanges: [],
       classes: [{ name: 'x', match: { direction: 'both', dstIp: '2001:db8:5::/64' }, behaviour: { action: 'drop' } }],
     };
     const ps = policyProbes(v6);
