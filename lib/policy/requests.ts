@@ -8,6 +8,7 @@
 //
 // Pure: a request policy in, request descriptions and bytes out; bytes in, parsed requests out.
 import { otherSide, SIDES, type Side } from '../core/sides.ts';
+import { parse } from '../frames/index.ts';
 import { appliesFrom, type RequestBehaviour, type RequestClass, type RequestMatch, type RequestPolicy } from './model.ts';
 
 /** A request as the suite writes it; the id header, Host and Content-Length are added when it is built. */
@@ -251,4 +252,19 @@ export function describeRequestMatch(m: RequestMatch): string {
   if (m.ignoreCase) parts.push('(any case)');
   const dir = m.direction === 'both' ? 'both ways' : m.direction === 'left-to-right' ? 'left→right' : 'right→left';
   return `${parts.join(' ') || 'any request'}, ${dir}`;
+}
+
+/**
+ * Whether a frame is TCP to or from the request policy's port: a proxy answers the client in the server's
+ * name and opens connections of its own to the server — its work, not frames it sends by itself.
+ */
+export function carriesRequests(port: number): (frame: Buffer) => boolean {
+  return (data) => {
+    try {
+      const tcp = parse(data).get('TCP');
+      return tcp !== undefined && (tcp.sport === port || tcp.dport === port);
+    } catch {
+      return false;
+    }
+  };
 }
