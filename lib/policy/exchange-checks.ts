@@ -30,12 +30,14 @@ export function checkExchange(spec: ExchangeExpectation, obs: ExchangeObservatio
   const sum = (key: 'requests' | 'responses', point: keyof MarkerTrace) =>
     obs.sent.reduce((n, id) => n + (traces.get(id)?.[point][key] ?? 0), 0);
   const seen =
-    `Requests seen: ${sum('requests', ask.sender)} leaving the ${spec.from} host, ${sum('requests', ask.ingress)} at ${pointName(ask.ingress)}, ` +
+    `Requests seen: ${sum('requests', ask.sender)} leaving the ${spec.from} host, ` +
+    `${sum('requests', ask.ingress)} at ${pointName(ask.ingress)}, ` +
     `${sum('requests', ask.egress)} at ${pointName(ask.egress)}, ${sum('requests', ask.receiver)} at the ${to} host; replies: ` +
     `${sum('responses', back.sender)} leaving the ${to} host, ${sum('responses', back.ingress)} at ${pointName(back.ingress)}, ` +
     `${sum('responses', back.egress)} at ${pointName(back.egress)}, ${sum('responses', back.receiver)} at the ${spec.from} host.`;
   const sources = [...new Set(obs.served.map((s) => `${s.fromIp}:${s.fromPort}`))];
-  const servedText = `The responder saw the requests from ${sources.join(', ') || 'nowhere'} (sent from ${obs.client.ip}:${obs.client.port}).`;
+  const servedText =
+    `The responder saw the requests from ${sources.join(', ') || 'nowhere'} ` + `(sent from ${obs.client.ip}:${obs.client.port}).`;
   const n = obs.sent.length;
   if (n === 0) return fail(`${label}: the client sent nothing.`, []);
   const answered = new Set(obs.replies.map((r) => r.id).filter((id) => id !== undefined && obs.sent.includes(id)));

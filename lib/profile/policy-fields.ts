@@ -344,7 +344,9 @@ export const policySchema: ObjectSpec = {
               blockedAs: {
                 type: 'string',
                 enum: BLOCKED_AS,
-                doc: 'Only with `action: block`: `reset` (the connection is reset), `timeout` (no answer), `error-page` (a response with `status`).',
+                doc:
+                  'Only with `action: block`: `reset` (the connection is reset), `timeout` (no answer), `error-page` (a response ' +
+                  'with `status`).',
               },
               status: {
                 type: 'number',

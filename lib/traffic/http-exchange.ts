@@ -69,7 +69,8 @@ def serve(c):
             body += chunk
         with lock: print('req', binascii.hexlify(head + sep + body).decode(), sep='\\t', flush=True)
         text = b'wirelab response ' + rid + b'\\n'
-        c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nContent-Length: %d\\r\\nX-Wirelab-Response: wlrsp-%s\\r\\nConnection: close\\r\\n\\r\\n' % (len(text), rid) + text)
+        head = b'HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nContent-Length: %d\\r\\n' % len(text)
+        c.sendall(head + b'X-Wirelab-Response: wlrsp-%s\\r\\nConnection: close\\r\\n\\r\\n' % rid + text)
     except OSError: pass
     finally: c.close()
 print('listening', flush=True)
