@@ -18,7 +18,7 @@ import { addressOf } from '../core/addressing.ts';
 import { runTag, type RunId } from '../core/run-id.ts';
 import { CAPTURE_POINTS, flowPath, guestPoint, hostPoint, sideOf, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
 import type { TimedFrame } from '../core/timed-frame.ts';
-import { findSignature, parse, SIGNATURE_LENGTH, type Flow, type Packet } from '../frames/index.ts';
+import { findSignature, parse, type Flow, type Packet } from '../frames/index.ts';
 import { SIG_FLOW_ID, SIG_RUN_TAG, SIG_SEQ } from '../frames/signature.ts';
 import { corruptionLimit, differingBytes } from './corruption.ts';
 import { classifyEmission, EMISSION_CLASSES, routingProtocolOf, type EmissionClass } from './emissions.ts';

@@ -249,8 +249,6 @@ async function joinBridge(spec: TrafficHostSpec, pid: number, stack: UndoStack):
   for (const key of ['accept_dad', 'accept_ra', 'autoconf', 'router_solicitations']) {
     await inContainer('sysctl', ['-qw', `net.ipv6.conf.${DATA_IF}.${key}=0`], true);
   }
-  // An instrument does not answer pings: an echo reply carries the request's payload, signature and all.
-  await inContainer('sysctl', ['-qw', 'net.ipv4.icmp_echo_ignore_all=1', 'net.ipv6.icmp.echo_ignore_all=1'], true);
   await inContainer('ip', ['address', 'add', spec.ipv4, 'dev', DATA_IF]);
   if (spec.ipv6) {
     // A router resolves the host by neighbour discovery: the host answers for this address (no DAD: it would delay and chatter).
