@@ -110,10 +110,10 @@ describe('policy section of a profile', () => {
     expect(byPath('policy.classes[1].name')?.file).toBe('p.yaml:18');
   });
 
-  it('a policy on a role other than l2-bridge is refused with the reason', () => {
+  it('a policy on a monitor is refused with the reason', () => {
     const base = BASE.replace('role: l2-bridge', 'role: monitor').replace('reference: l2-bridge', 'reference: monitor');
     const problems = problemsOf('policy:\n  classes:\n    - { name: a, match: { l4: tcp }, action: drop }\n', base);
-    expect(problems.find((p) => p.path === 'policy')?.message).toMatch(/the role is monitor; policies are qualified for transparent/);
+    expect(problems.find((p) => p.path === 'policy')?.message).toMatch(/the role is monitor; a monitor forwards nothing/);
   });
 
   it('a VLAN rewrite needs a VLAN match; rate-limit needs exactly one rate', () => {
