@@ -4,7 +4,7 @@
 import { isMulticastMac, MAC_PATTERN } from '../core/addressing.ts';
 import { familyOf, inLabRange, LAB_RANGES, parseIpRange } from '../policy/addresses.ts';
 import type { GuestRole } from '../core/roles.ts';
-import type { FieldCheck, ObjectSpec, SchemaProblem } from './schema-engine.ts';
+import type { FieldCheck, FieldSpec, ObjectSpec, SchemaProblem } from './schema-engine.ts';
 import {
   ACTIONS,
   BLOCKED_AS,
@@ -90,6 +90,30 @@ const port = (doc: string) => ({ type: 'number' as const, integer: true, min: 0,
 const ADDRESS_FIX =
   'use an IPv4 address or CIDR inside 198.18.0.0/15, e.g. 198.18.0.0/24, or an IPv6 one inside 2001:db8::/32, e.g. 2001:db8:1::/64 ' +
   '(frames cross the guest by MAC; any such address works).';
+
+/** One kind of connection or exchange: a name, the side that starts it, the port, what is expected, how many. */
+function peerKind(o: {
+  kind: string;
+  starts: string;
+  port: { doc: string; example: string };
+  expect: readonly [string, string];
+  expectDoc: string;
+  count: { max: number; default: number; doc: string };
+  more?: Record<string, FieldSpec>;
+}): ObjectSpec {
+  return {
+    type: 'object',
+    doc: `One kind of ${o.kind}.`,
+    fields: {
+      name: { ...SHORT_NAME, doc: 'Name, as the report shows it.' },
+      from: { type: 'string', required: true, enum: ['left', 'right'], doc: `The side whose host ${o.starts}.` },
+      port: { type: 'number', required: true, integer: true, min: 1, max: 65535, ...o.port },
+      expect: { type: 'string', required: true, enum: o.expect, doc: o.expectDoc },
+      count: { type: 'number', integer: true, min: 1, ...o.count },
+      ...o.more,
+    },
+  };
+}
 
 export const policySchema: ObjectSpec = {
   type: 'object',
@@ -230,23 +254,17 @@ export const policySchema: ObjectSpec = {
         'Checked: every connection established and every byte echoed (set-up time reported), or none established; a failure ' +
         'says where the connection broke (the SYN, or the reply that never came back through the guest).',
       example: '{ name: web-from-left, from: left, port: 8080, expect: connect }',
-      items: {
-        type: 'object',
-        doc: 'One kind of connection.',
-        fields: {
-          name: { ...SHORT_NAME, doc: 'Name, as the report shows it.' },
-          from: { type: 'string', required: true, enum: ['left', 'right'], doc: 'The side whose host opens the connections.' },
-          port: { type: 'number', required: true, integer: true, min: 1, max: 65535, doc: "The server's TCP port.", example: '8080' },
-          expect: {
-            type: 'string',
-            required: true,
-            enum: ['connect', 'blocked'],
-            doc: '`connect`: the service lets them through; `blocked`: it lets none be established.',
-          },
-          count: { type: 'number', integer: true, min: 1, max: 10, default: 3, doc: 'Connections opened, one after another.' },
+      items: peerKind({
+        kind: 'connection',
+        starts: 'opens the connections',
+        port: { doc: "The server's TCP port.", example: '8080' },
+        expect: ['connect', 'blocked'],
+        expectDoc: '`connect`: the service lets them through; `blocked`: it lets none be established.',
+        count: { max: 10, default: 3, doc: 'Connections opened, one after another.' },
+        more: {
           bytes: { type: 'number', integer: true, min: 1, max: 65536, default: 1000, doc: 'Bytes each connection sends and reads back.' },
         },
-      },
+      }),
     },
     requests: {
       type: 'object',
@@ -393,22 +411,14 @@ export const policySchema: ObjectSpec = {
         'and port it was sent from, from the address and port it was sent to (a NAT translates replies back), matched to its ' +
         'request; or none answered.',
       example: '{ name: dns-from-left, from: left, port: 5353, expect: answered }',
-      items: {
-        type: 'object',
-        doc: 'One kind of exchange.',
-        fields: {
-          name: { ...SHORT_NAME, doc: 'Name, as the report shows it.' },
-          from: { type: 'string', required: true, enum: ['left', 'right'], doc: 'The side whose host sends the requests.' },
-          port: { type: 'number', required: true, integer: true, min: 1, max: 65535, doc: "The responder's UDP port.", example: '5353' },
-          expect: {
-            type: 'string',
-            required: true,
-            enum: ['answered', 'blocked'],
-            doc: '`answered`: every request gets its reply; `blocked`: no request gets one.',
-          },
-          count: { type: 'number', integer: true, min: 1, max: 50, default: 10, doc: 'Requests sent, one after another.' },
-        },
-      },
+      items: peerKind({
+        kind: 'exchange',
+        starts: 'sends the requests',
+        port: { doc: "The responder's UDP port.", example: '5353' },
+        expect: ['answered', 'blocked'],
+        expectDoc: '`answered`: every request gets its reply; `blocked`: no request gets one.',
+        count: { max: 50, default: 10, doc: 'Requests sent, one after another.' },
+      }),
     },
   },
 }; /** Rules across the fields of the policy section (each field's own problems are already reported). */
