@@ -72,8 +72,10 @@ export function checkRequest(e: RequestEvidence, expected: RequestClassification
   const add = (result: MatchResult) => checks.push({ check: `${p.name}: ${declared}`, result });
   const b = expected.behaviour;
   if (b.action === 'block') {
-    add(notServed(e, label, what, by));
-    add(clientSawBlock(e, label, what, b));
+    const blocked = notServed(e, label, what, by);
+    add(blocked);
+    // What the client saw says how it was blocked; a request that was not blocked at all has said everything.
+    if (blocked.pass) add(clientSawBlock(e, label, what, b));
   } else {
     const served = reachedServer(e, label, what, by);
     add(served);
