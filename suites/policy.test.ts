@@ -1,11 +1,15 @@
-// The policy suite: an in-line service (a transparent firewall, a shaper, a marker) does to each
-// class of traffic what its profile's `policy` declares — and only to that class. One boot: a flow
-// per class from each side it applies to, plus probes just outside each class (the neighbouring
-// port, VLAN or address, the other protocol, the other direction) and traffic no class matches, all
-// derived from the declared policy (lib/policy/probes.ts) and judged by what the policy says of
-// each frame sent (lib/policy/classify.ts). Dropped classes must never cross yet reach the guest,
-// forwarded ones arrive byte-exact (or with their allowed changes), rewrites are checked per frame,
-// rate limits are measured over a window of their own at three times the declared rate.
+// The policy suite: an in-line service (a transparent or routed firewall, a shaper, a marker, a DPI filter,
+// a proxy) does to each class of traffic what its profile's `policy` declares — and only to that class.
+// One boot: a flow per class from each side it applies to, over every IP version and tagging the class
+// leaves open, plus probes just outside each class (the neighbouring port, VLAN or address, the other
+// protocol, the other direction) and traffic no class matches, all derived from the declared policy
+// (lib/policy/probes.ts) and judged by what the policy says of each frame sent (lib/policy/classify.ts).
+// Dropped classes must never cross yet reach the guest, forwarded ones arrive byte-exact (or with their
+// allowed changes), rewrites are checked per frame; where a class's frames split along an open dimension
+// the failure names it. Verdicts come from the policy, not the load (lib/policy/traffic-plan.ts): the
+// functional window is slow, a rate class is measured one kind of frame at a time at three times its rate
+// and its probes beside a baseline of the same path. Real TCP connections, HTTP requests (request classes:
+// forward, block, rewrite a header) and UDP request/response exchanges are followed at all four points.
 import path from 'node:path';
 import * as allure from 'allure-js-commons';
 import { DEFAULT_PROFILE } from '../lib/core/paths.ts';

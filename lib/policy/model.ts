@@ -3,7 +3,8 @@
 // with the behaviour the image declares for it. Classes are tried in order and the first match
 // wins, as in a firewall's rule list; traffic no class matches follows the policy's default.
 //
-// Pure data: the profile schema (lib/policy/schema.ts) produces it, lib/policy/classify.ts reads it.
+// Pure data: the profile schema (lib/profile/policy-fields.ts) produces it, lib/policy/classify.ts reads it;
+// the request classes (HTTP) and exchanges (UDP) of a service that acts on what connections carry are here too.
 import type { Side } from '../core/sides.ts';
 
 export const DIRECTIONS = ['both', 'left-to-right', 'right-to-left'] as const;
