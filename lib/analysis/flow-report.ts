@@ -14,7 +14,7 @@
 // differences, emissions — so matchers and report visuals read it and never re-join or re-parse.
 //
 // Pure: bytes in, values out. Memory is O(frames sent) in typed arrays, never the captures themselves.
-import { addressOf } from '../core/addressing.ts';
+import { addressOf, canonicalIp } from '../core/addressing.ts';
 import { runTag, type RunId } from '../core/run-id.ts';
 import { CAPTURE_POINTS, flowPath, guestPoint, hostPoint, sideOf, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
 import type { TimedFrame } from '../core/timed-frame.ts';
@@ -298,6 +298,8 @@ interface UnsignedFrame {
   point: CapturePoint;
   tsNs: bigint;
   data: Buffer;
+  /** It names a flow of this analysis but a sequence number the flow never sent: a copy whose signature was damaged. */
+  damaged?: boolean;
 }
 
 export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficReport> {
@@ -307,9 +309,12 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
   let unsignedOverflow = 0;
 
   const hostIps = new Set(
-    SIDES.flatMap((side) => [addressOf(input.hosts[side].ipv4), ...(input.hosts[side].ipv6 ? [input.hosts[side].ipv6!] : [])]),
+    SIDES.flatMap((side) => [addressOf(input.hosts[side].ipv4), ...(input.hosts[side].ipv6 ? [canonicalIp(input.hosts[side].ipv6!)] : [])]),
   );
   const firstFragments: FirstFragment[] = [];
+  // Datagrams whose first fragment carries this run's signature (of any flow, even one this analysis
+  // does not know): their later fragments are test traffic too, never the guest's own frames.
+  const signedDatagrams = new Set<string>();
   for (const point of CAPTURE_POINTS) {
     const frames = input.captures[point];
     if (!frames) continue;
@@ -322,14 +327,14 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
         const error = icmpErrorOf(frame.data);
         const quotedSeq = frame.data.readUInt32BE(off + SIG_SEQ);
         // The guest's errors about a test frame belong to its flow; a traffic host's (port unreachable) do not.
-        if (error && off >= error.quoteOffset && !hostIps.has(error.srcIp) && quotedSeq < state.spec.frames.count) {
+        if (error && off >= error.quoteOffset && !hostIps.has(canonicalIp(error.srcIp)) && quotedSeq < state.spec.frames.count) {
           noteIcmpError(state, point, quotedSeq, error);
         }
         state = undefined;
         off = -1;
       }
       // An echo reply that carries a request's payload is the receiving host's answer, not the request.
-      if (state && state.echoTypeOffset >= 0 && ECHO_REPLY_TYPES.has(frame.data[state.echoTypeOffset]!)) {
+      if (state && off >= 8 && state.echoTypeOffset >= 0 && ECHO_REPLY_TYPES.has(frame.data[off - 8]!)) {
         state = undefined;
         off = -1;
       }
@@ -340,14 +345,24 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
         recordFrame(state, point, seq, frame, first !== undefined);
         continue;
       }
-      if (off >= 0 && frame.data.readUInt32BE(off + SIG_RUN_TAG) === tag) continue; // a signed frame of an unknown flow
+      if (state && seq >= state.spec.frames.count && off === state.signatureOffset) {
+        if (unsigned.length < MAX_UNSIGNED_KEPT) unsigned.push({ point, tsNs: frame.tsNs, data: frame.data, damaged: true });
+        continue;
+      }
+      if (off >= 0 && frame.data.readUInt32BE(off + SIG_RUN_TAG) === tag) {
+        // A signed frame of an unknown flow; if it is a first fragment, its later fragments are test traffic too.
+        const fragment = fragmentOf(frame.data);
+        if (fragment && fragment.offset === 0) signedDatagrams.add(`${point}|${fragment.key}`);
+        continue;
+      }
       if (unsigned.length < MAX_UNSIGNED_KEPT) unsigned.push({ point, tsNs: frame.tsNs, data: frame.data });
       else unsignedOverflow++;
     }
   }
 
-  const joined = joinFragments(firstFragments, unsigned);
-  const corrupted = joinCorruptedCopies(states, unsigned, joined, input);
+  for (const first of firstFragments) signedDatagrams.add(`${first.point}|${first.held.facts.key}`);
+  const joined = joinFragments(firstFragments, unsigned, signedDatagrams);
+  const corrupted = joinCorruptedCopies(states, unsigned, joined, input, tag);
   const unattributed = unsigned.filter((f) => !joined.has(f) && !corrupted.has(f));
   const { emissions, emissionList } = attributeUnsigned(unattributed, unsignedOverflow, input);
   return {
@@ -386,19 +401,19 @@ function routerMadeFirstFragment(state: FlowState, point: CapturePoint, seq: num
  * same point; at the receiving host the datagram is rebuilt and compared with the frame sent. Returns
  * the unsigned frames that were fragments of test frames: they are the test frames', not emissions.
  */
-function joinFragments(firsts: FirstFragment[], unsigned: UnsignedFrame[]): Set<UnsignedFrame> {
+function joinFragments(firsts: FirstFragment[], unsigned: UnsignedFrame[], signed: ReadonlySet<string>): Set<UnsignedFrame> {
   const joined = new Set<UnsignedFrame>();
-  if (firsts.length === 0) return joined;
+  if (signed.size === 0) return joined;
   const loose = new Map<string, UnsignedFrame[]>();
   for (const f of unsigned) {
     const facts = fragmentOf(f.data);
     if (!facts || facts.offset === 0) continue;
     const key = `${f.point}|${facts.key}`;
+    if (signed.has(key)) joined.add(f);
     loose.set(key, [...(loose.get(key) ?? []), f]);
   }
   for (const first of firsts) {
     const rest = loose.get(`${first.point}|${first.held.facts.key}`) ?? [];
-    rest.forEach((f) => joined.add(f));
     if (first.point !== first.state.path.receiver) continue;
     const pieces: HeldFragment[] = [first.held, ...rest.map((f) => ({ facts: fragmentOf(f.data)!, data: f.data }))];
     const seen = first.state.fragmented;
@@ -422,6 +437,7 @@ function joinCorruptedCopies(
   unsigned: UnsignedFrame[],
   skip: Set<UnsignedFrame>,
   lab: LabAddresses,
+  tag: number,
 ): Set<UnsignedFrame> {
   const matched = new Set<UnsignedFrame>();
   const localHostMac = new Map<CapturePoint, string>(
@@ -434,8 +450,10 @@ function joinCorruptedCopies(
   let budget = MAX_CORRUPTION_COMPARISONS;
   for (const f of unsigned) {
     if (skip.has(f) || budget <= 0) continue;
-    // A frame with the source MAC of the host on its own side is that host's (an ICMP error quoting a test frame, say).
-    if (macAt(f.data, 6) === localHostMac.get(f.point)) continue;
+    // A frame with the source MAC of the host on its own side is that host's; one that holds this run's
+    // signature intact is another frame's copy or answer (an echo reply, an ICMP error's quote): neither
+    // is a corrupted copy. A signature that names a sequence number never sent was damaged in place.
+    if (macAt(f.data, 6) === localHostMac.get(f.point) || (!f.damaged && findSignature(f.data, tag) >= 0)) continue;
     const limit = corruptionLimit(f.data.length);
     for (const state of candidatesAt.get(f.point) ?? []) {
       const seq = closestUnseen(state, f, limit, () => budget--);
