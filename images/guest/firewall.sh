@@ -35,7 +35,7 @@ table bridge wirelab_policy {
     type filter hook forward priority 0; policy accept;
     iifname "left" $telnet_l3 tcp dport $telnet_ports drop
     $snmp_l2 $snmp_from udp dport 161 drop
-    vlan id 300 drop
+    vlan id 3000 drop
     iifname "left" udp dport 5060 ip dscp set $voice_dscp
     iifname "left" udp dport 5060 ip6 dscp set $voice_dscp
     iifname "left" vlan type ip udp dport 5060 ip dscp set $voice_dscp

@@ -207,7 +207,7 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
       extraModules: FIREWALL_MODULES,
       description:
         'Transparent firewall with the policy of lab-profiles/nested-policy-firewall.yaml: nftables (bridge family) drops telnet ' +
-        'left→right, SNMP both ways and VLAN 300, marks voice left→right DSCP 46, lets TCP port 8080 be opened from the left ' +
+        'left→right, SNMP both ways and VLAN 3000, marks voice left→right DSCP 46, lets TCP port 8080 be opened from the left ' +
         'only (connection tracking) — IPv4 and IPv6, tagged or not; a tc policer limits bulk UDP to 256 kbit/s.',
     },
     {

@@ -18,8 +18,15 @@ export function factsOf(packet: Packet): FrameFacts {
   if (tag) facts.vlan = tag.vlan;
   const v4 = packet.get('IPv4');
   const v6 = packet.get('IPv6');
-  if (v4) Object.assign(facts, { l3: 'ipv4', srcIp: v4.src, dstIp: v4.dst, dscp: v4.tos >> 2 });
-  else if (v6) Object.assign(facts, { l3: 'ipv6', srcIp: v6.src, dstIp: v6.dst, dscp: v6.trafficClass >> 2 });
+  if (v4) Object.assign(facts, { l3: 'ipv4', srcIp: v4.src, dstIp: v4.dst, dscp: v4.tos >> 2, fragment: v4.mf || v4.fragOffset > 0 });
+  else if (v6)
+    Object.assign(facts, {
+      l3: 'ipv6',
+      srcIp: v6.src,
+      dstIp: v6.dst,
+      dscp: v6.trafficClass >> 2,
+      fragment: packet.get('IPv6Fragment') !== undefined,
+    });
   else if (packet.get('ARP')) facts.l3 = 'arp';
   const l4 = packet.get('UDP') ?? packet.get('TCP');
   if (l4) Object.assign(facts, { l4: l4.kind === 'UDP' ? 'udp' : 'tcp', srcPort: l4.sport, dstPort: l4.dport });
@@ -36,6 +43,7 @@ export function matches(match: ClassMatch, facts: FrameFacts, from: Side): boole
   if (match.dstPort !== undefined && match.dstPort !== facts.dstPort) return false;
   if (match.vlan !== undefined && match.vlan !== facts.vlan) return false;
   if (match.dscp !== undefined && match.dscp !== facts.dscp) return false;
+  if (match.fragment !== undefined && match.fragment !== (facts.fragment ?? false)) return false;
   if (match.srcIp !== undefined && !inRange(facts.srcIp, match.srcIp)) return false;
   if (match.dstIp !== undefined && !inRange(facts.dstIp, match.dstIp)) return false;
   return true;

@@ -29,6 +29,8 @@ export interface FrameFields {
   vlan?: number;
   /** The DSCP (0–63) of the IPv4 TOS or IPv6 traffic class. */
   dscp?: number;
+  /** An IP fragment: IPv4 with MF set or an offset, IPv6 with a Fragment header. */
+  fragment?: boolean;
 }
 
 /** What a class matches; every field given must match (fields left out match anything). Addresses are CIDRs here. */
@@ -197,6 +199,7 @@ export function describeMatch(m: ClassMatch): string {
   if (m.srcPort !== undefined) parts.push(`srcPort ${m.srcPort}`);
   if (m.dstPort !== undefined) parts.push(`dstPort ${m.dstPort}`);
   if (m.dscp !== undefined) parts.push(`dscp ${m.dscp}`);
+  if (m.fragment !== undefined) parts.push(m.fragment ? 'fragments' : 'unfragmented');
   const dir = m.direction === 'both' ? 'both ways' : m.direction === 'left-to-right' ? 'left→right' : 'right→left';
   return `${parts.join(' ') || 'any'}, ${dir}`;
 }

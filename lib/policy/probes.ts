@@ -77,6 +77,7 @@ export function inClassFrame(c: PolicyClass, index: number): ProbeFrame {
       dstPort: l4 === 'icmp' ? undefined : (m.dstPort ?? FREE_DST_PORT + index),
       vlan: m.vlan,
       dscp: m.dscp,
+      fragment: m.fragment,
     },
   );
 }
@@ -87,7 +88,8 @@ export function inClassFrame(c: PolicyClass, index: number): ProbeFrame {
  */
 export function openDimensions(m: ClassMatch, opts: ProbeOptions = DEFAULT_OPTIONS): { l3: L3Protocol[]; tagged: boolean[] } {
   const fixedL3 = m.l3 ?? addressFamily(m);
-  const ipOnly = m.l4 !== undefined || m.dscp !== undefined || m.srcPort !== undefined || m.dstPort !== undefined;
+  const ipOnly =
+    m.l4 !== undefined || m.dscp !== undefined || m.srcPort !== undefined || m.dstPort !== undefined || m.fragment !== undefined;
   const l3: L3Protocol[] = fixedL3 ? [fixedL3] : ['ipv4', ...(opts.ipv6 ? (['ipv6'] as const) : []), ...(ipOnly ? [] : (['arp'] as const))];
   const tagged = m.vlan === undefined && opts.tagged ? [false, true] : [m.vlan !== undefined];
   return { l3, tagged };
@@ -166,6 +168,7 @@ function neighbours(c: PolicyClass, frame: ProbeFrame): [string, ProbeFrame][] {
     out.push([`srcPort ${next(m.srcPort, 65535)} (next to ${m.srcPort})`, { ...frame, srcPort: next(m.srcPort, 65535) }]);
   if (m.vlan !== undefined) out.push([`vlan ${next(m.vlan, 4094)} (next to ${m.vlan})`, { ...frame, vlan: next(m.vlan, 4094) }]);
   if (m.dscp !== undefined) out.push([`dscp ${next(m.dscp, 63)} (next to ${m.dscp})`, { ...frame, dscp: next(m.dscp, 63) }]);
+  if (m.fragment !== undefined) out.push([m.fragment ? 'unfragmented' : 'a first fragment', { ...frame, fragment: !m.fragment }]);
   if (m.l4 !== undefined) {
     const other: L4Protocol = m.l4 === 'udp' ? 'tcp' : 'udp';
     const ports = m.l4 === 'icmp' ? { srcPort: FREE_SRC_PORT, dstPort: FREE_DST_PORT } : {};

@@ -186,6 +186,12 @@ export const policySchema: ObjectSpec = {
                 example: '100',
               },
               dscp: { type: 'number', integer: true, min: 0, max: 63, doc: 'The IP DSCP the frame is sent with.', example: '46' },
+              fragment: {
+                type: 'boolean',
+                doc:
+                  '`true`: IP fragments only (IPv4 with MF set or an offset, IPv6 with a Fragment header) — e.g. a stateful ' +
+                  'firewall that reassembles holds a lone fragment, which then never crosses; `false`: unfragmented packets only.',
+              },
             },
           },
           action: {
@@ -471,6 +477,8 @@ export function policyProblems(policy: Partial<RawPolicy>, role: GuestRole | und
           `matches ${families[0] === 'ipv4' ? 'IPv4' : 'IPv6'} addresses but its l3 is ${m.l3}.`,
           `use \`l3: ${families[0]}\`, or leave \`l3\` out.`,
         );
+      if (m.fragment !== undefined && m.l3 === 'arp')
+        add(`${at}.match.fragment`, 'is set, but ARP is never fragmented.', 'remove `fragment`, or set `l3: ipv4` or `ipv6`.');
       if (m.l4 !== undefined && m.l3 === 'arp')
         add(`${at}.match.l4`, `is ${m.l4}, but ARP carries no transport protocol.`, 'remove `l4`, or set `l3: ipv4`.');
       for (let j = 0; j < i; j++) {

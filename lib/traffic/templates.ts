@@ -11,6 +11,7 @@ import {
   ICMPv6EchoRequest,
   IPv4,
   IPv6,
+  IPv6Fragment,
   stack,
   TCP,
   UDP,
@@ -110,9 +111,20 @@ export function probeTemplate(lab: Lab, from: Side, to: Side, probe: ProbeFrame)
           : ICMP()
         : UDP({ sport: probe.srcPort, dport: probe.dstPort });
   const tos = (probe.dscp ?? 0) << 2;
-  const ip =
+  // A fragment probe is a first fragment: its transport header is there, more fragments are announced and never come.
+  const ip: Layer[] =
     probe.l3 === 'ipv6'
-      ? IPv6({ src: probe.srcIp ?? ipv6Of(from), dst: probe.dstIp ?? ipv6Of(to), trafficClass: tos })
-      : IPv4({ src: probe.srcIp ?? address(lab.hosts[from].ipv4), dst: probe.dstIp ?? address(lab.hosts[to].ipv4), tos });
-  return stack(ether, ...tag, ip, l4);
+      ? [
+          IPv6({ src: probe.srcIp ?? ipv6Of(from), dst: probe.dstIp ?? ipv6Of(to), trafficClass: tos }),
+          ...(probe.fragment ? [IPv6Fragment({ more: true, id: 0x5a17 })] : []),
+        ]
+      : [
+          IPv4({
+            src: probe.srcIp ?? address(lab.hosts[from].ipv4),
+            dst: probe.dstIp ?? address(lab.hosts[to].ipv4),
+            tos,
+            ...(probe.fragment ? { mf: true, id: 0x5a17 } : {}),
+          }),
+        ];
+  return stack(ether, ...tag, ...ip, l4);
 }

@@ -91,7 +91,7 @@ describe('policy suite', () => {
         /^connections "web-from-left" \(left → right:8080\): 0 of 3 completed — the SYN crossed the guest, but the reply \(SYN-ACK\) reached its right port and never left its left port: the image drops the return direction of connections\.$/,
       );
       // What it gets right still passes: the checks are per class, not per image.
-      for (const name of [/class block-vlan-300/, /connections web-from-right/, /traffic no class matches/, /guest emissions/])
+      for (const name of [/class block-vlan-3000/, /connections web-from-right/, /traffic no class matches/, /guest emissions/])
         expect(outcome(run.tests, name).status, outcome(run.tests, name).message).toBe('passed');
     },
     RUN_BUDGET_MS,
@@ -114,7 +114,7 @@ describe('policy suite', () => {
         'class "block-snmp" both ways: 802.1Q-tagged frames cross, untagged are dropped — the rule matches untagged frames only.',
       );
       expect(snmp.message).toMatch(/block-snmp: in class, IPv6 in 802\.1Q VLAN 100 right→left: .*20 of 20 frames crossed the guest/);
-      expect(outcome(run.tests, /class block-vlan-300/).status).toBe('passed');
+      expect(outcome(run.tests, /class block-vlan-3000/).status).toBe('passed');
     },
     RUN_BUDGET_MS,
   );

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProfileError } from '../../lib/core/errors.ts';
-import { Dot1Q, Ether, IPv4, Raw, stack, TCP, UDP, ARP } from '../../lib/frames/index.ts';
+import { Dot1Q, Ether, IPv4, IPv6, IPv6Fragment, Raw, stack, TCP, UDP, ARP } from '../../lib/frames/index.ts';
 import { traceConnections } from '../../lib/analysis/tcp-join.ts';
 import { checkConnections } from '../../lib/policy/connection-checks.ts';
 import type { FlowResult } from '../../lib/analysis/flow-report.ts';
@@ -50,11 +50,19 @@ describe('policy section of a profile', () => {
   it('the shipped firewall profile is valid and becomes classes with their behaviours', () => {
     const p = loadProfile(path.resolve('lab-profiles/nested-policy-firewall.yaml'));
     expect(p.policy?.default).toBe('role');
-    expect(p.policy?.classes.map((c) => c.name)).toEqual(['block-telnet', 'block-snmp', 'block-vlan-300', 'mark-voice', 'limit-bulk']);
-    const limit = p.policy!.classes[4]!;
+    expect(p.policy?.classes.map((c) => c.name)).toEqual([
+      'hold-fragments',
+      'block-telnet',
+      'block-snmp',
+      'block-vlan-3000',
+      'mark-voice',
+      'limit-bulk',
+    ]);
+    const limit = p.policy!.classes[5]!;
     expect(limit.behaviour).toEqual({ action: 'rate-limit', rate: { bitsPerSecond: 256000, tolerance: 0.15 } });
     expect(describeBehaviour(limit.behaviour)).toBe('rate-limit to 256 kbit/s ±15 %');
-    expect(describeMatch(p.policy!.classes[0]!.match)).toBe('tcp dstPort 23, left→right');
+    expect(describeMatch(p.policy!.classes[1]!.match)).toBe('tcp dstPort 23, left→right');
+    expect(describeMatch(p.policy!.classes[0]!.match)).toBe('fragments, both ways');
     expect(p.policy!.connections).toEqual([
       { name: 'web-from-left', from: 'left', port: 8080, expect: 'connect', count: 3, bytes: 1000 },
       { name: 'web-from-right', from: 'right', port: 8080, expect: 'blocked', count: 3, bytes: 1000 },
@@ -143,10 +151,19 @@ describe('classifying frames', () => {
 
   it('VLAN, DSCP and addresses are matched on the frame as sent', () => {
     expect(of(stack(Ether(eth), Dot1Q({ vlan: 300 }), IPv4(ip), UDP({ dport: 161 })), 'left').class?.name).toBe('block-snmp');
-    expect(of(stack(Ether(eth), Dot1Q({ vlan: 300 }), IPv4(ip), UDP({ dport: 7 })), 'left').class?.name).toBe('block-vlan-300');
-    expect(of(stack(Ether(eth), Dot1Q({ vlan: 301 }), IPv4(ip), UDP({ dport: 7 })), 'left').class).toBeUndefined();
+    expect(of(stack(Ether(eth), Dot1Q({ vlan: 3000 }), IPv4(ip), UDP({ dport: 7 })), 'left').class?.name).toBe('block-vlan-3000');
+    expect(of(stack(Ether(eth), Dot1Q({ vlan: 3001 }), IPv4(ip), UDP({ dport: 7 })), 'left').class).toBeUndefined();
     const facts = factsOf(stack(Ether(eth), IPv4({ ...ip, tos: 46 << 2 }), UDP({ sport: 1, dport: 2 })));
-    expect(facts).toEqual({ l3: 'ipv4', l4: 'udp', srcIp: '198.18.0.1', dstIp: '198.18.0.2', srcPort: 1, dstPort: 2, dscp: 46 });
+    expect(facts).toEqual({
+      l3: 'ipv4',
+      l4: 'udp',
+      srcIp: '198.18.0.1',
+      dstIp: '198.18.0.2',
+      srcPort: 1,
+      dstPort: 2,
+      dscp: 46,
+      fragment: false,
+    });
     const byAddress = {
       default: 'drop' as const,
       connections: [],
@@ -171,13 +188,22 @@ describe('probes derived from the policy', () => {
   const named = (name: string) => probes.find((p) => p.name === name);
 
   it('each class from each side it applies to, its neighbours, the other direction, and unmatched traffic', () => {
-    expect(named('block-telnet: in class left→right')?.frame).toEqual({ l3: 'ipv4', l4: 'tcp', srcPort: 30000, dstPort: 23 });
+    expect(named('block-telnet: in class left→right')?.frame).toEqual({ l3: 'ipv4', l4: 'tcp', srcPort: 30001, dstPort: 23 });
+    expect(named('hold-fragments: in class, IPv6 in 802.1Q VLAN 100 right→left')?.frame).toEqual({
+      l3: 'ipv6',
+      l4: 'udp',
+      srcPort: 30000,
+      dstPort: 40000,
+      vlan: 100,
+      fragment: true,
+    });
+    expect(named('hold-fragments: unfragmented left→right')?.kind).toBe('neighbour');
     expect(named('block-telnet: in class right→left')).toBeUndefined();
     expect(named('block-telnet: dstPort 24 (next to 23) left→right')?.kind).toBe('neighbour');
     expect(named('block-telnet: udp instead of tcp left→right')?.frame.l4).toBe('udp');
     expect(named('block-telnet: the other direction right→left')?.frame.dstPort).toBe(23);
     expect(named('block-snmp: in class right→left')).toBeDefined();
-    expect(named('block-vlan-300: vlan 301 (next to 300) left→right')?.frame.vlan).toBe(301);
+    expect(named('block-vlan-3000: vlan 3001 (next to 3000) left→right')?.frame.vlan).toBe(3001);
     expect(probes.filter((p) => p.kind === 'unmatched').map((p) => p.from)).toEqual(['left', 'right']);
     expect(new Set(probes.map((p) => p.name)).size).toBe(probes.length);
     // Every neighbour really lies outside its class (the suite's expectation is the classification).
@@ -333,10 +359,10 @@ describe('open dimensions: a class that names no IP version or VLAN holds for al
     expect(inClass('block-telnet', 'right')).toEqual([]);
     expect(inClass('block-snmp', 'right')).toHaveLength(4);
     // A VLAN class is tagged already; its IP version is open, and nothing in it needs IP: ARP too.
-    expect(inClass('block-vlan-300', 'left').map((p) => p.frame)).toEqual([
-      { l3: 'ipv4', l4: 'udp', srcPort: 30002, dstPort: 40002, vlan: 300 },
-      { l3: 'ipv6', l4: 'udp', srcPort: 30002, dstPort: 40002, vlan: 300 },
-      { l3: 'arp', vlan: 300 },
+    expect(inClass('block-vlan-3000', 'left').map((p) => p.frame)).toEqual([
+      { l3: 'ipv4', l4: 'udp', srcPort: 30003, dstPort: 40003, vlan: 3000 },
+      { l3: 'ipv6', l4: 'udp', srcPort: 30003, dstPort: 40003, vlan: 3000 },
+      { l3: 'arp', vlan: 3000 },
     ]);
     for (const p of probes.filter((x) => x.kind === 'in-class')) expect(classify(policy, p.frame, p.from).class?.name).toBe(p.of);
     // A router's links carry neither tags nor (without IPv6 addresses) IPv6.
@@ -485,5 +511,31 @@ describe('the traffic plan: verdicts from the policy, not from the load', () => 
     expect(fail(checkPolicyFlow(policed, n, { behaviour: 'role' }, hints))[0]).toMatch(
       /^probe outside class "limit-bulk" \(dstPort 5002 \(next to 5001\), left→right\): lost 66\.7 % under load where the same path lost 4\.0 %, but the role's contract delivers them — it limits more than class "limit-bulk": its rule matches too wide\.$/,
     );
+  });
+});
+
+describe('fragments: a class for what a reassembling firewall holds', () => {
+  const policy: Policy = {
+    default: 'role',
+    connections: [],
+    exchanges: [],
+    classes: [{ name: 'hold', match: { direction: 'both', fragment: true }, behaviour: { action: 'drop' } }],
+  };
+
+  it('an IPv4 first or later fragment, an IPv6 packet with a Fragment header, are fragments; a whole packet is not', () => {
+    const first = factsOf(stack(Ether(eth), IPv4({ ...ip, mf: true }), UDP({ sport: 1, dport: 2 })));
+    const later = factsOf(stack(Ether(eth), IPv4({ ...ip, fragOffset: 185, proto: 17 }), Raw(Buffer.alloc(8))));
+    const v6 = factsOf(stack(Ether(eth), IPv6({ src: '2001:db8::1', dst: '2001:db8::2' }), IPv6Fragment({ more: true }), UDP({})));
+    expect([first.fragment, later.fragment, v6.fragment]).toEqual([true, true, true]);
+    expect(classify(policy, first, 'left').class?.name).toBe('hold');
+    expect(classify(policy, factsOf(stack(Ether(eth), IPv4(ip), UDP({}))), 'left').class).toBeUndefined();
+    const probes = policyProbes(policy);
+    expect(probes.filter((p) => p.kind === 'in-class' && p.from === 'left').map((p) => p.frame.l3)).toEqual([
+      'ipv4',
+      'ipv4',
+      'ipv6',
+      'ipv6',
+    ]);
+    expect(probes.find((p) => p.what === 'unfragmented')?.frame.fragment).toBe(false);
   });
 });
