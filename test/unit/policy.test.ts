@@ -62,7 +62,7 @@ describe('policy section of a profile', () => {
     expect(limit.behaviour).toEqual({ action: 'rate-limit', rate: { bitsPerSecond: 256000, tolerance: 0.15 } });
     expect(describeBehaviour(limit.behaviour)).toBe('rate-limit to 256 kbit/s ±15 %');
     expect(describeMatch(p.policy!.classes[1]!.match)).toBe('tcp dstPort 23, left→right');
-    expect(describeMatch(p.policy!.classes[0]!.match)).toBe('fragments, both ways');
+    expect(describeMatch(p.policy!.classes[0]!.match)).toBe('ipv4 fragments, both ways');
     expect(p.policy!.connections).toEqual([
       { name: 'web-from-left', from: 'left', port: 8080, expect: 'connect', count: 3, bytes: 1000 },
       { name: 'web-from-right', from: 'right', port: 8080, expect: 'blocked', count: 3, bytes: 1000 },
@@ -189,8 +189,9 @@ describe('probes derived from the policy', () => {
 
   it('each class from each side it applies to, its neighbours, the other direction, and unmatched traffic', () => {
     expect(named('block-telnet: in class left→right')?.frame).toEqual({ l3: 'ipv4', l4: 'tcp', srcPort: 30001, dstPort: 23 });
-    expect(named('hold-fragments: in class, IPv6 in 802.1Q VLAN 100 right→left')?.frame).toEqual({
-      l3: 'ipv6',
+    expect(named('hold-fragments: in class, IPv6 in 802.1Q VLAN 100 right→left')).toBeUndefined();
+    expect(named('hold-fragments: in class, 802.1Q VLAN 100 right→left')?.frame).toEqual({
+      l3: 'ipv4',
       l4: 'udp',
       srcPort: 30000,
       dstPort: 40000,
