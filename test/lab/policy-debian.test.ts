@@ -51,7 +51,7 @@ describe('the policy suite on Debian images', () => {
     async () => {
       const run = await runPolicy(shippedWith('nested-policy-debian-firewall.yaml', await build('debian-firewall-nftables')), 'firewall');
       expect(notPassed(run.tests), run.output.slice(-3000)).toEqual([]);
-      expect(run.tests.length).toBe(9);
+      expect(run.tests.length).toBe(10);
       expect(run.exitCode).toBe(0);
     },
     TEST_TIMEOUT_MS,

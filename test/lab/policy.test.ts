@@ -43,8 +43,8 @@ describe('policy suite', () => {
         run.tests.filter((t) => t.status !== 'passed'),
         run.output.slice(-3000),
       ).toEqual([]);
-      // Five classes, two kinds of real TCP connection, the unmatched traffic, the emissions check.
-      expect(run.tests.length).toBe(9);
+      // Six classes, two kinds of real TCP connection, the unmatched traffic, the emissions check.
+      expect(run.tests.length).toBe(10);
       expect(run.exitCode).toBe(0);
       const tables = allureTests(path.join(dir, 'good', 'allure-results'))
         .flatMap((t) => t.attachments)
