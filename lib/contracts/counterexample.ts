@@ -94,6 +94,31 @@ function explainOne(space: FrameSpace, judged: readonly JudgedCase[], what: stri
       statement: `frames with ${listOf(labels, 'or')} ${what}${rest}`,
     };
   }
+  // The same, but for a fault that spares some values of one dimension (a rule that cannot see through
+  // QinQ, a filter on one direction only): values of other dimensions explain every failure once the
+  // spared values are set aside, and the exception is named.
+  const exception = explainWithException(space, judged, failed);
+  if (exception && failing.length < judged.length) {
+    const { dimension, spared, terms } = exception;
+    return {
+      what,
+      cases,
+      separatedBy: [...terms.map((t) => ({ dimension: t.dimension, values: t.values })), { dimension, values: spared }],
+      statement:
+        `frames with ${terms
+          .map((t) =>
+            listOf(
+              t.values.map((v) => valueLabel(space, t.dimension, v)),
+              'or',
+            ),
+          )
+          .join(', or with ')} ${what}, ` +
+        `except with ${listOf(
+          spared.map((v) => valueLabel(space, dimension, v)),
+          'or',
+        )}; not so with the other frames`,
+    };
+  }
   // Values of several dimensions, and pairs of values where one value alone is not the cause (faults that
   // fail the same way, or a fault that spares some frames): a greedy cover, single values preferred. It
   // must be short against the failures it explains, or it only restates them case by case.
@@ -150,8 +175,64 @@ function explainOne(space: FrameSpace, judged: readonly JudgedCase[], what: stri
       ? `frames of every kind tried ${what} (all ${judged.length} cases)`
       : failing.length <= 2
         ? `${failing.length} of ${judged.length} cases ${what}: ${failing.map((j) => caseValues(space, j.case)).join('; ')}`
-        : `${failing.length} of ${judged.length} cases ${what}, with no dimension value separating them from the rest (at random, or under load?)`,
+        : `${failing.length} of ${judged.length} cases ${what}, with no dimension value separating them from the rest ` +
+          '(at random, or under load?)',
   };
+}
+
+/**
+ * A cover of the failures by values of some dimensions once the values of one dimension that no failure
+ * has (and some passing case has) are set aside: the fault spares those. The fewest values win.
+ */
+function explainWithException(
+  space: FrameSpace,
+  judged: readonly JudgedCase[],
+  failed: ReadonlySet<JudgedCase>,
+): { dimension: string; spared: string[]; terms: Array<{ dimension: string; values: string[] }> } | undefined {
+  let best: { dimension: string; spared: string[]; terms: Array<{ dimension: string; values: string[] }>; size: number } | undefined;
+  const failing = judged.filter((j) => failed.has(j));
+  for (const e of space.dimensions) {
+    const hit = new Set(failing.map((j) => j.case[e.id]));
+    const spared = e.values
+      .map((v) => v.id)
+      .filter((v) => !hit.has(v) && judged.filter((j) => j.case[e.id] === v && j.outcome.verdict === 'pass').length >= 2);
+    if (spared.length === 0) continue;
+    const inside = judged.filter((j) => !spared.includes(j.case[e.id] ?? ''));
+    // Values (of the other dimensions) whose cases, the spared ones aside, all failed — some of them this way.
+    const candidates = space.dimensions
+      .filter((d) => d.id !== e.id)
+      .flatMap((d) =>
+        d.values
+          .filter((v) => {
+            const hits = inside.filter((j) => j.case[d.id] === v.id);
+            return hits.some((j) => failed.has(j)) && hits.every((j) => j.outcome.verdict === 'fail');
+          })
+          .map((v) => ({ dimension: d.id, value: v.id })),
+      );
+    const left = new Set(failing);
+    const chosen: Array<{ dimension: string; value: string }> = [];
+    while (left.size > 0) {
+      let pick: { t: { dimension: string; value: string }; gain: number } | undefined;
+      for (const t of candidates) {
+        const gain = [...left].filter((j) => j.case[t.dimension] === t.value).length;
+        if (gain > 0 && (!pick || gain > pick.gain)) pick = { t, gain };
+      }
+      if (!pick) break;
+      chosen.push(pick.t);
+      for (const j of [...left]) if (j.case[pick.t.dimension] === pick.t.value) left.delete(j);
+    }
+    if (left.size > 0 || chosen.length > MAX_TERMS) continue;
+    // The exception must spare something the terms would otherwise explain: a passing case that matches a term.
+    const spares = spared.filter((v) =>
+      judged.some((j) => j.case[e.id] === v && j.outcome.verdict === 'pass' && chosen.some((t) => j.case[t.dimension] === t.value)),
+    );
+    if (spares.length === 0) continue;
+    const byDimension = new Map<string, string[]>();
+    for (const t of chosen) byDimension.set(t.dimension, [...(byDimension.get(t.dimension) ?? []), t.value]);
+    const terms = space.dimensions.filter((d) => byDimension.has(d.id)).map((d) => ({ dimension: d.id, values: byDimension.get(d.id)! }));
+    if (!best || chosen.length < best.size) best = { dimension: e.id, spared: spares, terms, size: chosen.length };
+  }
+  return best && { dimension: best.dimension, spared: best.spared, terms: best.terms };
 }
 
 /** A case's values in a few words (its applicable dimensions' value labels). */

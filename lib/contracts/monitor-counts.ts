@@ -82,7 +82,8 @@ export function countsFollowMirror(
   const ok = perNic
     ? within(reported.left!, expect('left')) && within(reported.right!, expect('right'))
     : reported.frames !== undefined && within(reported.frames, expect());
-  const basis = `(${Math.round(settings.tolerance * 100)} % + ${SLACK_FRAMES} frames tolerance${settings.samplingRatio < 1 ? `, sampling ${settings.samplingRatio}` : ''})`;
+  const sampling = settings.samplingRatio < 1 ? `, sampling ${settings.samplingRatio}` : '';
+  const basis = `(${Math.round(settings.tolerance * 100)} % + ${SLACK_FRAMES} frames tolerance${sampling})`;
   if (ok) {
     const headline = `The monitor counted ${observed} frames where ${wantText} were mirrored to it ${basis}.`;
     return { pass: true, headline, message: headline };
@@ -110,6 +111,10 @@ function explain(got: number, m: Mirrored, settings: CountingSettings, space: Fr
   const hypotheses: Array<[string, number]> = [
     ['it counts one NIC only (the left)', r * total(m, 'left')],
     ['it counts one NIC only (the right)', r * total(m, 'right')],
+    [
+      'it counted only broadcast frames: unicast and multicast frames to other stations were not seen — its NICs are not ' + 'promiscuous',
+      r * (total(m, 'left', (c) => c.case.destination === 'broadcast') + total(m, 'right', (c) => c.case.destination === 'broadcast')),
+    ],
     [
       'it counted only frames to broadcast and group addresses: unicast frames to other stations were not seen — its NICs are not ' +
         'promiscuous',

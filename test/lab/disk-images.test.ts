@@ -124,7 +124,14 @@ describe("Debian disk images: good ones, the role's default suites", () => {
         expect(headline, `${t.name}: ${t.message.slice(0, 2000)}`).toMatch(/arrived out of order/);
         expect(headline).not.toMatch(/lost|changed|reflected|sent \d+ frames by itself/);
       }
-      for (const name of [/readiness/, /MAC the bridge has learned/, /^broadcast frames/, /group addresses/, /guest emissions/, /halts gracefully/]) {
+      for (const name of [
+        /readiness/,
+        /MAC the bridge has learned/,
+        /^broadcast frames/,
+        /group addresses/,
+        /guest emissions/,
+        /halts gracefully/,
+      ]) {
         expect(run.tests.find((t) => name.test(t.name))?.status, `${name}`).toBe('passed');
       }
     },
