@@ -90,7 +90,8 @@ export function countsFollowMirror(
   }
   const got = perNic ? reported.left! + reported.right! : (reported.frames ?? 0);
   const why = explain(got, mirrored, settings, space, within);
-  const headline = `The monitor's counts do not follow the mirrored traffic: it counted ${observed} where ${wantText} were mirrored — ${why}.`;
+  const headline =
+    `The monitor's counts do not follow the mirrored traffic: it counted ${observed} where ${wantText} were mirrored ` + `— ${why}.`;
   return {
     pass: false,
     headline,
