@@ -15,6 +15,7 @@ import { readPcap } from '../pcap/pcap.ts';
 import { recordPhase, timedPhase } from '../runtime/phases.ts';
 import { asBusyWork, onQuietMachine, type QuietWait } from '../runtime/quiet-machine.ts';
 import { CAPTURE_POINTS, hostPoint, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
+import type { TimedFrame } from '../core/timed-frame.ts';
 
 export interface FlowDefinition {
   name: string;
@@ -137,8 +138,11 @@ export interface CaptureSession {
   readonly pcaps: Record<CapturePoint, string>;
   /** Stop every capture (idempotent). */
   stop(): Promise<void>;
-  /** Join what was captured, frame by frame, for these flows (stops the captures first). */
-  analyze(flows: SentFlow[]): Promise<TrafficReport>;
+  /**
+   * Join what was captured, frame by frame, for these flows (stops the captures first). Frames `setAside`
+   * says are part of something else (a proxy's own connections) are left out of the join.
+   */
+  analyze(flows: SentFlow[], setAside?: (frame: Buffer) => boolean): Promise<TrafficReport>;
 }
 
 /** Start the four captures and return once each is listening; their stop is on the lab's undo stack too. */
@@ -170,18 +174,23 @@ export async function startCaptureSession(lab: Lab, name: string): Promise<Captu
   return {
     pcaps,
     stop: async () => void (await stop()),
-    analyze: async (flows) => {
+    analyze: async (flows, setAside) => {
       const results = await stop();
+      const read = (file: string) => (setAside ? without(readPcap(file), setAside) : readPcap(file));
       return analyzeTraffic({
         runId: lab.runId,
         flows,
         hosts: { left: lab.hosts.left, right: lab.hosts.right },
         guestMacs: { left: lab.ports.left.guestMac, right: lab.ports.right.guestMac },
-        captures: Object.fromEntries(CAPTURE_POINTS.map((p) => [p, readPcap(pcaps[p])])),
+        captures: Object.fromEntries(CAPTURE_POINTS.map((p) => [p, read(pcaps[p])])),
         captureDrops: Object.fromEntries(CAPTURE_POINTS.map((p, i) => [p, results[i]?.droppedByKernel ?? 0])),
       });
     },
   };
+}
+
+async function* without(frames: AsyncIterable<TimedFrame>, setAside: (frame: Buffer) => boolean): AsyncIterable<TimedFrame> {
+  for await (const frame of frames) if (!setAside(frame.data)) yield frame;
 }
 
 function fileSafe(name: string): string {
