@@ -109,7 +109,6 @@ function explain(got: number, m: Mirrored, settings: CountingSettings, space: Fr
   const r = settings.samplingRatio;
   const all = r * (total(m, 'left') + total(m, 'right'));
   if (got <= SLACK_FRAMES) return 'it counted nothing: it does not receive the mirror, or does not report what it receives';
-  const counted = (keep: (c: Mirrored['cases'][number]) => boolean) => r * (total(m, 'left', keep) + total(m, 'right', keep));
   const hypotheses: Array<[string, number]> = [
     ['it counts one NIC only (the left)', r * total(m, 'left')],
     ['it counts one NIC only (the right)', r * total(m, 'right')],
