@@ -110,6 +110,8 @@ export interface FlowResult {
   latencyUs: Percentiles | null;
   /** The same latencies per frame, in sequence order (frames seen at both ports only). */
   latencySamplesUs: number[];
+  /** When each of those frames entered the guest (ns since the epoch, as doubles), in the same order: set beside a host trace. */
+  latencyIngressNs?: number[];
   /**
    * The lab's own path without the guest: sending host's NIC → the guest's ingress port, µs. Meaningful
    * only where both are captured on one clock (the nested lab); null when no frame was seen at both.
@@ -547,6 +549,7 @@ function finishFlow(state: FlowState): FlowResult {
     reordered: { count: state.reorderCount, maxDisplacement: state.maxDisplacement },
     latencyUs: percentiles(latencySamplesUs),
     latencySamplesUs,
+    latencyIngressNs: sightedAtBoth(state.ingressTs, state.egressTs),
     instrumentUs: percentiles(timeBetween(state.senderTs, state.ingressTs)),
     ...crossingTimes(state.ingressTs, state.egressTs),
     ingressBytes: state.ingressBytes,
@@ -599,6 +602,13 @@ function timeBetween(from: Float64Array, to: Float64Array): number[] {
     const b = to[seq]!;
     if (a !== NO_TS && b !== NO_TS) out.push((b - a) / 1000);
   }
+  return out;
+}
+
+/** Per sequence number seen at both points: when it was seen at the first (ns), in the order of timeBetween's samples. */
+function sightedAtBoth(from: Float64Array, to: Float64Array): number[] {
+  const out: number[] = [];
+  for (let seq = 0; seq < from.length; seq++) if (from[seq] !== NO_TS && to[seq] !== NO_TS) out.push(from[seq]!);
   return out;
 }
 

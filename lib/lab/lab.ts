@@ -41,6 +41,8 @@ export interface LabGuest {
   waitForConsole(pattern: RegExp, timeoutMs: number, from?: number): Promise<string>;
   /** Why the guest is no longer running, or undefined while it runs. */
   stopped?(): string | undefined;
+  /** The guest's process on the machine wirelab runs on (QEMU), for the host canary; unset elsewhere. */
+  readonly pid?: number;
 }
 
 /** Ways to interrupt the service, for outage measurements (RFC 6201 reset time). */
