@@ -9,7 +9,7 @@
 //    host stalled, all stalls added up (without counting overlaps twice): the guest was working throughout.
 //
 // Pure: traces and flow results in, values and sentences out.
-import type { HostStall, HostTrace } from '../core/host-trace.ts';
+import { stalledMsWithin as stalledWithin, type HostStall, type HostTrace } from '../core/host-trace.ts';
 import { percentiles, type FlowResult } from './flow-report.ts';
 
 /** The stall a check is excused by: how long, when, and what the canary saw. */
@@ -31,15 +31,7 @@ export function longestStallWithin(trace: HostTrace, fromMs: number, toMs: numbe
 
 /** How long the host stalled within [fromMs, toMs], every stall counted once where several overlap. */
 export function stalledMsWithin(trace: HostTrace, fromMs: number, toMs: number): number {
-  let total = 0;
-  let coveredTo = fromMs;
-  for (const s of stallsOverlapping(trace, fromMs, toMs)) {
-    const a = Math.max(coveredTo, s.fromMs);
-    const b = Math.min(toMs, s.toMs);
-    if (b > a) total += b - a;
-    coveredTo = Math.max(coveredTo, b);
-  }
-  return total;
+  return stalledWithin(trace.stalls, fromMs, toMs);
 }
 
 /** Stalls that overlap the span, by start (the trace keeps them sorted). */
@@ -52,19 +44,30 @@ function stallsOverlapping(trace: HostTrace, fromMs: number, toMs: number): Host
   return out;
 }
 
+/** Fewest frames the host left alone (no stall during their crossing) for their median to stand for the flow's. */
+export const MIN_UNDISTURBED = { frames: 20, share: 0.05 };
+
 /**
- * The flow with each frame's latency less the longest host stall it met on its way through the guest
- * (needs the frames' ingress times; a flow without them is returned as it is).
+ * The flow as the image alone would have made it, as far as the canary can tell (needs the frames'
+ * ingress times; a flow without them, or a trace without stalls, is returned as it is):
+ *  - the median from the frames the host left alone — no stall while they crossed — when there are
+ *    enough of them (a frame that waits in the guest by design, a delay queue, keeps its delay);
+ *  - otherwise, and for the tail, each frame's latency less the time the host stalled while it crossed.
  */
 export function withoutHostStalls(flow: FlowResult, trace: HostTrace): FlowResult {
   const at = flow.latencyIngressNs;
   if (!at || at.length !== flow.latencySamplesUs.length || trace.stalls.length === 0) return flow;
-  const samples = flow.latencySamplesUs.map((us, i) => {
+  const undisturbed: number[] = [];
+  const corrected = flow.latencySamplesUs.map((us, i) => {
     const fromMs = at[i]! / 1e6;
-    const stall = longestStallWithin(trace, fromMs, fromMs + us / 1000);
-    return stall ? Math.max(0, us - stall.stallMs * 1000) : us;
+    const stalled = stalledMsWithin(trace, fromMs, fromMs + us / 1000);
+    if (stalled === 0) undisturbed.push(us);
+    return Math.max(0, us - stalled * 1000);
   });
-  return { ...flow, latencySamplesUs: samples, latencyUs: percentiles(samples) };
+  const all = percentiles(corrected);
+  const enough = undisturbed.length >= Math.max(MIN_UNDISTURBED.frames, MIN_UNDISTURBED.share * corrected.length);
+  const latencyUs = all && enough ? { ...all, p50: percentiles(undisturbed)!.p50 } : all;
+  return { ...flow, latencySamplesUs: corrected, latencyUs };
 }
 
 /** The longest stall met by the frames of these flows whose latency is above `aboveUs` (what explains an excursion). */
@@ -91,7 +94,7 @@ export function longestStall(trace: HostTrace, fromMs = trace.startMs, toMs = tr
 /** "the host stalled 124 ms at 08:01:02.345 UTC (2.4 s into the window)". */
 export function describeExcuse(excuse: HostExcuse, windowStartMs?: number, total?: number): string {
   const clock = new Date(excuse.atMs).toISOString().slice(11, 23);
-  const into = windowStartMs === undefined ? '' : ` (${((excuse.atMs - windowStartMs) / 1000).toFixed(1)} s into the window)`;
+  const into = windowStartMs === undefined ? '' : ` (${((excuse.atMs - windowStartMs) / 1000).toFixed(1)} s into the measurement)`;
   const what = excuse.source === 'host' ? 'the host stalled' : "the host held the guest's threads off the CPU";
   const sum = total !== undefined && total > excuse.stallMs + 0.5 ? `, ${Math.round(total)} ms in all` : '';
   return `${what} ${Math.round(excuse.stallMs)} ms at ${clock} UTC${into}${sum}`;

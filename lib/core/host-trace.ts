@@ -38,3 +38,17 @@ export interface HostTrace {
   /** Set when the canary could not run (the judgement then has nothing to go by). */
   unavailable?: string;
 }
+
+/** How long the host stalled within [fromMs, toMs], every stall counted once where several overlap (stalls sorted by start). */
+export function stalledMsWithin(stalls: readonly HostStall[], fromMs: number, toMs: number): number {
+  let total = 0;
+  let coveredTo = fromMs;
+  for (const s of stalls) {
+    if (s.fromMs > toMs) break;
+    const a = Math.max(coveredTo, s.fromMs);
+    const b = Math.min(toMs, s.toMs);
+    if (b > a) total += b - a;
+    coveredTo = Math.max(coveredTo, b);
+  }
+  return total;
+}

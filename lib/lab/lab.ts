@@ -64,8 +64,11 @@ export interface LabTimeline {
 }
 
 export interface HaltReport {
+  /** Powered off by itself within the timeout, the wait extended by the host's stalls during it. */
   graceful: boolean;
   ms: number;
+  /** How long the host stalled during the wait (measured beside it where the guest runs on this machine). */
+  hostStalledMs?: number;
 }
 
 export interface Lab {

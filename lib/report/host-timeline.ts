@@ -28,7 +28,12 @@ export function latencyBesideHostSvg(title: string, flows: readonly FlowResult[]
   });
   return timelineSvg(
     [
-      { title: 'Latency through the guest', unit: 'ms', series: latency, ...(boundMs ? { bound: { y: boundMs, label: `bound ${boundMs} ms` } } : {}) },
+      {
+        title: 'Latency through the guest',
+        unit: 'ms',
+        series: latency,
+        ...(boundMs ? { bound: { y: boundMs, label: `bound ${boundMs} ms` } } : {}),
+      },
       {
         title: 'Host canary: stalls',
         unit: 'ms',

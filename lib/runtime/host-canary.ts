@@ -8,7 +8,7 @@
 // both its sleep and its stop.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { HostSecond, HostStall, HostTrace } from '../core/host-trace.ts';
+import { stalledMsWithin, type HostSecond, type HostStall, type HostTrace } from '../core/host-trace.ts';
 
 /** How often the canary looks, and the lateness (or guest wait) it calls a stall. */
 export const CANARY = { periodMs: 2, stallMs: 2, guestWaitMs: 1 } as const;
@@ -79,6 +79,8 @@ out.flush()
 `;
 
 export interface HostCanary {
+  /** How long the host has stalled since the canary started, so far (a wait extends itself by it). */
+  stalledMs(): number;
   /** Stop the canary and return what it saw (idempotent). */
   stop(): Promise<HostTrace>;
 }
@@ -90,15 +92,11 @@ export async function startHostCanary(opts: { guestPids?: readonly number[] } = 
   const base = { periodMs: CANARY.periodMs, stallMs: CANARY.stallMs, guestWatched: pids.length > 0 };
   if (!existsSync(PYTHON)) {
     const unavailable = `${PYTHON} is missing (apt-get install python3): host stalls were not measured`;
-    return { stop: async () => ({ ...base, startMs, endMs: Date.now(), stalls: [], seconds: [], unavailable }) };
+    return { stalledMs: () => 0, stop: async () => ({ ...base, startMs, endMs: Date.now(), stalls: [], seconds: [], unavailable }) };
   }
-  const child = spawn(
-    PYTHON,
-    ['-c', SCRIPT, String(CANARY.periodMs), String(CANARY.stallMs), String(CANARY.guestWaitMs), pids.join(',')],
-    {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(PYTHON, ['-c', SCRIPT, String(CANARY.periodMs), String(CANARY.stallMs), String(CANARY.guestWaitMs), pids.join(',')], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const stalls: HostStall[] = [];
   const seconds: HostSecond[] = [];
   let stderr = '';
@@ -122,6 +120,12 @@ export async function startHostCanary(opts: { guestPids?: readonly number[] } = 
   await Promise.race([started, new Promise((r) => setTimeout(r, STOP_BUDGET_MS))]);
   let result: Promise<HostTrace> | undefined;
   return {
+    stalledMs: () =>
+      stalledMsWithin(
+        [...stalls].sort((a, b) => a.fromMs - b.fromMs),
+        startMs,
+        Date.now(),
+      ),
     stop: () =>
       (result ??= (async () => {
         child.stdin.end();

@@ -40,6 +40,7 @@ export interface QemuGuestOptions {
 const QEMU = 'qemu-system-x86_64';
 const DEFAULT_APPEND = 'console=ttyS0 quiet panic=-1';
 const KILL_WAIT_MS = 5_000;
+const HALT_POLL_MS = 100;
 /** Unix socket paths are limited to 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 
@@ -174,8 +175,8 @@ export class QemuGuest extends ConsoleGuest {
     }
   }
 
-  /** Press the ACPI power button (QMP system_powerdown) and wait for QEMU to exit; else kill it. */
-  async halt(timeoutMs: number): Promise<{ graceful: boolean; ms: number }> {
+  /** Press the ACPI power button (QMP system_powerdown) and wait for QEMU to exit (`timeoutMs` + `extendMs()`); else kill it. */
+  async halt(timeoutMs: number, extendMs: () => number = () => 0): Promise<{ graceful: boolean; ms: number }> {
     const t0 = Date.now();
     if (this.exitStatus) return { graceful: true, ms: 0 };
     try {
@@ -188,11 +189,10 @@ export class QemuGuest extends ConsoleGuest {
     } catch {
       // QMP unreachable (QEMU wedged or already exiting): fall through to the wait and the hard stop.
     }
-    const exitedInTime = await Promise.race([
-      this.exited.then(() => true),
-      sleep(Math.max(0, timeoutMs - (Date.now() - t0))).then(() => false),
-    ]);
-    if (exitedInTime) {
+    // Re-read the deadline while waiting: the host's stalls during the wait extend it.
+    const left = () => t0 + timeoutMs + extendMs() - Date.now();
+    while (!this.exitStatus && left() > 0) await Promise.race([this.exited, sleep(Math.min(HALT_POLL_MS, left()))]);
+    if (this.exitStatus) {
       await this.logClosed;
       return { graceful: true, ms: Date.now() - t0 };
     }
