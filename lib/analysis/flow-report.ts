@@ -329,17 +329,12 @@ function attributeUnsigned(
       tally.fromHosts++;
       continue;
     }
-    const packet = safeParse(f.data);
-    const ip = packet?.get('IPv4') ?? packet?.get('IPv6');
-    const arp = packet?.get('ARP');
-    const claimsHostIp = (ip !== undefined && hostIps.has(ip.src)) || (arp !== undefined && hostIps.has(arp.psrc));
-    const carriesHostAddress = hostSide !== undefined || claimsHostIp;
-    const kind: EmissionClass = carriesHostAddress ? 'spoofed' : packet ? classifyEmission(packet) : 'other';
+    const { kind, summary } = guestFrameClass(f.data, hostSide !== undefined, hostIps);
     tally.fromGuest++;
     tally.byClass[kind] = (tally.byClass[kind] ?? 0) + 1;
     tally.bySourceMac[srcMac] = (tally.bySourceMac[srcMac] ?? 0) + 1;
     if (emissionList.length < MAX_EMISSIONS_LISTED) {
-      emissionList.push({ point: f.point, tsNs: f.tsNs, class: kind, srcMac, summary: packet ? packet.summary() : unparsable(f.data) });
+      emissionList.push({ point: f.point, tsNs: f.tsNs, class: kind, srcMac, summary });
     }
   }
   // Frames beyond what could be kept are counted as the guest's at the guest ports, unclassified.
@@ -351,8 +346,21 @@ function attributeUnsigned(
   return { emissions: [...tallies.values()], emissionList };
 }
 
-/** The frame from its L3 header on, with TTL / hop limit and the IPv4 header checksum zeroed. */
-function routedContentKey(data: Buffer): string {
+/**
+ * The class of a frame the guest sent by itself: 'spoofed' when it carries a traffic host's MAC or
+ * claims a host's IP address, else what it is (lib/analysis/emissions.ts); and a one-line summary.
+ */
+export function guestFrameClass(data: Buffer, carriesHostMac: boolean, hostIps: ReadonlySet<string>): { kind: EmissionClass; summary: string } {
+  const packet = safeParse(data);
+  const ip = packet?.get('IPv4') ?? packet?.get('IPv6');
+  const arp = packet?.get('ARP');
+  const claimsHostIp = (ip !== undefined && hostIps.has(ip.src)) || (arp !== undefined && hostIps.has(arp.psrc));
+  const kind: EmissionClass = carriesHostMac || claimsHostIp ? 'spoofed' : packet ? classifyEmission(packet) : 'other';
+  return { kind, summary: packet ? packet.summary() : unparsable(data) };
+}
+
+/** The frame from its L3 header on, with TTL / hop limit and the IPv4 header checksum zeroed (how a forwarded copy is recognised). */
+export function routedContentKey(data: Buffer): string {
   let off = 12;
   let type = data.length >= 14 ? data.readUInt16BE(12) : 0;
   while ((type === 0x8100 || type === 0x88a8) && data.length >= off + 6) {
@@ -500,7 +508,7 @@ export function describeChange(c: FieldChange): string {
 const L4_KINDS = new Set(['UDP', 'TCP', 'ICMP', 'ICMPv6Echo']);
 
 /** Offset of the first L4 layer's payload (after its header), or -1. */
-function l4PayloadOffset(data: Buffer): number {
+export function l4PayloadOffset(data: Buffer): number {
   const packet = parse(data);
   const i = packet.layers.findIndex((l) => L4_KINDS.has(l.kind));
   if (i < 0 || !packet.starts) return -1;
@@ -657,7 +665,7 @@ export function percentiles(values: ArrayLike<number>): Percentiles | null {
   return { samples: sorted.length, min: sorted[0]!, p50: at(50), p90: at(90), p99: at(99), max: sorted[sorted.length - 1]! };
 }
 
-function macAt(buf: Buffer, off: number): string {
+export function macAt(buf: Buffer, off: number): string {
   if (buf.length < off + 6) return '';
   const parts: string[] = [];
   for (let i = 0; i < 6; i++) parts.push(buf[off + i]!.toString(16).padStart(2, '0'));

@@ -10,7 +10,7 @@
 //
 // Pure: traces and flow results in, values and sentences out.
 import { stalledMsWithin as stalledWithin, type HostStall, type HostTrace } from '../core/host-trace.ts';
-import { percentiles, type FlowResult } from './flow-report.ts';
+import { percentiles, type FlowResult, type Percentiles } from './flow-report.ts';
 
 /** The stall a check is excused by: how long, when, and what the canary saw. */
 export interface HostExcuse {
@@ -57,17 +57,26 @@ export const MIN_UNDISTURBED = { frames: 20, share: 0.05 };
 export function withoutHostStalls(flow: FlowResult, trace: HostTrace): FlowResult {
   const at = flow.latencyIngressNs;
   if (!at || at.length !== flow.latencySamplesUs.length || trace.stalls.length === 0) return flow;
+  const { samplesUs, latencyUs } = latencyWithoutHost(flow.latencySamplesUs, at, trace);
+  return { ...flow, latencySamplesUs: samplesUs, latencyUs };
+}
+
+/** withoutHostStalls on bare samples (µs) and the frames' ingress times (ns): the corrected samples and their percentiles. */
+export function latencyWithoutHost(
+  samplesUs: readonly number[],
+  ingressNs: readonly number[],
+  trace: Pick<HostTrace, 'stalls'>,
+): { samplesUs: number[]; latencyUs: Percentiles | null; undisturbed: number } {
   const undisturbed: number[] = [];
-  const corrected = flow.latencySamplesUs.map((us, i) => {
-    const fromMs = at[i]! / 1e6;
-    const stalled = stalledMsWithin(trace, fromMs, fromMs + us / 1000);
+  const corrected = samplesUs.map((us, i) => {
+    const fromMs = ingressNs[i]! / 1e6;
+    const stalled = stalledWithin(trace.stalls, fromMs, fromMs + us / 1000);
     if (stalled === 0) undisturbed.push(us);
     return Math.max(0, us - stalled * 1000);
   });
   const all = percentiles(corrected);
   const enough = undisturbed.length >= Math.max(MIN_UNDISTURBED.frames, MIN_UNDISTURBED.share * corrected.length);
-  const latencyUs = all && enough ? { ...all, p50: percentiles(undisturbed)!.p50 } : all;
-  return { ...flow, latencySamplesUs: corrected, latencyUs };
+  return { samplesUs: corrected, latencyUs: all && enough ? { ...all, p50: percentiles(undisturbed)!.p50 } : all, undisturbed: undisturbed.length };
 }
 
 /** The longest stall met by the frames of these flows whose latency is above `aboveUs` (what explains an excursion). */

@@ -43,6 +43,18 @@ export interface LabGuest {
   stopped?(): string | undefined;
   /** The guest's process on the machine wirelab runs on (QEMU), for the host canary; unset elsewhere. */
   readonly pid?: number;
+  /** The guest's health now (memory from its virtio balloon statistics, QEMU's RSS), where the driver can read it. */
+  health?(): Promise<GuestHealth>;
+}
+
+/** A guest's health at one moment; a value the guest or the driver cannot give is absent. */
+export interface GuestHealth {
+  /** From the guest's virtio balloon statistics. */
+  memTotalMiB?: number;
+  memAvailableMiB?: number;
+  memFreeMiB?: number;
+  /** QEMU's resident memory on the host. */
+  rssMiB?: number;
 }
 
 /** Ways to interrupt the service, for outage measurements (RFC 6201 reset time). */

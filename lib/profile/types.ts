@@ -6,6 +6,7 @@ import type { GuestRole } from '../core/roles.ts';
 import type { Policy } from '../policy/model.ts';
 import type { RawPolicy } from './policy-fields.ts';
 import type { Rfc2544Settings } from '../rfc2544/config.ts';
+import type { SoakSettings } from './soak-fields.ts';
 
 export type { GuestRole };
 export type LabKind = 'nested' | 'host';
@@ -61,6 +62,7 @@ interface ProfileCommon {
     serviceCommand?: string;
     flapSeconds: number;
   };
+  soak: SoakSettings;
   host?: BenchHostProfile;
 }
 

@@ -1,0 +1,212 @@
+// A soak's checks, from its rows per second (lib/analysis/soak-join.ts) and the guest's health over
+// time: every check names the second it first failed and the likely cause. Loss bursts (and a guest
+// that stopped forwarding), duplicates, reordering, the latency tail per second and the median's drift
+// from the soak's first seconds — the latency judged beside the host canary, so a second in which the
+// host stalled is the host's — the guest's memory and QEMU's RSS growth, and a guest that stopped.
+//
+// Pure: rows and samples in, match results out.
+import type { MatchResult } from './matchers.ts';
+import type { SoakCell, SoakSecond } from './soak-join.ts';
+
+export interface SoakBounds {
+  /** Frames lost in any one second, per direction. */
+  maxLostPerSecond: number;
+  /** Per-second p99 through the guest, ms. */
+  latencyP99Ms: number;
+  /** Per-second median above the soak's first seconds' median, ms. */
+  latencyDriftMs: number;
+  /** Growth of the guest's used memory and of QEMU's RSS over the soak, MiB. */
+  memoryGrowthMiB: number;
+  rssGrowthMiB: number;
+}
+
+/** The guest's health at one moment of the soak. */
+export interface HealthSample {
+  /** Seconds into the soak. */
+  atS: number;
+  /** From the guest (virtio balloon statistics): total − available, and available. */
+  memUsedMiB?: number;
+  memAvailableMiB?: number;
+  /** QEMU's resident memory on the host. */
+  rssMiB?: number;
+}
+
+export interface SoakInput {
+  flows: readonly { name: string; from: string; to: string }[];
+  seconds: readonly SoakSecond[];
+  health: readonly HealthSample[];
+  bounds: SoakBounds;
+  /** Set when the guest stopped during the soak: when, and why. */
+  guestStopped?: { atS: number; why: string };
+}
+
+/** The first seconds whose median latency is the baseline the drift is measured from. */
+export const DRIFT_BASELINE_S = 10;
+/** A drift must hold this many seconds in a row: one slow second is not a trend. */
+const DRIFT_SECONDS = 3;
+
+export interface SoakCheck {
+  name: string;
+  result: MatchResult;
+}
+
+export function soakChecks(input: SoakInput): SoakCheck[] {
+  return [
+    { name: 'no loss burst, forwarding all the way', result: lossCheck(input) },
+    { name: 'no duplicates', result: countCheck(input, 'duplicated', 'duplicated', 'the guest sends some frames twice') },
+    { name: 'no reordering', result: countCheck(input, 'reordered', 'reordered', 'the guest reorders frames under sustained load') },
+    { name: 'latency p99 per second within the bound', result: tailCheck(input) },
+    { name: 'no latency drift', result: driftCheck(input) },
+    { name: "the guest's memory does not grow", result: growthCheck(input, 'memUsedMiB', "the guest's used memory", 'memoryGrowthMiB') },
+    { name: "QEMU's resident memory does not grow", result: growthCheck(input, 'rssMiB', "QEMU's resident memory (RSS)", 'rssGrowthMiB') },
+    { name: 'the guest keeps running', result: runningCheck(input) },
+  ];
+}
+
+/** Seconds whose latency the host explains: the raw tail above the bound, but within it with the host's stalls taken out. */
+export function hostExcusedSeconds(input: Pick<SoakInput, 'seconds' | 'bounds'>): number[] {
+  const boundUs = input.bounds.latencyP99Ms * 1000;
+  return input.seconds
+    .filter((s) => s.flows.some((c) => (c.latencyUs?.p99 ?? 0) > boundUs && (c.hostFreeLatencyUs?.p99 ?? 0) <= boundUs))
+    .map((s) => s.second);
+}
+
+function pass(headline: string): MatchResult {
+  return { pass: true, headline, message: headline };
+}
+
+function fail(headline: string, details: string): MatchResult {
+  return { pass: false, headline, message: `${headline}\n${details}` };
+}
+
+function direction(input: SoakInput, i: number): string {
+  return `${input.flows[i]!.from}→${input.flows[i]!.to}`;
+}
+
+function where(c: SoakCell): string {
+  if (c.lostInGuest >= c.lostBeforeGuest && c.lostInGuest >= c.lostAfterGuest) return 'inside the guest (they entered it and never left)';
+  if (c.lostBeforeGuest >= c.lostAfterGuest) return "before the guest (never seen at its ingress port: the lab's side or the sender)";
+  return "after the guest (they left it but never reached the receiving host: the lab's side)";
+}
+
+function lossCheck(input: SoakInput): MatchResult {
+  const { maxLostPerSecond } = input.bounds;
+  let withLoss = 0;
+  let first: { second: number; flow: number; cell: SoakCell } | undefined;
+  for (const s of input.seconds) {
+    const bad = s.flows.findIndex((c) => c.lost > maxLostPerSecond);
+    if (bad < 0) continue;
+    withLoss++;
+    first ??= { second: s.second, flow: bad, cell: s.flows[bad]! };
+  }
+  if (!first) return pass(`no second lost more than ${maxLostPerSecond} frame(s) in either direction over ${input.seconds.length} s`);
+  const i = first.flow;
+  const rest = input.seconds.filter((s) => s.second >= first.second);
+  const stopped = rest.length >= 2 && rest.every((s) => s.flows[i]!.delivered === 0);
+  const lostAll = input.seconds.reduce((n, s) => n + s.flows[i]!.lost, 0);
+  if (stopped) {
+    const both = input.flows.length > 1 && input.flows.every((_, k) => rest.every((s) => s.flows[k]!.delivered === 0));
+    return fail(
+      `the guest stopped forwarding at second ${first.second} of the soak (${both ? 'both directions' : direction(input, i)}): no frame ` +
+        `delivered from then to the end (${rest.length} s); the frames vanished ${where(first.cell)}`,
+      `${lostAll} frames lost ${direction(input, i)} in all.`,
+    );
+  }
+  return fail(
+    `loss burst at second ${first.second} of the soak: ${first.cell.lost} of ${first.cell.sent} frames lost ${direction(input, i)} ` +
+      `(soak.maxLostPerSecond ${maxLostPerSecond}), ${where(first.cell)}`,
+    `${withLoss} second(s) with loss above the bound; ${lostAll} frames lost ${direction(input, i)} in all.`,
+  );
+}
+
+function countCheck(input: SoakInput, key: 'duplicated' | 'reordered', word: string, cause: string): MatchResult {
+  for (const s of input.seconds) {
+    const i = s.flows.findIndex((c) => c[key] > 0);
+    if (i >= 0) {
+      const total = input.seconds.reduce((n, x) => n + x.flows.reduce((m, c) => m + c[key], 0), 0);
+      return fail(
+        `${s.flows[i]![key]} frames ${word} ${direction(input, i)} at second ${s.second} of the soak: ${cause}`,
+        `${total} frames ${word} over the soak.`,
+      );
+    }
+  }
+  return pass(`no frame ${word} over ${input.seconds.length} s`);
+}
+
+function tailCheck(input: SoakInput): MatchResult {
+  const boundUs = input.bounds.latencyP99Ms * 1000;
+  const excused = hostExcusedSeconds(input);
+  for (const s of input.seconds) {
+    const i = s.flows.findIndex((c) => (c.hostFreeLatencyUs?.p99 ?? 0) > boundUs);
+    if (i < 0) continue;
+    const c = s.flows[i]!;
+    const host = c.hostStalledMs > 0 ? ` (the host stalled ${Math.round(c.hostStalledMs)} ms in that second; taken out, still above)` : '';
+    return fail(
+      `latency through the guest too high at second ${s.second} of the soak: p99 ${ms(c.hostFreeLatencyUs!.p99)} ms ` +
+        `${direction(input, i)} (bound ${input.bounds.latencyP99Ms} ms, soak.latencyP99Ms)${host}`,
+      `p50 ${ms(c.latencyUs!.p50)} ms, max ${ms(c.latencyUs!.max)} ms in that second.`,
+    );
+  }
+  const note = excused.length ? `; ${excused.length} second(s) above it only while the host stalled (the host's)` : '';
+  return pass(`p99 within ${input.bounds.latencyP99Ms} ms in every second${note}`);
+}
+
+function driftCheck(input: SoakInput): MatchResult {
+  const { latencyDriftMs } = input.bounds;
+  for (let i = 0; i < input.flows.length; i++) {
+    const p50 = (s: SoakSecond) => s.flows[i]!.hostFreeLatencyUs?.p50;
+    const early = input.seconds
+      .filter((s) => s.second < DRIFT_BASELINE_S)
+      .map(p50)
+      .filter((v): v is number => v !== undefined);
+    if (early.length === 0) continue;
+    const baseline = median(early);
+    let run = 0;
+    for (const s of input.seconds) {
+      const v = p50(s);
+      run = v !== undefined && v - baseline > latencyDriftMs * 1000 ? run + 1 : 0;
+      if (run < DRIFT_SECONDS) continue;
+      const from = s.second - DRIFT_SECONDS + 1;
+      const last = input.seconds.at(-1)!;
+      return fail(
+        `latency drifts ${direction(input, i)}: from second ${from} of the soak the median is ${ms(v! - baseline)} ms above the first ` +
+          `${DRIFT_BASELINE_S} s (${ms(baseline)} → ${ms(v!)} ms; bound ${latencyDriftMs} ms, soak.latencyDriftMs): the guest slows down over time`,
+        `median at the end (second ${last.second}): ${last.flows[i]!.hostFreeLatencyUs ? ms(last.flows[i]!.hostFreeLatencyUs!.p50) : '–'} ms.`,
+      );
+    }
+  }
+  return pass(`the median stayed within ${latencyDriftMs} ms of the first ${DRIFT_BASELINE_S} s's`);
+}
+
+function growthCheck(input: SoakInput, key: 'memUsedMiB' | 'rssMiB', what: string, field: 'memoryGrowthMiB' | 'rssGrowthMiB'): MatchResult {
+  const samples = input.health.filter((h) => h[key] !== undefined);
+  if (samples.length < 2) return pass(`${what}: not measured (${samples.length} sample(s); the guest gives no balloon statistics?)`);
+  const first = samples[0]!;
+  const bound = input.bounds[field];
+  for (const h of samples) {
+    const growth = h[key]! - first[key]!;
+    if (growth > bound)
+      return fail(
+        `${what} grew by ${growth.toFixed(1)} MiB by second ${Math.round(h.atS)} of the soak (${first[key]!.toFixed(1)} → ` +
+          `${h[key]!.toFixed(1)} MiB), above soak.${field} ${bound} MiB: the guest leaks memory`,
+        `last sample: ${samples.at(-1)![key]!.toFixed(1)} MiB at second ${Math.round(samples.at(-1)!.atS)}.`,
+      );
+  }
+  const last = samples.at(-1)!;
+  return pass(`${what} ${first[key]!.toFixed(1)} → ${last[key]!.toFixed(1)} MiB over the soak (bound +${bound} MiB)`);
+}
+
+function runningCheck(input: SoakInput): MatchResult {
+  const s = input.guestStopped;
+  if (!s) return pass('the guest ran the whole soak');
+  return fail(`the guest stopped at second ${Math.round(s.atS)} of the soak: ${s.why}`, 'Its console is attached.');
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+function ms(us: number): string {
+  return (us / 1000).toFixed(us >= 10_000 ? 0 : 2);
+}
