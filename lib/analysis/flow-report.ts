@@ -350,7 +350,11 @@ function attributeUnsigned(
  * The class of a frame the guest sent by itself: 'spoofed' when it carries a traffic host's MAC or
  * claims a host's IP address, else what it is (lib/analysis/emissions.ts); and a one-line summary.
  */
-export function guestFrameClass(data: Buffer, carriesHostMac: boolean, hostIps: ReadonlySet<string>): { kind: EmissionClass; summary: string } {
+export function guestFrameClass(
+  data: Buffer,
+  carriesHostMac: boolean,
+  hostIps: ReadonlySet<string>,
+): { kind: EmissionClass; summary: string } {
   const packet = safeParse(data);
   const ip = packet?.get('IPv4') ?? packet?.get('IPv6');
   const arp = packet?.get('ARP');

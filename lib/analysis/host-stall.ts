@@ -76,7 +76,11 @@ export function latencyWithoutHost(
   });
   const all = percentiles(corrected);
   const enough = undisturbed.length >= Math.max(MIN_UNDISTURBED.frames, MIN_UNDISTURBED.share * corrected.length);
-  return { samplesUs: corrected, latencyUs: all && enough ? { ...all, p50: percentiles(undisturbed)!.p50 } : all, undisturbed: undisturbed.length };
+  return {
+    samplesUs: corrected,
+    latencyUs: all && enough ? { ...all, p50: percentiles(undisturbed)!.p50 } : all,
+    undisturbed: undisturbed.length,
+  };
 }
 
 /** The longest stall met by the frames of these flows whose latency is above `aboveUs` (what explains an excursion). */

@@ -30,7 +30,7 @@ import {
 } from './flow-report.ts';
 import { latencyWithoutHost } from './host-stall.ts';
 
-/** A frame is called lost once its second is this far behind the wall clock (a slow guest's frames still count). */
+/** A frame is called lost once its sender has sent this many seconds more after it (a slow guest's frames still count). */
 export const HOLD_S = 5;
 /** Seconds of frames each flow's ring holds: the hold, and a margin for a join that falls behind. */
 const RING_SECONDS = HOLD_S + 10;
@@ -96,6 +96,8 @@ class FlowRing {
   /** Where the signature sits in this flow's frames as sent (the fast path of the position check). */
   readonly signatureOffset: number;
   highestSeq = -1;
+  /** The highest sequence number seen leaving the sender: how far the generator has got (it may lag its schedule). */
+  sentMax = -1;
   /** Reordered frames by the second they belong to, until that second is finished. */
   readonly reorderedBySecond = new Map<number, number>();
   readonly histogram = new LogHistogram();
@@ -134,7 +136,13 @@ export class SoakJoin {
   private readonly hostKeys = new Map<string, bigint>();
   private readonly hostMacs: Map<string, Side>;
   private readonly hostIps: Set<string>;
-  readonly emissions: EmissionTally[] = CAPTURE_POINTS.map((point) => ({ point, fromGuest: 0, byClass: {}, bySourceMac: {}, fromHosts: 0 }));
+  readonly emissions: EmissionTally[] = CAPTURE_POINTS.map((point) => ({
+    point,
+    fromGuest: 0,
+    byClass: {},
+    bySourceMac: {},
+    fromHosts: 0,
+  }));
   readonly emissionList: Emission[] = [];
 
   constructor(
@@ -147,6 +155,14 @@ export class SoakJoin {
     this.rings.forEach((r) => this.byFlowId.set(r.flow.frames.flowId, r));
     this.hostMacs = new Map(SIDES.map((side) => [lab.hosts[side].mac.toLowerCase(), side]));
     this.hostIps = new Set(SIDES.map((side) => addressOf(lab.hosts[side].ipv4)));
+  }
+
+  /**
+   * The last second that can be finished now: every sender has sent HOLD_S seconds of frames after it
+   * (by the sender's own capture, so a generator that lags its schedule never has its frames called lost).
+   */
+  finishableSecond(): number {
+    return Math.min(...this.rings.map((r) => Math.floor(r.sentMax / r.flow.ratePps))) - HOLD_S;
   }
 
   /** The seconds the soak lasts: its longest flow. */
@@ -182,6 +198,7 @@ export class SoakJoin {
     }
     const seen = ring.seen[point];
     const { path } = ring;
+    if (point === path.sender && seq > ring.sentMax) ring.sentMax = seq;
     if (point === path.ingress && seen[slot] === 0) ring.ingressTs[slot] = ts;
     if (point === path.egress && seen[slot] === 0) ring.egressTs[slot] = ts;
     if (point === path.receiver && seen[slot] === 0) {

@@ -81,6 +81,8 @@ out.flush()
 export interface HostCanary {
   /** How long the host has stalled since the canary started, so far (a wait extends itself by it). */
   stalledMs(): number;
+  /** The stalls so far that ended after `sinceMs`, by start (a long measurement judges its seconds as it goes). */
+  recentStalls(sinceMs: number): HostStall[];
   /** Stop the canary and return what it saw (idempotent). */
   stop(): Promise<HostTrace>;
 }
@@ -92,7 +94,11 @@ export async function startHostCanary(opts: { guestPids?: readonly number[] } = 
   const base = { periodMs: CANARY.periodMs, stallMs: CANARY.stallMs, guestWatched: pids.length > 0 };
   if (!existsSync(PYTHON)) {
     const unavailable = `${PYTHON} is missing (apt-get install python3): host stalls were not measured`;
-    return { stalledMs: () => 0, stop: async () => ({ ...base, startMs, endMs: Date.now(), stalls: [], seconds: [], unavailable }) };
+    return {
+      stalledMs: () => 0,
+      recentStalls: () => [],
+      stop: async () => ({ ...base, startMs, endMs: Date.now(), stalls: [], seconds: [], unavailable }),
+    };
   }
   const child = spawn(PYTHON, ['-c', SCRIPT, String(CANARY.periodMs), String(CANARY.stallMs), String(CANARY.guestWaitMs), pids.join(',')], {
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -126,6 +132,7 @@ export async function startHostCanary(opts: { guestPids?: readonly number[] } = 
         startMs,
         Date.now(),
       ),
+    recentStalls: (sinceMs) => recent(stalls, sinceMs),
     stop: () =>
       (result ??= (async () => {
         child.stdin.end();
@@ -161,4 +168,15 @@ function parseLine(line: string, stalls: HostStall[], seconds: HostSecond[]): vo
     const [atS, idle, steal, lateMs, waitMs] = f.slice(1).map(Number) as [number, number, number, number, number];
     seconds.push({ atMs: atS * 1000, idle, steal, maxLateMs: lateMs, maxGuestWaitMs: waitMs });
   }
+}
+
+/** The stalls that ended after `sinceMs`, sorted (the canary appends in time order, so only the tail is read). */
+function recent(stalls: readonly HostStall[], sinceMs: number): HostStall[] {
+  let i = stalls.length;
+  // Stalls of the two sources interleave by a few ms: look back past a margin.
+  while (i > 0 && stalls[i - 1]!.toMs > sinceMs - 5000) i--;
+  return stalls
+    .slice(i)
+    .filter((s) => s.toMs > sinceMs)
+    .sort((a, b) => a.fromMs - b.fromMs);
 }
