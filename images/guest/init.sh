@@ -228,7 +228,7 @@ soak_fault() {
   case "$FAULT" in
     stopfwd)
       sleep 30
-      for nic in left right; do $TC qdisc add dev $nic ingress && $TC filter add dev $nic parent ffff: matchall action drop; done
+      ip link set dev br0 down
       say "soak fault: stopped forwarding" ;;
     leak)
       mkdir -p /run/leak

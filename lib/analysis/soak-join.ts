@@ -13,7 +13,7 @@
 import { addressOf } from '../core/addressing.ts';
 import { runTag, type RunId } from '../core/run-id.ts';
 import { CAPTURE_POINTS, flowPath, guestPoint, hostPoint, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
-import type { HostStall } from '../core/host-trace.ts';
+import { stalledMsWithin, type HostStall } from '../core/host-trace.ts';
 import { findSignature, type Flow } from '../frames/index.ts';
 import { SIG_FLOW_ID, SIG_SEQ } from '../frames/signature.ts';
 import type { EmissionClass } from './emissions.ts';
@@ -134,6 +134,8 @@ export class SoakJoin {
   // What the guest sends by itself: unsigned frames held until the hosts' captures have had their say.
   private readonly held: HeldFrame[] = [];
   private readonly hostKeys = new Map<string, bigint>();
+  /** The latest capture time processed per point: the hosts' tell how far their captures have been read. */
+  private readonly latestNs = new Map<CapturePoint, bigint>();
   private readonly hostMacs: Map<string, Side>;
   private readonly hostIps: Set<string>;
   readonly emissions: EmissionTally[] = CAPTURE_POINTS.map((point) => ({
@@ -172,6 +174,7 @@ export class SoakJoin {
 
   /** One captured frame, from any point, in capture order per point. */
   add(point: CapturePoint, tsNs: bigint, data: Buffer): void {
+    if (tsNs > (this.latestNs.get(point) ?? 0n)) this.latestNs.set(point, tsNs);
     const off = findSignature(data, this.tag, 42);
     const ring = off >= 0 ? this.byFlowId.get(data.readUInt16BE(off + SIG_FLOW_ID)) : undefined;
     // A signature quoted inside another frame (an ICMP error) does not make that frame a test frame.
@@ -271,7 +274,11 @@ export class SoakJoin {
       const near = stalls.filter((s) => s.toMs > fromMs && s.fromMs < toMs);
       if (near.length > 0) {
         cell.hostFreeLatencyUs = latencyWithoutHost(samples, ingressNs, { stalls: near }).latencyUs;
-        cell.hostStalledMs = near.reduce((ms, s) => ms + Math.min(toMs, s.toMs) - Math.max(fromMs, s.fromMs), 0);
+        cell.hostStalledMs = stalledMsWithin(
+          [...near].sort((a, b) => a.fromMs - b.fromMs),
+          fromMs,
+          toMs,
+        );
       }
     }
     const t = ring.totals;
@@ -295,8 +302,14 @@ export class SoakJoin {
     else this.countGuestFrame(guestPoint('left'), 'other', '', undefined);
   }
 
-  /** Decide the unsigned frames captured before `beforeNs`: a traffic host's (seen leaving it) or the guest's own. */
-  attributeUnsigned(beforeNs: bigint): void {
+  /**
+   * Decide the unsigned frames captured HOLD_S before what both hosts' captures have been read up to
+   * (or all, at the end): a traffic host's (seen leaving it) or the guest's own.
+   */
+  attributeUnsigned(all = false): void {
+    const hosts = SIDES.map((side) => this.latestNs.get(hostPoint(side)) ?? 0n);
+    const read = hosts.reduce((a, b) => (a < b ? a : b));
+    const beforeNs = all ? BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n : read - BigInt(HOLD_S * 1e9);
     let kept = 0;
     for (const f of this.held) {
       if (f.tsNs >= beforeNs) {

@@ -101,14 +101,14 @@ function lossCheck(input: SoakInput): MatchResult {
   }
   if (!first) return pass(`no second lost more than ${maxLostPerSecond} frame(s) in either direction over ${input.seconds.length} s`);
   const i = first.flow;
-  const rest = input.seconds.filter((s) => s.second >= first.second);
-  const stopped = rest.length >= 2 && rest.every((s) => s.flows[i]!.delivered === 0);
   const lostAll = input.seconds.reduce((n, s) => n + s.flows[i]!.lost, 0);
-  if (stopped) {
-    const both = input.flows.length > 1 && input.flows.every((_, k) => rest.every((s) => s.flows[k]!.delivered === 0));
+  const stop = stoppedAt(input.seconds, i);
+  if (stop) {
+    const both = input.flows.length > 1 && input.flows.every((_, k) => stoppedAt(input.seconds, k) !== undefined);
+    const silent = input.seconds.filter((s) => s.second > stop.second).length;
     return fail(
-      `the guest stopped forwarding at second ${first.second} of the soak (${both ? 'both directions' : direction(input, i)}): no frame ` +
-        `delivered from then to the end (${rest.length} s); the frames vanished ${where(first.cell)}`,
+      `the guest stopped forwarding at second ${stop.second} of the soak (${both ? 'both directions' : direction(input, i)}): no frame ` +
+        `delivered in the ${silent} s after it, to the end; the frames vanished ${where(stop.flows[i]!)}`,
       `${lostAll} frames lost ${direction(input, i)} in all.`,
     );
   }
@@ -117,6 +117,17 @@ function lossCheck(input: SoakInput): MatchResult {
       `(soak.maxLostPerSecond ${maxLostPerSecond}), ${where(first.cell)}`,
     `${withLoss} second(s) with loss above the bound; ${lostAll} frames lost ${direction(input, i)} in all.`,
   );
+}
+
+/** The second a flow stopped in: it lost frames, and in at least two seconds after it to the end nothing was delivered. */
+function stoppedAt(seconds: readonly SoakSecond[], flow: number): SoakSecond | undefined {
+  let last = seconds.length - 1;
+  while (last >= 0 && seconds[last]!.flows[flow]!.delivered === 0) last--;
+  // seconds[last] delivered something (or none did); the stop began where loss began, in it or the next.
+  const after = seconds.length - 1 - last;
+  if (after < 2) return undefined;
+  const at = last >= 0 && seconds[last]!.flows[flow]!.lost > 0 ? seconds[last]! : seconds[last + 1]!;
+  return at;
 }
 
 function countCheck(input: SoakInput, key: 'duplicated' | 'reordered', word: string, cause: string): MatchResult {

@@ -56,7 +56,7 @@ export function timelineSvg(panels: readonly TimelinePanel[], o: TimelineOptions
     const top = MARGIN.top + i * (panelHeight + PANEL_GAP) + 18;
     const plot = { x: MARGIN.left, y: top, w: plotW, h: panelHeight - 18 };
     const ys = panel.series.flatMap((s) => s.points.map((pt) => pt[1])).filter(Number.isFinite);
-    const yMax = niceCeiling(Math.max(panel.bound ? panel.bound.y * 1.1 : 0, ...ys, 1e-9));
+    const yMax = niceCeiling(Math.max(panel.bound ? panel.bound.y * 1.1 : 0, ...ys, 1));
     const sy = (y: number) => plot.y + plot.h - (Math.max(0, y) / yMax) * plot.h;
     out.push(`<text x="${plot.x}" y="${top - 6}" font-size="12" font-weight="600">${escapeXml(`${panel.title} (${panel.unit})`)}</text>`);
     out.push(svgAxes(plot));

@@ -12,7 +12,7 @@ import { CAPTURE_POINTS, type CapturePoint, type Side } from '../core/sides.ts';
 import { flow } from '../frames/index.ts';
 import type { Emission, EmissionTally } from '../analysis/flow-report.ts';
 import type { InjectionResult } from '../analysis/run.ts';
-import { HOLD_S, SoakJoin, type SoakFlow, type SoakFlowTotals, type SoakSecond } from '../analysis/soak-join.ts';
+import { SoakJoin, type SoakFlow, type SoakFlowTotals, type SoakSecond } from '../analysis/soak-join.ts';
 import type { HealthSample } from '../analysis/soak-verdict.ts';
 import type { Lab } from '../lab/lab.ts';
 import { asBusyWork } from '../runtime/quiet-machine.ts';
@@ -131,7 +131,7 @@ async function soak(lab: Lab, opts: SoakOptions): Promise<SoakRun> {
     const tick = () => {
       const now = Date.now();
       finishUpTo(join.finishableSecond());
-      join.attributeUnsigned(BigInt(now - HOLD_S * 1000) * 1_000_000n);
+      join.attributeUnsigned();
       const mem = process.memoryUsage();
       resources.peakRssMiB = Math.max(resources.peakRssMiB, mem.rss / 1048576);
       resources.peakHeapMiB = Math.max(resources.peakHeapMiB, mem.heapUsed / 1048576);
@@ -155,7 +155,7 @@ async function soak(lab: Lab, opts: SoakOptions): Promise<SoakRun> {
     await Promise.all(consumed);
     tick();
     finishUpTo(join.lastSecond);
-    join.attributeUnsigned(BigInt(Date.now() + 60_000) * 1_000_000n);
+    join.attributeUnsigned(true);
     const host = await canary?.stop();
     const kept = await Promise.all(CAPTURE_POINTS.map((p) => rings[p].close()));
     resources.peakDiskMiB = Math.max(resources.peakDiskMiB, CAPTURE_POINTS.reduce((n, p) => n + rings[p].peakBytes, 0) / 1048576);

@@ -72,6 +72,15 @@ describe('lab profiles', () => {
     expect(problemsOf(empty)[0]!.message).toMatch(/empty/);
   });
 
+  it('fills the soak section, and names a soak with two rates or too short, with file:line', () => {
+    const p = parseProfile(GOOD, path.join(dir, 'p.yaml'), 'p.yaml');
+    expect(p.soak).toMatchObject({ minutes: 10, frameSize: 128, maxLostPerSecond: 0, latencyDriftMs: 5, memoryGrowthMiB: 32 });
+    expect(p.soak.framesPerSecond).toBeUndefined();
+    const problems = problemsOf(`${GOOD}soak:\n  minutes: 0.1\n  framesPerSecond: 500\n  ndrFraction: 0.5\n`);
+    expect(problems.map((x) => `${x.file} ${x.path}`)).toEqual(['p.yaml:14 soak.minutes', 'p.yaml:16 soak.ndrFraction']);
+    expect(problems[1]!.message).toMatch(/soak.framesPerSecond \(500\) names the rate too/);
+  });
+
   it('reports a missing required field with its path and line', () => {
     const problems = problemsOf(GOOD.replace('role: l2-bridge\n', ''));
     expect(problems).toHaveLength(1);
