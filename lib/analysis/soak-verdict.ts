@@ -181,8 +181,9 @@ function driftCheck(input: SoakInput): MatchResult {
       const last = input.seconds.at(-1)!;
       return fail(
         `latency drifts ${direction(input, i)}: from second ${from} of the soak the median is ${ms(v! - baseline)} ms above the first ` +
-          `${DRIFT_BASELINE_S} s (${ms(baseline)} → ${ms(v!)} ms; bound ${latencyDriftMs} ms, soak.latencyDriftMs): the guest slows down over time`,
-        `median at the end (second ${last.second}): ${last.flows[i]!.hostFreeLatencyUs ? ms(last.flows[i]!.hostFreeLatencyUs!.p50) : '–'} ms.`,
+          `${DRIFT_BASELINE_S} s (${ms(baseline)} → ${ms(v!)} ms; bound ${latencyDriftMs} ms, soak.latencyDriftMs): ` +
+          'the guest slows down over time',
+        `median at the end (second ${last.second}): ${endMedian(last, i)} ms.`,
       );
     }
   }
@@ -211,6 +212,11 @@ function runningCheck(input: SoakInput): MatchResult {
   const s = input.guestStopped;
   if (!s) return pass('the guest ran the whole soak');
   return fail(`the guest stopped at second ${Math.round(s.atS)} of the soak: ${s.why}`, 'Its console is attached.');
+}
+
+function endMedian(last: SoakSecond, flow: number): string {
+  const lat = last.flows[flow]!.hostFreeLatencyUs;
+  return lat ? ms(lat.p50) : '–';
 }
 
 function median(values: number[]): number {

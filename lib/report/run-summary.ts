@@ -5,7 +5,7 @@
 // Pure: records in, text out.
 import { byDirection, type TestHeadline } from './run-events.ts';
 
-/** `inconclusive`: a clock-bound check failed while the host stalled, in every try (lib/analysis/host-stall.ts): no verdict on the image. */
+/** `inconclusive`: a clock-bound check failed while the host stalled, in every try (lib/analysis/host-stall.ts): no verdict. */
 export type TestState = 'passed' | 'failed' | 'inconclusive' | 'skipped';
 
 export interface TestRecord {

@@ -84,7 +84,8 @@ export function soakTimelineSvg(input: SoakTimelineInput): string {
 /** One row per second and direction. */
 export function soakSecondsCsv(flows: readonly { from: string; to: string }[], seconds: readonly SoakSecond[]): string {
   const head =
-    'second,direction,sent,delivered,lost,lost_before_guest,lost_in_guest,lost_after_guest,duplicated,reordered,p50_us,p99_us,max_us,p50_us_host_free,p99_us_host_free,host_stalled_ms';
+    'second,direction,sent,delivered,lost,lost_before_guest,lost_in_guest,lost_after_guest,duplicated,reordered,' +
+    'p50_us,p99_us,max_us,p50_us_host_free,p99_us_host_free,host_stalled_ms';
   const rows = seconds.flatMap((s) =>
     s.flows.map((c, i) =>
       [

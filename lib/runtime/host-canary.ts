@@ -70,7 +70,8 @@ while True:
     if now - second >= 1.0:
         c1 = cpu()
         total = (c1[2] - c0[2]) or 1
-        out.write('C %.6f %.4f %.4f %.3f %.3f\n' % (second, (c1[0] - c0[0]) / total, (c1[1] - c0[1]) / total, max_late * 1e3, max_wait * 1e3))
+        idle, steal = (c1[0] - c0[0]) / total, (c1[1] - c0[1]) / total
+        out.write('C %.6f %.4f %.4f %.3f %.3f\n' % (second, idle, steal, max_late * 1e3, max_wait * 1e3))
         out.flush()
         c0, second, max_late, max_wait = c1, now, 0.0, 0.0
         files = tasks()
