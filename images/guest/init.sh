@@ -22,6 +22,10 @@ ROLE=l2-bridge
 FAULT=
 LEFT_CIDR=198.18.1.1/24
 RIGHT_CIDR=198.18.2.1/24
+LEFT_CIDR6=2001:db8:1::1/64
+RIGHT_CIDR6=2001:db8:2::1/64
+LEFT_MTU=
+RIGHT_MTU=
 . /etc/wirelab/variant.env
 
 say() { echo "wirelab-guest: $*"; }
@@ -39,6 +43,10 @@ for arg in $(cat /proc/cmdline); do
   case "$arg" in
     wirelab.left=*) LEFT_CIDR="${arg#*=}" ;;
     wirelab.right=*) RIGHT_CIDR="${arg#*=}" ;;
+    wirelab.left6=*) LEFT_CIDR6="${arg#*=}" ;;
+    wirelab.right6=*) RIGHT_CIDR6="${arg#*=}" ;;
+    wirelab.leftmtu=*) LEFT_MTU="${arg#*=}" ;;
+    wirelab.rightmtu=*) RIGHT_MTU="${arg#*=}" ;;
   esac
 done
 
@@ -174,16 +182,35 @@ start_l3_forwarder() {
   for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > "$f"; done
   ip addr add "$LEFT_CIDR" dev left || fail "bad wirelab.left '$LEFT_CIDR'"
   ip addr add "$RIGHT_CIDR" dev right || fail "bad wirelab.right '$RIGHT_CIDR'"
+  # The profile's per-side MTUs (a router's egress MTU decides fragmentation and Packet Too Big).
+  if [ -n "$LEFT_MTU" ]; then ip link set dev left mtu "$LEFT_MTU" || fail "bad wirelab.leftmtu '$LEFT_MTU'"; fi
+  if [ -n "$RIGHT_MTU" ]; then ip link set dev right mtu "$RIGHT_MTU" || fail "bad wirelab.rightmtu '$RIGHT_MTU'"; fi
+  # IPv6 routing on the data NICs only: forwarding (so no router solicitations), no autoconfiguration, no DAD delay.
+  for nic in left right; do
+    echo 0 > /proc/sys/net/ipv6/conf/$nic/disable_ipv6
+    echo 0 > /proc/sys/net/ipv6/conf/$nic/accept_ra
+    echo 0 > /proc/sys/net/ipv6/conf/$nic/autoconf
+    echo 0 > /proc/sys/net/ipv6/conf/$nic/accept_dad
+  done
+  echo 1 > /proc/sys/net/ipv6/conf/all/forwarding
+  $IP -6 addr add "$LEFT_CIDR6" dev left nodad || fail "bad wirelab.left6 '$LEFT_CIDR6'"
+  $IP -6 addr add "$RIGHT_CIDR6" dev right nodad || fail "bad wirelab.right6 '$RIGHT_CIDR6'"
   apply_fault
+  if [ -f /etc/wirelab/policy.sh ]; then . /etc/wirelab/policy.sh; fi
   ip link set dev left up && ip link set dev right up || fail "link up failed"
   wait_for /sys/class/net/left/carrier 1 30
   wait_for /sys/class/net/right/carrier 1 30
 }
 
 start_monitor() {
+  # fake: its NICs never come up, yet it reports counts (report_rx).
+  [ "$FAULT" = fake ] && return
   for nic in left right; do
     if [ "$FAULT" = chatty ]; then
       ip link set dev $nic promisc on up || fail "link up failed"
+    elif [ "$FAULT" = nopromisc ]; then
+      # Not promiscuous: the NIC filters out frames addressed to other stations' MACs.
+      ip link set dev $nic arp off up || fail "link up failed"
     else
       ip link set dev $nic promisc on arp off up || fail "link up failed"
     fi
@@ -249,11 +276,17 @@ soak_fault() {
   esac
 }
 
-# Print the receive counters when they change, about once per second.
+# Print the receive counters when they change, about once per second. The fake variant makes them
+# up: they grow by 13 a second whatever arrives.
 report_rx() {
   last=""
+  made_up=0
   while true; do
     now="left=$(cat /sys/class/net/left/statistics/rx_packets) right=$(cat /sys/class/net/right/statistics/rx_packets)"
+    if [ "$FAULT" = fake ]; then
+      made_up=$((made_up + 13))
+      now="left=$made_up right=$made_up"
+    fi
     if [ "$now" != "$last" ]; then
       echo "wirelab-monitor: rx $now"
       last="$now"

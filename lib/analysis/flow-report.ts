@@ -6,6 +6,10 @@
 // field. Frames without a signature belong to no flow: those a traffic host sent are the hosts'
 // own; every other one the guest sent by itself, and is classified (lib/analysis/emissions.ts).
 //
+// Three kinds of frame are joined to a test frame without being one: the ICMP errors the guest sent
+// about it (they quote its signature), the IPv4 fragments a router made of it (reassembled, then
+// compared), and a copy the guest corrupted (no longer signed, but recognisably the frame).
+//
 // Everything a reader of the results needs is kept here as data — per-frame latencies, per-frame
 // differences, emissions — so matchers and report visuals read it and never re-join or re-parse.
 //
@@ -16,7 +20,10 @@ import { CAPTURE_POINTS, flowPath, guestPoint, hostPoint, SIDES, type CapturePoi
 import type { TimedFrame } from '../core/timed-frame.ts';
 import { findSignature, parse, SIGNATURE_LENGTH, type Flow, type Packet } from '../frames/index.ts';
 import { SIG_FLOW_ID, SIG_RUN_TAG, SIG_SEQ } from '../frames/signature.ts';
+import { corruptionLimit, differingBytes } from './corruption.ts';
 import { classifyEmission, EMISSION_CLASSES, type EmissionClass } from './emissions.ts';
+import { icmpErrorOf, type IcmpErrorFacts } from './icmp-quotes.ts';
+import { fragmentOf, reassemble, type HeldFragment } from './reassembly.ts';
 
 /** A flow as it was sent: the sides, and its frames (regenerated on demand, never stored). */
 export interface SentFlow {
@@ -42,8 +49,15 @@ export type FieldChange =
   | { field: 'hopLimit'; sent: number; received: number }
   | { field: 'length'; sent: number; received: number }
   | { field: 'vlanTags'; sent: number[]; received: number[] }
-  | { field: 'payload' }
+  | { field: 'payload'; offset?: number }
   | { field: 'dscp'; sent: number; received: number }
+  | { field: 'ecn'; sent: number; received: number }
+  | { field: 'vlanPriority'; sent: string; received: string }
+  | { field: 'srcIp'; sent: string; received: string }
+  | { field: 'dstIp'; sent: string; received: string }
+  | { field: 'srcPort'; sent: number; received: number }
+  | { field: 'dstPort'; sent: number; received: number }
+  | { field: 'ipFlags'; sent: string; received: string }
   | { field: 'checksum'; bad: string[] }
   | { field: 'other' };
 
@@ -132,6 +146,28 @@ export interface FlowResult {
   differences: FrameDifference[];
   /** Runs of consecutive frames lost at the receiving host, the longest first (up to 20): outages. */
   lossRuns: LossRun[];
+  /** ICMP / ICMPv6 errors the guest sent about this flow's frames (they quote a frame's signature), as seen at each point. */
+  icmpErrors: IcmpErrorSeen[];
+  /** IPv4 datagrams of this flow that arrived at the receiving host in fragments the guest made, reassembled and compared. */
+  fragmented: FragmentationSeen;
+  /** Frames that arrived at the receiving host changed beyond their signature: corrupted copies, not losses. */
+  corrupted: number;
+}
+
+/** An ICMP error about a test frame, where it was seen. */
+export interface IcmpErrorSeen extends Omit<IcmpErrorFacts, 'quoteOffset' | 'dstIp'> {
+  point: CapturePoint;
+  /** The quoted frame's sequence number. */
+  seq: number;
+}
+
+export interface FragmentationSeen {
+  /** Datagrams that arrived as fragments, complete (reassembled) or not. */
+  datagrams: number;
+  incomplete: number;
+  fragments: number;
+  /** The largest fragment's IPv4 total length: bounded by the egress MTU. */
+  largestFragment: number;
 }
 
 /** Consecutive sequence numbers that never reached the receiving host: an outage, seen frame by frame. */
@@ -178,8 +214,8 @@ export interface TrafficReport {
 }
 
 export interface LabAddresses {
-  /** The traffic hosts' data NICs: MAC, and IPv4 address (with or without prefix). */
-  hosts: Record<Side, { mac: string; ipv4: string }>;
+  /** The traffic hosts' data NICs: MAC, IPv4 address (with or without prefix), and IPv6 address (without prefix) if any. */
+  hosts: Record<Side, { mac: string; ipv4: string; ipv6?: string }>;
   /** The guest's NIC MACs, to tell its NICs from its other interfaces (a bridge's own MAC). */
   guestMacs?: Record<Side, string>;
 }
@@ -232,6 +268,9 @@ class FlowState {
     changeSets: {},
   };
   readonly differences: FrameDifference[] = [];
+  readonly icmpErrors: IcmpErrorSeen[] = [];
+  readonly fragmented: FragmentationSeen = { datagrams: 0, incomplete: 0, fragments: 0, largestFragment: 0 };
+  corrupted = 0;
   /** Where the signature sits in this flow's frames as sent (the fast path of the position check). */
   readonly signatureOffset: number;
   readonly path;
@@ -264,6 +303,10 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
   const unsigned: UnsignedFrame[] = [];
   let unsignedOverflow = 0;
 
+  const hostIps = new Set(
+    SIDES.flatMap((side) => [addressOf(input.hosts[side].ipv4), ...(input.hosts[side].ipv6 ? [input.hosts[side].ipv6!] : [])]),
+  );
+  const firstFragments: FirstFragment[] = [];
   for (const point of CAPTURE_POINTS) {
     const frames = input.captures[point];
     if (!frames) continue;
@@ -273,12 +316,20 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
       // A signature quoted inside another frame (an ICMP error carries the datagram that caused it)
       // does not make that frame a test frame: the signature must open the frame's L4 payload.
       if (state && off !== state.signatureOffset && off !== l4PayloadOffset(frame.data)) {
+        const error = icmpErrorOf(frame.data);
+        const quotedSeq = frame.data.readUInt32BE(off + SIG_SEQ);
+        // The guest's errors about a test frame belong to its flow; a traffic host's (port unreachable) do not.
+        if (error && off >= error.quoteOffset && !hostIps.has(error.srcIp) && quotedSeq < state.spec.frames.count) {
+          noteIcmpError(state, point, quotedSeq, error);
+        }
         state = undefined;
         off = -1;
       }
       const seq = off >= 0 ? frame.data.readUInt32BE(off + SIG_SEQ) : -1;
       if (state && seq < state.spec.frames.count) {
-        recordFrame(state, point, seq, frame);
+        const first = routerMadeFirstFragment(state, point, seq, frame.data);
+        if (first) firstFragments.push(first);
+        recordFrame(state, point, seq, frame, first !== undefined);
         continue;
       }
       if (off >= 0 && frame.data.readUInt32BE(off + SIG_RUN_TAG) === tag) continue; // a signed frame of an unknown flow
@@ -287,13 +338,124 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
     }
   }
 
-  const { emissions, emissionList } = attributeUnsigned(unsigned, unsignedOverflow, input);
+  const joined = joinFragments(firstFragments, unsigned);
+  const corrupted = joinCorruptedCopies(states, unsigned, joined);
+  const unattributed = unsigned.filter((f) => !joined.has(f) && !corrupted.has(f));
+  const { emissions, emissionList } = attributeUnsigned(unattributed, unsignedOverflow, input);
   return {
     flows: [...states.values()].map(finishFlow),
     emissions,
     emissionList,
     captureDrops: input.captureDrops ?? {},
   };
+}
+
+/** A first fragment the guest made of a test frame, seen at a point: the rest of its datagram is looked for. */
+interface FirstFragment {
+  state: FlowState;
+  point: CapturePoint;
+  seq: number;
+  held: HeldFragment;
+}
+
+const MAX_ICMP_ERRORS_KEPT = 50;
+
+function noteIcmpError(state: FlowState, point: CapturePoint, seq: number, e: IcmpErrorFacts): void {
+  if (state.icmpErrors.length >= MAX_ICMP_ERRORS_KEPT) return;
+  const { quoteOffset: _q, dstIp: _d, ...facts } = e;
+  state.icmpErrors.push({ ...facts, point, seq });
+}
+
+/** A signed frame that is a fragment although the frame sent was not: the guest fragmented it. */
+function routerMadeFirstFragment(state: FlowState, point: CapturePoint, seq: number, data: Buffer): FirstFragment | undefined {
+  const facts = fragmentOf(data);
+  if (!facts || facts.offset !== 0 || fragmentOf(state.spec.frames.frameAt(seq))) return undefined;
+  return { state, point, seq, held: { facts, data } };
+}
+
+/**
+ * Joins the later fragments (unsigned) to the first ones (signed) by the datagram they share, at the
+ * same point; at the receiving host the datagram is rebuilt and compared with the frame sent. Returns
+ * the unsigned frames that were fragments of test frames: they are the test frames', not emissions.
+ */
+function joinFragments(firsts: FirstFragment[], unsigned: UnsignedFrame[]): Set<UnsignedFrame> {
+  const joined = new Set<UnsignedFrame>();
+  if (firsts.length === 0) return joined;
+  const loose = new Map<string, UnsignedFrame[]>();
+  for (const f of unsigned) {
+    const facts = fragmentOf(f.data);
+    if (!facts || facts.offset === 0) continue;
+    const key = `${f.point}|${facts.key}`;
+    loose.set(key, [...(loose.get(key) ?? []), f]);
+  }
+  for (const first of firsts) {
+    const rest = loose.get(`${first.point}|${first.held.facts.key}`) ?? [];
+    rest.forEach((f) => joined.add(f));
+    if (first.point !== first.state.path.receiver) continue;
+    const pieces: HeldFragment[] = [first.held, ...rest.map((f) => ({ facts: fragmentOf(f.data)!, data: f.data }))];
+    const seen = first.state.fragmented;
+    seen.datagrams++;
+    seen.fragments += pieces.length;
+    seen.largestFragment = Math.max(seen.largestFragment, ...pieces.map((p) => p.facts.totalLength));
+    const datagram = reassemble(pieces);
+    if (!datagram) seen.incomplete++;
+    compareWithSent(first.state, first.seq, datagram ?? first.held.data);
+  }
+  return joined;
+}
+
+/**
+ * Recognises unsigned frames that are corrupted copies of test frames not seen at their point (the
+ * guest's egress port or the receiving host): same length, at most a quarter of the bytes changed. They
+ * count as arrivals with their payload changed, not as losses. Returns the frames so joined.
+ */
+function joinCorruptedCopies(states: Map<number, FlowState>, unsigned: UnsignedFrame[], skip: Set<UnsignedFrame>): Set<UnsignedFrame> {
+  const matched = new Set<UnsignedFrame>();
+  const candidatesAt = new Map<CapturePoint, FlowState[]>();
+  for (const state of states.values()) {
+    for (const point of [state.path.egress, state.path.receiver]) candidatesAt.set(point, [...(candidatesAt.get(point) ?? []), state]);
+  }
+  let budget = MAX_CORRUPTION_COMPARISONS;
+  for (const f of unsigned) {
+    if (skip.has(f) || budget <= 0) continue;
+    const limit = corruptionLimit(f.data.length);
+    for (const state of candidatesAt.get(f.point) ?? []) {
+      const seq = closestUnseen(state, f, limit, () => budget--);
+      if (seq === undefined) continue;
+      if (f.point === state.path.receiver) state.corrupted++;
+      recordFrame(state, f.point, seq, f, false);
+      matched.add(f);
+      break;
+    }
+  }
+  return matched;
+}
+
+const MAX_CORRUPTION_COMPARISONS = 20_000;
+const MAX_SEQS_TRIED = 64;
+
+/** The sequence number of the sent frame this one is a corrupted copy of, among those not seen at its point. */
+function closestUnseen(state: FlowState, f: UnsignedFrame, limit: number, spend: () => void): number | undefined {
+  const count = state.spec.frames.count;
+  const seen = state.seen[f.point];
+  const tryOne = (seq: number) => {
+    if (seq < 0 || seq >= count || seen[seq] !== 0 || state.spec.frames.sizeOf(seq) !== f.data.length) return false;
+    spend();
+    return differingBytes(state.spec.frames.frameAt(seq), f.data, limit) <= limit;
+  };
+  // The sequence number the frame still says it is, when that part survived; else the first unseen ones.
+  const claimed =
+    state.signatureOffset >= 0 && f.data.length >= state.signatureOffset + SIG_SEQ + 4
+      ? f.data.readUInt32BE(state.signatureOffset + SIG_SEQ)
+      : -1;
+  if (tryOne(claimed)) return claimed;
+  let tried = 0;
+  for (let seq = 0; seq < count && tried < MAX_SEQS_TRIED; seq++) {
+    if (seen[seq] !== 0 || state.spec.frames.sizeOf(seq) !== f.data.length) continue;
+    tried++;
+    if (tryOne(seq)) return seq;
+  }
+  return undefined;
 }
 
 /** Unsigned frames kept for attribution; beyond this a run is pathological and the rest count as the guest's. */
@@ -380,7 +542,8 @@ export function routedContentKey(data: Buffer): string {
   return `${type}:${l3.toString('latin1')}`;
 }
 
-function recordFrame(state: FlowState, point: CapturePoint, seq: number, frame: TimedFrame): void {
+/** Records a sighting; `compareLater` (a first fragment) leaves the comparison with the sent frame to the reassembly. */
+function recordFrame(state: FlowState, point: CapturePoint, seq: number, frame: TimedFrame, compareLater: boolean): void {
   const seen = state.seen[point];
   const ts = Number(frame.tsNs);
   const { path } = state;
@@ -408,7 +571,7 @@ function recordFrame(state: FlowState, point: CapturePoint, seq: number, frame: 
         state.reorderCount++;
         state.maxDisplacement = Math.max(state.maxDisplacement, state.highestSeq - seq);
       } else state.highestSeq = seq;
-      compareWithSent(state, seq, frame.data);
+      if (!compareLater) compareWithSent(state, seq, frame.data);
     }
   }
   if (seen[seq]! < 255) seen[seq]!++;
@@ -471,18 +634,50 @@ function fieldChanges(sent: Buffer, received: Buffer, a: Packet, b: Packet): Fie
   const ha = a.hopLimit();
   const hb = b.hopLimit();
   if (ha !== undefined && hb !== undefined && ha !== hb) changes.push({ field: 'hopLimit', sent: ha, received: hb });
-  const da = ipFieldsOf(sent).dscp;
-  const db = ipFieldsOf(received).dscp;
-  if (da !== undefined && db !== undefined && da !== db) changes.push({ field: 'dscp', sent: da, received: db });
+  const fa = ipFieldsOf(sent);
+  const fb = ipFieldsOf(received);
+  if (fa.dscp !== undefined && fb.dscp !== undefined && fa.dscp !== fb.dscp)
+    changes.push({ field: 'dscp', sent: fa.dscp, received: fb.dscp });
+  if (fa.ecn !== undefined && fb.ecn !== undefined && fa.ecn !== fb.ecn) changes.push({ field: 'ecn', sent: fa.ecn, received: fb.ecn });
   if (a.vlans().join('.') !== b.vlans().join('.')) changes.push({ field: 'vlanTags', sent: a.vlans(), received: b.vlans() });
+  else if (fa.priorities.join('.') !== fb.priorities.join('.')) {
+    changes.push({ field: 'vlanPriority', sent: fa.priorities.join('.'), received: fb.priorities.join('.') });
+  }
+  const ipA = a.get('IPv4') ?? a.get('IPv6');
+  const ipB = b.get('IPv4') ?? b.get('IPv6');
+  if (ipA && ipB && ipA.kind === ipB.kind) {
+    if (ipA.src !== ipB.src) changes.push({ field: 'srcIp', sent: ipA.src, received: ipB.src });
+    if (ipA.dst !== ipB.dst) changes.push({ field: 'dstIp', sent: ipA.dst, received: ipB.dst });
+  }
+  const v4a = a.get('IPv4');
+  const v4b = b.get('IPv4');
+  if (v4a && v4b && ipFlagsText(v4a) !== ipFlagsText(v4b))
+    changes.push({ field: 'ipFlags', sent: ipFlagsText(v4a), received: ipFlagsText(v4b) });
+  const l4a = a.get('UDP') ?? a.get('TCP');
+  const l4b = b.get('UDP') ?? b.get('TCP');
+  if (l4a && l4b && l4a.kind === l4b.kind) {
+    if (l4a.sport !== l4b.sport) changes.push({ field: 'srcPort', sent: l4a.sport, received: l4b.sport });
+    if (l4a.dport !== l4b.dport) changes.push({ field: 'dstPort', sent: l4a.dport, received: l4b.dport });
+  }
   if (sent.length !== received.length) changes.push({ field: 'length', sent: sent.length, received: received.length });
-  const payloadA = payloadOf(sent);
-  const payloadB = payloadOf(received);
-  if (payloadA && payloadB && !payloadA.equals(payloadB)) changes.push({ field: 'payload' });
+  else {
+    // From the signature on (as sent) nothing may change for any role: a changed byte there is corruption,
+    // whether or not the signature itself survived.
+    const from = findSignature(sent, undefined, 42);
+    if (from >= 0 && !sent.subarray(from).equals(received.subarray(from))) {
+      let at = from;
+      while (at < sent.length && sent[at] === received[at]) at++;
+      changes.push({ field: 'payload', offset: at });
+    }
+  }
   const bad = b.checksumErrors();
   if (bad.length > 0) changes.push({ field: 'checksum', bad });
   if (changes.length === 0) changes.push({ field: 'other' });
   return changes;
+}
+
+function ipFlagsText(ip: { df: boolean; mf: boolean; fragOffset: number }): string {
+  return [ip.df ? 'DF' : '', ip.mf ? 'MF' : '', ip.fragOffset ? `offset ${ip.fragOffset * 8}` : ''].filter(Boolean).join(' ') || 'none';
 }
 
 /** A change as a reader wants it: "src MAC 02:…:01 → 02:…:99". */
@@ -499,9 +694,23 @@ export function describeChange(c: FieldChange): string {
     case 'length':
       return `length ${c.sent} → ${c.received}`;
     case 'payload':
-      return 'payload changed';
+      return c.offset !== undefined ? `payload changed from byte ${c.offset} on` : 'payload changed';
     case 'dscp':
       return `DSCP ${c.sent} → ${c.received}`;
+    case 'ecn':
+      return `ECN ${c.sent} → ${c.received}`;
+    case 'vlanPriority':
+      return `VLAN priority (PCP/DEI) ${c.sent} → ${c.received}`;
+    case 'srcIp':
+      return `source address ${c.sent} → ${c.received}`;
+    case 'dstIp':
+      return `destination address ${c.sent} → ${c.received}`;
+    case 'srcPort':
+      return `source port ${c.sent} → ${c.received}`;
+    case 'dstPort':
+      return `destination port ${c.sent} → ${c.received}`;
+    case 'ipFlags':
+      return `IPv4 flags ${c.sent} → ${c.received}`;
     case 'checksum':
       return `bad checksum: ${c.bad.join(', ')}`;
     case 'other':
@@ -569,6 +778,9 @@ function finishFlow(state: FlowState): FlowResult {
     rewrites: state.rewrites,
     differences: state.differences,
     lossRuns: lossRuns(state),
+    icmpErrors: state.icmpErrors,
+    fragmented: state.fragmented,
+    corrupted: state.corrupted,
   };
 }
 
@@ -640,19 +852,27 @@ function bump(counts: Record<string, number>, key: string): void {
  * The VLAN ids, IP DSCP and TTL / hop limit of a frame, read from its bytes without a full parse (every
  * arrival is read, most of them byte-identical to what was sent).
  */
-export function ipFieldsOf(data: Buffer): { vlans: number[]; dscp?: number; hopLimit?: number } {
+export function ipFieldsOf(data: Buffer): { vlans: number[]; priorities: string[]; dscp?: number; ecn?: number; hopLimit?: number } {
   const vlans: number[] = [];
+  const priorities: string[] = [];
   let off = 12;
   let type = data.length >= 14 ? data.readUInt16BE(12) : 0;
   while ((type === 0x8100 || type === 0x88a8) && data.length >= off + 6) {
-    vlans.push(data.readUInt16BE(off + 2) & 0x0fff);
+    const tci = data.readUInt16BE(off + 2);
+    vlans.push(tci & 0x0fff);
+    priorities.push(`${tci >> 13}${tci & 0x1000 ? '+DEI' : ''}`);
     off += 4;
     type = data.readUInt16BE(off);
   }
   const l3 = off + 2;
-  if (type === 0x0800 && data.length >= l3 + 20) return { vlans, dscp: data[l3 + 1]! >> 2, hopLimit: data[l3 + 8]! };
-  if (type === 0x86dd && data.length >= l3 + 40) return { vlans, dscp: (data.readUInt16BE(l3) >> 6) & 0x3f, hopLimit: data[l3 + 7]! };
-  return { vlans };
+  if (type === 0x0800 && data.length >= l3 + 20) {
+    return { vlans, priorities, dscp: data[l3 + 1]! >> 2, ecn: data[l3 + 1]! & 3, hopLimit: data[l3 + 8]! };
+  }
+  if (type === 0x86dd && data.length >= l3 + 40) {
+    const tc = (data.readUInt16BE(l3) >> 4) & 0xff;
+    return { vlans, priorities, dscp: tc >> 2, ecn: tc & 3, hopLimit: data[l3 + 7]! };
+  }
+  return { vlans, priorities };
 }
 
 function countSeen(seen: Uint8Array): number {

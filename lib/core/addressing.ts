@@ -91,3 +91,43 @@ export function generatedMac(seed: string): string {
 export function normalizeMac(mac: string): string {
   return mac.toLowerCase();
 }
+
+/** The IPv6 documentation prefix 2001:db8::/32 (RFC 3849): the only IPv6 lab traffic may use. */
+export const DOCUMENTATION_NET6 = { text: '2001:db8::/32' } as const;
+
+/** The eight 16-bit groups of an IPv6 address in text form (with ::), or null. */
+export function ipv6Groups(text: string): number[] | null {
+  if (!/^[0-9a-fA-F:]+$/.test(text) || text.split('::').length > 2) return null;
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const parse = (part: string | undefined) => (part ? part.split(':') : []);
+  const a = parse(head);
+  const b = parse(tail);
+  if ([...a, ...b].some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return null;
+  const missing = 8 - a.length - b.length;
+  if ((tail === undefined && missing !== 0) || (tail !== undefined && missing < 1)) return null;
+  return [...a, ...Array<string>(tail === undefined ? 0 : missing).fill('0'), ...b].map((g) => parseInt(g, 16));
+}
+
+/** An IPv6 address with a prefix length, or null. */
+export function parseCidr6(text: string): { address: string; prefix: number; groups: number[] } | null {
+  const [address, prefixText, ...rest] = text.split('/');
+  if (rest.length || !address || prefixText === undefined || !/^\d{1,3}$/.test(prefixText)) return null;
+  const prefix = Number(prefixText);
+  const groups = ipv6Groups(address);
+  return groups && prefix <= 128 ? { address, prefix, groups } : null;
+}
+
+/** True when the address lies in 2001:db8::/32. */
+export function inDocumentationRange6(groups: readonly number[]): boolean {
+  return groups[0] === 0x2001 && groups[1] === 0x0db8;
+}
+
+/** True when two IPv6 addresses share their first `prefix` bits. */
+export function sameSubnet6(a: readonly number[], b: readonly number[], prefix: number): boolean {
+  for (let bit = 0; bit < prefix; bit++) {
+    const g = bit >> 4;
+    const mask = 0x8000 >> (bit & 15);
+    if ((a[g]! & mask) !== (b[g]! & mask)) return false;
+  }
+  return true;
+}

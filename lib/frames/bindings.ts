@@ -5,6 +5,15 @@ import { parseArp } from './arp.ts';
 import { parseDot1AD, parseDot1Q, parseEther } from './ethernet.ts';
 import { parseIcmp, parseIcmpv6 } from './icmp.ts';
 import { parseIPv4, parseIPv6 } from './ip.ts';
+import {
+  IPV6_EXTENSION_NUMBERS,
+  IPV6_EXTENSION_PROTOCOLS,
+  parseIpv6DestOpts,
+  parseIpv6Fragment,
+  parseIpv6HopByHop,
+  parseIpv6Routing,
+} from './ipv6-extensions.ts';
+import { LENGTH_SELECTOR, parseLlc } from './llc.ts';
 import type { Layer, Protocol } from './layer.ts';
 import { parseTcp, parseUdp } from './transport.ts';
 
@@ -22,6 +31,8 @@ const ETHERTYPES: ReadonlyArray<[number, Protocol]> = [
   [0x0806, 'ARP'],
   [0x8100, 'Dot1Q'],
   [0x88a8, 'Dot1AD'],
+  // Not an EtherType: a type/length field ≤ 1500 is an 802.3 length, and LLC follows (llc.ts).
+  [LENGTH_SELECTOR, 'LLC'],
 ];
 
 const IP_PROTOCOLS: ReadonlyArray<[number, Protocol]> = [
@@ -38,7 +49,12 @@ export const BINDINGS: readonly Binding[] = [
     ETHERTYPES.map(([value, upper]): Binding => ({ lower, field: 'type', value, upper })),
   ),
   ...IP_PROTOCOLS.map(([value, upper]): Binding => ({ lower: 'IPv4', field: 'proto', value, upper })),
-  ...IP_PROTOCOLS.map(([value, upper]): Binding => ({ lower: 'IPv6', field: 'nextHeader', value, upper })),
+  // IPv6 and each of its extension headers announce the next header the same way (RFC 8200 §4).
+  ...(['IPv6', ...IPV6_EXTENSION_PROTOCOLS] as const).flatMap((lower) =>
+    [...IP_PROTOCOLS, ...IPV6_EXTENSION_PROTOCOLS.map((p): [number, Protocol] => [IPV6_EXTENSION_NUMBERS[p], p])].map(
+      ([value, upper]): Binding => ({ lower, field: 'nextHeader', value, upper }),
+    ),
+  ),
 ];
 
 type Parser = (buf: Buffer, off: number, end: number) => Layer | string;
@@ -48,9 +64,14 @@ export const PARSERS: Partial<Record<Protocol, Parser>> = {
   Ether: parseEther,
   Dot1Q: parseDot1Q,
   Dot1AD: parseDot1AD,
+  LLC: parseLlc,
   ARP: parseArp,
   IPv4: parseIPv4,
   IPv6: parseIPv6,
+  IPv6HopByHop: parseIpv6HopByHop,
+  IPv6Routing: parseIpv6Routing,
+  IPv6Fragment: parseIpv6Fragment,
+  IPv6DestOpts: parseIpv6DestOpts,
   ICMP: parseIcmp,
   ICMPv6: parseIcmpv6,
   UDP: parseUdp,

@@ -1,6 +1,7 @@
 // Ethernet II and VLAN tags: 802.1Q (0x8100) and the 802.1ad service tag (0x88a8) that QinQ puts outside it.
 import { readMac, writeMac } from './addr.ts';
 import { checkUint, Layer } from './layer.ts';
+import { MAX_LENGTH_FIELD, selectorOfTypeField, typeOrLength } from './llc.ts';
 
 export const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
 
@@ -9,7 +10,10 @@ export interface EtherOptions {
   dst?: string;
   /** Required: a frame must carry its sender's own MAC (a borrowed one poisons the bridges' tables). */
   src: string;
-  /** Ethertype; filled from the binding table (0x9000 when nothing known follows, as scapy does). */
+  /**
+   * Ethertype; filled from the binding table (0x9000 when nothing known follows, as scapy does). With an
+   * LLC layer above it, the 802.3 length is written instead.
+   */
   type?: number;
 }
 
@@ -40,13 +44,17 @@ export class EtherLayer extends Layer {
   }
 
   override parsedNext(): number | undefined {
-    return this.type;
+    return selectorOfTypeField(this.type);
   }
 
-  write(buf: Buffer, off: number, _end: number, next: number): void {
+  override declaredEnd(off: number): number | undefined {
+    return this.type !== undefined && this.type <= MAX_LENGTH_FIELD ? off + 14 + this.type : undefined;
+  }
+
+  write(buf: Buffer, off: number, end: number, next: number, upper: Layer | undefined): void {
     writeMac(buf, off, this.dst);
     writeMac(buf, off + 6, this.src);
-    buf.writeUInt16BE(next, off + 12);
+    buf.writeUInt16BE(typeOrLength(upper, this.type, next, off + 14, end), off + 12);
   }
 
   summary(): string {
@@ -95,12 +103,16 @@ export class Dot1QLayer extends Layer {
   }
 
   override parsedNext(): number | undefined {
-    return this.type;
+    return selectorOfTypeField(this.type);
   }
 
-  write(buf: Buffer, off: number, _end: number, next: number): void {
+  override declaredEnd(off: number): number | undefined {
+    return this.type !== undefined && this.type <= MAX_LENGTH_FIELD ? off + 4 + this.type : undefined;
+  }
+
+  write(buf: Buffer, off: number, end: number, next: number, upper: Layer | undefined): void {
     buf.writeUInt16BE((this.prio << 13) | (this.dei ? 0x1000 : 0) | this.vlan, off);
-    buf.writeUInt16BE(next, off + 2);
+    buf.writeUInt16BE(typeOrLength(upper, this.type, next, off + 4, end), off + 2);
   }
 
   summary(): string {

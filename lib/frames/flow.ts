@@ -29,13 +29,18 @@ export interface FlowVary {
   /** Cycle the innermost IP source address through this many consecutive addresses (IPv6: the low 32 bits). */
   srcIp?: number;
   dstIp?: number;
+  /** Cycle the IPv4 identification through this many consecutive values: each datagram its own id (fragments). */
+  ipId?: number;
   /** Cycle the Ethernet source (destination) MAC through this many consecutive addresses (the low 32 bits): many stations. */
   srcMac?: number;
   dstMac?: number;
 }
 
 export interface FlowOptions {
-  /** Headers down to the L4 layer (UDP, TCP, ICMP, ICMPv6 echo); a trailing Raw goes after the signature. */
+  /**
+   * Headers, usually down to the L4 layer (UDP, TCP, ICMP, ICMPv6): the signature follows the last of
+   * them, and a trailing Raw goes after the signature.
+   */
   template: Packet;
   runId: RunId;
   flowId: number;
@@ -120,14 +125,10 @@ export class Flow implements Iterable<FlowFrame> {
     this.minSize = Math.max(MIN_FRAME, off + SIGNATURE_LENGTH + userPayload.length);
 
     const l4Index = headerCount - 1;
-    const l4 = headers[l4Index];
-    // ARP has no payload: its signature rides in the Ethernet trailer, where a 42-byte ARP frame
-    // carries 18 bytes of padding anyway — exactly the signature's length.
-    if (!l4 || !['UDP', 'TCP', 'ICMP', 'ICMPv6', 'ARP'].includes(l4.protocol)) {
-      throw flowError(
-        `the template must end with an L4 layer (UDP, TCP, ICMP or ICMPv6) or ARP before any Raw; it ends with ${l4?.kind ?? 'nothing'}`,
-      );
-    }
+    // The signature goes right after the last header: an L4 header usually; ARP's trailer (a 42-byte
+    // ARP frame carries 18 bytes of padding anyway — exactly the signature's length); or any other
+    // header for frames whose payload the DSL does not model (an EtherType alone, LLC, a later fragment).
+    if (l4Index < 0) throw flowError('the template has no header; give at least Ether(...)');
     const ipIndex = lastIndex(headers, (l) => l.protocol === 'IPv4' || l.protocol === 'IPv6');
     const plan = planFields(o.vary ?? {}, headers, starts, l4Index, ipIndex);
     this.fields = plan.fields;
@@ -200,6 +201,8 @@ export function flow(options: FlowOptions): Flow {
 
 type ChecksumPlanner = (template: Buffer, seqOff: number) => ChecksumPatch;
 
+const CHECKSUMMED_L4: ReadonlySet<string> = new Set(['UDP', 'TCP', 'ICMP', 'ICMPv6']);
+
 /** Which bytes vary per frame and which checksums must follow them. */
 function planFields(
   vary: FlowVary,
@@ -213,7 +216,8 @@ function planFields(
   const ip = ipIndex >= 0 ? headers[ipIndex] : undefined;
   const ipOff = ipIndex >= 0 ? starts[ipIndex]! : -1;
   const fields: VaryingField[] = [];
-  const ipWords: number[] = []; // varying words inside the IP header (also in the L4 pseudo-header)
+  const ipWords: number[] = []; // varying words inside the IP header that the L4 pseudo-header covers too
+  const ipHeaderOnlyWords: number[] = []; // varying words only the IPv4 header checksum covers
   const l4Words: number[] = [];
 
   const port = (name: 'srcPort' | 'dstPort', rel: number) => {
@@ -244,6 +248,14 @@ function planFields(
   address('srcIp');
   address('dstIp');
 
+  if (vary.ipId !== undefined) {
+    if (ip?.protocol !== 'IPv4') throw flowError('vary.ipId needs an IPv4 layer in the template');
+    const base = (ip as unknown as { id: number }).id;
+    checkCycle('ipId', vary.ipId, base, 0xffff);
+    fields.push({ at: ipOff + 4, bytes: 2, base, cycle: vary.ipId });
+    ipHeaderOnlyWords.push(ipOff + 4);
+  }
+
   // MACs are under no checksum: only the field varies. Their low 32 bits count up from the template's.
   const mac = (name: 'srcMac' | 'dstMac') => {
     const cycle = vary[name];
@@ -259,12 +271,13 @@ function planFields(
   mac('dstMac');
 
   const checksums: ChecksumPlanner[] = [];
-  if (ip?.protocol === 'IPv4' && ipWords.length && (ip as unknown as { checksum?: number }).checksum === undefined) {
-    checksums.push((t) => patch(t, ipOff + 10, ipWords, sum16(t, ipOff, ipOff + ip.headerLength()), false));
+  const ipHeaderWords = [...ipWords, ...ipHeaderOnlyWords];
+  if (ip?.protocol === 'IPv4' && ipHeaderWords.length && (ip as unknown as { checksum?: number }).checksum === undefined) {
+    checksums.push((t) => patch(t, ipOff + 10, ipHeaderWords, sum16(t, ipOff, ipOff + ip.headerLength()), false));
   }
   const l4Checksum = (l4 as unknown as { checksum?: number }).checksum;
-  // ARP carries no checksum; its signature (in the trailer) covers no header field.
-  if (l4.protocol !== 'ARP' && l4Checksum === undefined) {
+  // Only a transport header's checksum covers the signature; ARP, LLC, a bare EtherType or a later fragment carry none over it.
+  if (CHECKSUMMED_L4.has(l4.protocol) && l4Checksum === undefined) {
     const at = l4Off + (l4.protocol === 'UDP' ? 6 : l4.protocol === 'TCP' ? 16 : 2);
     const usesPseudoHeader = l4.protocol !== 'ICMP';
     if (usesPseudoHeader && ipOff < 0) throw flowError(`${l4.kind} needs an IP layer below it for its checksum`);

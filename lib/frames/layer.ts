@@ -3,7 +3,24 @@
 import { WirelabError } from '../core/errors.ts';
 
 /** A protocol's identity in the binding table (several layer kinds may share one, e.g. ICMPv6). */
-export type Protocol = 'Ether' | 'Dot1Q' | 'Dot1AD' | 'ARP' | 'IPv4' | 'IPv6' | 'ICMP' | 'ICMPv6' | 'UDP' | 'TCP' | 'Raw';
+export type Protocol =
+  | 'Ether'
+  | 'Dot1Q'
+  | 'Dot1AD'
+  | 'LLC'
+  | 'ARP'
+  | 'IPv4'
+  | 'IPv6'
+  | 'IPv6HopByHop'
+  | 'IPv6Routing'
+  | 'IPv6Fragment'
+  | 'IPv6DestOpts'
+  | 'ICMP'
+  | 'ICMPv6'
+  | 'UDP'
+  | 'TCP'
+  | 'Shim'
+  | 'Raw';
 
 export abstract class Layer {
   abstract readonly kind: string;
@@ -20,6 +37,14 @@ export abstract class Layer {
 
   /** The selector (ethertype, IP protocol) this layer announces for its payload, when given explicitly. */
   explicitNext(): number | undefined {
+    return undefined;
+  }
+
+  /**
+   * The selector the layer below must carry for this one, when this layer knows it itself (several
+   * layers share a parser but not a number, e.g. the IPv6 extension headers); else the binding table's.
+   */
+  announcedAs(): number | undefined {
     return undefined;
   }
 

@@ -8,15 +8,23 @@ import type { IcmpLayer, Icmpv6EchoLayer, Icmpv6OtherLayer, NeighborAdvertisemen
 import type { IPv4Layer, IPv6Layer } from './ip.ts';
 import { type Layer, type Protocol, RawLayer } from './layer.ts';
 import type { TcpLayer, UdpLayer } from './transport.ts';
+import type { Ipv6FragmentLayer, Ipv6OptionsHeaderLayer, Ipv6RoutingLayer } from './ipv6-extensions.ts';
+import type { LlcLayer } from './llc.ts';
+import type { ShimLayer } from './shim.ts';
 
 /** Layer classes by their `kind`, for typed access: `packet.get('IPv4')?.ttl`. */
 export interface LayerByKind {
   Ether: EtherLayer;
   Dot1Q: Dot1QLayer;
   Dot1AD: Dot1ADLayer;
+  LLC: LlcLayer;
   ARP: ArpLayer;
   IPv4: IPv4Layer;
   IPv6: IPv6Layer;
+  IPv6HopByHop: Ipv6OptionsHeaderLayer;
+  IPv6Routing: Ipv6RoutingLayer;
+  IPv6Fragment: Ipv6FragmentLayer;
+  IPv6DestOpts: Ipv6OptionsHeaderLayer;
   ICMP: IcmpLayer;
   ICMPv6Echo: Icmpv6EchoLayer;
   ICMPv6NS: NeighborSolicitationLayer;
@@ -24,6 +32,7 @@ export interface LayerByKind {
   ICMPv6: Icmpv6OtherLayer;
   UDP: UdpLayer;
   TCP: TcpLayer;
+  Shim: ShimLayer;
   Raw: RawLayer;
 }
 export type LayerKind = keyof LayerByKind;
@@ -93,7 +102,8 @@ export class Packet {
     for (let i = 0; i < n; i++) {
       const layer = layers[i]!;
       const upper = layers[i + 1];
-      const next = layer.explicitNext() ?? (upper && selectorFor(layer.protocol, upper.protocol)) ?? layer.defaultNext();
+      const next =
+        layer.explicitNext() ?? upper?.announcedAs() ?? (upper && selectorFor(layer.protocol, upper.protocol)) ?? layer.defaultNext();
       layer.write(buf, starts[i]!, end, next, upper);
       ipOffs[i] = ipOff;
       if (layer.protocol === 'IPv4' || layer.protocol === 'IPv6') ipOff = starts[i]!;

@@ -28,7 +28,7 @@ export interface ReferenceVariant {
   /** A policy script in images/guest/ that init.sh sources once the bridge is built (a firewall's rules). */
   policy?: string;
   /** Real tools it needs beyond tc and ip, copied from this machine with their libraries. */
-  tools?: readonly 'nft'[];
+  tools?: readonly ('nft' | 'bridge')[];
 }
 
 export interface BuiltImage {
@@ -49,6 +49,20 @@ export interface BuiltImage {
  * nf_conntrack_bridge, and its `ct state` match, nft_ct) and tc's policer.
  */
 const FIREWALL_MODULES: readonly string[] = ['nf_tables', 'nft_meta_bridge', 'nf_conntrack_bridge', 'nft_ct', 'act_police'];
+
+/** The contract negative controls' faults (images/guest/contract-faults.sh): nftables, NAT, bridge netfilter, tc flower + pedit. */
+const CONTRACT_FAULT_MODULES: readonly string[] = ['nf_tables', 'nft_meta_bridge', 'nft_chain_nat', 'nft_masq', 'cls_flower', 'act_csum'];
+
+/** A negative control of a role contract: faults on kinds of frame no fixed menu sends (images/guest/contract-faults.sh). */
+function contractFault(
+  name: string,
+  role: GuestRole,
+  fault: string,
+  description: string,
+  more: Partial<ReferenceVariant> = {},
+): ReferenceVariant {
+  return { name, role, fault, policy: 'contract-faults.sh', tools: ['nft'], extraModules: CONTRACT_FAULT_MODULES, description, ...more };
+}
 
 export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
   [
@@ -224,6 +238,86 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
         'The firewall with one mistake per class: its telnet rule also drops port 24, SNMP is dropped only from the left, voice ' +
         'is marked DSCP 34 instead of 46, the bulk policer is missing, and it drops the replies (SYN-ACKs) of port-8080 connections.',
     },
+    contractFault(
+      'l2-bridge-ipfilter',
+      'l2-bridge',
+      'ethertypes xmas laterfrag',
+      'An "IP-only" filtering bridge: drops frames of EtherTypes other than IPv4, IPv6, ARP and VLAN tags (MPLS, experimental, ' +
+        '802.3/LLC), TCP segments with FIN+PSH+URG, and IPv4 fragments after the first (nftables, bridge family).',
+    ),
+    contractFault(
+      'l2-bridge-scrubber',
+      'l2-bridge',
+      'dscp ttl udpzero',
+      'A "normalising" bridge: bleaches DSCP to 0, drops IPv4/IPv6 with TTL or hop limit below 2 and UDP without a checksum.',
+    ),
+    contractFault(
+      'l2-bridge-vlanaware',
+      'l2-bridge',
+      'vlanaware',
+      'A VLAN-aware bridge (vlan_filtering) with only VLAN 100 on its ports: other VLANs are dropped, VLAN 1 and priority-tagged ' +
+        'frames leave untagged (VLAN 1 is the untagged PVID).',
+      { tools: ['nft', 'bridge'] },
+    ),
+    contractFault(
+      'l2-bridge-brnf',
+      'l2-bridge',
+      'brnf',
+      'Bridge netfilter on (br_netfilter, bridge-nf-call-iptables=1), as Docker and many firewalls leave it: IPv4 with a bad ' +
+        'header checksum is dropped silently.',
+      { extraModules: [...CONTRACT_FAULT_MODULES, 'br_netfilter'] },
+    ),
+    contractFault(
+      'l2-bridge-noflood',
+      'l2-bridge',
+      'noflood relay-reserved',
+      'Floods no unknown unicast (unicast_flood off on both ports) and relays 802.1X and LLDP frames (group_fwd_mask 0x4008).',
+    ),
+    contractFault(
+      'l2-bridge-corrupt',
+      'l2-bridge',
+      'corrupt ipv6ext small',
+      'Overwrites a payload byte of every IPv4/UDP frame it forwards (tc pedit), drops IPv6 with hop-by-hop, destination-options ' +
+        'or routing headers, and drops frames shorter than 500 bytes.',
+    ),
+    contractFault(
+      'l3-forwarder-nat',
+      'l3-forwarder',
+      'nat',
+      'Translates what it routes (nftables masquerade, IPv4 and IPv6): packets leave with its own address as their source.',
+    ),
+    contractFault(
+      'l3-forwarder-strict',
+      'l3-forwarder',
+      'dscp exthdr',
+      'Bleaches DSCP to 0 (IPv4 and IPv6) and drops IPv4 packets with options and IPv6 packets with hop-by-hop or ' +
+        'destination-options headers.',
+    ),
+    contractFault(
+      'l3-forwarder-quiet',
+      'l3-forwarder',
+      'quiet6 pmtu4',
+      'Sends no ICMPv6 Time Exceeded and no ICMP Fragmentation Needed (a PMTU black hole for IPv4): it drops them on output.',
+    ),
+    contractFault(
+      'l3-forwarder-leaky',
+      'l3-forwarder',
+      'directed nofrag',
+      'Forwards directed broadcasts to the other subnet (bc_forwarding) and drops IPv4 packets that would need fragmenting instead ' +
+        'of fragmenting them.',
+    ),
+    {
+      name: 'monitor-fake',
+      role: 'monitor',
+      fault: 'fake',
+      description: 'Reports counts that grow by 13 a second whatever arrives; its NICs never come up.',
+    },
+    {
+      name: 'monitor-nopromisc',
+      role: 'monitor',
+      fault: 'nopromisc',
+      description: 'Its NICs are not promiscuous: it receives (and counts) only frames to broadcast, multicast or its own MACs.',
+    },
     {
       name: 'l2-bridge-persistent-net',
       role: 'l2-bridge',
@@ -355,6 +449,7 @@ export interface HostParts {
   tc: string;
   ip: string;
   nft: string;
+  bridge: string;
 }
 
 export async function findHostParts(): Promise<HostParts> {
@@ -373,6 +468,7 @@ export async function findHostParts(): Promise<HostParts> {
     tc: '/usr/sbin/tc',
     ip: '/bin/ip',
     nft: '/usr/sbin/nft',
+    bridge: '/sbin/bridge',
   };
   if (!existsSync(join(parts.modulesDir, 'modules.dep'))) throw missing(`${parts.modulesDir}/modules.dep`, 'linux-image-cloud-amd64');
   if (!existsSync(parts.busybox)) throw missing('busybox', 'busybox-static');
@@ -416,6 +512,10 @@ export async function imageEntries(variant: ReferenceVariant, host: HostParts): 
       throw new WirelabError(`Cannot build the reference image '${variant.name}': nft is missing. Fix: apt-get install nftables.`);
     await addFile('usr/sbin/nft', host.nft, 0o755);
     binaries.push(host.nft);
+  }
+  if (variant.tools?.includes('bridge')) {
+    await addFile('usr/sbin/bridge', host.bridge, 0o755);
+    binaries.push(host.bridge);
   }
   if (variant.policy) await addFile('etc/wirelab/policy.sh', join(GUEST_DIR, variant.policy), 0o644);
   const libs = new Set<string>();

@@ -28,6 +28,8 @@ export interface LabTrafficHost {
   mac: string;
   /** CIDR of the data NIC. */
   ipv4: string;
+  /** IPv6 CIDR of the data NIC, when the profile gives one. */
+  ipv6?: string;
   ssh: SshHost;
 }
 

@@ -1,7 +1,17 @@
 // The lab profile's fields: one schema for both lab kinds. `nested` puts everything on this machine
 // (bridges in a network namespace of the run's own, QEMU on taps, traffic hosts as containers);
 // `host` is the three-NIC bench host (eth0 management, eth1→br0, eth2→br1, libvirt guest, SSH traffic hosts).
-import { MAC_PATTERN, inBenchmarkRange, isMulticastMac, parseCidr, subnetInBenchmarkRange } from '../core/addressing.ts';
+import {
+  MAC_PATTERN,
+  inBenchmarkRange,
+  inDocumentationRange6,
+  ipv6Groups,
+  isMulticastMac,
+  parseCidr,
+  parseCidr6,
+  subnetInBenchmarkRange,
+} from '../core/addressing.ts';
+import { RESERVED_GROUP_POLICIES } from '../contracts/settings.ts';
 import type { FieldCheck, FieldSpec, ObjectSpec, StringSpec } from './schema-engine.ts';
 
 import { ROLES } from '../core/roles.ts';
@@ -38,6 +48,32 @@ const addressInBenchmarkRange: FieldCheck = (v) => {
   if (!parseCidr(`${v}/32`)) return `is "${v}", which is not an IPv4 address.`;
   return inBenchmarkRange(v) ? null : `is "${v}", outside 198.18.0.0/15, the only range lab traffic may use.`;
 };
+
+const cidr6InDocumentationRange: FieldCheck = (v) => {
+  if (typeof v !== 'string') return null;
+  const c = parseCidr6(v);
+  if (!c) return `is "${v}", which is not an IPv6 address with a prefix length (address/prefix).`;
+  if (!inDocumentationRange6(c.groups)) return `is "${v}", outside 2001:db8::/32, the only IPv6 range lab traffic may use.`;
+  return c.prefix >= 32 ? null : `is "${v}": its prefix /${c.prefix} reaches outside 2001:db8::/32; it must be 32 or longer.`;
+};
+
+const address6InDocumentationRange: FieldCheck = (v) => {
+  if (typeof v !== 'string') return null;
+  const g = ipv6Groups(v);
+  if (!g) return `is "${v}", which is not an IPv6 address.`;
+  return inDocumentationRange6(g) ? null : `is "${v}", outside 2001:db8::/32, the only IPv6 range lab traffic may use.`;
+};
+
+const nicMtu = (side: 'left' | 'right'): FieldSpec => ({
+  type: 'number',
+  integer: true,
+  min: 576,
+  max: 9000,
+  doc:
+    `The MTU the image uses on its ${side} NIC (it configures that itself; wirelab's reference images take it from the kernel ` +
+    'command line). Left out: `expect.mtu`. A router whose sides differ is checked for fragmentation and Packet Too Big towards ' +
+    'the smaller side.',
+});
 
 const mac = (doc: string): StringSpec => ({
   type: 'string',
@@ -164,9 +200,16 @@ export const profileSchema: ObjectSpec = {
             left: {
               type: 'object',
               doc: 'NIC on br0.',
-              fields: { mac: mac('MAC of the left NIC. Left out: a fresh locally administered MAC per run (what an orchestrator does).') },
+              fields: {
+                mac: mac('MAC of the left NIC. Left out: a fresh locally administered MAC per run (what an orchestrator does).'),
+                mtu: nicMtu('left'),
+              },
             },
-            right: { type: 'object', doc: 'NIC on br1.', fields: { mac: mac('MAC of the right NIC. Left out: generated per run.') } },
+            right: {
+              type: 'object',
+              doc: 'NIC on br1.',
+              fields: { mac: mac('MAC of the right NIC. Left out: generated per run.'), mtu: nicMtu('right') },
+            },
           },
         },
         ready: {
@@ -198,10 +241,11 @@ export const profileSchema: ObjectSpec = {
         },
         monitorReportPattern: {
           type: 'string',
-          default: 'wirelab-monitor: rx',
+          default: 'wirelab-monitor: rx left=(?<left>\\d+) right=(?<right>\\d+)',
           doc:
-            'For a `monitor`: regular expression of the console line by which the guest reports traffic it received (a new such ' +
-            'line after traffic = received).',
+            'For a `monitor`: regular expression of the console line by which the guest reports what it received, with its counts ' +
+            'as named groups: `(?<frames>\\d+)` for all data NICs together, or `(?<left>\\d+)` and `(?<right>\\d+)` per NIC. ' +
+            'The counts are compared with what was mirrored to it (`expect.monitorCounting`).',
           checks: [consolePattern],
           fix: PATTERN_FIX,
         },
@@ -278,6 +322,42 @@ export const profileSchema: ObjectSpec = {
           doc:
             "Bound on the difference between the two directions' median latencies, in ms: a delay in one direction only (a queue, " +
             'a shaper) shows here even within the median bound.',
+        },
+        reservedGroups: {
+          type: 'string',
+          enum: RESERVED_GROUP_POLICIES,
+          default: 'standard',
+          doc:
+            'For an `l2-bridge`: what it does with frames to the reserved group addresses 01:80:c2:00:00:00–0f (STP, 802.1X, ' +
+            'LLDP…). `standard`: relays none of 01–0f, BPDUs (00) either way — a bridge that runs no spanning tree may relay them, ' +
+            'as Linux does; `filter`: relays none, BPDUs included (IEEE 802.1Q); `pass`: relays them all (a bump in the wire ' +
+            'invisible to the switches around it).',
+        },
+        monitorCounting: {
+          type: 'object',
+          doc: 'For a `monitor`: how its reported counts must follow what was mirrored to it.',
+          fields: {
+            counts: {
+              type: 'string',
+              enum: ['cumulative', 'per-report'],
+              default: 'cumulative',
+              doc: '`cumulative`: each report gives the total since boot (a counter); `per-report`: what arrived since the last report.',
+            },
+            samplingRatio: {
+              type: 'number',
+              min: 0.000001,
+              max: 1,
+              default: 1,
+              doc: 'The share of frames it counts (1: every frame; 0.01 for 1 in 100 sampling).',
+            },
+            tolerance: {
+              type: 'number',
+              min: 0,
+              max: 1,
+              default: 0.02,
+              doc: 'How far its count may be from the expected one, as a share of the frames mirrored (plus 5 frames).',
+            },
+          },
         },
         guestMayEmit: {
           type: 'list',
@@ -443,6 +523,21 @@ function trafficHost(side: 'left' | 'right', example: string): ObjectSpec {
         doc: "Next hop for the other side's subnet (the L3 forwarder's address on this side).",
         checks: [addressInBenchmarkRange],
         example: side === 'left' ? '198.18.1.1' : '198.18.2.1',
+      },
+      ipv6: {
+        type: 'string',
+        doc:
+          'IPv6 address and prefix of its data NIC, inside 2001:db8::/32. An `l3-forwarder` is checked in IPv6 too when both ' +
+          'hosts have one (with `gateway6`).',
+        example: side === 'left' ? '2001:db8:1::2/64' : '2001:db8:2::2/64',
+        checks: [cidr6InDocumentationRange],
+        fix: `use an address inside 2001:db8::/32 with a prefix of 32 or longer, e.g. ${side === 'left' ? '2001:db8:1::2/64' : '2001:db8:2::2/64'}.`,
+      },
+      gateway6: {
+        type: 'string',
+        doc: "The L3 forwarder's IPv6 address on this side (the next hop for the other side's IPv6 subnet).",
+        example: side === 'left' ? '2001:db8:1::1' : '2001:db8:2::1',
+        checks: [address6InDocumentationRange],
       },
       dataNic: {
         ...nicName("On a bench host: the traffic host's NIC cabled to the lab. In a nested lab it is always eth1.", 'eth1'),

@@ -7,7 +7,18 @@ import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { ProfileError, type ProfileProblem } from '../core/errors.ts';
 import { REFERENCE_VARIANTS } from '../images/reference-image.ts';
-import { normalizeMac, parseCidr, sameSubnet, subnetsOverlap, VROUTER_MAC, type Cidr } from '../core/addressing.ts';
+import {
+  ipv6Groups,
+  normalizeMac,
+  parseCidr,
+  parseCidr6,
+  sameSubnet,
+  sameSubnet6,
+  subnetsOverlap,
+  VROUTER_MAC,
+  type Cidr,
+} from '../core/addressing.ts';
+import { patternProblem } from './patterns.ts';
 
 /** The container engine's address pool in a nested lab (lib/runtime/docker-engine.ts). */
 const MANAGEMENT_POOL: Cidr = { address: '198.19.0.0', prefix: 16 };
@@ -208,6 +219,9 @@ function crossFieldProblems(p: DeepPartial<RawProfile>, baseDir: string): Schema
     }
   }
 
+  problems.push(...ipv6Problems(p));
+  problems.push(...monitorProblems(p));
+
   if (p.policy) problems.push(...policyProblems(p.policy as Parameters<typeof policyProblems>[0], p.role));
 
   if (p.soak?.framesPerSecond !== undefined && p.soak.ndrFraction !== undefined)
@@ -284,6 +298,77 @@ function crossFieldProblems(p: DeepPartial<RawProfile>, baseDir: string): Schema
     }
   }
   return problems;
+}
+
+/** IPv6 on the traffic hosts: both or neither; a router's sides in two subnets with a gateway each, a bridge's in one. */
+function ipv6Problems(p: DeepPartial<RawProfile>): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  const add = (fieldPath: string, message: string, fix: string) => problems.push({ path: fieldPath, message, fix });
+  const left = parseCidr6(p.trafficHosts?.left?.ipv6 ?? '');
+  const right = parseCidr6(p.trafficHosts?.right?.ipv6 ?? '');
+  for (const side of ['left', 'right'] as const) {
+    const other = side === 'left' ? 'right' : 'left';
+    if (p.trafficHosts?.[side]?.ipv6 && !p.trafficHosts?.[other]?.ipv6)
+      add(
+        `trafficHosts.${other}.ipv6`,
+        'is missing, but the other traffic host has an IPv6 address.',
+        'give both traffic hosts an IPv6 address, or neither.',
+      );
+    const gw = p.trafficHosts?.[side]?.gateway6;
+    const mine = side === 'left' ? left : right;
+    if (gw && !p.trafficHosts?.[side]?.ipv6)
+      add(
+        `trafficHosts.${side}.gateway6`,
+        'is set, but the host has no IPv6 address.',
+        `add trafficHosts.${side}.ipv6, or remove gateway6.`,
+      );
+    const g = gw ? ipv6Groups(gw) : null;
+    if (g && mine && !sameSubnet6(g, mine.groups, mine.prefix))
+      add(
+        `trafficHosts.${side}.gateway6`,
+        `is ${gw}, outside the host's subnet ${p.trafficHosts?.[side]?.ipv6}.`,
+        "use the router's address on this host's subnet.",
+      );
+    if (p.role === 'l3-forwarder' && mine && !gw)
+      add(
+        `trafficHosts.${side}.gateway6`,
+        'is missing; an l3-forwarder lab routes IPv6 through the guest too.',
+        "set it to the guest's IPv6 address on this side.",
+      );
+  }
+  if (left && right) {
+    const shared = left.prefix === right.prefix && sameSubnet6(left.groups, right.groups, left.prefix);
+    if (p.role === 'l3-forwarder' && shared)
+      add(
+        'trafficHosts.right.ipv6',
+        'is in the same IPv6 subnet as the left host; an L3 forwarder joins two subnets.',
+        'use another subnet, e.g. 2001:db8:2::2/64.',
+      );
+    if (p.role !== 'l3-forwarder' && !shared)
+      add(
+        'trafficHosts.right.ipv6',
+        `is not in the left host's IPv6 subnet; through the ${p.role} both hosts share one.`,
+        'use one subnet, e.g. 2001:db8:1::1/64 and 2001:db8:1::2/64.',
+      );
+  }
+  return problems;
+}
+
+/** A monitor's report line must carry its counts, or a report proves nothing about what it received. */
+function monitorProblems(p: DeepPartial<RawProfile>): SchemaProblem[] {
+  const pattern = p.guest?.monitorReportPattern;
+  if (p.role !== 'monitor' || typeof pattern !== 'string' || patternProblem(pattern)) return [];
+  const groups = new Set([...pattern.matchAll(/\(\?<([A-Za-z][A-Za-z0-9]*)>/g)].map((m) => m[1]));
+  if (groups.has('frames') || (groups.has('left') && groups.has('right'))) return [];
+  return [
+    {
+      path: 'guest.monitorReportPattern',
+      message:
+        `is "${pattern}", which names no count: a monitor is judged by what it counts, and a report line alone proves nothing ` +
+        '(a monitor that prints without receiving would pass).',
+      fix: 'capture the count as a named group: (?<frames>\\d+) for all data NICs together, or (?<left>\\d+) and (?<right>\\d+) per NIC.',
+    },
+  ];
 }
 
 function topologyProblems(p: DeepPartial<RawProfile>, left: Cidr, right: Cidr): SchemaProblem[] {

@@ -7,6 +7,7 @@ import type { Policy } from '../policy/model.ts';
 import type { RawPolicy } from './policy-fields.ts';
 import type { Rfc2544Settings } from '../rfc2544/config.ts';
 import type { SoakSettings } from './soak-fields.ts';
+import type { ReservedGroupPolicy } from '../contracts/settings.ts';
 
 export type { GuestRole };
 export type LabKind = 'nested' | 'host';
@@ -23,6 +24,9 @@ export interface TrafficHostProfile {
   ipv4: string;
   mac?: string;
   gateway?: string;
+  /** IPv6 address with prefix, in 2001:db8::/32. */
+  ipv6?: string;
+  gateway6?: string;
   dataNic: string;
   ssh?: SshTargetProfile;
 }
@@ -50,6 +54,8 @@ interface ProfileCommon {
     latencyP50Ms: number;
     latencyAsymmetryMs: number;
     guestMayEmit: EmissionClass[];
+    reservedGroups: ReservedGroupPolicy;
+    monitorCounting: { counts: 'cumulative' | 'per-report'; samplingRatio: number; tolerance: number };
   };
   /** The RFC 2544 suite's settings (unset knobs absent: their defaults are in lib/rfc2544/config.ts). */
   rfc2544: Rfc2544Settings;
@@ -70,7 +76,7 @@ interface GuestCommon {
   memoryMiB: number;
   cpus: number;
   accel: 'auto' | 'kvm' | 'tcg';
-  nics: { left: { mac?: string }; right: { mac?: string } };
+  nics: { left: { mac?: string; mtu?: number }; right: { mac?: string; mtu?: number } };
   ready: { consolePattern: string; timeoutSeconds: number; maxForwardingGapSeconds: number };
   monitorReportPattern: string;
   haltTimeoutSeconds: number;

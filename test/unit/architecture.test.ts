@@ -22,11 +22,12 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   runtime: ['core'],
   images: ['core', 'runtime'],
   policy: ['core', 'frames', 'analysis'],
-  profile: ['core', 'images', 'analysis', 'policy', 'rfc2544/config.ts'],
+  contracts: ['core', 'frames', 'analysis'],
+  profile: ['core', 'images', 'analysis', 'policy', 'contracts', 'rfc2544/config.ts'],
   lab: ['core', 'runtime', 'images', 'profile', 'lab/nested', 'lab/bench-host'],
   'lab/nested': ['core', 'runtime', 'images', 'profile', 'lab'],
   'lab/bench-host': ['core', 'runtime', 'images', 'profile', 'lab'],
-  traffic: ['core', 'frames', 'pcap', 'analysis', 'policy', 'runtime', 'lab'],
+  traffic: ['core', 'frames', 'pcap', 'analysis', 'policy', 'contracts', 'runtime', 'lab'],
   cli: ['*'],
 };
 
@@ -36,6 +37,7 @@ const PURE = [
   'pcap',
   'analysis',
   'policy',
+  'contracts',
   'report',
   'rfc2544/search.ts',
   'rfc2544/config.ts',

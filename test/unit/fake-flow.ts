@@ -46,6 +46,9 @@ export function cleanFlow(sent: number, o: Partial<FlowResult> = {}): FlowResult
     rewrites: cleanRewrites(sent),
     differences: [],
     lossRuns: [],
+    icmpErrors: [],
+    fragmented: { datagrams: 0, incomplete: 0, fragments: 0, largestFragment: 0 },
+    corrupted: 0,
     ...o,
   };
 }

@@ -148,10 +148,17 @@ describe('flow', () => {
     expect(it.next().value?.seq).toBe(1);
   });
 
-  it('rejects a template without an L4 layer and a cycle running past the field', () => {
-    expect(() => flow({ template: stack(eth(), v4()), runId: 'wl-000001', flowId: 1, count: 1, ratePps: 1, size: 60 })).toThrow(
-      /must end with an L4 layer/,
-    );
+  it('puts the signature after the last header of any template, and rejects a cycle running past the field', () => {
+    // A later IPv4 fragment (no transport header) carries the signature right after the IP header.
+    const fragment = flow({
+      template: stack(eth(), IPv4({ src: '198.18.0.1', dst: '198.18.0.2', fragOffset: 100 })),
+      runId: 'wl-000001',
+      flowId: 1,
+      count: 1,
+      ratePps: 1,
+      size: 60,
+    });
+    expect(findSignature(fragment.frameAt(0))).toBe(34);
     const template = stack(eth(), v4(), UDP({ sport: 65535 }));
     expect(() => flow({ template, runId: 'wl-000001', flowId: 1, count: 1, ratePps: 1, size: 60, vary: { srcPort: 2 } })).toThrow(
       /runs past 65535/,

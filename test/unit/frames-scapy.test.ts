@@ -16,6 +16,11 @@ import {
   ICMPv6NS,
   IPv4,
   IPv6,
+  IPv6DestOpts,
+  IPv6Fragment,
+  IPv6HopByHop,
+  IPv6Routing,
+  LLC,
   type Packet,
   parse,
   Raw,
@@ -235,6 +240,31 @@ const CASES: Case[] = [
     name: 'tagged ICMPv6 echo',
     ours: stack(eth(), Dot1Q({ vlan: 7 }), v6(), ICMPv6EchoRequest({ id: 5, seq: 6 }), Raw(payload(8))),
     scapy: `${E}/Dot1Q(vlan=7)/${ip6}/ICMPv6EchoRequest(id=5, seq=6)/Raw(${pyBytes(8)})`,
+  },
+  {
+    name: '802.3 length + LLC',
+    ours: stack(eth(), LLC({ dsap: 0xf0, ssap: 0xf0 }), Raw(payload(43))),
+    scapy: `Dot3(src="${M1}", dst="${M2}")/LLC(dsap=0xf0, ssap=0xf0, ctrl=3)/Raw(${pyBytes(43)})`,
+  },
+  {
+    name: '802.3 length + LLC/SNAP',
+    ours: stack(eth(), LLC({ snap: { oui: 0, pid: 0x88b5 } }), Raw(payload(38))),
+    scapy: `Dot3(src="${M1}", dst="${M2}")/LLC(dsap=0xaa, ssap=0xaa, ctrl=3)/SNAP(OUI=0, code=0x88b5)/Raw(${pyBytes(38)})`,
+  },
+  {
+    name: 'IPv6 hop-by-hop (PadN) + UDP',
+    ours: stack(eth(), v6(), IPv6HopByHop(), UDP({ sport: 7, dport: 9 }), Raw(payload(10))),
+    scapy: `${E}/${ip6}/IPv6ExtHdrHopByHop()/UDP(sport=7, dport=9)/Raw(${pyBytes(10)})`,
+  },
+  {
+    name: 'IPv6 destination options + routing (type 253) + TCP',
+    ours: stack(eth(), v6(), IPv6DestOpts(), IPv6Routing({ routingType: 253 }), TCP({ flags: 'S' })),
+    scapy: `${E}/${ip6}/IPv6ExtHdrDestOpt()/IPv6ExtHdrRouting(type=253, segleft=0, addresses=[])/TCP(flags="S")`,
+  },
+  {
+    name: 'IPv6 first fragment',
+    ours: stack(eth(), v6(), IPv6Fragment({ more: true, id: 0x1234 }), UDP({ sport: 7, dport: 9 }), Raw(payload(16))),
+    scapy: `${E}/${ip6}/IPv6ExtHdrFragment(m=1, id=0x1234)/UDP(sport=7, dport=9)/Raw(${pyBytes(16)})`,
   },
 ];
 

@@ -153,6 +153,7 @@ describe('image digest', () => {
       tc: '/usr/bin/true',
       ip: '/usr/bin/true',
       nft: '/usr/bin/true',
+      bridge: '/usr/bin/true',
     };
   });
 

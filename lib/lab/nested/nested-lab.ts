@@ -13,6 +13,7 @@ import type { LabProfile } from '../../profile/types.ts';
 import { allSettledOrThrow, openRun, unwindOnFailure } from '../bring-up.ts';
 import type { GuestPort, Lab, LabTrafficHost, ProgressFn } from '../lab.ts';
 import { reapStaleRuns } from '../reaper.ts';
+import { referenceImageArguments } from '../reference-arguments.ts';
 import { StartedLab } from '../started-lab.ts';
 import { ensureDockerEngine } from '../../runtime/docker-engine.ts';
 import { recordPhase } from '../../runtime/phases.ts';
@@ -73,7 +74,7 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
       workDir,
       stack,
       ...(source.kind === 'reference'
-        ? { kernel: image!.kernel, initrd: image!.initrd, append: image!.append }
+        ? { kernel: image!.kernel, initrd: image!.initrd, append: `${image!.append} ${referenceImageArguments(profile).join(' ')}`.trim() }
         : source.kind === 'kernel'
           ? { kernel: source.kernel, initrd: source.initrd, append: source.append }
           : { disk: source.disk }),
@@ -98,6 +99,8 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
           mac: hostMac(side),
           ipv4: profile.trafficHosts[side].ipv4,
           gateway: profile.trafficHosts[side].gateway,
+          ipv6: profile.trafficHosts[side].ipv6,
+          gateway6: profile.trafficHosts[side].gateway6,
           workDir: path.join(workDir, side),
           mtu: LAB_LINK_MTU,
         },
@@ -113,8 +116,8 @@ export async function startNestedLab(profile: LabProfile, opts: NestedLabOptions
     recordPhase({ kind: 'boot', label: runId, startMs: Date.now() - guest.readyAfterMs, endMs: Date.now() });
 
     const hosts: Record<Side, LabTrafficHost> = {
-      left: { side: 'left', dataIf: left.dataIf, mac: left.mac, ipv4: left.ipv4, ssh: left.ssh },
-      right: { side: 'right', dataIf: right.dataIf, mac: right.mac, ipv4: right.ipv4, ssh: right.ssh },
+      left: { side: 'left', dataIf: left.dataIf, mac: left.mac, ipv4: left.ipv4, ipv6: left.ipv6, ssh: left.ssh },
+      right: { side: 'right', dataIf: right.dataIf, mac: right.mac, ipv4: right.ipv4, ipv6: right.ipv6, ssh: right.ssh },
     };
     const port = (side: Side): GuestPort => ({ side, netns: runId, ifname: TAP[side], bridge: BRIDGE[side], guestMac: guestMac(side) });
     return new StartedLab(runId, profile, guest, { left: port('left'), right: port('right') }, hosts, timeline, workDir, stack);

@@ -65,7 +65,12 @@ export async function listNetns(): Promise<string[]> {
  * port: with the vRouter's one MAC on both sides, that is every frame, dropped before the guest.
  */
 export function bridgeCommands(name: string): string[] {
-  return [`link add ${name} type bridge stp_state 0 forward_delay 0 mcast_snooping 0 ageing_time 0`, `link set ${name} up`];
+  // group_fwd_mask: the lab carries frames to 01:80:c2:00:00:03–0f (802.1X, LLDP, …) to the guest and on, as a cable
+  // would (the kernel refuses to relay :01 PAUSE and :02 slow protocols; with STP off it relays :00 BPDUs by itself).
+  return [
+    `link add ${name} type bridge stp_state 0 forward_delay 0 mcast_snooping 0 ageing_time 0 group_fwd_mask 0xfff8`,
+    `link set ${name} up`,
+  ];
 }
 
 /** Commands for a tap enslaved to a bridge. */

@@ -27,6 +27,9 @@ export interface TrafficHostSpec {
   ipv4: string;
   /** Next hop for everything not on the data subnet (an L3 forwarder's address on this side). */
   gateway?: string;
+  /** IPv6 address with prefix (2001:db8::/32), and the IPv6 next hop. */
+  ipv6?: string;
+  gateway6?: string;
   /** Directory for this host's ssh keys (created 0700; the keys are deleted at undo). */
   workDir: string;
   /** MTU of the data link (both veth ends); the kernel default 1500 when absent. */
@@ -45,6 +48,7 @@ export interface TrafficHost {
   bridgePort: string;
   mac: string;
   ipv4: string;
+  ipv6?: string;
   ssh: SshHost;
   /** Management address on the container engine's bridge (198.19.x), where sshd listens. */
   mgmtAddress: string;
@@ -87,6 +91,7 @@ export async function startTrafficHost(spec: TrafficHostSpec, stack: UndoStack):
     bridgePort,
     mac: spec.mac.toLowerCase(),
     ipv4: spec.ipv4,
+    ...(spec.ipv6 ? { ipv6: spec.ipv6 } : {}),
     ssh,
     mgmtAddress,
     hostKey: keys.hostPublic,
@@ -245,11 +250,17 @@ async function joinBridge(spec: TrafficHostSpec, pid: number, stack: UndoStack):
     await inContainer('sysctl', ['-qw', `net.ipv6.conf.${DATA_IF}.${key}=0`], true);
   }
   await inContainer('ip', ['address', 'add', spec.ipv4, 'dev', DATA_IF]);
+  if (spec.ipv6) {
+    // A router resolves the host by neighbour discovery: the host answers for this address (no DAD: it would delay and chatter).
+    await inContainer('sysctl', ['-qw', `net.ipv6.conf.${DATA_IF}.disable_ipv6=0`], true);
+    await inContainer('ip', ['-6', 'address', 'add', spec.ipv6, 'dev', DATA_IF, 'nodad']);
+  }
   await inContainer('ip', ['link', 'set', DATA_IF, 'up']);
   if (spec.gateway) {
     // The default route goes through the lab; management stays on eth0's own subnet.
     await inContainer('ip', ['route', 'replace', 'default', 'via', spec.gateway, 'dev', DATA_IF]);
   }
+  if (spec.ipv6 && spec.gateway6) await inContainer('ip', ['-6', 'route', 'replace', 'default', 'via', spec.gateway6, 'dev', DATA_IF]);
   return bridgePort;
 }
 

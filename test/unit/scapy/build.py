@@ -20,8 +20,12 @@ from scapy.layers.inet6 import (  # noqa: E402
     ICMPv6NDOptDstLLAddr,
     ICMPv6NDOptSrcLLAddr,
     IPv6,
+    IPv6ExtHdrDestOpt,
+    IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop,
+    IPv6ExtHdrRouting,
 )
-from scapy.layers.l2 import ARP, Dot1AD, Dot1Q, Ether  # noqa: E402
+from scapy.layers.l2 import ARP, LLC, SNAP, Dot1AD, Dot1Q, Dot3, Ether  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 
 NAMES = {
