@@ -1,4 +1,6 @@
+import { getStatusFromError } from 'allure-js-commons/sdk';
 import { describe, expect, it } from 'vitest';
+import { INCONCLUSIVE } from '../../lib/analysis/host-stall.ts';
 import { runExitCode } from '../../lib/cli/run-suites.ts';
 import { compareRuns } from '../../lib/report/run-history.ts';
 import { runLine, summaryTable, type RunRecord, type TestRecord } from '../../lib/report/run-summary.ts';
@@ -54,5 +56,14 @@ describe('the inconclusive outcome', () => {
     expect(cmp.numbers).toEqual([]);
     expect(cmp.regressed).toBe(false);
     expect(compareRuns(record('passed'), record('failed')).regressed).toBe(true);
+  });
+
+  it('is "broken" to Allure, not "failed": an inconclusive error has not the shape of an assertion', () => {
+    const error = new Error(`${headline}\n\nThe checks as measured in the last try:\nlatency through the guest too high`);
+    error.name = INCONCLUSIVE.name;
+    error.stack = `${error.name}: ${error.message}`;
+    expect(getStatusFromError(error)).toBe('broken');
+    const failure = Object.assign(new Error('latency through the guest too high'), { matcherResult: { pass: false } });
+    expect(getStatusFromError(failure)).toBe('failed');
   });
 });
