@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { CapturePoint } from '../core/sides.ts';
 import { WirelabError } from '../core/errors.ts';
-import { guestPoint, hostPoint, SIDES } from '../core/sides.ts';
+import { hostPoint, sideOf } from '../core/sides.ts';
 import type { Lab } from '../lab/lab.ts';
 import { readPcap, type PcapRecord } from '../pcap/pcap.ts';
 import { withNetns } from '../runtime/exec.ts';
@@ -26,7 +26,7 @@ const STOP_BUDGET_MS = 10_000;
 
 /** Stream the capture of one of the lab's four points; its stop is on the lab's undo stack too. */
 export async function streamCapture(lab: Lab, point: CapturePoint): Promise<StreamedCapture> {
-  const side = SIDES.find((s) => hostPoint(s) === point || guestPoint(s) === point)!;
+  const side = sideOf(point);
   if (point === hostPoint(side)) {
     const host = lab.hosts[side];
     return remote(lab, point, host.ssh, host.dataIf, ['run-until-eof']);
