@@ -5,9 +5,9 @@
 //
 // Pure: bytes in, values out.
 
-/** At most this share of a frame's bytes may differ for it to count as a corrupted copy (a quarter). */
+/** At most this share of a frame's bytes may differ for it to count as a corrupted copy (an eighth). */
 export function corruptionLimit(length: number): number {
-  return Math.max(4, Math.floor(length / 4));
+  return Math.max(4, Math.floor(length / 8));
 }
 
 /** How many bytes two equal-length frames differ in, counting no further than `limit` + 1. */

@@ -6,7 +6,17 @@
 import type { GuestRole } from '../core/roles.ts';
 import type { Packet } from '../frames/index.ts';
 
-export const EMISSION_CLASSES = ['ipv6-link-local', 'igmp', 'link-control', 'dhcp', 'arp', 'icmp-error', 'spoofed', 'other'] as const;
+export const EMISSION_CLASSES = [
+  'ipv6-link-local',
+  'igmp',
+  'link-control',
+  'dhcp',
+  'arp',
+  'icmp-error',
+  'routing-protocol',
+  'spoofed',
+  'other',
+] as const;
 export type EmissionClass = (typeof EMISSION_CLASSES)[number];
 
 interface ClassFacts {
@@ -51,6 +61,13 @@ export const EMISSION_FACTS: Record<EmissionClass, ClassFacts> = {
     cause: 'the guest answers traffic at IP level: it routes, or has addresses on the data interfaces',
     fix: 'a transparent service must not terminate IP: remove addresses and IP forwarding from its data path',
   },
+  'routing-protocol': {
+    what: 'routing and redundancy protocol messages (OSPF, RIP, BGP, BFD, VRRP, PIM, IS-IS, LDP, HSRP, EIGRP)',
+    cause: 'a routing daemon (FRR, BIRD, keepalived…) speaks on the data NICs',
+    fix:
+      'an l3-forwarder may speak them (allowed by default); for a transparent service or a monitor, keep the daemon off the data ' +
+      'NICs (FRR: passive-interface or no network statement for them), or accept them with expect.guestMayEmit: [routing-protocol]',
+  },
   spoofed: {
     what: "frames carrying a traffic host's MAC or IP address that the host never sent",
     cause: "the guest forges or replays frames under another station's address",
@@ -67,7 +84,7 @@ export const EMISSION_FACTS: Record<EmissionClass, ClassFacts> = {
 export function roleMayEmit(role: GuestRole): readonly EmissionClass[] {
   // A router speaks its own links' control plane: it resolves next hops, autoconfigures its
   // IPv6 link-local addresses, joins multicast groups, and answers expired TTLs (RFC 1812).
-  if (role === 'l3-forwarder') return ['arp', 'ipv6-link-local', 'igmp', 'icmp-error'];
+  if (role === 'l3-forwarder') return ['arp', 'ipv6-link-local', 'igmp', 'icmp-error', 'routing-protocol'];
   // A transparent service is invisible; a monitor injects nothing, ever.
   return [];
 }
@@ -76,8 +93,29 @@ const ICMPV6_LINK_LOCAL_TYPES = new Set([130, 131, 132, 133, 134, 135, 136, 143]
 const ICMPV4_ERROR_TYPES = new Set([3, 4, 5, 11, 12]);
 const ICMPV6_ERROR_TYPES = new Set([1, 2, 3, 4, 137]);
 
+/** IP protocol numbers of routing and redundancy protocols (IANA). */
+const ROUTING_IP_PROTOCOLS: Record<number, string> = { 89: 'OSPF', 103: 'PIM', 112: 'VRRP', 88: 'EIGRP' };
+/** Their UDP / TCP ports (IANA): RIP, RIPng, BFD (single- and multi-hop), LDP, HSRP, BGP. */
+const ROUTING_PORTS: Record<number, string> = { 520: 'RIP', 521: 'RIPng', 3784: 'BFD', 4784: 'BFD', 646: 'LDP', 1985: 'HSRP', 179: 'BGP' };
+/** IS-IS runs over LLC to these group addresses (all L1 / all L2 intermediate systems). */
+const ISIS_MACS = new Set(['01:80:c2:00:00:14', '01:80:c2:00:00:15', '09:00:2b:00:00:05']);
+
+/** The routing or redundancy protocol a frame carries (its name, for messages), or undefined. */
+export function routingProtocolOf(packet: Packet): string | undefined {
+  const eth = packet.get('Ether');
+  if (eth && ISIS_MACS.has(eth.dst)) return 'IS-IS';
+  const v4 = packet.get('IPv4');
+  const v6 = packet.get('IPv6');
+  const proto = v4 ? v4.proto : v6?.nextHeader;
+  if (proto !== undefined && ROUTING_IP_PROTOCOLS[proto]) return ROUTING_IP_PROTOCOLS[proto];
+  const l4 = packet.get('UDP') ?? packet.get('TCP');
+  if (l4) return ROUTING_PORTS[l4.dport] ?? ROUTING_PORTS[l4.sport];
+  return undefined;
+}
+
 /** The class of a frame the guest sent by itself; `spoofed` is decided by the caller (it knows the hosts). */
 export function classifyEmission(packet: Packet): Exclude<EmissionClass, 'spoofed'> {
+  if (routingProtocolOf(packet)) return 'routing-protocol';
   const eth = packet.get('Ether');
   if (eth && /^01:80:c2:00:00:[0-2][0-9a-f]$/.test(eth.dst)) return 'link-control';
   if (packet.get('ARP')) return 'arp';

@@ -14,14 +14,14 @@
 // differences, emissions — so matchers and report visuals read it and never re-join or re-parse.
 //
 // Pure: bytes in, values out. Memory is O(frames sent) in typed arrays, never the captures themselves.
-import { addressOf } from '../core/addressing.ts';
+import { addressOf, canonicalIp } from '../core/addressing.ts';
 import { runTag, type RunId } from '../core/run-id.ts';
-import { CAPTURE_POINTS, flowPath, guestPoint, hostPoint, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
+import { CAPTURE_POINTS, flowPath, guestPoint, hostPoint, sideOf, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
 import type { TimedFrame } from '../core/timed-frame.ts';
-import { findSignature, parse, SIGNATURE_LENGTH, type Flow, type Packet } from '../frames/index.ts';
+import { findSignature, parse, type Flow, type Packet } from '../frames/index.ts';
 import { SIG_FLOW_ID, SIG_RUN_TAG, SIG_SEQ } from '../frames/signature.ts';
 import { corruptionLimit, differingBytes } from './corruption.ts';
-import { classifyEmission, EMISSION_CLASSES, type EmissionClass } from './emissions.ts';
+import { classifyEmission, EMISSION_CLASSES, routingProtocolOf, type EmissionClass } from './emissions.ts';
 import { icmpErrorOf, type IcmpErrorFacts } from './icmp-quotes.ts';
 import { fragmentOf, reassemble, type HeldFragment } from './reassembly.ts';
 
@@ -190,6 +190,8 @@ export interface Emission {
   class: EmissionClass;
   srcMac: string;
   summary: string;
+  /** For routing-protocol emissions: which protocol (OSPF, RIP, …). */
+  protocol?: string;
 }
 
 export interface EmissionTally {
@@ -273,6 +275,8 @@ class FlowState {
   corrupted = 0;
   /** Where the signature sits in this flow's frames as sent (the fast path of the position check). */
   readonly signatureOffset: number;
+  /** Where an echo request's ICMP type byte sits (-1: not an echo request): an echo reply carrying its signature is the receiver's answer. */
+  readonly echoTypeOffset: number;
   readonly path;
 
   constructor(
@@ -281,6 +285,7 @@ class FlowState {
   ) {
     const n = spec.frames.count;
     this.signatureOffset = n > 0 ? findSignature(spec.frames.frameAt(0)) : -1;
+    this.echoTypeOffset = n > 0 ? echoRequestTypeOffset(spec.frames.frameAt(0), this.signatureOffset) : -1;
     this.seen = Object.fromEntries(CAPTURE_POINTS.map((p) => [p, new Uint8Array(n)])) as Record<CapturePoint, Uint8Array>;
     this.senderTs = new Float64Array(n).fill(NO_TS);
     this.ingressTs = new Float64Array(n).fill(NO_TS);
@@ -304,9 +309,12 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
   let unsignedOverflow = 0;
 
   const hostIps = new Set(
-    SIDES.flatMap((side) => [addressOf(input.hosts[side].ipv4), ...(input.hosts[side].ipv6 ? [input.hosts[side].ipv6!] : [])]),
+    SIDES.flatMap((side) => [addressOf(input.hosts[side].ipv4), ...(input.hosts[side].ipv6 ? [canonicalIp(input.hosts[side].ipv6!)] : [])]),
   );
   const firstFragments: FirstFragment[] = [];
+  // Datagrams whose first fragment carries this run's signature (of any flow, even one this analysis
+  // does not know): their later fragments are test traffic too, never the guest's own frames.
+  const signedDatagrams = new Set<string>();
   for (const point of CAPTURE_POINTS) {
     const frames = input.captures[point];
     if (!frames) continue;
@@ -319,9 +327,14 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
         const error = icmpErrorOf(frame.data);
         const quotedSeq = frame.data.readUInt32BE(off + SIG_SEQ);
         // The guest's errors about a test frame belong to its flow; a traffic host's (port unreachable) do not.
-        if (error && off >= error.quoteOffset && !hostIps.has(error.srcIp) && quotedSeq < state.spec.frames.count) {
+        if (error && off >= error.quoteOffset && !hostIps.has(canonicalIp(error.srcIp)) && quotedSeq < state.spec.frames.count) {
           noteIcmpError(state, point, quotedSeq, error);
         }
+        state = undefined;
+        off = -1;
+      }
+      // An echo reply that carries a request's payload is the receiving host's answer, not the request.
+      if (state && off >= 8 && state.echoTypeOffset >= 0 && ECHO_REPLY_TYPES.has(frame.data[off - 8]!)) {
         state = undefined;
         off = -1;
       }
@@ -332,14 +345,20 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
         recordFrame(state, point, seq, frame, first !== undefined);
         continue;
       }
-      if (off >= 0 && frame.data.readUInt32BE(off + SIG_RUN_TAG) === tag) continue; // a signed frame of an unknown flow
+      if (off >= 0 && frame.data.readUInt32BE(off + SIG_RUN_TAG) === tag) {
+        // A signed frame of an unknown flow; if it is a first fragment, its later fragments are test traffic too.
+        const fragment = fragmentOf(frame.data);
+        if (fragment && fragment.offset === 0) signedDatagrams.add(`${point}|${fragment.key}`);
+        continue;
+      }
       if (unsigned.length < MAX_UNSIGNED_KEPT) unsigned.push({ point, tsNs: frame.tsNs, data: frame.data });
       else unsignedOverflow++;
     }
   }
 
-  const joined = joinFragments(firstFragments, unsigned);
-  const corrupted = joinCorruptedCopies(states, unsigned, joined);
+  for (const first of firstFragments) signedDatagrams.add(`${first.point}|${first.held.facts.key}`);
+  const joined = joinFragments(firstFragments, unsigned, signedDatagrams);
+  const corrupted = joinCorruptedCopies(states, unsigned, joined, input, tag);
   const unattributed = unsigned.filter((f) => !joined.has(f) && !corrupted.has(f));
   const { emissions, emissionList } = attributeUnsigned(unattributed, unsignedOverflow, input);
   return {
@@ -378,19 +397,19 @@ function routerMadeFirstFragment(state: FlowState, point: CapturePoint, seq: num
  * same point; at the receiving host the datagram is rebuilt and compared with the frame sent. Returns
  * the unsigned frames that were fragments of test frames: they are the test frames', not emissions.
  */
-function joinFragments(firsts: FirstFragment[], unsigned: UnsignedFrame[]): Set<UnsignedFrame> {
+function joinFragments(firsts: FirstFragment[], unsigned: UnsignedFrame[], signed: ReadonlySet<string>): Set<UnsignedFrame> {
   const joined = new Set<UnsignedFrame>();
-  if (firsts.length === 0) return joined;
+  if (signed.size === 0) return joined;
   const loose = new Map<string, UnsignedFrame[]>();
   for (const f of unsigned) {
     const facts = fragmentOf(f.data);
     if (!facts || facts.offset === 0) continue;
     const key = `${f.point}|${facts.key}`;
+    if (signed.has(key)) joined.add(f);
     loose.set(key, [...(loose.get(key) ?? []), f]);
   }
   for (const first of firsts) {
     const rest = loose.get(`${first.point}|${first.held.facts.key}`) ?? [];
-    rest.forEach((f) => joined.add(f));
     if (first.point !== first.state.path.receiver) continue;
     const pieces: HeldFragment[] = [first.held, ...rest.map((f) => ({ facts: fragmentOf(f.data)!, data: f.data }))];
     const seen = first.state.fragmented;
@@ -406,11 +425,20 @@ function joinFragments(firsts: FirstFragment[], unsigned: UnsignedFrame[]): Set<
 
 /**
  * Recognises unsigned frames that are corrupted copies of test frames not seen at their point (the
- * guest's egress port or the receiving host): same length, at most a quarter of the bytes changed. They
+ * guest's egress port or the receiving host): same length, at most an eighth of the bytes changed. They
  * count as arrivals with their payload changed, not as losses. Returns the frames so joined.
  */
-function joinCorruptedCopies(states: Map<number, FlowState>, unsigned: UnsignedFrame[], skip: Set<UnsignedFrame>): Set<UnsignedFrame> {
+function joinCorruptedCopies(
+  states: Map<number, FlowState>,
+  unsigned: UnsignedFrame[],
+  skip: Set<UnsignedFrame>,
+  lab: LabAddresses,
+  tag: number,
+): Set<UnsignedFrame> {
   const matched = new Set<UnsignedFrame>();
+  const localHostMac = new Map<CapturePoint, string>(
+    CAPTURE_POINTS.map((p) => [p, lab.hosts[sideOf(p)].mac.toLowerCase()] as [CapturePoint, string]),
+  );
   const candidatesAt = new Map<CapturePoint, FlowState[]>();
   for (const state of states.values()) {
     for (const point of [state.path.egress, state.path.receiver]) candidatesAt.set(point, [...(candidatesAt.get(point) ?? []), state]);
@@ -418,6 +446,9 @@ function joinCorruptedCopies(states: Map<number, FlowState>, unsigned: UnsignedF
   let budget = MAX_CORRUPTION_COMPARISONS;
   for (const f of unsigned) {
     if (skip.has(f) || budget <= 0) continue;
+    // A frame with the source MAC of the host on its own side is that host's; one that holds this run's
+    // signature elsewhere quotes a test frame (an ICMP error): neither is a corrupted copy.
+    if (macAt(f.data, 6) === localHostMac.get(f.point) || findSignature(f.data, tag) >= 0) continue;
     const limit = corruptionLimit(f.data.length);
     for (const state of candidatesAt.get(f.point) ?? []) {
       const seq = closestUnseen(state, f, limit, () => budget--);
@@ -458,6 +489,17 @@ function closestUnseen(state: FlowState, f: UnsignedFrame, limit: number, spend:
   return undefined;
 }
 
+const ECHO_REPLY_TYPES = new Set([0, 129]);
+
+/** The ICMP type byte's offset when the frame is an ICMP or ICMPv6 echo request right before the signature, else -1. */
+function echoRequestTypeOffset(frame: Buffer, signatureOffset: number): number {
+  const at = signatureOffset - 8;
+  if (at < 0 || (frame[at] !== 8 && frame[at] !== 128)) return -1;
+  const packet = parse(frame);
+  const icmp = packet.layers.findIndex((l) => l.kind === 'ICMP' || l.kind === 'ICMPv6Echo');
+  return icmp >= 0 && packet.starts?.[icmp] === at ? at : -1;
+}
+
 /** Unsigned frames kept for attribution; beyond this a run is pathological and the rest count as the guest's. */
 const MAX_UNSIGNED_KEPT = 200_000;
 
@@ -491,12 +533,12 @@ function attributeUnsigned(
       tally.fromHosts++;
       continue;
     }
-    const { kind, summary } = guestFrameClass(f.data, hostSide !== undefined, hostIps);
+    const { kind, summary, protocol } = guestFrameClass(f.data, hostSide !== undefined, hostIps);
     tally.fromGuest++;
     tally.byClass[kind] = (tally.byClass[kind] ?? 0) + 1;
     tally.bySourceMac[srcMac] = (tally.bySourceMac[srcMac] ?? 0) + 1;
     if (emissionList.length < MAX_EMISSIONS_LISTED) {
-      emissionList.push({ point: f.point, tsNs: f.tsNs, class: kind, srcMac, summary });
+      emissionList.push({ point: f.point, tsNs: f.tsNs, class: kind, srcMac, summary, ...(protocol ? { protocol } : {}) });
     }
   }
   // Frames beyond what could be kept are counted as the guest's at the guest ports, unclassified.
@@ -516,13 +558,15 @@ export function guestFrameClass(
   data: Buffer,
   carriesHostMac: boolean,
   hostIps: ReadonlySet<string>,
-): { kind: EmissionClass; summary: string } {
+): { kind: EmissionClass; summary: string; protocol?: string } {
   const packet = safeParse(data);
   const ip = packet?.get('IPv4') ?? packet?.get('IPv6');
   const arp = packet?.get('ARP');
   const claimsHostIp = (ip !== undefined && hostIps.has(ip.src)) || (arp !== undefined && hostIps.has(arp.psrc));
   const kind: EmissionClass = carriesHostMac || claimsHostIp ? 'spoofed' : packet ? classifyEmission(packet) : 'other';
-  return { kind, summary: packet ? packet.summary() : unparsable(data) };
+  // Which routing protocol a routing-protocol frame speaks (OSPF, RIP, …), for the report.
+  const protocol = kind === 'routing-protocol' && packet ? routingProtocolOf(packet) : undefined;
+  return { kind, summary: packet ? packet.summary() : unparsable(data), ...(protocol ? { protocol } : {}) };
 }
 
 /** The frame from its L3 header on, with TTL / hop limit and the IPv4 header checksum zeroed (how a forwarded copy is recognised). */
@@ -726,12 +770,6 @@ export function l4PayloadOffset(data: Buffer): number {
   const i = packet.layers.findIndex((l) => L4_KINDS.has(l.kind));
   if (i < 0 || !packet.starts) return -1;
   return packet.starts[i]! + packet.layers[i]!.headerLength();
-}
-
-/** The bytes from the signature to the end: what no role may change. */
-function payloadOf(frame: Buffer): Buffer | undefined {
-  const off = findSignature(frame, undefined, 42);
-  return off >= 0 ? frame.subarray(off + SIGNATURE_LENGTH) : undefined;
 }
 
 function firstDifference(a: Buffer, b: Buffer): FrameDifference['firstDifferingBytes'] {

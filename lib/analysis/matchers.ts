@@ -376,7 +376,10 @@ export function noGuestEmissions(subject: ReportSubject, options: EmissionOption
   const classes = EMISSION_CLASSES.filter((c) => (counts[c] ?? 0) > 0);
   const offending = classes.filter((c) => !allowed.has(c));
   const accepted = classes.filter((c) => allowed.has(c));
-  const listCounts = (list: readonly EmissionClass[]) => list.map((c) => `${n(counts[c]!)} ${c}`).join(', ');
+  // Routing protocols are named ("2 routing-protocol: OSPF"): a router's control plane is recognised by its protocol.
+  const protocols = [...new Set(report.emissionList.filter((e) => e.protocol).map((e) => e.protocol!))];
+  const named = (c: EmissionClass) => (c === 'routing-protocol' && protocols.length > 0 ? ` (${protocols.join(', ')})` : '');
+  const listCounts = (list: readonly EmissionClass[]) => list.map((c) => `${n(counts[c]!)} ${c}${named(c)}`).join(', ');
   const acceptedNote = accepted.length > 0 ? ` Allowed and reported: ${listCounts(accepted)}.` : '';
   if (offending.length === 0) {
     const points = report.emissions.map((x) => x.point).join(', ') || 'no capture points';

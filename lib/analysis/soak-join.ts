@@ -322,8 +322,9 @@ export class SoakJoin {
         continue;
       }
       const srcMac = macAt(f.data, 6);
-      const { kind, summary } = guestFrameClass(f.data, this.hostMacs.has(srcMac), this.hostIps);
-      this.countGuestFrame(f.point, kind, srcMac, { point: f.point, tsNs: f.tsNs, class: kind, srcMac, summary });
+      const { kind, summary, protocol } = guestFrameClass(f.data, this.hostMacs.has(srcMac), this.hostIps);
+      const listed = { point: f.point, tsNs: f.tsNs, class: kind, srcMac, summary, ...(protocol ? { protocol } : {}) };
+      this.countGuestFrame(f.point, kind, srcMac, listed);
     }
     this.held.length = kept;
     const forgetBefore = beforeNs - BigInt(KEY_MEMORY_S * 1e9);

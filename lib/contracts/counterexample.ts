@@ -2,8 +2,9 @@
 // values separate them — "frames with EtherType 0x8847 (MPLS) or EtherType 0x88b5 never cross; the
 // other EtherTypes do". Deterministic: for each way of failing (the outcome's phrase), find the values
 // of one dimension whose cases all failed that way and that together hold every such failure (fewest
-// values first, dimensions in the space's order); failing that, pairs of values from two dimensions;
-// failing that, say that no dimension separates them (loss at random, or load).
+// values first, dimensions in the space's order); failing that, values of several dimensions (faults
+// that fail the same way); failing that, pairs of values from two dimensions; failing that, say that
+// no dimension separates them (loss at random, or load).
 //
 // Pure: cases and outcomes in, sentences out.
 import { NOT_APPLICABLE, valueLabel, type FrameCase, type FrameSpace } from './frame-space.ts';
@@ -26,6 +27,9 @@ export interface Explanation {
 }
 
 type Term = Array<{ dimension: string; value: string }>;
+
+/** More separating values than this explain nothing a reader can use. */
+const MAX_TERMS = 8;
 
 /** One explanation per way of failing, the most common first. */
 export function explainFailures(space: FrameSpace, judged: readonly JudgedCase[]): Explanation[] {
@@ -86,6 +90,21 @@ function explainOne(space: FrameSpace, judged: readonly JudgedCase[], what: stri
       statement: `frames with ${listOf(labels, 'or')} ${what}${rest}`,
     };
   }
+  // Several dimensions, one value each (independent faults that fail the same way): the fewest pure values.
+  const singles = space.dimensions.flatMap((d) => d.values.map((v) => [{ dimension: d.id, value: v.id }])).filter(pure);
+  const several = failing.length < judged.length ? cover(singles) : undefined;
+  if (several && several.length <= MAX_TERMS) {
+    const byDimension = new Map<string, string[]>();
+    for (const [t] of several) byDimension.set(t!.dimension, [...(byDimension.get(t!.dimension) ?? []), t!.value]);
+    const groups = space.dimensions.filter((d) => byDimension.has(d.id)).map((d) => [d.id, byDimension.get(d.id)!] as const);
+    const phrases = groups.map(([d, values]) => listOf(values.map((v) => valueLabel(space, d, v)), 'or'));
+    return {
+      what,
+      cases,
+      separatedBy: groups.map(([dimension, values]) => ({ dimension, values: [...values] })),
+      statement: `frames with ${phrases.join(', or with ')} ${what}; not so with the other frames`,
+    };
+  }
   // Two dimensions together.
   const pairs: Term[] = [];
   const dims = space.dimensions;
@@ -109,7 +128,7 @@ function explainOne(space: FrameSpace, judged: readonly JudgedCase[], what: stri
       what,
       cases,
       separatedBy: chosen.flatMap((term) => term.map((t) => ({ dimension: t.dimension, values: [t.value] }))),
-      statement: `frames with ${listOf(phrases, 'or')} ${what}; other combinations do not`,
+      statement: `frames with ${listOf(phrases, 'or')} ${what}; not so with other combinations`,
     };
   }
   const all = failing.length === judged.length;

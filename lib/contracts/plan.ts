@@ -45,7 +45,9 @@ export function planContract(settings: ContractSettings, lab: ContractAddressing
       pairs.covered += result.coveredPairs;
       for (const c of result.cases) {
         const key = JSON.stringify(c);
-        if (!seen.has(key)) (cases.push(c), seen.add(key));
+        if (seen.has(key)) continue;
+        seen.add(key);
+        cases.push(c);
       }
     }
   });

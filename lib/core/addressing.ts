@@ -131,3 +131,10 @@ export function sameSubnet6(a: readonly number[], b: readonly number[], prefix: 
   }
   return true;
 }
+
+/** An IP address (v4 or v6, with or without a prefix) in one canonical form, for comparing addresses written differently. */
+export function canonicalIp(text: string): string {
+  const address = addressOf(text);
+  const groups = address.includes(':') ? ipv6Groups(address) : null;
+  return groups ? groups.map((g) => g.toString(16)).join(':') : address;
+}
