@@ -248,13 +248,13 @@ bridge_chatter() {
 }
 
 # The soak faults: each shows only after a while, so only a long run sees it.
-#  - stopfwd: forwards for 30 s after its ready line, then drops everything both ways (a hung data path);
+#  - stopfwd: forwards for 20 s after its ready line, then nothing either way (its bridge goes down: a hung data path);
 #  - leak: its service allocates 2 MiB more every second and never frees it (up to 160 MiB);
 #  - slowdown: 1 ms more delay each way every second (a queue that grows).
 soak_fault() {
   case "$FAULT" in
     stopfwd)
-      sleep 30
+      sleep 20
       ip link set dev br0 down
       say "soak fault: stopped forwarding" ;;
     leak)

@@ -184,7 +184,7 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
       name: 'l2-bridge-stopfwd',
       role: 'l2-bridge',
       fault: 'stopfwd',
-      description: 'Forwards for 30 s after its ready line, then drops everything both ways (a soak fault: a data path that hangs).',
+      description: 'Forwards for 20 s after its ready line, then nothing either way (a soak fault: a data path that hangs).',
     },
     {
       name: 'l2-bridge-leak',

@@ -1,7 +1,8 @@
 // The soak suite on the real lab (`wirelab run soak`): the good reference image passes a 2-minute soak
 // (and wirelab's own memory and disk stay small), and each soak reference image fails it, naming the
-// second and the cause — one that stops forwarding after 30 s, one that leaks memory, one whose
-// latency grows. The faulty images' faults show within seconds, so their soaks are short.
+// second and the cause — one that stops forwarding after 20 s, one that leaks memory, one whose
+// latency grows. The faulty images' faults show within seconds, so their soaks are short and run at
+// once (the only clock-bound one, the drift, is judged beside the host canary).
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -39,12 +40,14 @@ function outcome(tests: TestOutcome[], name: RegExp): TestOutcome {
 describe('soak', () => {
   it('the good image passes a 2-minute soak; the report has the timeline, the rows per second and wirelab’s own cost', async () => {
     const run = await soak('l2-bridge', 2);
-    expect(
-      run.tests.filter((t) => t.status !== 'passed'),
-      run.output.slice(-3000),
-    ).toEqual([]);
+    // On a machine others load heavily the soak may end inconclusive (the host stalled in over 10 % of its
+    // seconds): never failed, and every check itself passed.
+    const inconclusive = /^(HostStalled: )?inconclusive — [^]*All 8 checks passed/;
+    const failed = run.tests.filter((t) => t.status !== 'passed' && !inconclusive.test(t.message));
+    expect(failed, run.output.slice(-3000)).toEqual([]);
     expect(run.tests.length).toBe(2);
-    expect(run.exitCode).toBe(0);
+    expect([0, 3], run.output.slice(-3000)).toContain(run.exitCode);
+    if (run.exitCode === 3) console.error(`soak of the good image inconclusive on a busy machine: ${run.tests[0]!.message.split('\n')[0]}`);
     const test = allureTests(path.join(run.report, 'allure-results')).find((t) => SOAK_TEST.test(t.name))!;
     const names = test.attachments.map((a) => a.name);
     for (const want of ['soak timeline', 'soak per second (CSV)', 'guest health (CSV)', 'host canary', 'soak cost (wirelab itself)'])
@@ -67,20 +70,21 @@ describe('soak', () => {
     expect(Number(/at its peak \(the pcap ring\): ([\d.]+) MiB/.exec(cost)?.[1])).toBeLessThan(64);
   }, 420_000);
 
-  it.each([
-    ['l2-bridge-stopfwd', /the guest stopped forwarding at second \d+ of the soak \(both directions\).*inside the guest/],
-    ['l2-bridge-leak', /the guest's used memory grew by [\d.]+ MiB by second \d+ of the soak.*leaks memory/],
-    ['l2-bridge-slowdown', /latency (drifts .* from second \d+ of the soak|through the guest too high at second \d+ of the soak)/],
-  ])(
-    '%s fails the soak, naming the second and the cause',
-    async (reference, cause) => {
-      const run = await soak(reference, 0.75);
-      expect(run.exitCode, run.output.slice(-3000)).toBe(1);
+  it('each soak reference image fails the soak, naming the second and the cause', async () => {
+    const faulty: [string, RegExp][] = [
+      ['l2-bridge-stopfwd', /the guest stopped forwarding at second \d+ of the soak \(both directions\).*inside the guest/],
+      ['l2-bridge-leak', /the guest's used memory grew by [\d.]+ MiB by second \d+ of the soak.*leaks memory/],
+      ['l2-bridge-slowdown', /latency (drifts .* from second \d+ of the soak|through the guest too high at second \d+ of the soak)/],
+    ];
+    const runs = await Promise.all(faulty.map(([reference]) => soak(reference, 0.6)));
+    runs.forEach((run, i) => {
+      const [reference, cause] = faulty[i]!;
+      expect(run.exitCode, `${reference}: ${run.output.slice(-3000)}`).toBe(1);
       const t = outcome(run.tests, SOAK_TEST);
-      expect(t.status).toBe('failed');
+      expect(t.status, reference).toBe('failed');
       // The cause is named among the failing checks (a busy host may add a latency check to the list).
-      expect(t.message, t.message).toMatch(cause);
-    },
-    300_000,
-  );
+      expect(t.message, `${reference}: ${t.message}`).toMatch(cause);
+      console.error(`soak of ${reference}: ${t.message.split('\n')[0]}`);
+    });
+  }, 420_000);
 });
