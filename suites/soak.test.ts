@@ -17,6 +17,7 @@ import type { Lab } from '../lib/lab/lab.ts';
 import { loadProfile } from '../lib/profile/load.ts';
 import { DEFAULT_SOAK_PPS } from '../lib/profile/soak-fields.ts';
 import type { LabProfile } from '../lib/profile/types.ts';
+import { flowHeadline } from '../lib/report/run-events.ts';
 import { healthCsv, soakSecondsCsv, soakTimelineSvg } from '../lib/report/soak-report.ts';
 import { rfc2544Config } from '../lib/rfc2544/config.ts';
 import { searchNdrPdr } from '../lib/rfc2544/search.ts';
@@ -168,17 +169,7 @@ describe('soak', () => {
           return m ? [{ second: Number(m[1]), label: c.name }] : [];
         });
       await attachSoakEvidence(run, marks);
-      recordFlowHeadlines(
-        run.totals.map((t) => ({
-          name: t.name,
-          from: t.from,
-          to: t.to,
-          sent: t.sent,
-          lost: t.lost,
-          p50Us: t.latencyUs?.p50 ?? null,
-          p99Us: t.latencyUs?.p99 ?? null,
-        })),
-      );
+      recordFlowHeadlines(run.totals.map(flowHeadline));
       const verdict = checks();
       for (const c of results) verdict.check(c.name, c.result);
       const excused = hostExcusedSeconds(input);

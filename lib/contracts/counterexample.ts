@@ -97,7 +97,12 @@ function explainOne(space: FrameSpace, judged: readonly JudgedCase[], what: stri
     const byDimension = new Map<string, string[]>();
     for (const [t] of several) byDimension.set(t!.dimension, [...(byDimension.get(t!.dimension) ?? []), t!.value]);
     const groups = space.dimensions.filter((d) => byDimension.has(d.id)).map((d) => [d.id, byDimension.get(d.id)!] as const);
-    const phrases = groups.map(([d, values]) => listOf(values.map((v) => valueLabel(space, d, v)), 'or'));
+    const phrases = groups.map(([d, values]) =>
+      listOf(
+        values.map((v) => valueLabel(space, d, v)),
+        'or',
+      ),
+    );
     return {
       what,
       cases,

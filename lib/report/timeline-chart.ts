@@ -4,7 +4,7 @@
 // failed). Self-contained SVG, no script: it renders in a browser from an Allure attachment.
 //
 // Pure: numbers in, SVG text out.
-import { escapeXml, svgAxes } from './visuals.ts';
+import { COLOURS, escapeXml, svgAxes } from './visuals.ts';
 
 export interface TimeSeries {
   name: string;
@@ -31,8 +31,6 @@ export interface TimelineOptions {
   panelHeight?: number;
 }
 
-/** Okabe–Ito colours, as the latency histogram uses. */
-const COLOURS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000'];
 const MARGIN = { left: 70, right: 24, top: 40, bottom: 40 };
 const PANEL_GAP = 46;
 
