@@ -37,7 +37,7 @@ function problemsOf(text: string): ProfileError['problems'] {
 }
 
 describe('lab profiles', () => {
-  it.each(['nested-l2-bridge', 'nested-l3-forwarder', 'nested-monitor'])('shipped profile %s is valid', (name) => {
+  it.each(['nested-l2-bridge', 'nested-l3-forwarder', 'nested-monitor', 'nested-l2-bridge-soak'])('shipped profile %s is valid', (name) => {
     const p = loadProfile(path.resolve('lab-profiles', `${name}.yaml`));
     expect(p.kind).toBe('nested');
     expect(p.guest.image.kind).toBe('reference');
