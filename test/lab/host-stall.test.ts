@@ -7,11 +7,12 @@
 // WIRELAB_HOG_RUNS sets the runs per image (default 1 in CI; the stability measurement is 10:
 // `WIRELAB_HOG_RUNS=10 npx vitest run --project lab test/lab/host-stall.test.ts` on a quiet machine).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileTempDir } from '../temp-dir.ts';
-import { bridgeProfile, wirelab, type TestOutcome } from './wirelab-cli.ts';
+import { allureTests, bridgeProfile, wirelab, type TestOutcome } from './wirelab-cli.ts';
 
 const RUNS = Math.max(1, Number.parseInt(process.env.WIRELAB_HOG_RUNS ?? '1', 10) || 1);
 const dir = fileTempDir('wirelab-hog-');
@@ -43,6 +44,13 @@ async function underHog(args: string[], label: string, i: number) {
   }
 }
 
+/** The host canary's text attached to a test's timed window (the last try's, when it was measured again). */
+function canaryOf(reportDir: string, test: RegExp): string {
+  const t = allureTests(path.join(reportDir, 'allure-results')).find((x) => test.test(x.name));
+  const attachment = t?.attachments.filter((a) => a.name.endsWith('host canary')).at(-1);
+  return attachment ? readFileSync(attachment.file, 'utf8') : 'no host canary attached';
+}
+
 function tally(tests: TestOutcome[]): string {
   const inconclusive = tests.filter((t) => t.status === 'failed' && /inconclusive — /.test(t.message));
   const failed = tests.filter((t) => t.status === 'failed' && !inconclusive.includes(t));
@@ -64,6 +72,10 @@ describe(`beside a CPU hog on every CPU (${RUNS} run(s) per image)`, () => {
         ).toEqual([]);
         expect(run.tests.length).toBeGreaterThanOrEqual(12);
         expect([0, 3]).toContain(run.exitCode);
+        // The hog did reach the timed window: the canary beside it saw the CPUs busy.
+        const canary = canaryOf(path.join(dir, `good-${i}`), /profile's load/);
+        console.error(`hog run ${i}/${RUNS}, good image, the load test's canary: ${canary.replace(/\n\s*/g, '; ')}`);
+        expect(Number(/CPU idle per second: (\d+) %/.exec(canary)?.[1]), canary).toBeLessThan(50);
       }
     },
     RUNS * 600_000,
