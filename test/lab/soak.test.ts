@@ -70,13 +70,17 @@ describe('soak', () => {
     expect(Number(/at its peak \(the pcap ring\): ([\d.]+) MiB/.exec(cost)?.[1])).toBeLessThan(64);
   }, 420_000);
 
-  it('each soak reference image fails the soak, naming the second and the cause', async () => {
+  it('each soak reference image fails the soak, naming the second and the cause; a chatty image fails its emissions check', async () => {
     const faulty: [string, RegExp][] = [
       ['l2-bridge-stopfwd', /the guest stopped forwarding at second \d+ of the soak \(both directions\).*inside the guest/],
       ['l2-bridge-leak', /the guest's used memory grew by [\d.]+ MiB by second \d+ of the soak.*leaks memory/],
       ['l2-bridge-slowdown', /latency (drifts .* from second \d+ of the soak|through the guest too high at second \d+ of the soak)/],
     ];
-    const runs = await Promise.all(faulty.map(([reference]) => soak(reference, 0.6)));
+    // Beside them, the emissions check over the soak: an image that announces an address of its own.
+    const [chatty, ...runs] = await Promise.all([soak('l2-bridge-arp', 0.25), ...faulty.map(([reference]) => soak(reference, 0.6))]);
+    const emissions = outcome(chatty!.tests, /guest emissions over the whole soak/);
+    expect(emissions.status, chatty!.output.slice(-3000)).toBe('failed');
+    expect(emissions.message).toMatch(/ARP|arp/);
     runs.forEach((run, i) => {
       const [reference, cause] = faulty[i]!;
       expect(run.exitCode, `${reference}: ${run.output.slice(-3000)}`).toBe(1);
