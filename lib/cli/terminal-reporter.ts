@@ -181,10 +181,10 @@ function recordOf(test: TestCase): TestRecord {
 /** Each failed test's checks, as the failure lists them (bounded: the report has the rest). */
 function failureDetails(modules: ReadonlyArray<TestModule>): string {
   const MAX_LINES = 12;
-  const parts = ['', 'Failures:'];
+  const parts = ['', 'Failures (and tests the host left inconclusive):'];
   for (const test of modules.flatMap((m) => [...m.children.allTests('failed')])) {
     const r = recordOf(test);
-    parts.push(`• ${r.suite} › ${r.name}`);
+    parts.push(`• ${r.state === 'inconclusive' ? 'INCONCLUSIVE ' : ''}${r.suite} › ${r.name}`);
     const lines = (test.result().errors?.[0]?.message ?? '').split('\n').filter((l) => l.trim() !== '');
     parts.push(...lines.slice(0, MAX_LINES).map((l) => `    ${cut(l, 300)}`));
     if (lines.length > MAX_LINES) parts.push(`    … ${lines.length - MAX_LINES} more lines in the report`);
