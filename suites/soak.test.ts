@@ -73,7 +73,13 @@ async function soakRate(lab: Lab, p: LabProfile): Promise<number> {
   if (p.soak.ndrFraction === undefined) return DEFAULT_SOAK_PPS;
   const config = rfc2544Config(p.rfc2544, process.env);
   const wireSize = p.soak.frameSize + 4;
-  const ctx = { lab, wireSize, label: 'soak-ndr' };
+  const ctx = {
+    lab,
+    wireSize,
+    label: 'soak-ndr',
+    onTrial: (what: string, r: { achievedPps: number; lost: number; sent: number }) =>
+      reportProgress(lab, 'traffic', `NDR for the soak: ${what}: achieved ${Math.round(r.achievedPps)} pps, ${r.lost} of ${r.sent} lost`),
+  };
   const ceiling = config.maxPps ?? (await measureCeiling(ctx, config.ceilingFrames)).pps;
   const ndr = await allure.step(`NDR for the soak, ${wireSize}-byte frames (RFC 2544 search)`, () =>
     searchNdrPdr(rateTrial(ctx, config.trialSeconds, config.minFrames), { ...config, ceilingPps: ceiling }),
