@@ -300,6 +300,8 @@ interface UnsignedFrame {
   point: CapturePoint;
   tsNs: bigint;
   data: Buffer;
+  /** It names a flow of this analysis but a sequence number the flow never sent: a copy whose signature was damaged. */
+  damaged?: boolean;
 }
 
 export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficReport> {
@@ -343,6 +345,10 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
         const first = routerMadeFirstFragment(state, point, seq, frame.data);
         if (first) firstFragments.push(first);
         recordFrame(state, point, seq, frame, first !== undefined);
+        continue;
+      }
+      if (state && seq >= state.spec.frames.count && off === state.signatureOffset) {
+        if (unsigned.length < MAX_UNSIGNED_KEPT) unsigned.push({ point, tsNs: frame.tsNs, data: frame.data, damaged: true });
         continue;
       }
       if (off >= 0 && frame.data.readUInt32BE(off + SIG_RUN_TAG) === tag) {
@@ -447,8 +453,9 @@ function joinCorruptedCopies(
   for (const f of unsigned) {
     if (skip.has(f) || budget <= 0) continue;
     // A frame with the source MAC of the host on its own side is that host's; one that holds this run's
-    // signature elsewhere quotes a test frame (an ICMP error): neither is a corrupted copy.
-    if (macAt(f.data, 6) === localHostMac.get(f.point) || findSignature(f.data, tag) >= 0) continue;
+    // signature intact is another frame's copy or answer (an echo reply, an ICMP error's quote): neither
+    // is a corrupted copy. A signature that names a sequence number never sent was damaged in place.
+    if (macAt(f.data, 6) === localHostMac.get(f.point) || (!f.damaged && findSignature(f.data, tag) >= 0)) continue;
     const limit = corruptionLimit(f.data.length);
     for (const state of candidatesAt.get(f.point) ?? []) {
       const seq = closestUnseen(state, f, limit, () => budget--);

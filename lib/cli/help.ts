@@ -18,7 +18,8 @@ export const COMMANDS = [
   {
     name: 'run',
     usage:
-      'wirelab run [suite...] [--profile <file>] [--report-dir <dir>] [--grep <pattern>] [--json <file>] [--shard <i/n>] [--workers <n>]',
+      'wirelab run [suite...] [--profile <file>] [--report-dir <dir>] [--grep <pattern>] [--json <file>] [--shard <i/n>] [--workers <n>] ' +
+      '[--seed <n>]',
     summary:
       "Run the qualification suites (default: those for the profile's role) against the profile's lab. Shows one progress " +
       "line per lab and ends with a table of every test's verdict and headline numbers. Writes the Allure report " +
@@ -33,15 +34,30 @@ export const COMMANDS = [
       ['--json <file>', "vitest's JSON results too"],
       ['--shard <i/n>', "only this host's share of the suite files; merge with 'wirelab merge-reports' (docs/scale.md)"],
       ['--workers <n>', 'suite files at once, a lab each (nested lab: one per CPU, at most 4; a bench host: 1)'],
+      ['--seed <n>', "the frame space's seed (0–4294967295): replays a run's cases; default: a new one, printed"],
       // The rfc2544 suite's settings: over the profile's rfc2544 section and the environment (docs/scale.md).
       ...rfc2544Flags().map((f): [string, string] => [`--${f.flag} ${f.what}`, `rfc2544: ${f.doc} (${f.env})`]),
     ],
     examples: [
       'wirelab run',
-      'wirelab run l2-bridge --profile lab-profiles/nested-l2-bridge.yaml --grep "VLAN"',
+      'wirelab run l2-bridge --profile lab-profiles/nested-l2-bridge.yaml --grep "multicast"',
+      'wirelab run --seed 1234567   # the same frame-space cases as the run that printed this seed',
       'wirelab run rfc2544 --sizes 64,1518 --trial-seconds 60 --confirm-trials 2',
       "wirelab run soak --profile nightly-soak.yaml    # the profile's soak section: minutes, rate, bounds",
     ],
+  },
+  {
+    name: 'plan',
+    usage: 'wirelab plan [--profile <file>] [--seed <n>] [--json <file>]',
+    summary:
+      "The profile's role contract as a test plan, without a lab: its classes of frames, what the role promises for each, and " +
+      'the cases a run with this seed sends (their dimension values, class, direction and size; --json writes them).',
+    options: [
+      ['--profile <file>', 'the lab profile (default lab-profiles/nested-l2-bridge.yaml)'],
+      ['--seed <n>', "the frame space's seed (default: a new one, printed)"],
+      ['--json <file>', 'every case and the table as JSON'],
+    ],
+    examples: ['wirelab plan --profile lab-profiles/nested-l3-forwarder.yaml --seed 7 --json plan.json'],
   },
   {
     name: 'compare',

@@ -23,6 +23,7 @@ const HANDLERS: Record<CommandName, Handler> = {
         json: { type: 'string' },
         shard: { type: 'string' },
         workers: { type: 'string' },
+        seed: { type: 'string' },
         ...Object.fromEntries(rfc2544Flags().map((f) => [f.flag, { type: 'string' as const }])),
       },
       strict: true,
@@ -38,8 +39,20 @@ const HANDLERS: Record<CommandName, Handler> = {
       json: values.json,
       shard: values.shard,
       workers: values.workers,
+      seed: values.seed,
       env,
     });
+  },
+  plan: async (args) => {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { profile: { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' } },
+      strict: true,
+    });
+    if (positionals.length > 0) throw usage("'wirelab plan' takes no positional arguments, e.g. wirelab plan --profile my.yaml --seed 7.");
+    const { planCommand } = await import('./plan.ts');
+    return planCommand({ profile: values.profile ?? DEFAULT_PROFILE, seed: values.seed, json: values.json });
   },
   compare: async (args) => {
     const { values, positionals } = parseArgs({

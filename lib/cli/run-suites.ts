@@ -4,6 +4,7 @@
 // 130/143: interrupted by SIGINT/SIGTERM — returned only once every lab of the run is gone.
 import { REPO_ROOT } from '../core/paths.ts';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -38,6 +39,18 @@ export function availableSuites(): string[] {
 /** A role's suites, and the policy suite when the profile declares a policy. */
 export function defaultSuitesFor(role: GuestRole, hasPolicy = false): string[] {
   return availableSuites().filter((s) => s === role || s.startsWith(`${role}-`) || (hasPolicy && s === 'policy'));
+}
+
+/** The frame space's seed: `--seed` (checked), or a new random one that the run prints so it can be replayed. */
+export function frameSpaceSeed(given: string | undefined): number {
+  if (given === undefined) return randomInt(0, 2 ** 32);
+  const n = Number(given);
+  if (!/^\d+$/.test(given) || n > 0xffffffff)
+    throw new WirelabError(
+      `--seed is '${given}'; use a whole number 0..4294967295, e.g. the seed an earlier run printed (--seed 1234567).`,
+      { exitCode: 2 },
+    );
+  return n;
 }
 
 /** `i/n` with 1 ≤ i ≤ n: vitest's own shard notation (test files are split between the shards). */
@@ -83,6 +96,8 @@ export async function runSuites(
     json?: string;
     shard?: string;
     workers?: string;
+    /** The frame space's seed (`--seed`); a new one when absent. */
+    seed?: string;
     /** Environment overrides from flags (the RFC 2544 settings). */
     env?: Record<string, string>;
   },
@@ -100,6 +115,7 @@ export async function runSuites(
     throw new WirelabError(`${text} Fix: correct ${flag ? 'the flag' : 'the variable'} (see 'wirelab run --help').`, { exitCode: 2 });
   }
   const workers = suiteWorkers(profile, opts.workers);
+  const seed = frameSpaceSeed(opts.seed);
   const known = availableSuites();
   for (const name of requested) {
     if (!known.includes(name))
@@ -131,7 +147,8 @@ export async function runSuites(
   const junit = path.join(reportDir, 'junit.xml');
   console.error(
     `wirelab run: suites ${suites.join(', ')} on ${profile.name} (${profile.kind} lab, ` +
-      `${profile.role})${shard ? `, shard ${shard.index}/${shard.count}` : ''}, ${workers} at once`,
+      `${profile.role})${shard ? `, shard ${shard.index}/${shard.count}` : ''}, ${workers} at once; frame space seed ${seed} ` +
+      `(replay: --seed ${seed})`,
   );
   const startedAt = new Date();
   const environment = await describeEnvironment(profile).catch((e: Error) => {
@@ -171,6 +188,7 @@ export async function runSuites(
           WIRELAB_TERMINAL: '1',
           WIRELAB_RUN_SUMMARY: reporterFile,
           WIRELAB_JUNIT: junit,
+          WIRELAB_SEED: String(seed),
           ...env,
           ...(opts.json ? { WIRELAB_JSON_RESULTS: path.resolve(opts.json) } : {}),
           ...(shard ? { WIRELAB_BLOB_OUTPUT: path.join(blobDir, `blob-${shard.index}-${shard.count}.json`) } : {}),
@@ -201,13 +219,14 @@ export async function runSuites(
       labKind: profile.kind,
       image: imageIdentity(profile, environment),
       exitCode,
+      seed,
       tests: output?.tests ?? [],
     };
     const earlier = loadHistory(reportDir, run);
     const history = await saveRun(reportDir, run, earlier);
     let report: string | undefined;
     if (existsSync(resultsDir)) {
-      writeAllureEnvironment(resultsDir, environment);
+      writeAllureEnvironment(resultsDir, { ...environment, 'frame space seed': `${seed} (replay: wirelab run --seed ${seed})` });
       annotateAllureResults(resultsDir, run, history);
       report = await timedPhase('report', profile.name, () =>
         renderAllureReport(resultsDir, reportDir, 'wirelab run', { history: allureHistoryFile(reportDir, run) }),

@@ -2,9 +2,10 @@
 // values separate them — "frames with EtherType 0x8847 (MPLS) or EtherType 0x88b5 never cross; the
 // other EtherTypes do". Deterministic: for each way of failing (the outcome's phrase), find the values
 // of one dimension whose cases all failed that way and that together hold every such failure (fewest
-// values first, dimensions in the space's order); failing that, values of several dimensions (faults
-// that fail the same way); failing that, pairs of values from two dimensions; failing that, say that
-// no dimension separates them (loss at random, or load).
+// values first, dimensions in the space's order); failing that, values of several dimensions and pairs
+// of values (faults that fail the same way, or a fault that spares some frames), as long as that is
+// much shorter than the list of failures; failing that, say that no dimension separates them (loss at
+// random, or load).
 //
 // Pure: cases and outcomes in, sentences out.
 import { NOT_APPLICABLE, valueLabel, type FrameCase, type FrameSpace } from './frame-space.ts';
@@ -44,9 +45,11 @@ function explainOne(space: FrameSpace, judged: readonly JudgedCase[], what: stri
   const failed = new Set(failing);
   const matches = (j: JudgedCase, term: Term) => term.every((t) => j.case[t.dimension] === t.value);
   // A term is pure when every case it matches failed this way.
+  // A term separates when it matches some case that failed this way and no case that behaved: cases
+  // that failed another way do not count against it (two faults may overlap on a case).
   const pure = (term: Term) => {
     const hits = judged.filter((j) => matches(j, term));
-    return hits.length > 0 && hits.every((j) => failed.has(j));
+    return hits.some((j) => failed.has(j)) && hits.every((j) => j.outcome.verdict === 'fail');
   };
   const cover = (terms: Term[]): Term[] | undefined => {
     const left = new Set(failing);
@@ -54,7 +57,8 @@ function explainOne(space: FrameSpace, judged: readonly JudgedCase[], what: stri
     while (left.size > 0) {
       let best: { term: Term; gain: number } | undefined;
       for (const term of terms) {
-        const gain = [...left].filter((j) => matches(j, term)).length;
+        // A pair counts for less than a single value: the simpler cause wins a tie and most near-ties.
+        const gain = [...left].filter((j) => matches(j, term)).length * (term.length === 1 ? 1 : 0.75);
         if (gain > 0 && (!best || gain > best.gain)) best = { term, gain };
       }
       if (!best) return undefined;
@@ -90,29 +94,12 @@ function explainOne(space: FrameSpace, judged: readonly JudgedCase[], what: stri
       statement: `frames with ${listOf(labels, 'or')} ${what}${rest}`,
     };
   }
-  // Several dimensions, one value each (independent faults that fail the same way): the fewest pure values.
-  const singles = space.dimensions.flatMap((d) => d.values.map((v) => [{ dimension: d.id, value: v.id }])).filter(pure);
-  const several = failing.length < judged.length ? cover(singles) : undefined;
-  if (several && several.length <= MAX_TERMS) {
-    const byDimension = new Map<string, string[]>();
-    for (const [t] of several) byDimension.set(t!.dimension, [...(byDimension.get(t!.dimension) ?? []), t!.value]);
-    const groups = space.dimensions.filter((d) => byDimension.has(d.id)).map((d) => [d.id, byDimension.get(d.id)!] as const);
-    const phrases = groups.map(([d, values]) =>
-      listOf(
-        values.map((v) => valueLabel(space, d, v)),
-        'or',
-      ),
-    );
-    return {
-      what,
-      cases,
-      separatedBy: groups.map(([dimension, values]) => ({ dimension, values: [...values] })),
-      statement: `frames with ${phrases.join(', or with ')} ${what}; not so with the other frames`,
-    };
-  }
-  // Two dimensions together.
-  const pairs: Term[] = [];
+  // Values of several dimensions, and pairs of values where one value alone is not the cause (faults that
+  // fail the same way, or a fault that spares some frames): a greedy cover, single values preferred. It
+  // must be short against the failures it explains, or it only restates them case by case.
   const dims = space.dimensions;
+  const singles = dims.flatMap((d) => d.values.map((v) => [{ dimension: d.id, value: v.id }])).filter(pure);
+  const pairs: Term[] = [];
   for (let i = 0; i < dims.length; i++) {
     for (let k = i + 1; k < dims.length; k++) {
       for (const a of dims[i]!.values) {
@@ -126,14 +113,32 @@ function explainOne(space: FrameSpace, judged: readonly JudgedCase[], what: stri
       }
     }
   }
-  const chosen = failing.length < judged.length ? cover(pairs) : undefined;
-  if (chosen && chosen.length <= 3) {
-    const phrases = chosen.map((term) => term.map((t) => valueLabel(space, t.dimension, t.value)).join(' and '));
+  const mixed = failing.length < judged.length ? cover([...singles, ...pairs]) : undefined;
+  // A pair of values behind one or two failures is as likely chance as cause: it explains nothing then.
+  const onlyChancePairs = mixed !== undefined && failing.length <= 2 && mixed.every((t) => t.length > 1);
+  if (mixed && !onlyChancePairs && mixed.length <= Math.min(MAX_TERMS, Math.ceil(failing.length / 2))) {
+    const byDimension = new Map<string, string[]>();
+    for (const term of mixed.filter((t) => t.length === 1)) {
+      byDimension.set(term[0]!.dimension, [...(byDimension.get(term[0]!.dimension) ?? []), term[0]!.value]);
+    }
+    const groups = dims.filter((d) => byDimension.has(d.id)).map((d) => [d.id, byDimension.get(d.id)!] as const);
+    const phrases = [
+      ...groups.map(([d, values]) =>
+        listOf(
+          values.map((v) => valueLabel(space, d, v)),
+          'or',
+        ),
+      ),
+      ...mixed.filter((t) => t.length > 1).map((term) => term.map((t) => valueLabel(space, t.dimension, t.value)).join(' and ')),
+    ];
     return {
       what,
       cases,
-      separatedBy: chosen.flatMap((term) => term.map((t) => ({ dimension: t.dimension, values: [t.value] }))),
-      statement: `frames with ${listOf(phrases, 'or')} ${what}; not so with other combinations`,
+      separatedBy: [
+        ...groups.map(([dimension, values]) => ({ dimension, values: [...values] })),
+        ...mixed.filter((t) => t.length > 1).flatMap((term) => term.map((t) => ({ dimension: t.dimension, values: [t.value] }))),
+      ],
+      statement: `frames with ${phrases.join(', or with ')} ${what}; not so with the other frames`,
     };
   }
   const all = failing.length === judged.length;
@@ -143,8 +148,18 @@ function explainOne(space: FrameSpace, judged: readonly JudgedCase[], what: stri
     separatedBy: [],
     statement: all
       ? `frames of every kind tried ${what} (all ${judged.length} cases)`
-      : `${failing.length} of ${judged.length} cases ${what}, with no dimension value separating them from the rest (at random, or under load?)`,
+      : failing.length <= 2
+        ? `${failing.length} of ${judged.length} cases ${what}: ${failing.map((j) => caseValues(space, j.case)).join('; ')}`
+        : `${failing.length} of ${judged.length} cases ${what}, with no dimension value separating them from the rest (at random, or under load?)`,
   };
+}
+
+/** A case's values in a few words (its applicable dimensions' value labels). */
+function caseValues(space: FrameSpace, c: FrameCase): string {
+  return space.dimensions
+    .filter((d) => c[d.id] !== undefined && c[d.id] !== NOT_APPLICABLE)
+    .map((d) => valueLabel(space, d.id, c[d.id]!))
+    .join(', ');
 }
 
 /** The other values of a dimension seen in the judged cases (not failing this way), in declaration order. */

@@ -115,7 +115,10 @@ function judgeCase(c: PlannedCase, f: FlowResult | undefined, ctx: JudgeContext)
   // Delivered kinds: byte-exact, routed, fragmented.
   if (arrived === 0) {
     return crossed === 0
-      ? fail('never cross', `none of ${n(f.sent)} frames left the guest's ${f.to} port (${n(reached)} entered its ${f.from} port)`)
+      ? fail(
+          'never cross',
+          `none of ${n(f.sent)} frames left the guest's ${f.to} port (${n(reached)} entered its ${f.from} port): dropped inside the guest`,
+        )
       : fail(
           'never reach the receiving host',
           `${n(crossed)} frames left the guest but none reached the ${f.to} host (the lab, or frames the host's link cannot carry)`,

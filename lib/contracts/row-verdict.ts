@@ -46,12 +46,16 @@ export function rowResult(row: ContractRow, outcomes: readonly CaseOutcome[], ex
     const headline = `all ${judged.length} cases of ${row.frames} behaved as promised (${promiseText(row.behaviour)}).`;
     return { pass: true, headline, message: headline };
   }
-  const headline = `${explanations.map((e) => e.statement).join('; ')} (${failed.length} of ${judged.length} cases).`;
+  // When every case failed one way, the row itself is the separating value: name it.
+  const statements = explanations.map((e) =>
+    e.separatedBy.length === 0 && e.cases.length === judged.length ? `${row.frames}: every kind tried ${e.what}` : e.statement,
+  );
+  const headline = `${statements.join('; ')} (${failed.length} of ${judged.length} cases).`;
   const byIndex = new Map(outcomes.map((o) => [o.index, o]));
-  const paragraphs = explanations.map((e) => {
+  const paragraphs = explanations.map((e, i) => {
     const examples = e.cases.slice(0, MAX_EXAMPLES).map((i) => `  - ${byIndex.get(i)!.detail}`);
     const more = e.cases.length > MAX_EXAMPLES ? [`  - … and ${e.cases.length - MAX_EXAMPLES} more cases`] : [];
-    return [`${e.statement}: ${e.cases.length} case(s), e.g.`, ...examples, ...more].join('\n');
+    return [`${statements[i]}: ${e.cases.length} case(s), e.g.`, ...examples, ...more].join('\n');
   });
   return {
     pass: false,

@@ -31,6 +31,8 @@ export interface RunRecord {
   /** The service image: its name (reference name or file) and content digest. */
   image: { name: string; digest: string };
   exitCode: number;
+  /** The frame space's seed the run's contract cases came from (`wirelab run --seed` replays it). */
+  seed?: number;
   tests: TestRecord[];
 }
 

@@ -15,8 +15,8 @@ import { allureTests, bridgeProfile } from './wirelab-cli.ts';
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-shards-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 // The l2-bridge file also checks readiness: only the readiness file's own test is meant here.
-const GREP = 'broadcast both ways|^readiness readiness:';
-const QUICK = [/broadcast both ways/, /frames cross soon/];
+const GREP = '^l2-bridge broadcast frames|^readiness readiness:';
+const QUICK = [/^broadcast frames/, /frames cross soon/];
 
 describe('sharded runs merged into one report', () => {
   it('two shards each run their part; the merge holds both, with evidence, in one summary and one Allure report', async () => {
@@ -43,7 +43,9 @@ describe('sharded runs merged into one report', () => {
     expect(tests.every((t) => t.status === 'passed')).toBe(true);
     // The evidence came along: the broadcast test's flow table and pcaps are in the merged results.
     const broadcast = tests.find((t) => QUICK[0]!.test(t.name))!;
-    expect(broadcast.attachments.map((a) => a.name)).toEqual(expect.arrayContaining(['broadcast: flows', 'broadcast: right-host.pcap']));
+    expect(broadcast.attachments.map((a) => a.name)).toEqual(
+      expect.arrayContaining(['contract:broadcast: flows', 'contract:broadcast: right-host.pcap']),
+    );
     for (const a of broadcast.attachments) expect(existsSync(a.file), a.name).toBe(true);
 
     const summary = JSON.parse(readFileSync(json, 'utf8')) as {

@@ -1,9 +1,9 @@
-// `wirelab run` as a network engineer sees it, on the real nested lab: one suite's ARP test through a
+// `wirelab run` as a network engineer sees it, on the real nested lab: one suite's vRouter-MAC test through a
 // pipe (CI) and through a pseudo-terminal, then on a faulty image. The terminal shows each lab's
 // progress as its own lines and ends with the summary table — never vitest's `stderr | file > test`
 // headers; the second run of the same profile and image has a trend; `wirelab compare` names the
 // verdict that changed between the good image and the faulty one; headless Chromium opens both
-// rendered reports (labels, the failure's first line, the ARP test's latency samples). One short run
+// rendered reports (labels, the failure's first line, the test's latency samples). One short run
 // each (~20 s on a quiet machine).
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -16,7 +16,7 @@ import { allureTests, bridgeProfile } from './wirelab-cli.ts';
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-terminal-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const CLI = path.resolve('bin/wirelab.mjs');
-const GREP = 'ARP requests';
+const GREP = 'the vRouter MAC case: distinct';
 const good = bridgeProfile(dir, 'l2-bridge');
 const goodDir = path.join(dir, 'good');
 const faultyDir = path.join(dir, 'faulty');
@@ -39,7 +39,7 @@ async function terminal(args: string[]) {
 }
 
 const VITEST_HEADER = /^(stdout|stderr) \| /m;
-const SUMMARY_ROW = /^PASS\s+l2-bridge › ARP requests \(broadcast\) and replies[^\n]*?left → right\s+200\s+0\s+[\d,.]+\s+[\d,.]+$/m;
+const SUMMARY_ROW = /^PASS\s+l2-bridge › the vRouter MAC case: distinct[^\n]*?left → right\s+50\s+0\s+[\d,.]+\s+[\d,.]+$/m;
 
 /** A run is ~20 s alone; on a machine shared with other labs' timed measurements, boots wait for them. */
 const RUN_TIMEOUT = 420_000;
@@ -63,14 +63,14 @@ describe('the terminal, the history and compare on real runs', () => {
       ])
         expect(r.output).toMatch(stage);
       expect(r.output).toMatch(/^\[l2-bridge\] halting: /m);
-      expect(r.output).toMatch(/^PASS l2-bridge › ARP requests .* \(\d+\.\d s\)$/m);
+      expect(r.output).toMatch(/^PASS l2-bridge › the vRouter MAC case: distinct .* \(\d+\.\d s\)$/m);
       expect(r.output).toMatch(/^wirelab run: 1 passed, 0 failed, \d+ skipped in [\d.]+ s — image l2-bridge \(/m);
       expect(r.output).toMatch(SUMMARY_ROW);
       expect(r.output).toMatch(/^report: .*allure-report\/index\.html — one self-contained file; open it in a browser/m);
 
-      // The ARP test has latency samples (its signature rides in the trailer): the numbers, and the histogram agrees.
+      // The test has latency samples: the numbers, and the histogram agrees.
       const arp = record(goodDir).tests.find((t) => t.name.startsWith(GREP))!;
-      expect(arp.numbers!.flows).toHaveLength(4);
+      expect(arp.numbers!.flows).toHaveLength(2);
       for (const f of arp.numbers!.flows) expect(f.p50Us, f.name).toBeGreaterThan(0);
       const allure = allureTests(path.join(goodDir, 'allure-results')).find((t) => t.name.startsWith(GREP))!;
       const histograms = allure.attachments.filter((a) => a.name.endsWith('latency histogram'));
@@ -81,7 +81,7 @@ describe('the terminal, the history and compare on real runs', () => {
       expect(labels['image digest']).toMatch(/^[0-9a-f]{64}$/);
       expect(labels).not.toHaveProperty('language');
       expect(readFileSync(path.join(goodDir, 'junit.xml'), 'utf8')).toMatch(
-        /<testcase [^>]*name="l2-bridge &gt; ARP requests|<testcase [^>]*ARP requests/,
+        /<testcase [^>]*name="l2-bridge &gt; the vRouter MAC case|<testcase [^>]*the vRouter MAC case/,
       );
     },
     RUN_TIMEOUT,
@@ -118,15 +118,15 @@ describe('the terminal, the history and compare on real runs', () => {
     async () => {
       const r = await piped(runArgs(bridgeProfile(dir, 'l2-bridge-oneway'), faultyDir));
       expect(r.exitCode, r.output.slice(-3000)).toBe(1);
-      expect(r.output).toMatch(/^FAIL\s+l2-bridge › ARP requests[^\n]*left → right\s+200\s+200 \(100%\)/m);
+      expect(r.output).toMatch(/^FAIL\s+l2-bridge › the vRouter MAC case[^\n]*left → right\s+50\s+50 \(100%\)/m);
       expect(r.output).toMatch(/^\s+↳ .*left→right/m);
       expect(existsSync(path.join(faultyDir, 'allure-report', 'index.html'))).toBe(true);
 
       const compare = await piped([CLI, 'compare', goodDir, faultyDir, '--html', path.join(dir, 'compare.html')]);
       expect(compare.exitCode, compare.output).toBe(1);
-      expect(compare.output).toMatch(/^ {2}passed → FAILED\s+l2-bridge › ARP requests \(broadcast\)/m);
+      expect(compare.output).toMatch(/^ {2}passed → FAILED\s+l2-bridge › the vRouter MAC case/m);
       expect(compare.output).toMatch(
-        /^ {2}loss\s+0 frames \(0\.0 %\) → 200 frames \(100\.0 %\) \(worse\)\s+l2-bridge › ARP requests.*left → right$/m,
+        /^ {2}loss\s+0 frames \(0\.0 %\) → 50 frames \(100\.0 %\) \(worse\)\s+l2-bridge › the vRouter MAC case.*left → right$/m,
       );
       expect(compare.output).toMatch(/^Regressed\.$/m);
       expect(readFileSync(path.join(dir, 'compare.html'), 'utf8')).toContain('wirelab compare: regressed');
@@ -134,7 +134,7 @@ describe('the terminal, the history and compare on real runs', () => {
     RUN_TIMEOUT,
   );
 
-  it("the rendered reports in headless Chromium: the failure's first line under 300 characters, labels naming role and image, ARP latency samples", async () => {
+  it("the rendered reports in headless Chromium: the failure's first line under 300 characters, labels naming role and image, latency samples", async () => {
     const failed = await renderedTestPage(faultyDir, GREP);
     expect(failed).toMatch(/\bFailed\b/);
     for (const label of ['role l2-bridge', 'image l2-bridge-oneway', 'lab kind nested', 'profile l2-bridge-oneway'])
@@ -149,13 +149,15 @@ describe('the terminal, the history and compare on real runs', () => {
 
     const passed = await renderedTestPage(goodDir, GREP);
     expect(passed).toMatch(/\bPassed\b/);
-    expect(passed).toContain('arp: latency histogram');
+    expect(passed).toContain('vrouter-distinct-macs: latency histogram');
     // The second run's report has the first in Allure's history (its trend), measured parameters notwithstanding.
     expect(passed).toMatch(/\bHistory 1\b/);
-    // The histogram the report embeds for the ARP test has a series for each of its four flows, none empty.
-    const histograms = embeddedAttachments(goodDir, 'svg').filter((svg) => svg.includes('<title>Latency through the guest — arp</title>'));
+    // The histogram the report embeds for the test has a series for each of its two flows, none empty.
+    const histograms = embeddedAttachments(goodDir, 'svg').filter((svg) =>
+      svg.includes('<title>Latency through the guest — vrouter-distinct-macs</title>'),
+    );
     expect(histograms).toHaveLength(1);
-    expect(histograms[0]!.match(/<path data-flow=/g)).toHaveLength(4);
+    expect(histograms[0]!.match(/<path data-flow=/g)).toHaveLength(2);
     expect(histograms[0]).not.toContain('no samples');
   });
 });

@@ -13,8 +13,20 @@ import type { ContractSettings } from '../../lib/contracts/settings.ts';
 import { flow, parse } from '../../lib/frames/index.ts';
 import { cleanFlow } from './fake-flow.ts';
 
-const BRIDGE: ContractSettings = { role: 'l2-bridge', mtu: 1500, sideMtu: { left: 1500, right: 1500 }, ipVersions: [4, 6], reservedGroups: 'standard' };
-const ROUTER: ContractSettings = { role: 'l3-forwarder', mtu: 1500, sideMtu: { left: 1500, right: 1400 }, ipVersions: [4, 6], reservedGroups: 'standard' };
+const BRIDGE: ContractSettings = {
+  role: 'l2-bridge',
+  mtu: 1500,
+  sideMtu: { left: 1500, right: 1500 },
+  ipVersions: [4, 6],
+  reservedGroups: 'standard',
+};
+const ROUTER: ContractSettings = {
+  role: 'l3-forwarder',
+  mtu: 1500,
+  sideMtu: { left: 1500, right: 1400 },
+  ipVersions: [4, 6],
+  reservedGroups: 'standard',
+};
 const BRIDGE_LAB = {
   hosts: { left: { mac: '02:00:00:00:00:01', ipv4: '198.18.0.1/24' }, right: { mac: '02:00:00:00:00:02', ipv4: '198.18.0.2/24' } },
   guestMacs: { left: '02:00:00:00:01:01', right: '02:00:00:00:01:02' },
@@ -32,9 +44,36 @@ const ROUTER_LAB = {
 const SMALL: FrameSpace = {
   name: 'small',
   dimensions: [
-    { id: 'a', label: 'as', basis: '', values: [{ id: 'x', label: 'x' }, { id: 'y', label: 'y' }] },
-    { id: 'b', label: 'bs', basis: '', values: [{ id: 'p', label: 'p' }, { id: 'q', label: 'q' }, { id: 'z', label: 'z', requires: [{ dimension: 'a', oneOf: ['y'] }] }] },
-    { id: 'c', label: 'cs', basis: '', when: [{ dimension: 'a', oneOf: ['x'] }], values: [{ id: '1', label: '1' }, { id: '2', label: '2' }, { id: '3', label: '3' }] },
+    {
+      id: 'a',
+      label: 'as',
+      basis: '',
+      values: [
+        { id: 'x', label: 'x' },
+        { id: 'y', label: 'y' },
+      ],
+    },
+    {
+      id: 'b',
+      label: 'bs',
+      basis: '',
+      values: [
+        { id: 'p', label: 'p' },
+        { id: 'q', label: 'q' },
+        { id: 'z', label: 'z', requires: [{ dimension: 'a', oneOf: ['y'] }] },
+      ],
+    },
+    {
+      id: 'c',
+      label: 'cs',
+      basis: '',
+      when: [{ dimension: 'a', oneOf: ['x'] }],
+      values: [
+        { id: '1', label: '1' },
+        { id: '2', label: '2' },
+        { id: '3', label: '3' },
+      ],
+    },
   ],
 };
 
@@ -62,7 +101,11 @@ describe('pairwise cases', () => {
       const plan = planContract(settings, lab, 7);
       expect(checkSpace(plan.contract.space)).toEqual([]);
       expect(plan.pairs.covered).toBe(plan.pairs.feasible);
-      for (const row of plan.contract.rows) expect(plan.cases.some((c) => c.row === row), row.id).toBe(true);
+      for (const row of plan.contract.rows)
+        expect(
+          plan.cases.some((c) => c.row === row),
+          row.id,
+        ).toBe(true);
       for (const c of plan.cases) {
         expect(rowOf(plan.contract, c.case)).toBe(c.row);
         const f = flow({ template: c.frame.template, runId: 'wl-000001', flowId: c.index, count: 2, ratePps: 1, size: c.frame.size });
@@ -91,20 +134,37 @@ describe('judgement and the smallest counterexample', () => {
   const plan = planContract(BRIDGE, BRIDGE_LAB, 11);
   const row = plan.contract.rows.find((r) => r.id === 'known-unicast')!;
   const cases = plan.cases.filter((c) => c.row === row);
-  const ctx = { guestMacs: BRIDGE_LAB.guestMacs, hostMacs: { left: BRIDGE_LAB.hosts.left.mac, right: BRIDGE_LAB.hosts.right.mac }, sideMtu: BRIDGE.sideMtu };
+  const ctx = {
+    guestMacs: BRIDGE_LAB.guestMacs,
+    hostMacs: { left: BRIDGE_LAB.hosts.left.mac, right: BRIDGE_LAB.hosts.right.mac },
+    sideMtu: BRIDGE.sideMtu,
+  };
   const result = (c: (typeof cases)[number], fail: boolean) =>
     cleanFlow(4, {
       name: c.name,
       from: c.frame.from,
       to: c.frame.to,
-      ...(fail ? { lost: 4, received: { [`${c.frame.from}-host`]: 4, [`guest-${c.frame.from}`]: 4, [`guest-${c.frame.to}`]: 0, [`${c.frame.to}-host`]: 0 } as never } : {}),
+      ...(fail
+        ? {
+            lost: 4,
+            received: {
+              [`${c.frame.from}-host`]: 4,
+              [`guest-${c.frame.from}`]: 4,
+              [`guest-${c.frame.to}`]: 0,
+              [`${c.frame.to}-host`]: 0,
+            } as never,
+          }
+        : {}),
     });
 
   it('names the one dimension value whose frames never cross', () => {
     const broken = (c: (typeof cases)[number]) => c.case.ethertype === 'mpls' || c.case.ethertype === 'llc';
     const outcomes = judgeRow(cases, new Map(cases.map((c) => [c.index, result(c, broken(c))])), ctx);
     expect(outcomes.filter((o) => o.verdict === 'fail').length).toBe(cases.filter(broken).length);
-    const explanations = explainFailures(plan.contract.space, cases.map((c, i) => ({ case: c.case, outcome: outcomes[i]! })));
+    const explanations = explainFailures(
+      plan.contract.space,
+      cases.map((c, i) => ({ case: c.case, outcome: outcomes[i]! })),
+    );
     expect(explanations).toHaveLength(1);
     expect(explanations[0]!.statement).toMatch(/^frames with EtherType 0x8847 \(MPLS\) or 802.3 length \+ LLC never cross; not so with/);
     const check = rowResult(row, outcomes, explanations);
@@ -115,14 +175,22 @@ describe('judgement and the smallest counterexample', () => {
   it('names values of several dimensions when independent faults fail the same way', () => {
     const broken = (c: (typeof cases)[number]) => c.case.ethertype === 'mpls' || c.case.l4 === 'tcp-fin-psh-urg';
     const outcomes = judgeRow(cases, new Map(cases.map((c) => [c.index, result(c, broken(c))])), ctx);
-    const [e] = explainFailures(plan.contract.space, cases.map((c, i) => ({ case: c.case, outcome: outcomes[i]! })));
-    expect(e!.statement).toMatch(/^frames with EtherType 0x8847 \(MPLS\), or with TCP FIN\+PSH\+URG.* never cross; not so with the other frames$/);
+    const [e] = explainFailures(
+      plan.contract.space,
+      cases.map((c, i) => ({ case: c.case, outcome: outcomes[i]! })),
+    );
+    expect(e!.statement).toMatch(
+      /^frames with EtherType 0x8847 \(MPLS\), or with TCP FIN\+PSH\+URG.* never cross; not so with the other frames$/,
+    );
   });
 
   it('says when no dimension separates the failures', () => {
     const broken = (c: (typeof cases)[number]) => c.index % 3 === 0;
     const outcomes = judgeRow(cases, new Map(cases.map((c) => [c.index, result(c, broken(c))])), ctx);
-    const [e] = explainFailures(plan.contract.space, cases.map((c, i) => ({ case: c.case, outcome: outcomes[i]! })));
+    const [e] = explainFailures(
+      plan.contract.space,
+      cases.map((c, i) => ({ case: c.case, outcome: outcomes[i]! })),
+    );
     expect(e!.separatedBy.length === 0 || e!.statement.includes('or')).toBe(true);
   });
 
@@ -130,5 +198,16 @@ describe('judgement and the smallest counterexample', () => {
     const outcomes = judgeRow(cases, new Map(cases.map((c) => [c.index, result(c, false)])), ctx);
     expect(outcomes.every((o) => o.verdict === 'pass')).toBe(true);
     expect(rowResult(row, outcomes, []).pass).toBe(true);
+  });
+});
+
+describe('the documentation', () => {
+  it("README's role table and docs/contracts.md are generated from the contracts and up to date", async () => {
+    const { readFileSync } = await import('node:fs');
+    const { contractsDocument, roleTableMarkdown, ROLE_TABLE_START, ROLE_TABLE_END } = await import('../../lib/contracts/docs.ts');
+    const readme = readFileSync('README.md', 'utf8');
+    expect(readme).toContain([ROLE_TABLE_START, ...roleTableMarkdown(), ROLE_TABLE_END].join('\n'));
+    const doc = readFileSync('docs/contracts.md', 'utf8');
+    for (const line of contractsDocument()) expect(doc).toContain(line);
   });
 });
