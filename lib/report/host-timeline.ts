@@ -19,7 +19,7 @@ export function latencyBesideHostSvg(title: string, flows: readonly FlowResult[]
         buckets.set(b, Math.max(buckets.get(b) ?? 0, us / 1000));
       });
       const points = [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([b, ms]) => [(b * BUCKET_MS) / 1000, ms] as const);
-      return { name: `${f.name} (${f.from}→${f.to}), max per ${BUCKET_MS} ms`, points };
+      return { name: `${f.name}, max per ${BUCKET_MS} ms`, points };
     });
   const stalls = (source: 'host' | 'guest-cpu', name: string): TimeSeries => ({
     name,

@@ -86,7 +86,8 @@ export function timelineSvg(panels: readonly TimelinePanel[], o: TimelineOptions
           .join('');
         out.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="1.4"/>`);
       }
-      const lx = plot.x + 8 + k * 190;
+      // Legend entries side by side, each as wide as its name.
+      const lx = plot.x + 8 + panel.series.slice(0, k).reduce((w, x) => w + 30 + x.name.length * 6.2, 0);
       out.push(`<rect x="${lx}" y="${top - 2}" width="10" height="3" fill="${colour}"/>`);
       out.push(`<text x="${lx + 14}" y="${top + 2}">${escapeXml(s.name)}</text>`);
     });
