@@ -9,6 +9,7 @@ import {
   withoutHostStalls,
 } from '../../lib/analysis/host-stall.ts';
 import type { HostStall, HostTrace } from '../../lib/core/host-trace.ts';
+import { latencyBesideHostSvg } from '../../lib/report/host-timeline.ts';
 import { cleanFlow } from './fake-flow.ts';
 
 const T0 = 1_800_000_000_000;
@@ -95,5 +96,20 @@ describe('host stalls', () => {
     expect(isInconclusive(headline)).toBe(true);
     expect(isInconclusive(`HostStalled: ${headline}`)).toBe(true);
     expect(isInconclusive('latency through the guest too high')).toBe(false);
+  });
+
+  it("the report draws the guest's latency and the canary's stalls on one time axis", () => {
+    const f = flowOf((i) => (i === 500 ? 120 : 0.3));
+    const t = { ...trace([[2000, 2120]]), seconds: [{ atMs: T0, idle: 0.1, steal: 0, maxLateMs: 120, maxGuestWaitMs: 3 }] };
+    const svg = latencyBesideHostSvg('load', [f], t, 100);
+    for (const text of [
+      'Latency through the guest',
+      'Host canary: stalls',
+      'the canary woke late',
+      'bound 100 ms',
+      'seconds into the window',
+    ])
+      expect(svg).toContain(text);
+    expect(svg.match(/<rect [^>]*fill-opacity/g)?.length).toBe(1);
   });
 });
