@@ -50,7 +50,11 @@ export interface SoakCell {
   sent: number;
   delivered: number;
   lost: number;
-  /** Of the lost: never seen entering the guest, seen entering but not leaving it, seen leaving but not arriving. */
+  /**
+   * Of the lost: never seen leaving the sender; seen leaving it but never at the guest's ingress port (a tap
+   * shows only what the guest takes from its NIC); entering but not leaving the guest; leaving it but not arriving.
+   */
+  lostAtSender: number;
   lostBeforeGuest: number;
   lostInGuest: number;
   lostAfterGuest: number;
@@ -232,6 +236,7 @@ export class SoakJoin {
       sent: Math.max(0, end - first),
       delivered: 0,
       lost: 0,
+      lostAtSender: 0,
       lostBeforeGuest: 0,
       lostInGuest: 0,
       lostAfterGuest: 0,
@@ -254,7 +259,8 @@ export class SoakJoin {
         cell.duplicated += atReceiver - 1;
       } else {
         cell.lost++;
-        if (!mine || ring.seen[path.ingress][slot] === 0) cell.lostBeforeGuest++;
+        if (!mine || ring.seen[path.sender][slot] === 0) cell.lostAtSender++;
+        else if (ring.seen[path.ingress][slot] === 0) cell.lostBeforeGuest++;
         else if (ring.seen[path.egress][slot] === 0) cell.lostInGuest++;
         else cell.lostAfterGuest++;
       }

@@ -83,10 +83,13 @@ function direction(input: SoakInput, i: number): string {
   return `${input.flows[i]!.from}→${input.flows[i]!.to}`;
 }
 
+/** Where most of a second's lost frames vanished, as a reader wants it said. */
 function where(c: SoakCell): string {
-  if (c.lostInGuest >= c.lostBeforeGuest && c.lostInGuest >= c.lostAfterGuest) return 'inside the guest (they entered it and never left)';
-  if (c.lostBeforeGuest >= c.lostAfterGuest) return "before the guest (never seen at its ingress port: the lab's side or the sender)";
-  return "after the guest (they left it but never reached the receiving host: the lab's side)";
+  const most = Math.max(c.lostAtSender, c.lostBeforeGuest, c.lostInGuest, c.lostAfterGuest);
+  if (most === c.lostInGuest) return 'inside the guest (they entered it and never left)';
+  if (most === c.lostBeforeGuest) return "at the guest's ingress port (they left the sender but the guest never took them from its NIC)";
+  if (most === c.lostAfterGuest) return "after the guest (they left it but never reached the receiving host: the lab's side)";
+  return 'at the sender (never seen leaving it: the traffic generator fell behind or stopped)';
 }
 
 function lossCheck(input: SoakInput): MatchResult {

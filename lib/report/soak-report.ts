@@ -84,7 +84,7 @@ export function soakTimelineSvg(input: SoakTimelineInput): string {
 /** One row per second and direction. */
 export function soakSecondsCsv(flows: readonly { from: string; to: string }[], seconds: readonly SoakSecond[]): string {
   const head =
-    'second,direction,sent,delivered,lost,lost_before_guest,lost_in_guest,lost_after_guest,duplicated,reordered,' +
+    'second,direction,sent,delivered,lost,lost_at_sender,lost_before_guest,lost_in_guest,lost_after_guest,duplicated,reordered,' +
     'p50_us,p99_us,max_us,p50_us_host_free,p99_us_host_free,host_stalled_ms';
   const rows = seconds.flatMap((s) =>
     s.flows.map((c, i) =>
@@ -94,6 +94,7 @@ export function soakSecondsCsv(flows: readonly { from: string; to: string }[], s
         c.sent,
         c.delivered,
         c.lost,
+        c.lostAtSender,
         c.lostBeforeGuest,
         c.lostInGuest,
         c.lostAfterGuest,

@@ -80,6 +80,7 @@ function cell(o: Partial<SoakCell> = {}): SoakCell {
     sent: 100,
     delivered: 100,
     lost: 0,
+    lostAtSender: 0,
     lostBeforeGuest: 0,
     lostInGuest: 0,
     lostAfterGuest: 0,
