@@ -1,10 +1,11 @@
 // Judging a clock-bound check beside the host's own stalls (lib/core/host-trace.ts). A latency
 // excursion, a readiness gap or an outage that the canary shows at the same moment is the host's, not
 // the image's: the check is re-measured, or ends inconclusive. What the canary does not show stays the
-// image's. Two credits, each what the host can have cost the guest:
-//  - a frame's latency: the longest single stall overlapping its way through the guest (a frame is
-//    held up by the stall it meets; a frame that waits in the guest by design — a delay queue — is not
-//    excused by the many short waits of a busy host around it);
+// image's. What the host can have cost:
+//  - a frame's latency: the time the host stalled while it crossed the guest — and for the tail, also
+//    since the queue it waited in began (the backlog a stall leaves delays the frames after it);
+//    the median is taken from the frames the host left alone, so a frame that waits in the guest by
+//    design (a delay queue, a skew) keeps its delay, busy host or not;
 //  - a span of guest work (the gap after a readiness claim, an outage, a halt): the time within it the
 //    host stalled, all stalls added up (without counting overlaps twice): the guest was working throughout.
 //
@@ -51,8 +52,10 @@ export const MIN_UNDISTURBED = { frames: 20, share: 0.05 };
  * The flow as the image alone would have made it, as far as the canary can tell (needs the frames'
  * ingress times; a flow without them, or a trace without stalls, is returned as it is):
  *  - the median from the frames the host left alone — no stall while they crossed — when there are
- *    enough of them (a frame that waits in the guest by design, a delay queue, keeps its delay);
- *  - otherwise, and for the tail, each frame's latency less the time the host stalled while it crossed.
+ *    enough of them, else each frame's latency less the time the host stalled while it crossed (a frame
+ *    that waits in the guest by design, a delay queue, keeps its delay either way);
+ *  - the tail from each frame's latency less the time the host stalled since the queue it waited in
+ *    began (a backlog a stall left), or while it crossed.
  */
 export function withoutHostStalls(flow: FlowResult, trace: HostTrace): FlowResult {
   const at = flow.latencyIngressNs;
@@ -68,19 +71,28 @@ export function latencyWithoutHost(
   trace: Pick<HostTrace, 'stalls'>,
 ): { samplesUs: number[]; latencyUs: Percentiles | null; undisturbed: number } {
   const undisturbed: number[] = [];
+  const crossing: number[] = [];
+  let queueSinceMs = 0;
   const corrected = samplesUs.map((us, i) => {
     const fromMs = ingressNs[i]! / 1e6;
-    const stalled = stalledWithin(trace.stalls, fromMs, fromMs + us / 1000);
-    if (stalled === 0) undisturbed.push(us);
-    return Math.max(0, us - stalled * 1000);
+    const toMs = fromMs + us / 1000;
+    const during = stalledWithin(trace.stalls, fromMs, toMs);
+    if (during === 0) undisturbed.push(us);
+    crossing.push(Math.max(0, us - during * 1000));
+    // The tail: a frame that waited behind the one before it — that one was still inside when it came, and it left
+    // sooner after it than it came after it — belongs to the same queue; the stalls since that queue began are what
+    // held it up (the backlog a stall leaves). A delay line keeps its frames' spacing: each is a queue of its own.
+    const prevFrom = i > 0 ? ingressNs[i - 1]! / 1e6 : -Infinity;
+    const prevTo = i > 0 ? prevFrom + samplesUs[i - 1]! / 1000 : -Infinity;
+    const queued = prevTo > fromMs && toMs - prevTo < 0.75 * (fromMs - prevFrom);
+    if (!queued) queueSinceMs = fromMs;
+    return Math.max(0, us - stalledWithin(trace.stalls, Math.min(queueSinceMs, fromMs), toMs) * 1000);
   });
   const all = percentiles(corrected);
   const enough = undisturbed.length >= Math.max(MIN_UNDISTURBED.frames, MIN_UNDISTURBED.share * corrected.length);
-  return {
-    samplesUs: corrected,
-    latencyUs: all && enough ? { ...all, p50: percentiles(undisturbed)!.p50 } : all,
-    undisturbed: undisturbed.length,
-  };
+  // The median: of the frames the host left alone; too few of those, of each frame less the stalls it crossed.
+  const p50 = enough ? percentiles(undisturbed)!.p50 : percentiles(crossing)?.p50;
+  return { samplesUs: corrected, latencyUs: all && p50 !== undefined ? { ...all, p50 } : all, undisturbed: undisturbed.length };
 }
 
 /** The longest stall met by the frames of these flows whose latency is above `aboveUs` (what explains an excursion). */

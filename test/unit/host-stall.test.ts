@@ -63,6 +63,22 @@ describe('host stalls', () => {
     expect(stallBehindExcursion([f], t, 2000)).toMatchObject({ atMs: T0 + stallAt, source: 'host' });
   });
 
+  it("the backlog a long stall leaves is the host's too: the frames after it waited behind the queue", () => {
+    // Frames every 4 ms; the guest takes 2 ms per frame, and none at all while the host stalls for 1 s at 2 s.
+    let free = 0;
+    const f = flowOf((i) => {
+      const at = i * 4;
+      const start = Math.max(at, free, at >= 2000 && at < 3000 ? 3000 : 0, free < 3000 && at < 3000 && at >= 2000 ? 3000 : 0);
+      free = (start < 3000 && start + 2 > 2000 ? 3000 : start) + 2;
+      return free - at;
+    });
+    const t = trace([[2000, 3000]]);
+    expect(f.latencyUs!.p99).toBeGreaterThan(500_000);
+    const corrected = withoutHostStalls(f, t);
+    expect(corrected.latencyUs!.p99).toBeLessThan(100_000);
+    expect(corrected.latencyUs!.p50).toBeLessThan(3000);
+  });
+
   it('a delay queue of 250 ms stays above the bounds however many short stalls it meets', () => {
     const f = flowOf(() => 250);
     // A busy host: a 3-ms stall every 10 ms (30 % of the time).
