@@ -82,14 +82,16 @@ export function countsFollowMirror(
   const ok = perNic
     ? within(reported.left!, expect('left')) && within(reported.right!, expect('right'))
     : reported.frames !== undefined && within(reported.frames, expect());
-  const basis = `(${Math.round(settings.tolerance * 100)} % + ${SLACK_FRAMES} frames tolerance${settings.samplingRatio < 1 ? `, sampling ${settings.samplingRatio}` : ''})`;
+  const sampling = settings.samplingRatio < 1 ? `, sampling ${settings.samplingRatio}` : '';
+  const basis = `(${Math.round(settings.tolerance * 100)} % + ${SLACK_FRAMES} frames tolerance${sampling})`;
   if (ok) {
     const headline = `The monitor counted ${observed} frames where ${wantText} were mirrored to it ${basis}.`;
     return { pass: true, headline, message: headline };
   }
   const got = perNic ? reported.left! + reported.right! : (reported.frames ?? 0);
   const why = explain(got, mirrored, settings, space, within);
-  const headline = `The monitor's counts do not follow the mirrored traffic: it counted ${observed} where ${wantText} were mirrored — ${why}.`;
+  const headline =
+    `The monitor's counts do not follow the mirrored traffic: it counted ${observed} where ${wantText} were mirrored ` + `— ${why}.`;
   return {
     pass: false,
     headline,
@@ -107,13 +109,25 @@ function explain(got: number, m: Mirrored, settings: CountingSettings, space: Fr
   const r = settings.samplingRatio;
   const all = r * (total(m, 'left') + total(m, 'right'));
   if (got <= SLACK_FRAMES) return 'it counted nothing: it does not receive the mirror, or does not report what it receives';
+  const counted = (keep: (c: Mirrored['cases'][number]) => boolean) => r * (total(m, 'left', keep) + total(m, 'right', keep));
+  const untagged = (c: Mirrored['cases'][number]) => c.case.vlan === undefined || c.case.vlan === 'untagged';
+  const broadcast = (c: Mirrored['cases'][number]) => c.case.destination === 'broadcast';
+  const notPromiscuous = 'its NICs are not promiscuous';
   const hypotheses: Array<[string, number]> = [
     ['it counts one NIC only (the left)', r * total(m, 'left')],
     ['it counts one NIC only (the right)', r * total(m, 'right')],
     [
-      'it counted only frames to broadcast and group addresses: unicast frames to other stations were not seen — its NICs are not ' +
-        'promiscuous',
-      r * (total(m, 'left', (c) => c.group) + total(m, 'right', (c) => c.group)),
+      `it counted only broadcast frames: unicast and multicast frames to other stations were not seen — ${notPromiscuous}`,
+      counted(broadcast),
+    ],
+    [
+      `it counted only untagged broadcast frames: unicast and multicast frames to other stations, and VLAN-tagged ones, were not ` +
+        `seen — ${notPromiscuous} and filter VLANs`,
+      counted((c) => broadcast(c) && untagged(c)),
+    ],
+    [
+      `it counted only frames to broadcast and group addresses: unicast frames to other stations were not seen — ${notPromiscuous}`,
+      counted((c) => c.group),
     ],
   ];
   for (const d of space.dimensions) {

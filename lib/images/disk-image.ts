@@ -64,7 +64,9 @@ export const DISK_IMAGES: readonly DiskImageSpec[] = Object.freeze(
     {
       name: 'debian-router',
       role: 'l3-forwarder',
-      description: 'Kernel IPv4 router: ip_forward=1 and rp_filter off (sysctl.d), eth0 198.18.1.1/24 and eth1 198.18.2.1/24 (ifupdown).',
+      description:
+        'Dual-stack kernel router: IPv4 and IPv6 forwarding, rp_filter off (sysctl.d); eth0 198.18.1.1/24 + 2001:db8:1::1/64, ' +
+        'eth1 198.18.2.1/24 + 2001:db8:2::1/64 with MTU 1400 (ifupdown); FRR runs OSPF on both (hellos every 5 s).',
     },
     {
       name: 'debian-monitor',

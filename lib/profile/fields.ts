@@ -531,7 +531,9 @@ function trafficHost(side: 'left' | 'right', example: string): ObjectSpec {
           'hosts have one (with `gateway6`).',
         example: side === 'left' ? '2001:db8:1::2/64' : '2001:db8:2::2/64',
         checks: [cidr6InDocumentationRange],
-        fix: `use an address inside 2001:db8::/32 with a prefix of 32 or longer, e.g. ${side === 'left' ? '2001:db8:1::2/64' : '2001:db8:2::2/64'}.`,
+        fix:
+          'use an address inside 2001:db8::/32 with a prefix of 32 or longer, e.g. ' +
+          `${side === 'left' ? '2001:db8:1::2/64' : '2001:db8:2::2/64'}.`,
       },
       gateway6: {
         type: 'string',
