@@ -24,7 +24,9 @@ export const COMMANDS = [
       "Run the qualification suites (default: those for the profile's role) against the profile's lab. Shows one progress " +
       "line per lab and ends with a table of every test's verdict and headline numbers. Writes the Allure report " +
       '(<dir>/allure-report/index.html), JUnit XML (<dir>/junit.xml), the run record (<dir>/run.json) and the history of ' +
-      'the profile and image (<dir>/history/). Exit 0: all passed; 1: a test failed; 2: a usage or profile error.',
+      'the profile and image (<dir>/history/). Exit 0: all passed; 1: a test failed; 2: a usage or profile error; 3: inconclusive ' +
+      '(nothing failed, but the host stalled during a clock-bound check in every try). Suites run only when named: rfc2544, ' +
+      'rfc2889, restart-outage, soak.',
     options: [
       ['--profile <file>', 'the lab profile (default lab-profiles/nested-l2-bridge.yaml)'],
       ['--report-dir <dir>', 'where the report, JUnit XML, run record and history go (default reports/)'],
@@ -41,6 +43,7 @@ export const COMMANDS = [
       'wirelab run l2-bridge --profile lab-profiles/nested-l2-bridge.yaml --grep "multicast"',
       'wirelab run --seed 1234567   # the same frame-space cases as the run that printed this seed',
       'wirelab run rfc2544 --sizes 64,1518 --trial-seconds 60 --confirm-trials 2',
+      "wirelab run soak --profile nightly-soak.yaml    # the profile's soak section: minutes, rate, bounds",
     ],
   },
   {

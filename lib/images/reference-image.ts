@@ -182,6 +182,24 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
       description: 'Has an address on its bridge and pings a multicast group every 3 s (a health check of its own).',
     },
     {
+      name: 'l2-bridge-stopfwd',
+      role: 'l2-bridge',
+      fault: 'stopfwd',
+      description: 'Forwards for 20 s after its ready line, then nothing either way (a soak fault: a data path that hangs).',
+    },
+    {
+      name: 'l2-bridge-leak',
+      role: 'l2-bridge',
+      fault: 'leak',
+      description: 'Forwards correctly but allocates 2 MiB more memory every second and never frees it (a soak fault: a leak).',
+    },
+    {
+      name: 'l2-bridge-slowdown',
+      role: 'l2-bridge',
+      fault: 'slowdown',
+      description: 'Forwards correctly with 1 ms more delay each way every second since its ready line (a soak fault: a growing queue).',
+    },
+    {
       name: 'l3-forwarder',
       role: 'l3-forwarder',
       description:
@@ -339,6 +357,8 @@ export const GUEST_MODULES: readonly string[] = [
   'cls_u32',
   'evdev',
   'button',
+  // The memory balloon's driver: the guest's memory statistics for the soak's health checks.
+  'virtio_balloon',
 ];
 
 export const DEFAULT_APPEND = 'console=ttyS0 quiet panic=-1';

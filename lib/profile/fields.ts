@@ -18,6 +18,7 @@ import { ROLES } from '../core/roles.ts';
 import { patternProblem } from './patterns.ts';
 import { EMISSION_CLASSES } from '../analysis/emissions.ts';
 import { policySchema } from './policy-fields.ts';
+import { soakSchema } from './soak-fields.ts';
 import { RFC2544_ENV_PREFIX, RFC2544_KNOBS, RFC2544_SIZES_KNOB } from '../rfc2544/config.ts';
 
 export const LAB_KINDS = ['nested', 'host'] as const;
@@ -458,6 +459,7 @@ export const profileSchema: ObjectSpec = {
         flapSeconds: { type: 'number', min: 0.1, max: 60, default: 2, doc: "How long the guest's left NIC link stays down in the flap." },
       },
     },
+    soak: soakSchema,
     host: {
       type: 'object',
       doc: 'Only for `kind: host`: the three-NIC bench host.',

@@ -244,6 +244,13 @@ function crossFieldProblems(p: DeepPartial<RawProfile>, baseDir: string): Schema
 
   if (p.policy) problems.push(...policyProblems(p.policy as Parameters<typeof policyProblems>[0], p.role));
 
+  if (p.soak?.framesPerSecond !== undefined && p.soak.ndrFraction !== undefined)
+    add(
+      'soak.ndrFraction',
+      `is ${p.soak.ndrFraction}, but soak.framesPerSecond (${p.soak.framesPerSecond}) names the rate too; the soak runs at one rate.`,
+      'keep one of them: framesPerSecond for a fixed rate, or ndrFraction for a share of the NDR measured first.',
+    );
+
   // Sections that belong to one kind only.
   if (p.kind === 'nested' && p.host)
     add(

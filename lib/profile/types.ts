@@ -6,6 +6,7 @@ import type { GuestRole } from '../core/roles.ts';
 import type { Policy } from '../policy/model.ts';
 import type { RawPolicy } from './policy-fields.ts';
 import type { Rfc2544Settings } from '../rfc2544/config.ts';
+import type { SoakSettings } from './soak-fields.ts';
 import type { ReservedGroupPolicy } from '../contracts/settings.ts';
 
 export type { GuestRole };
@@ -67,6 +68,7 @@ interface ProfileCommon {
     serviceCommand?: string;
     flapSeconds: number;
   };
+  soak: SoakSettings;
   host?: BenchHostProfile;
 }
 

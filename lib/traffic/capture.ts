@@ -30,7 +30,7 @@ const LISTEN_BUDGET_MS = 10_000;
  * images/traffic-host/run-until-eof as one constant `sh -c` script (the command comes as "$@"): for
  * hosts wirelab does not build, such as a remote bench host. Keep the two in step.
  */
-const RUN_UNTIL_EOF_SCRIPT = [
+export const RUN_UNTIL_EOF_SCRIPT = [
   'exec 3<&0',
   'env --default-signal=INT "$@" </dev/null 3<&- &',
   'child=$!',
@@ -51,7 +51,7 @@ const STOP_BUDGET_MS = 10_000;
  * 9,600 bytes covers the largest frame wirelab sends (9,216 + tags) in a 32 MiB ring of ~3,400 slots.
  */
 export const CAPTURE_SNAPLEN = 9600;
-function tcpdumpArgs(ifname: string, output: string): string[] {
+export function tcpdumpArgs(ifname: string, output: string): string[] {
   return [
     '-i',
     ifname,

@@ -14,6 +14,8 @@ import type { Lab } from '../lab/lab.ts';
 import { readPcap } from '../pcap/pcap.ts';
 import { recordPhase, timedPhase } from '../runtime/phases.ts';
 import { asBusyWork, onQuietMachine, type QuietWait } from '../runtime/quiet-machine.ts';
+import { startHostCanary, type HostCanary } from '../runtime/host-canary.ts';
+import type { HostTrace } from '../core/host-trace.ts';
 import { CAPTURE_POINTS, hostPoint, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
 import type { TimedFrame } from '../core/timed-frame.ts';
 
@@ -45,6 +47,8 @@ export interface TrafficRun extends AnalysedRun {
   pcaps: Record<CapturePoint, string>;
   /** A timed run: how long it waited for a quiet machine, and how idle the CPUs were at its start. */
   quiet?: QuietWait;
+  /** The host beside the run (its stalls, its CPUs), when the canary ran: what clock-bound checks are judged beside. */
+  host?: HostTrace;
 }
 
 export interface TrafficOptions {
@@ -61,6 +65,8 @@ export interface TrafficOptions {
   timed?: boolean;
   /** Spread the flows of each side over one frame interval, so they interleave (see interleaveOffsets). */
   interleave?: boolean;
+  /** Measure the host beside the run (lib/runtime/host-canary.ts); default: for timed runs. */
+  canary?: boolean;
   /** Called once every capture listens, as the frames start on their way to the traffic hosts (outage timing). */
   onInjecting?: () => void;
 }
@@ -91,7 +97,15 @@ async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: Tra
   // The frames' own time at the rates asked: the part of this window no tool can make shorter.
   const framesMs = Math.max(...flows.map((f, i) => Number(offsets[i]!) / 1e6 + (f.def.count / f.def.ratePps) * 1000));
   const trafficStartMs = Date.now();
-  const session = await startCaptureSession(lab, opts.name);
+  const canary = (opts.canary ?? opts.timed) ? await canaryFor(lab) : undefined;
+  let host: HostTrace | undefined;
+  let session: CaptureSession;
+  try {
+    session = await startCaptureSession(lab, opts.name);
+  } catch (e) {
+    await canary?.stop();
+    throw e;
+  }
   let injections: InjectionResult[];
   try {
     opts.onInjecting?.();
@@ -111,12 +125,27 @@ async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: Tra
     await settle(lab, session.pcaps, opts.settleMs ?? 500);
   } finally {
     await session.stop();
+    host = await canary?.stop();
     recordPhase({ kind: 'traffic', label: opts.name, startMs: trafficStartMs, endMs: Date.now(), requestedMs: framesMs });
   }
   const sent: SentFlow[] = flows.map(({ def, flow: frames }) => ({ name: def.name, from: def.from, to: def.to, frames }));
   const report = await timedPhase('analysis', opts.name, () => session.analyze(sent));
   const guestStopped = lab.guest.stopped?.();
-  return { name: opts.name, runId: lab.runId, report, injections, pcaps: session.pcaps, ...(guestStopped ? { guestStopped } : {}) };
+  return {
+    name: opts.name,
+    runId: lab.runId,
+    report,
+    injections,
+    pcaps: session.pcaps,
+    ...(guestStopped ? { guestStopped } : {}),
+    ...(host ? { host } : {}),
+  };
+}
+
+/** The canary where the guest runs on this machine (its ports captured here); none for a remote bench host. */
+export function canaryFor(lab: Lab): Promise<HostCanary> | undefined {
+  if (lab.ports.left.ssh) return undefined;
+  return startHostCanary({ guestPids: lab.guest.pid === undefined ? [] : [lab.guest.pid] });
 }
 
 /**
