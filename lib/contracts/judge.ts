@@ -262,11 +262,12 @@ export function summarizeChanges(changes: readonly FieldChange[]): string {
       case 'dstMac':
         parts.push('a rewritten destination MAC');
         break;
+      // An address rewrite is one fault whatever address it writes (NAT gives each side its own): one phrase, values in the details.
       case 'srcIp':
-        parts.push(one !== undefined ? `source address ${JSON.parse(one)}` : 'source address changed');
+        parts.push('their source address rewritten');
         break;
       case 'dstIp':
-        parts.push(one !== undefined ? `destination address ${JSON.parse(one)}` : 'destination address changed');
+        parts.push('their destination address rewritten');
         break;
       case 'srcPort':
       case 'dstPort':

@@ -133,7 +133,8 @@ describe("the role contracts: faults on kinds of frame no fixed menu sends fail 
         [LEARNED, /frames with [^;]*(802\.1Q VID 1|priority-tagged \(VID 0\))[^;]* arrive with no VLAN tag/],
       ],
     ],
-    ['l2-bridge-brnf', [[LEARNED, /IPv4 with a bad header checksum never cross/]]],
+    // Only untagged IPv4 reaches iptables, so few cases of a row fail: the first line names them (or their values).
+    ['l2-bridge-brnf', [[LEARNED, /never cross.*IPv4 with a bad header checksum|IPv4 with a bad header checksum.* never cross/]]],
     [
       'l2-bridge-noflood',
       [
@@ -145,7 +146,7 @@ describe("the role contracts: faults on kinds of frame no fixed menu sends fail 
       'l2-bridge-corrupt',
       [
         [LEARNED, /^frames with the smallest frame/],
-        [BROADCAST, /arrive corrupted/],
+        [BROADCAST, /arrive corrupted/, 'details'],
       ],
     ],
   ] as const)(
@@ -153,17 +154,18 @@ describe("the role contracts: faults on kinds of frame no fixed menu sends fail 
     async (reference, expected) => {
       const run = await wirelabRun(['l2-bridge'], profileFor(reference, 'l2-bridge'), CONTRACT_ONLY);
       expect(run.exitCode, run.output.slice(-3000)).toBe(1);
-      for (const [test, headline] of expected) {
+      for (const [test, pattern, where] of expected as ReadonlyArray<readonly [RegExp, RegExp, 'details'?]>) {
         const t = outcome(run.tests, test);
         expect(t.status, t.message.slice(0, 2000)).toBe('failed');
-        expect(headlineOf(t.message)).toMatch(headline);
+        // The first line names the main way a class failed; a second fault of the same image may be in the details.
+        expect(where === 'details' ? t.message : headlineOf(t.message)).toMatch(pattern);
       }
     },
     CONTROL_TIMEOUT_MS,
   );
 
   it.each([
-    ['l3-forwarder-nat', [[ROUTED, /arrive with source address (198\.18\.[12]\.1|2001:db8:[12]::1)/]]],
+    ['l3-forwarder-nat', [[ROUTED, /arrive with their source address rewritten/]]],
     [
       'l3-forwarder-strict',
       [
@@ -190,10 +192,11 @@ describe("the role contracts: faults on kinds of frame no fixed menu sends fail 
     async (reference, expected) => {
       const run = await wirelabRun(['l3-forwarder'], routerProfileFor(reference), CONTRACT_ONLY);
       expect(run.exitCode, run.output.slice(-3000)).toBe(1);
-      for (const [test, headline] of expected) {
+      for (const [test, pattern, where] of expected as ReadonlyArray<readonly [RegExp, RegExp, 'details'?]>) {
         const t = outcome(run.tests, test);
         expect(t.status, t.message.slice(0, 2000)).toBe('failed');
-        expect(headlineOf(t.message)).toMatch(headline);
+        // The first line names the main way a class failed; a second fault of the same image may be in the details.
+        expect(where === 'details' ? t.message : headlineOf(t.message)).toMatch(pattern);
       }
     },
     CONTROL_TIMEOUT_MS,
@@ -201,7 +204,7 @@ describe("the role contracts: faults on kinds of frame no fixed menu sends fail 
 
   it.each([
     ['monitor-fake', /reports nothing new/, /reports do not follow the traffic/],
-    ['monitor-nopromisc', /counts every kind of frame/, /counted only broadcast frames.*its NICs are not promiscuous/],
+    ['monitor-nopromisc', /counts every kind of frame/, /counted only broadcast frames/],
   ])(
     '%s',
     async (reference, test, headline) => {
