@@ -111,6 +111,9 @@ apply_fault() {
         $TC qdisc add dev right root netem delay 1ms reorder 50% limit 10000 ;;
     skew) # 3 ms more left -> right only (frames leave the guest towards the right on its right NIC)
       $TC qdisc add dev right root netem delay 3ms limit 10000 ;;
+    slowdown) # a delay queue on each egress that the soak fault below lengthens every second
+      $TC qdisc add dev left root netem delay 0ms limit 100000 &&
+        $TC qdisc add dev right root netem delay 0ms limit 100000 ;;
     *) true ;;
   esac || fail "tc setup for fault '$FAULT' failed"
 }
@@ -244,6 +247,35 @@ bridge_chatter() {
   esac
 }
 
+# The soak faults: each shows only after a while, so only a long run sees it.
+#  - stopfwd: forwards for 20 s after its ready line, then nothing either way (its bridge goes down: a hung data path);
+#  - leak: its service allocates 2 MiB more every second and never frees it (up to 160 MiB);
+#  - slowdown: 1 ms more delay each way every second (a queue that grows).
+soak_fault() {
+  case "$FAULT" in
+    stopfwd)
+      sleep 20
+      ip link set dev br0 down
+      say "soak fault: stopped forwarding" ;;
+    leak)
+      mkdir -p /run/leak
+      n=0
+      while [ $n -lt 80 ]; do
+        n=$((n + 1))
+        dd if=/dev/zero of=/run/leak/$n bs=1024 count=2048 2>/dev/null
+        sleep 1
+      done ;;
+    slowdown)
+      d=0
+      while true; do
+        sleep 1
+        d=$((d + 1))
+        $TC qdisc change dev left root netem delay ${d}ms limit 100000
+        $TC qdisc change dev right root netem delay ${d}ms limit 100000
+      done ;;
+  esac
+}
+
 # Print the receive counters when they change, about once per second. The fake variant makes them
 # up: they grow by 13 a second whatever arrives.
 report_rx() {
@@ -286,6 +318,7 @@ fi
 
 [ "$FAULT" = chatty ] && chatter &
 [ "$ROLE" = l2-bridge ] && bridge_chatter &
+soak_fault &
 # A background job's stdin is /dev/null unless it is given one: the console, for typed commands.
 console_commands < /dev/console &
 if [ "$ROLE" = monitor ]; then

@@ -124,6 +124,8 @@ export interface FlowResult {
   latencyUs: Percentiles | null;
   /** The same latencies per frame, in sequence order (frames seen at both ports only). */
   latencySamplesUs: number[];
+  /** When each of those frames entered the guest (ns since the epoch, as doubles), in the same order: set beside a host trace. */
+  latencyIngressNs?: number[];
   /**
    * The lab's own path without the guest: sending host's NIC → the guest's ingress port, µs. Meaningful
    * only where both are captured on one clock (the nested lab); null when no frame was seen at both.
@@ -273,7 +275,10 @@ class FlowState {
   corrupted = 0;
   /** Where the signature sits in this flow's frames as sent (the fast path of the position check). */
   readonly signatureOffset: number;
-  /** Where an echo request's ICMP type byte sits (-1: not an echo request): an echo reply carrying its signature is the receiver's answer. */
+  /**
+   * Where an echo request's ICMP type byte sits (-1: not an echo request): an echo reply carrying its
+   * signature is the receiver's answer.
+   */
   readonly echoTypeOffset: number;
   readonly path;
 
@@ -538,25 +543,12 @@ function attributeUnsigned(
       tally.fromHosts++;
       continue;
     }
-    const packet = safeParse(f.data);
-    const ip = packet?.get('IPv4') ?? packet?.get('IPv6');
-    const arp = packet?.get('ARP');
-    const claimsHostIp = (ip !== undefined && hostIps.has(ip.src)) || (arp !== undefined && hostIps.has(arp.psrc));
-    const carriesHostAddress = hostSide !== undefined || claimsHostIp;
-    const kind: EmissionClass = carriesHostAddress ? 'spoofed' : packet ? classifyEmission(packet) : 'other';
+    const { kind, summary, protocol } = guestFrameClass(f.data, hostSide !== undefined, hostIps);
     tally.fromGuest++;
     tally.byClass[kind] = (tally.byClass[kind] ?? 0) + 1;
     tally.bySourceMac[srcMac] = (tally.bySourceMac[srcMac] ?? 0) + 1;
     if (emissionList.length < MAX_EMISSIONS_LISTED) {
-      const protocol = kind === 'routing-protocol' && packet ? routingProtocolOf(packet) : undefined;
-      emissionList.push({
-        point: f.point,
-        tsNs: f.tsNs,
-        class: kind,
-        srcMac,
-        summary: packet ? packet.summary() : unparsable(f.data),
-        ...(protocol ? { protocol } : {}),
-      });
+      emissionList.push({ point: f.point, tsNs: f.tsNs, class: kind, srcMac, summary, ...(protocol ? { protocol } : {}) });
     }
   }
   // Frames beyond what could be kept are counted as the guest's at the guest ports, unclassified.
@@ -568,8 +560,27 @@ function attributeUnsigned(
   return { emissions: [...tallies.values()], emissionList };
 }
 
-/** The frame from its L3 header on, with TTL / hop limit and the IPv4 header checksum zeroed. */
-function routedContentKey(data: Buffer): string {
+/**
+ * The class of a frame the guest sent by itself: 'spoofed' when it carries a traffic host's MAC or
+ * claims a host's IP address, else what it is (lib/analysis/emissions.ts); and a one-line summary.
+ */
+export function guestFrameClass(
+  data: Buffer,
+  carriesHostMac: boolean,
+  hostIps: ReadonlySet<string>,
+): { kind: EmissionClass; summary: string; protocol?: string } {
+  const packet = safeParse(data);
+  const ip = packet?.get('IPv4') ?? packet?.get('IPv6');
+  const arp = packet?.get('ARP');
+  const claimsHostIp = (ip !== undefined && hostIps.has(ip.src)) || (arp !== undefined && hostIps.has(arp.psrc));
+  const kind: EmissionClass = carriesHostMac || claimsHostIp ? 'spoofed' : packet ? classifyEmission(packet) : 'other';
+  // Which routing protocol a routing-protocol frame speaks (OSPF, RIP, …), for the report.
+  const protocol = kind === 'routing-protocol' && packet ? routingProtocolOf(packet) : undefined;
+  return { kind, summary: packet ? packet.summary() : unparsable(data), ...(protocol ? { protocol } : {}) };
+}
+
+/** The frame from its L3 header on, with TTL / hop limit and the IPv4 header checksum zeroed (how a forwarded copy is recognised). */
+export function routedContentKey(data: Buffer): string {
   let off = 12;
   let type = data.length >= 14 ? data.readUInt16BE(12) : 0;
   while ((type === 0x8100 || type === 0x88a8) && data.length >= off + 6) {
@@ -713,7 +724,9 @@ function fieldChanges(sent: Buffer, received: Buffer, a: Packet, b: Packet): Fie
       changes.push({ field: 'payload', offset: at });
     }
   }
-  const bad = b.checksumErrors();
+  // A checksum that was already wrong when sent (a test of bad checksums) is not a change.
+  const sentBad = new Set(a.checksumErrors());
+  const bad = b.checksumErrors().filter((kind) => !sentBad.has(kind));
   if (bad.length > 0) changes.push({ field: 'checksum', bad });
   if (changes.length === 0) changes.push({ field: 'other' });
   return changes;
@@ -764,7 +777,7 @@ export function describeChange(c: FieldChange): string {
 const L4_KINDS = new Set(['UDP', 'TCP', 'ICMP', 'ICMPv6Echo']);
 
 /** Offset of the first L4 layer's payload (after its header), or -1. */
-function l4PayloadOffset(data: Buffer): number {
+export function l4PayloadOffset(data: Buffer): number {
   const packet = parse(data);
   const i = packet.layers.findIndex((l) => L4_KINDS.has(l.kind));
   if (i < 0 || !packet.starts) return -1;
@@ -807,6 +820,7 @@ function finishFlow(state: FlowState): FlowResult {
     reordered: { count: state.reorderCount, maxDisplacement: state.maxDisplacement },
     latencyUs: percentiles(latencySamplesUs),
     latencySamplesUs,
+    latencyIngressNs: sightedAtBoth(state.ingressTs, state.egressTs),
     instrumentUs: percentiles(timeBetween(state.senderTs, state.ingressTs)),
     ...crossingTimes(state.ingressTs, state.egressTs),
     ingressBytes: state.ingressBytes,
@@ -865,6 +879,13 @@ function timeBetween(from: Float64Array, to: Float64Array): number[] {
   return out;
 }
 
+/** Per sequence number seen at both points: when it was seen at the first (ns), in the order of timeBetween's samples. */
+function sightedAtBoth(from: Float64Array, to: Float64Array): number[] {
+  const out: number[] = [];
+  for (let seq = 0; seq < from.length; seq++) if (from[seq] !== NO_TS && to[seq] !== NO_TS) out.push(from[seq]!);
+  return out;
+}
+
 /** Ingress and egress sightings, µs after the flow's first frame entered the guest, in sequence order. */
 function crossingTimes(ingress: Float64Array, egress: Float64Array): { ingressTimesUs: number[]; egressTimesUs: number[] } {
   let first = Infinity;
@@ -918,7 +939,7 @@ export function percentiles(values: ArrayLike<number>): Percentiles | null {
   return { samples: sorted.length, min: sorted[0]!, p50: at(50), p90: at(90), p99: at(99), max: sorted[sorted.length - 1]! };
 }
 
-function macAt(buf: Buffer, off: number): string {
+export function macAt(buf: Buffer, off: number): string {
   if (buf.length < off + 6) return '';
   const parts: string[] = [];
   for (let i = 0; i < 6; i++) parts.push(buf[off + i]!.toString(16).padStart(2, '0'));

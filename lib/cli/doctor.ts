@@ -1,6 +1,9 @@
 // `wirelab doctor`: what this machine lacks for wirelab, each with the command that fixes it.
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import { haveCommand, run } from '../runtime/exec.ts';
+import { benchHostChecks } from '../lab/bench-host/bench-doctor.ts';
+import { describeReap, reapDeadRunsOfProfile } from '../lab/bench-host/bench-reaper.ts';
+import type { LabProfile } from '../profile/types.ts';
 
 interface Check {
   what: string;
@@ -66,7 +69,20 @@ export async function collectChecks(): Promise<Check[]> {
   return checks;
 }
 
-export async function doctor(): Promise<number> {
+/** `wirelab doctor [--profile P]`: this machine; for a bench-host profile, its bench host and traffic hosts (over SSH). */
+export async function doctor(profile?: LabProfile): Promise<number> {
+  if (profile?.kind === 'host') {
+    console.log(`wirelab doctor: ${profile.file} (${profile.host?.connection === 'ssh' ? 'over SSH' : 'on this machine'})`);
+    const checks = await benchHostChecks(profile);
+    for (const c of checks) console.log(`${c.ok ? 'ok     ' : 'MISSING'} ${c.what}${c.ok ? '' : `\n        fix: ${c.fix}`}`);
+    const missing = checks.filter((c) => !c.ok).length;
+    console.log(
+      missing === 0
+        ? 'wirelab doctor: the bench host and its traffic hosts have everything a lab needs.'
+        : `wirelab doctor: ${missing} thing(s) missing on the bench host or its traffic hosts (fixes above).`,
+    );
+    return missing === 0 ? 0 : 1;
+  }
   const checks = await collectChecks();
   for (const c of checks) console.log(`${c.ok ? 'ok     ' : 'MISSING'} ${c.what}${c.ok ? '' : `\n        fix: ${c.fix}`}`);
   const missing = checks.filter((c) => !c.ok).length;
@@ -76,4 +92,13 @@ export async function doctor(): Promise<number> {
       : `wirelab doctor: ${missing} thing(s) missing; 'npm run setup' installs them all on Debian 12.`,
   );
   return missing === 0 ? 0 : 1;
+}
+
+/** `wirelab clean --profile P` for a bench host: what dead runs left there (by its own ledger), restored over SSH. */
+export async function cleanBenchHost(profile: LabProfile): Promise<number> {
+  const { label, reaps, unreachable } = await reapDeadRunsOfProfile(profile);
+  for (const u of unreachable) console.log(`wirelab clean: could not reach ${u}; its part of any dead run stays for later.`);
+  if (reaps.length === 0) console.log(`wirelab clean: ${label}: no dead run left anything there.`);
+  for (const reap of reaps) console.log(`wirelab clean: ${label}: restored ${describeReap(reap)}`);
+  return 0;
 }

@@ -24,7 +24,9 @@ export const COMMANDS = [
       "Run the qualification suites (default: those for the profile's role) against the profile's lab. Shows one progress " +
       "line per lab and ends with a table of every test's verdict and headline numbers. Writes the Allure report " +
       '(<dir>/allure-report/index.html), JUnit XML (<dir>/junit.xml), the run record (<dir>/run.json) and the history of ' +
-      'the profile and image (<dir>/history/). Exit 0: all passed; 1: a test failed; 2: a usage or profile error.',
+      'the profile and image (<dir>/history/). Exit 0: all passed; 1: a test failed; 2: a usage or profile error; 3: inconclusive ' +
+      '(nothing failed, but the host stalled during a clock-bound check in every try). Suites run only when named: rfc2544, ' +
+      'rfc2889, restart-outage, soak.',
     options: [
       ['--profile <file>', 'the lab profile (default lab-profiles/nested-l2-bridge.yaml)'],
       ['--report-dir <dir>', 'where the report, JUnit XML, run record and history go (default reports/)'],
@@ -41,6 +43,7 @@ export const COMMANDS = [
       'wirelab run l2-bridge --profile lab-profiles/nested-l2-bridge.yaml --grep "multicast"',
       'wirelab run --seed 1234567   # the same frame-space cases as the run that printed this seed',
       'wirelab run rfc2544 --sizes 64,1518 --trial-seconds 60 --confirm-trials 2',
+      "wirelab run soak --profile nightly-soak.yaml    # the profile's soak section: minutes, rate, bounds",
     ],
   },
   {
@@ -130,16 +133,37 @@ export const COMMANDS = [
   },
   {
     name: 'doctor',
-    usage: 'wirelab doctor',
-    summary: 'What this machine lacks for wirelab, and the command that fixes it.',
-    examples: ['wirelab doctor'],
+    usage: 'wirelab doctor [--profile <file>]',
+    summary:
+      'What this machine lacks for wirelab, and the command that fixes it. With a bench-host profile: what its bench host and ' +
+      'traffic hosts lack (libvirt, QEMU/KVM, tcpdump, bridges, free data NICs, MTU, SFTP), asked over SSH.',
+    options: [['--profile <file>', 'check the bench host and traffic hosts of this bench-host profile']],
+    examples: ['wirelab doctor', 'wirelab doctor --profile my-bench.yaml'],
   },
   {
     name: 'clean',
-    usage: 'wirelab clean [--all]',
-    summary: "Remove what crashed runs left behind (only wirelab's own resources, by run id).",
-    options: [['--all', 'live runs too']],
-    examples: ['wirelab clean'],
+    usage: 'wirelab clean [--all] [--profile <file>]',
+    summary:
+      "Remove what crashed runs left behind (only wirelab's own resources, by run id). With a bench-host profile, also restore " +
+      "what dead runs left on its bench host and traffic hosts, as the bench host's own ledger records it (over SSH).",
+    options: [
+      ['--all', 'live runs too'],
+      ['--profile <file>', "a bench-host profile: restore its bench host from the bench host's ledger"],
+    ],
+    examples: ['wirelab clean', 'wirelab clean --profile my-bench.yaml'],
+  },
+  {
+    name: 'sim-bench',
+    usage: 'wirelab sim-bench up [--reference <image>] | down <id>... | down --all | list',
+    summary:
+      'A simulated bench lab on this machine: a bench host (OpenSSH, libvirt, QEMU) and two traffic hosts, each a container ' +
+      "reached only over SSH, cabled by veths. 'up' prints a ready kind: host, connection: ssh profile with pinned host keys " +
+      'and key files; try a bench-host profile with no hardware.',
+    options: [
+      ['--reference <image>', 'the reference image the printed profile boots (default l2-bridge)'],
+      ['--all', "with 'down': every simulated lab on this machine"],
+    ],
+    examples: ['wirelab sim-bench up', 'wirelab sim-bench down wlsb-1a2b3c'],
   },
   {
     name: 'help',

@@ -86,9 +86,23 @@ const HANDLERS: Record<CommandName, Handler> = {
   image: async (args) => (await import('./image.ts')).imageCommand(args),
   prepare: async () => (await import('./prepare.ts')).prepare(),
   images: async () => (await import('./prepare.ts')).listImages(),
-  doctor: async () => (await import('./doctor.ts')).doctor(),
+  doctor: async (args) => {
+    const { values } = parseArgs({ args, options: { profile: { type: 'string' } }, strict: true });
+    return (await import('./doctor.ts')).doctor(values.profile ? loadProfile(values.profile) : undefined);
+  },
+  'sim-bench': async (args) => {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { reference: { type: 'string' }, all: { type: 'boolean' } },
+      strict: true,
+    });
+    return (await import('./sim-bench.ts')).simBenchCommand(positionals, values);
+  },
   clean: async (args) => {
-    const { values } = parseArgs({ args, options: { all: { type: 'boolean' } }, strict: true });
+    const { values } = parseArgs({ args, options: { all: { type: 'boolean' }, profile: { type: 'string' } }, strict: true });
+    // A profile is read first: a bad one fails before anything is removed.
+    const profile = values.profile ? loadProfile(values.profile) : undefined;
     const report = await cleanUp({ includeLive: values.all ?? false });
     const runs =
       report.runs.length === 0
@@ -99,6 +113,15 @@ const HANDLERS: Record<CommandName, Handler> = {
     console.log(
       runs || locks ? `wirelab clean: removed ${[runs, locks].filter(Boolean).join('; ')}.` : 'wirelab clean: nothing to remove.',
     );
+    for (const line of report.benchHosts) console.log(`wirelab clean: restored ${line}`);
+    // Simulated bench labs made for a process that is gone (a killed test).
+    const { removeOrphanedSimBenches } = await import('../lab/sim-bench/sim-bench.ts');
+    for (const id of await removeOrphanedSimBenches())
+      console.log(`wirelab clean: removed the simulated bench lab ${id} (its owner is gone)`);
+    if (profile?.kind === 'host') {
+      const { cleanBenchHost } = await import('./doctor.ts');
+      return await cleanBenchHost(profile);
+    }
     return 0;
   },
   help: (args) => {

@@ -7,12 +7,13 @@
 //     environment.properties, and renders one Allure report from them. The Allure results are taken
 //     from the shards, not re-made from the blobs: blobs do not carry the attachments (the evidence).
 // It also writes one JUnit XML of all shards (<report-dir>/junit.xml) for the CI system.
-// Exit 0: every test passed; 1: a test failed; 2: usage error (nothing is written then).
+// Exit 0: every test passed; 1: a test failed; 2: usage error (nothing is written then); 3: inconclusive (the host stalled).
 import { REPO_ROOT } from '../core/paths.ts';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { WirelabError } from '../core/errors.ts';
+import { isInconclusive } from '../analysis/host-stall.ts';
 import { renderAllureReport } from './run-suites.ts';
 
 const ROOT = REPO_ROOT;
@@ -87,6 +88,8 @@ export async function mergeReports(shardDirs: string[], opts: MergeOptions): Pro
       { cwd: ROOT, stdio: 'inherit', reject: false },
     );
     status = vitest.exitCode === 0 ? 0 : vitest.exitCode === 1 ? 1 : 2;
+    // vitest counts an inconclusive test as failed; the Allure results tell it apart (the host stalled).
+    if (status === 1 && allureStatus(resultsDir) === 3) status = 3;
   } else {
     console.error('wirelab merge-reports: no blob reports (were the shards run with --shard?); the status comes from the Allure results.');
     status = allureStatus(resultsDir);
@@ -114,11 +117,16 @@ export function mergeEnvironments(files: string[], shardCount: number): string {
   return [...values].map(([k, v]) => `${k}=${v.join(' | ')}`).join('\n') + '\n';
 }
 
-/** 1 when any Allure result failed or broke, else 0. */
+/** 1 when any Allure result failed or broke, 3 when the only ones not passed ended inconclusive (the host stalled), else 0. */
 function allureStatus(resultsDir: string): number {
+  let inconclusive = false;
   for (const file of readdirSync(resultsDir).filter((f) => f.endsWith('-result.json'))) {
-    const { status } = JSON.parse(readFileSync(path.join(resultsDir, file), 'utf8')) as { status?: string };
-    if (status === 'failed' || status === 'broken') return 1;
+    const { status, statusDetails } = JSON.parse(readFileSync(path.join(resultsDir, file), 'utf8')) as {
+      status?: string;
+      statusDetails?: { message?: string };
+    };
+    if (status === 'broken' && isInconclusive(statusDetails?.message)) inconclusive = true;
+    else if (status === 'failed' || status === 'broken') return 1;
   }
-  return 0;
+  return inconclusive ? 3 : 0;
 }

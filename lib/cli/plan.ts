@@ -38,7 +38,8 @@ export function planCommand(opts: { profile: string; seed?: string; json?: strin
   const plan = planContract(contractSettingsOf(profile), { ...PLACEHOLDER, hosts }, seed);
   const { contract } = plan;
   const lines = [
-    `${profile.name}: the ${profile.role} contract, seed ${seed} — ${plan.cases.length} cases, ${plan.pairs.covered} of ${plan.pairs.feasible} value pairs`,
+    `${profile.name}: the ${profile.role} contract, seed ${seed} — ${plan.cases.length} cases, ` +
+      `${plan.pairs.covered} of ${plan.pairs.feasible} value pairs`,
     ...contract.rows.map(
       (row) =>
         `  ${String(plan.cases.filter((c) => c.row === row).length).padStart(4)} cases  ${row.frames}: ${promiseText(row.behaviour)}`,

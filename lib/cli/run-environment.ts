@@ -7,6 +7,9 @@ import path from 'node:path';
 import { run } from '../runtime/exec.ts';
 import { buildReferenceImage } from '../images/reference-image.ts';
 import type { LabProfile } from '../profile/types.ts';
+import { remoteSha256 } from '../lab/bench-host/bench-files.ts';
+import { SshShell } from '../lab/bench-host/host-shell.ts';
+import { keyPath } from '../lab/bench-host/profile-paths.ts';
 
 async function sha256(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -31,11 +34,16 @@ export async function describeEnvironment(profile: LabProfile): Promise<Record<s
       'image.kernel.sha256': await sha256(image.kernel),
       'image.initrd.sha256': await sha256(image.initrd),
     });
-  } else {
+  } else if (!onBenchHostOverSsh(profile)) {
     Object.assign(env, { 'image.disk': image.disk, 'image.disk.sha256': await sha256(image.disk) });
   }
-  const qemu = await run('qemu-system-x86_64', ['--version'], { allowFailure: true }).catch(() => ({ stdout: '' }));
-  env['qemu'] = qemu.stdout.split('\n')[0] ?? 'unknown';
+  if (onBenchHostOverSsh(profile)) {
+    // The guest runs there: its disk's digest and QEMU are the bench host's, asked over SSH.
+    Object.assign(env, await benchHostFacts(profile));
+  } else {
+    const qemu = await run('qemu-system-x86_64', ['--version'], { allowFailure: true }).catch(() => ({ stdout: '' }));
+    env['qemu'] = qemu.stdout.split('\n')[0] ?? 'unknown';
+  }
   env['host.kernel'] = `${os.type()} ${os.release()}`;
   env['host.cpus'] = String(os.cpus().length);
   env['node'] = process.version;
@@ -58,4 +66,33 @@ export function writeAllureEnvironment(resultsDir: string, env: Record<string, s
       .map(([k, v]) => `${k}=${v.replace(/\n/g, ' ')}`)
       .join('\n') + '\n',
   );
+}
+
+function onBenchHostOverSsh(profile: LabProfile): boolean {
+  return profile.kind === 'host' && profile.host?.connection === 'ssh';
+}
+
+/** QEMU's version on the bench host and, for a disk image, its SHA-256 there (the upload's, when it is uploaded). */
+async function benchHostFacts(profile: LabProfile): Promise<Record<string, string>> {
+  const facts: Record<string, string> = { 'bench.host': profile.host!.ssh!.address };
+  const image = profile.guest.image;
+  if (image.kind === 'disk') {
+    facts['image.disk'] = image.disk;
+    if (image.upload) facts['image.disk.sha256'] = await sha256(image.upload);
+  }
+  const target = profile.host!.ssh!;
+  const shell = await SshShell.connect({
+    ...target,
+    privateKeyFile: keyPath(target.privateKeyFile, path.dirname(profile.file)),
+    field: 'host.ssh.privateKeyFile',
+  });
+  try {
+    const qemu = await shell.run(['qemu-system-x86_64', '--version'], { allowFailure: true });
+    facts['qemu'] = qemu.stdout.split('\n')[0] || 'unknown';
+    if (image.kind === 'disk' && !facts['image.disk.sha256'])
+      facts['image.disk.sha256'] = (await remoteSha256(shell, image.disk)) ?? 'unknown';
+  } finally {
+    await shell.close();
+  }
+  return facts;
 }

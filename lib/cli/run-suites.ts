@@ -1,5 +1,6 @@
 // `wirelab run`: the qualification suites for the profile's role against its lab, with the
 // Allure report rendered into reports/. Exit 0: all passed; 1: a test failed; 2: usage or profile error;
+// 3: inconclusive — no test failed, but a clock-bound check could not be judged because the host stalled in every try;
 // 130/143: interrupted by SIGINT/SIGTERM — returned only once every lab of the run is gone.
 import { REPO_ROOT } from '../core/paths.ts';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -208,8 +209,8 @@ export async function runSuites(
       );
       return interrupted === 'SIGINT' ? 130 : 143;
     }
-    const exitCode = finished.exitCode === 0 ? 0 : finished.exitCode === 1 ? 1 : 2;
     const output = readReporterOutput(reporterFile);
+    const exitCode = runExitCode(finished.exitCode, output);
     const run: RunRecord = {
       startedAt: startedAt.toISOString(),
       durationMs: output?.durationMs ?? Date.now() - startedAt.getTime(),
@@ -236,6 +237,16 @@ export async function runSuites(
     if (late) return late === 'SIGINT' ? 130 : 143;
     return exitCode;
   }
+}
+
+/** The exit code every run ends with, inconclusive (3) set apart: no test failed, at least one ended inconclusive, nothing else broke. */
+export const EXIT_INCONCLUSIVE = 3;
+
+export function runExitCode(vitestExit: number | undefined, output: ReporterOutput | undefined): number {
+  const code = vitestExit === 0 ? 0 : vitestExit === 1 ? 1 : 2;
+  if (code !== 1 || !output || output.errors.length > 0) return code;
+  const states = output.tests.map((t) => t.state);
+  return states.includes('inconclusive') && !states.includes('failed') ? EXIT_INCONCLUSIVE : code;
 }
 
 function readReporterOutput(file: string): ReporterOutput | undefined {

@@ -10,6 +10,7 @@ import type { UserConsoleLog } from 'vitest';
 import { decodeLabEvent, suiteLabel, type LabEvent } from '../report/run-events.ts';
 import type { TestRecord } from '../report/run-summary.ts';
 import { MAX_HEADLINE } from '../analysis/verdict.ts';
+import { isInconclusive } from '../analysis/host-stall.ts';
 
 interface LabLine extends LabEvent {
   /** When the lab's current stage began (ms since the epoch). */
@@ -75,7 +76,7 @@ export default class TerminalReporter implements Reporter {
   onTestCaseResult(test: TestCase): void {
     const record = recordOf(test);
     if (record.state === 'skipped') return;
-    const mark = record.state === 'passed' ? 'PASS' : 'FAIL';
+    const mark = record.state === 'passed' ? 'PASS' : record.state === 'inconclusive' ? 'INCONCLUSIVE' : 'FAIL';
     const seconds = `${(record.durationMs / 1000).toFixed(1)} s`;
     this.print(`${mark} ${record.suite} › ${record.name} (${seconds})${record.headline ? `\n     ${record.headline}` : ''}`);
   }
@@ -94,7 +95,7 @@ export default class TerminalReporter implements Reporter {
       ...unhandledErrors.map((e) => `unhandled: ${e.stack ?? e.message}`),
     ];
     for (const error of unhandledErrors) this.print(`wirelab: an error outside the tests: ${error.stack ?? error.message}`);
-    const failed = tests.filter((t) => t.state === 'failed');
+    const failed = tests.filter((t) => t.state === 'failed' || t.state === 'inconclusive');
     if (failed.length > 0) this.print(failureDetails(modules));
     const output: ReporterOutput = { durationMs: Date.now() - this.started, tests, errors };
     const file = process.env.WIRELAB_RUN_SUMMARY;
@@ -163,14 +164,16 @@ function recordOf(test: TestCase): TestRecord {
   const suite = suiteLabel(test.module.moduleId);
   const path = test.fullName.split(' > ');
   const name = (path[0] === suite ? path.slice(1) : path).join(' › ');
-  const state = result.state === 'passed' ? 'passed' : result.state === 'failed' ? 'failed' : 'skipped';
   const first = result.errors?.[0]?.message.split('\n')[0];
+  // A check the host's stall explained in every try (lib/analysis/host-stall.ts) is no failure of the image.
+  const failure = isInconclusive(first) ? 'inconclusive' : 'failed';
+  const state = result.state === 'passed' ? 'passed' : result.state === 'failed' ? failure : 'skipped';
   return {
     suite,
     name,
     state,
     durationMs: Math.round(test.diagnostic()?.duration ?? 0),
-    ...(state === 'failed' && first !== undefined ? { headline: cut(first, MAX_HEADLINE) } : {}),
+    ...(state !== 'passed' && state !== 'skipped' && first !== undefined ? { headline: cut(first, MAX_HEADLINE) } : {}),
     ...(test.meta().wirelab ? { numbers: test.meta().wirelab } : {}),
   };
 }
@@ -178,10 +181,10 @@ function recordOf(test: TestCase): TestRecord {
 /** Each failed test's checks, as the failure lists them (bounded: the report has the rest). */
 function failureDetails(modules: ReadonlyArray<TestModule>): string {
   const MAX_LINES = 12;
-  const parts = ['', 'Failures:'];
+  const parts = ['', 'Failures (and tests the host left inconclusive):'];
   for (const test of modules.flatMap((m) => [...m.children.allTests('failed')])) {
     const r = recordOf(test);
-    parts.push(`• ${r.suite} › ${r.name}`);
+    parts.push(`• ${r.state === 'inconclusive' ? 'INCONCLUSIVE ' : ''}${r.suite} › ${r.name}`);
     const lines = (test.result().errors?.[0]?.message ?? '').split('\n').filter((l) => l.trim() !== '');
     parts.push(...lines.slice(0, MAX_LINES).map((l) => `    ${cut(l, 300)}`));
     if (lines.length > MAX_LINES) parts.push(`    … ${lines.length - MAX_LINES} more lines in the report`);

@@ -51,7 +51,9 @@ export function judgeRow(cases: readonly PlannedCase[], results: ReadonlyMap<num
           index: cases[i]!.index,
           verdict: 'fail',
           what: `get no ${want} back`,
-          detail: `${cases[i]!.name}: not forwarded, as promised, but no ${want} came back to the ${cases[i]!.frame.from} host for any of the ${members.length} such cases from that side`,
+          detail:
+            `${cases[i]!.name}: not forwarded, as promised, but no ${want} came back to the ${cases[i]!.frame.from} host ` +
+            `for any of the ${members.length} such cases from that side`,
         };
       }
     }
@@ -95,7 +97,8 @@ function judgeCase(c: PlannedCase, f: FlowResult | undefined, ctx: JudgeContext)
     if (b.answer === 'nothing' && about.length > 0) {
       return fail(
         `are answered with ${describeIcmpError(about[0]!)}`,
-        `not forwarded, but answered with ${about.length} ICMP error(s), e.g. ${describeIcmpError(about[0]!)}; they must be discarded silently`,
+        `not forwarded, but answered with ${about.length} ICMP error(s), e.g. ${describeIcmpError(about[0]!)}; ` +
+          'they must be discarded silently',
       );
     }
     if (b.answer === 'time-exceeded' || b.answer === 'too-big') {
@@ -179,7 +182,7 @@ function unexpectedBridgeChanges(f: FlowResult): { what: string; detail: string 
   const what = `arrive with ${summarizeChanges(changes)}`;
   return {
     what,
-    detail: `${n(changed)} of ${n(arrived)} frames arrived changed: ${[...new Set(changes.map(describeFieldChange))].slice(0, 3).join('; ')}`,
+    detail: `${n(changed)} of ${n(arrived)} frames arrived changed: ${distinctChanges(changes)}`,
   };
 }
 
@@ -259,11 +262,12 @@ export function summarizeChanges(changes: readonly FieldChange[]): string {
       case 'dstMac':
         parts.push('a rewritten destination MAC');
         break;
+      // An address rewrite is one fault whatever address it writes (NAT gives each side its own): one phrase, values in the details.
       case 'srcIp':
-        parts.push(one !== undefined ? `source address ${JSON.parse(one)}` : 'source address changed');
+        parts.push('their source address rewritten');
         break;
       case 'dstIp':
-        parts.push(one !== undefined ? `destination address ${JSON.parse(one)}` : 'destination address changed');
+        parts.push('their destination address rewritten');
         break;
       case 'srcPort':
       case 'dstPort':
@@ -286,6 +290,10 @@ export function summarizeChanges(changes: readonly FieldChange[]): string {
     }
   }
   return parts.join(' and ');
+}
+
+function distinctChanges(changes: readonly FieldChange[]): string {
+  return [...new Set(changes.map(describeFieldChange))].slice(0, 3).join('; ');
 }
 
 function describeFieldChange(ch: FieldChange): string {

@@ -82,14 +82,16 @@ export function countsFollowMirror(
   const ok = perNic
     ? within(reported.left!, expect('left')) && within(reported.right!, expect('right'))
     : reported.frames !== undefined && within(reported.frames, expect());
-  const basis = `(${Math.round(settings.tolerance * 100)} % + ${SLACK_FRAMES} frames tolerance${settings.samplingRatio < 1 ? `, sampling ${settings.samplingRatio}` : ''})`;
+  const sampling = settings.samplingRatio < 1 ? `, sampling ${settings.samplingRatio}` : '';
+  const basis = `(${Math.round(settings.tolerance * 100)} % + ${SLACK_FRAMES} frames tolerance${sampling})`;
   if (ok) {
     const headline = `The monitor counted ${observed} frames where ${wantText} were mirrored to it ${basis}.`;
     return { pass: true, headline, message: headline };
   }
   const got = perNic ? reported.left! + reported.right! : (reported.frames ?? 0);
   const why = explain(got, mirrored, settings, space, within);
-  const headline = `The monitor's counts do not follow the mirrored traffic: it counted ${observed} where ${wantText} were mirrored — ${why}.`;
+  const headline =
+    `The monitor's counts do not follow the mirrored traffic: it counted ${observed} where ${wantText} were mirrored ` + `— ${why}.`;
   return {
     pass: false,
     headline,
@@ -110,12 +112,11 @@ function explain(got: number, m: Mirrored, settings: CountingSettings, space: Fr
   const hypotheses: Array<[string, number]> = [
     ['it counts one NIC only (the left)', r * total(m, 'left')],
     ['it counts one NIC only (the right)', r * total(m, 'right')],
-    [
-      'it counted only frames to broadcast and group addresses: unicast frames to other stations were not seen — its NICs are not ' +
-        'promiscuous',
-      r * (total(m, 'left', (c) => c.group) + total(m, 'right', (c) => c.group)),
-    ],
   ];
+  // A NIC that is not promiscuous takes broadcast (and the groups it joined) and filters unicast to others;
+  // many also filter VLANs they were not told about: which tags got through is part of the explanation.
+  const promiscuity = filteringNic(got, m, r, space, within);
+  if (promiscuity) hypotheses.push(promiscuity);
   for (const d of space.dimensions) {
     for (const v of d.values) {
       const without = (c: Mirrored['cases'][number]) => c.case[d.id] !== v.id;
@@ -128,6 +129,41 @@ function explain(got: number, m: Mirrored, settings: CountingSettings, space: Fr
   return got > all
     ? `${Math.round(got - all)} more than was mirrored: its counts are not what it received (made up, or counting something else)`
     : `${Math.round(all - got)} fewer, matching no single kind of frame: it loses frames, or samples them (expect.monitorCounting)`;
+}
+
+/**
+ * The simplest "not promiscuous" explanation that fits the count: only broadcast (or broadcast and group)
+ * frames, of only some VLAN tags (the fewest left out).
+ */
+function filteringNic(got: number, m: Mirrored, r: number, space: FrameSpace, within: Within): [string, number] | undefined {
+  const vlan = space.dimensions.find((d) => d.id === 'vlan');
+  const vlans = vlan?.values.map((v) => v.id) ?? [];
+  let best: { text: string; want: number; dropped: number } | undefined;
+  for (const [dest, keepDest, phrase] of [
+    ['broadcast', (c: Mirrored['cases'][number]) => c.case.destination === 'broadcast', 'broadcast frames'],
+    ['group', (c: Mirrored['cases'][number]) => c.group, 'frames to broadcast and group addresses'],
+  ] as const) {
+    for (let mask = 0; mask < 1 << vlans.length; mask++) {
+      const kept = vlans.filter((_, i) => mask & (1 << i));
+      if (kept.length === 0) continue;
+      const keep = (c: Mirrored['cases'][number]) => keepDest(c) && (c.case.vlan === undefined || kept.includes(c.case.vlan));
+      const want = r * (total(m, 'left', keep) + total(m, 'right', keep));
+      const dropped = vlans.length - kept.length;
+      if (!within(got, want) || (best && dropped >= best.dropped)) continue;
+      const tags =
+        dropped === 0
+          ? ''
+          : `, and of the VLAN tags only ${kept.map((v) => valueLabel(space, 'vlan', v)).join(', ')} (it filters the others)`;
+      best = {
+        text:
+          `it counted only ${phrase}${tags}: ${dest === 'broadcast' ? 'unicast and multicast' : 'unicast'} frames to other ` +
+          'stations were not seen — its NICs are not promiscuous',
+        want,
+        dropped,
+      };
+    }
+  }
+  return best && [best.text, best.want];
 }
 
 /** The check that nothing is reported while nothing is mirrored (its counts stay put). */

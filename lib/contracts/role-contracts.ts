@@ -12,7 +12,10 @@ import { bridgeSpace, routerSpace } from './spaces.ts';
 export type Behaviour =
   /** Delivered once each, in order, none reflected, byte for byte as sent. */
   | { kind: 'byte-exact' }
-  /** Delivered once each, in order, routed: source MAC = the egress NIC, destination MAC = the next hop, TTL/hop limit − 1, nothing else changed. */
+  /**
+   * Delivered once each, in order, routed: source MAC = the egress NIC, destination MAC = the next hop,
+   * TTL/hop limit − 1, nothing else changed.
+   */
   | { kind: 'routed' }
   /** Delivered in IPv4 fragments that fit the egress MTU and reassemble to the routed datagram. */
   | { kind: 'fragmented' }
@@ -78,7 +81,8 @@ function bridgeRows(settings: ContractSettings): ContractRow[] {
             id: 'reserved-groups',
             frames:
               settings.reservedGroups === 'filter'
-                ? 'frames to the reserved group addresses 01:80:c2:00:00:00/03/0e (never relayed, as declared: expect.reservedGroups: filter)'
+                ? 'frames to the reserved group addresses 01:80:c2:00:00:00/03/0e (never relayed, as declared: ' +
+                  'expect.reservedGroups: filter)'
                 : 'frames to the reserved group addresses 01:80:c2:00:00:03/0e (never relayed)',
             when: [[is('destination', ...(settings.reservedGroups === 'filter' ? ['reserved-00'] : []), 'reserved-03', 'reserved-0e')]],
             behaviour: { kind: 'dropped', answer: 'nothing' },
@@ -142,7 +146,8 @@ const ROUTER_ROWS: readonly ContractRow[] = [
     when: [[is('linkDestination', 'broadcast', 'other-station')]],
     behaviour: { kind: 'dropped', answer: 'nothing' },
     basis:
-      "RFC 1812 §5.3.4: a packet received as a link-layer broadcast with a unicast destination is never forwarded; a frame to another MAC is not the router's",
+      'RFC 1812 §5.3.4: a packet received as a link-layer broadcast with a unicast destination is never forwarded; a frame to ' +
+      "another MAC is not the router's",
   },
   {
     id: 'not-routable',

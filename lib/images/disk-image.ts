@@ -9,14 +9,14 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, open, readFile, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { WirelabError } from '../core/errors.ts';
 import { repoPath } from '../core/paths.ts';
 import type { GuestRole } from '../core/roles.ts';
 import { run } from '../runtime/exec.ts';
 import { withFileLock } from '../runtime/file-lock.ts';
 import { readyPatternFor } from './reference-image.ts';
-import { debianMirror } from './traffic-host-image.ts';
+import { debianMirror } from './debian-base-image.ts';
 import { writeAtomically } from '../runtime/atomic-file.ts';
 import { processAlive } from '../runtime/ledger.ts';
 
@@ -64,13 +64,39 @@ export const DISK_IMAGES: readonly DiskImageSpec[] = Object.freeze(
     {
       name: 'debian-router',
       role: 'l3-forwarder',
-      description: 'Kernel IPv4 router: ip_forward=1 and rp_filter off (sysctl.d), eth0 198.18.1.1/24 and eth1 198.18.2.1/24 (ifupdown).',
+      description:
+        'Dual-stack kernel router: IPv4 and IPv6 forwarding, rp_filter off (sysctl.d); eth0 198.18.1.1/24 + 2001:db8:1::1/64, ' +
+        'eth1 198.18.2.1/24 + 2001:db8:2::1/64 with MTU 1400 (ifupdown); FRR runs OSPF on both (hellos every 5 s).',
     },
     {
       name: 'debian-monitor',
       role: 'monitor',
       description:
         'Passive analyzer: NICs up, promiscuous, no addresses, ARP and IPv6 off; prints rx counters on the console when they change.',
+    },
+    {
+      name: 'debian-firewall-nftables',
+      role: 'l2-bridge',
+      description:
+        'Transparent firewall with the policy of lab-profiles/nested-policy-debian-firewall.yaml: the brctl bridge, nftables ' +
+        "(bridge family, /etc/nftables.conf loaded by Debian's nftables.service) and a tc policer in rc.local.",
+    },
+    {
+      name: 'debian-gateway',
+      role: 'l3-forwarder',
+      description:
+        'Routed gateway with the policy of lab-profiles/nested-policy-debian-gateway.yaml: the debian-router addresses, a ' +
+        'stateful nftables firewall (inet family) on what it forwards, and haproxy as a reverse proxy for HTTP from the left ' +
+        '(nftables redirects port 80 to it) that blocks SQL injection with a 403 and tags /api/ requests X-Forwarded-Proto: http.',
+    },
+    {
+      name: 'debian-gateway-faulty',
+      role: 'l3-forwarder',
+      from: 'debian-gateway',
+      fault: 'oneway-snmp noreply-udp sqli-headers-only wrong-header',
+      description:
+        'The gateway with one mistake per class: SNMP dropped from the left only, the replies of UDP exchanges dropped, the ' +
+        'SQL-injection filter looking at the headers only, API requests tagged X-Forwarded-Proto: https.',
     },
     {
       name: 'debian-bridge-stp',
@@ -274,7 +300,7 @@ export async function buildDiskImage(name: string, opts: DiskBuildOptions = {}):
     base,
   });
   const cached = await readManifest(stem);
-  if (cached && existsSync(disk)) return result(cached, false, { built: false, buildMs: 0 });
+  if (cached && existsSync(disk)) return linkLatest(cacheDir, spec.name, disk, result(cached, false, { built: false, buildMs: 0 }));
 
   await checkHostTools();
   await mkdir(cacheDir, { recursive: true });
@@ -293,8 +319,21 @@ export async function buildDiskImage(name: string, opts: DiskBuildOptions = {}):
       return m;
     });
     log(`disk image ${spec.name}: ${disk} in ${(manifest.buildMs / 1000).toFixed(1)} s`);
-    return result(manifest, true, { built: base.built, buildMs: base.buildMs });
+    return linkLatest(cacheDir, spec.name, disk, result(manifest, true, { built: base.built, buildMs: base.buildMs }));
   });
+}
+
+/**
+ * `<name>.qcow2` in the cache, a link to the image's current build: what a shipped profile names
+ * (lab-profiles/nested-policy-debian-*.yaml), so it needs no digest. Replaced atomically.
+ */
+async function linkLatest<T>(cacheDir: string, name: string, disk: string, value: T): Promise<T> {
+  const link = join(cacheDir, `${name}.qcow2`);
+  const tmp = `${link}.${process.pid}.tmp`;
+  await rm(tmp, { force: true });
+  await symlink(basename(disk), tmp);
+  await rename(tmp, link);
+  return value;
 }
 
 async function readManifest(stem: string): Promise<Manifest | undefined> {

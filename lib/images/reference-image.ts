@@ -46,9 +46,10 @@ export interface BuiltImage {
 /**
  * What a policy image needs beyond GUEST_MODULES: nftables (its bridge family is in nf_tables; the bridge's own
  * meta expression, which `iifname` and `tcp dport` need, is nft_meta_bridge; connection tracking of bridged frames,
- * nf_conntrack_bridge, and its `ct state` match, nft_ct) and tc's policer.
+ * nf_conntrack_bridge, and its `ct state` match, nft_ct) and tc's policer with the flower classifier (it matches
+ * inside an 802.1Q tag).
  */
-const FIREWALL_MODULES: readonly string[] = ['nf_tables', 'nft_meta_bridge', 'nf_conntrack_bridge', 'nft_ct', 'act_police'];
+const FIREWALL_MODULES: readonly string[] = ['nf_tables', 'nft_meta_bridge', 'nf_conntrack_bridge', 'nft_ct', 'act_police', 'cls_flower'];
 
 /** The contract negative controls' faults (images/guest/contract-faults.sh): nftables, NAT, bridge netfilter, tc flower + pedit. */
 const CONTRACT_FAULT_MODULES: readonly string[] = ['nf_tables', 'nft_meta_bridge', 'nft_chain_nat', 'nft_masq', 'cls_flower', 'act_csum'];
@@ -181,6 +182,24 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
       description: 'Has an address on its bridge and pings a multicast group every 3 s (a health check of its own).',
     },
     {
+      name: 'l2-bridge-stopfwd',
+      role: 'l2-bridge',
+      fault: 'stopfwd',
+      description: 'Forwards for 20 s after its ready line, then nothing either way (a soak fault: a data path that hangs).',
+    },
+    {
+      name: 'l2-bridge-leak',
+      role: 'l2-bridge',
+      fault: 'leak',
+      description: 'Forwards correctly but allocates 2 MiB more memory every second and never frees it (a soak fault: a leak).',
+    },
+    {
+      name: 'l2-bridge-slowdown',
+      role: 'l2-bridge',
+      fault: 'slowdown',
+      description: 'Forwards correctly with 1 ms more delay each way every second since its ready line (a soak fault: a growing queue).',
+    },
+    {
       name: 'l3-forwarder',
       role: 'l3-forwarder',
       description:
@@ -206,8 +225,8 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
       extraModules: FIREWALL_MODULES,
       description:
         'Transparent firewall with the policy of lab-profiles/nested-policy-firewall.yaml: nftables (bridge family) drops telnet ' +
-        'left→right, SNMP both ways and VLAN 300, marks voice left→right DSCP 46, lets TCP port 8080 be opened from the left ' +
-        'only (connection tracking); a tc policer limits bulk UDP to 256 kbit/s.',
+        'left→right, SNMP both ways and VLAN 3000, marks voice left→right DSCP 46, lets TCP port 8080 be opened from the left ' +
+        'only (connection tracking) — IPv4 and IPv6, tagged or not; a tc policer limits bulk UDP to 256 kbit/s.',
     },
     {
       name: 'l2-bridge-firewall-faulty',
@@ -301,6 +320,17 @@ export const REFERENCE_VARIANTS: readonly ReferenceVariant[] = Object.freeze(
       description: 'Its NICs are not promiscuous: it receives (and counts) only frames to broadcast, multicast or its own MACs.',
     },
     {
+      name: 'l2-bridge-firewall-narrow',
+      role: 'l2-bridge',
+      fault: 'v4only untagged-only',
+      policy: 'firewall.sh',
+      tools: ['nft'],
+      extraModules: FIREWALL_MODULES,
+      description:
+        'The firewall with two rules written too narrow for classes that leave a dimension open: its telnet rule matches IPv4 ' +
+        'only (IPv6 telnet crosses), its SNMP rule checks the EtherType (802.1Q-tagged SNMP crosses). Everything else as the good one.',
+    },
+    {
       name: 'l2-bridge-persistent-net',
       role: 'l2-bridge',
       fault: 'persistent-net',
@@ -327,6 +357,8 @@ export const GUEST_MODULES: readonly string[] = [
   'cls_u32',
   'evdev',
   'button',
+  // The memory balloon's driver: the guest's memory statistics for the soak's health checks.
+  'virtio_balloon',
 ];
 
 export const DEFAULT_APPEND = 'console=ttyS0 quiet panic=-1';

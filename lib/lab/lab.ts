@@ -43,6 +43,20 @@ export interface LabGuest {
   waitForConsole(pattern: RegExp, timeoutMs: number, from?: number): Promise<string>;
   /** Why the guest is no longer running, or undefined while it runs. */
   stopped?(): string | undefined;
+  /** The guest's process on the machine wirelab runs on (QEMU), for the host canary; unset elsewhere. */
+  readonly pid?: number;
+  /** The guest's health now (memory from its virtio balloon statistics, QEMU's RSS), where the driver can read it. */
+  health?(): Promise<GuestHealth>;
+}
+
+/** A guest's health at one moment; a value the guest or the driver cannot give is absent. */
+export interface GuestHealth {
+  /** From the guest's virtio balloon statistics. */
+  memTotalMiB?: number;
+  memAvailableMiB?: number;
+  memFreeMiB?: number;
+  /** QEMU's resident memory on the host. */
+  rssMiB?: number;
 }
 
 /** Ways to interrupt the service, for outage measurements (RFC 6201 reset time). */
@@ -64,8 +78,11 @@ export interface LabTimeline {
 }
 
 export interface HaltReport {
+  /** Powered off by itself within the timeout, the wait extended by the host's stalls during it. */
   graceful: boolean;
   ms: number;
+  /** How long the host stalled during the wait (measured beside it where the guest runs on this machine). */
+  hostStalledMs?: number;
 }
 
 export interface Lab {

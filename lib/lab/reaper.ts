@@ -12,11 +12,15 @@ import { DOCKERD_LOCK } from '../runtime/docker-engine.ts';
 import { removeStaleLocks } from '../runtime/file-lock.ts';
 import { MEASURING } from '../runtime/quiet-machine.ts';
 import { deleteNetns, listNetns } from './nested/netns.ts';
+import { localBenchRunIds } from './bench-host/bench-ledger.ts';
+import { describeReap, reapBenchRun } from './bench-host/bench-reaper.ts';
 import { isRunId, type RunId } from '../core/run-id.ts';
 import { LEDGER_DIR, liveRunsInThisProcess, processAlive, readRunRecords } from '../runtime/ledger.ts';
 
 export interface ReapReport {
   runs: string[];
+  /** What each reaped run had left on its bench host and traffic hosts (restored over SSH). */
+  benchHosts: string[];
   netns: string[];
   containers: string[];
   workDirs: string[];
@@ -66,6 +70,8 @@ export async function removeRunContainers(ids: string[]): Promise<void> {
  * in it), its work directories, and last its ledger entry. The caller knows the run's owner is gone.
  */
 export async function reapRun(runId: RunId, opts: { keepLedger?: boolean } = {}): Promise<Omit<ReapReport, 'runs' | 'locks'>> {
+  // A bench-host run first (over SSH): a failure to reach it throws, and the ledger entry stays for `wirelab clean`.
+  const bench = await reapBenchRun(runId);
   const containers = (await containersByRun()).get(runId) ?? [];
   await removeRunContainers(containers);
   const netns = (await listNetns()).includes(runId) ? [runId] : [];
@@ -73,7 +79,7 @@ export async function reapRun(runId: RunId, opts: { keepLedger?: boolean } = {})
   const workDirs = workDirsByRun().get(runId) ?? [];
   for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
   if (!opts.keepLedger) rmSync(path.join(LEDGER_DIR, `${runId}.json`), { force: true });
-  return { netns, containers, workDirs };
+  return { netns, containers, workDirs, benchHosts: bench ? [describeReap(bench)] : [] };
 }
 
 /** Reap stale runs; with `includeLive`, also runs whose owner is alive (only for `wirelab clean --all`). */
@@ -82,8 +88,8 @@ export async function reapStaleRuns(opts: { includeLive?: boolean } = {}): Promi
   const namespaces = (await listNetns()).filter(isRunId);
   const containers = await containersByRun();
   const workDirs = workDirsByRun();
-  const runIds = new Set([...records.keys(), ...namespaces, ...containers.keys(), ...workDirs.keys()]);
-  const report: ReapReport = { runs: [], netns: [], containers: [], workDirs: [], locks: [] };
+  const runIds = new Set([...records.keys(), ...namespaces, ...containers.keys(), ...workDirs.keys(), ...localBenchRunIds()]);
+  const report: ReapReport = { runs: [], benchHosts: [], netns: [], containers: [], workDirs: [], locks: [] };
   for (const runId of runIds) {
     if (liveRunsInThisProcess.has(runId) && !opts.includeLive) continue;
     const record = records.get(runId);
@@ -93,6 +99,13 @@ export async function reapStaleRuns(opts: { includeLive?: boolean } = {}): Promi
     // The lists above were read after the records: a run that started meanwhile has a ledger now.
     if (!record && !opts.includeLive && readRunRecords().some((r) => r.runId === runId)) continue;
     report.runs.push(runId);
+    try {
+      const bench = await reapBenchRun(runId);
+      if (bench) report.benchHosts.push(describeReap(bench));
+    } catch (e) {
+      // Its bench host is out of reach: its records stay (here and there) for the next try; the rest goes.
+      report.benchHosts.push(`${runId}: not restored yet (${(e as Error).message})`);
+    }
     const ids = containers.get(runId) ?? [];
     await removeRunContainers(ids);
     report.containers.push(...ids);

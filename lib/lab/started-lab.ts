@@ -6,12 +6,14 @@ import type { Side } from '../core/sides.ts';
 import type { LabProfile } from '../profile/types.ts';
 import { timedPhase } from '../runtime/phases.ts';
 import { asBusyWork } from '../runtime/quiet-machine.ts';
+import { startHostCanary } from '../runtime/host-canary.ts';
 import type { UndoStack } from '../runtime/teardown.ts';
 import type { GuestPort, HaltReport, Lab, LabDisruptions, LabGuest, LabTimeline, LabTrafficHost } from './lab.ts';
 
 /** What a driver's guest must offer besides the console: a graceful halt with a timeout, and the disruptions. */
 export interface HaltableGuest extends LabGuest, LabDisruptions {
-  halt(timeoutMs: number): Promise<HaltReport>;
+  /** Ask the guest to halt and wait `timeoutMs` plus `extendMs()` (re-read while waiting) before stopping it hard. */
+  halt(timeoutMs: number, extendMs?: () => number): Promise<HaltReport>;
 }
 
 export class StartedLab implements Lab {
@@ -39,9 +41,25 @@ export class StartedLab implements Lab {
    */
   haltGuest(): Promise<HaltReport> {
     this.halting ??= asBusyWork(`halting the guest of lab ${this.runId}`, () =>
-      timedPhase('halt', this.runId, () => this.guest.halt(this.profile.guest.haltTimeoutSeconds * 1000)),
+      timedPhase('halt', this.runId, () => this.haltBesideHost(this.profile.guest.haltTimeoutSeconds * 1000)),
     );
     return this.halting;
+  }
+
+  /**
+   * The halt is judged against a clock, so beside the host canary: the time the host stalled during the
+   * wait is added to it (at most the timeout again), so an image is not stopped hard for the host's stall.
+   */
+  private async haltBesideHost(timeoutMs: number): Promise<HaltReport> {
+    const local = !this.ports.left.ssh;
+    const canary = local ? await startHostCanary({ guestPids: this.guest.pid === undefined ? [] : [this.guest.pid] }) : undefined;
+    try {
+      const report = await this.guest.halt(timeoutMs, () => Math.min(timeoutMs, canary?.stalledMs() ?? 0));
+      const host = await canary?.stop();
+      return { ...report, ...(host && !host.unavailable ? { hostStalledMs: canary!.stalledMs() } : {}) };
+    } finally {
+      await canary?.stop();
+    }
   }
 
   /** Halt, then undo everything; the undo is busy work too (containers and QEMU exiting), and runs whatever happens. */

@@ -25,6 +25,13 @@ export interface PolicyFlowVerdict {
 export interface PolicyHints {
   /** The same class's in-class flow from the other side was dropped as declared. */
   droppedFromOtherSide?: boolean;
+  /**
+   * The flow was sent under load beside traffic no class matches on the same path (lib/policy/traffic-plan.ts):
+   * its loss is judged against that baseline's, and only loss beyond `allowedExcess` (a fraction of the frames) is the class's.
+   */
+  baseline?: { flow: FlowResult; allowedExcess: number };
+  /** Fields the role itself changes on every frame it forwards (a router: the MACs and the TTL), whatever the class. */
+  roleChanges?: readonly RewritableField[];
 }
 
 /** The FieldChange names each policy field shows up as in the frame join. */
@@ -34,18 +41,25 @@ const CHANGE_OF: Record<RewritableField, FieldChange['field']> = {
   ttl: 'hopLimit',
   srcMac: 'srcMac',
   dstMac: 'dstMac',
+  srcIp: 'srcIp',
+  dstIp: 'dstIp',
+  srcPort: 'srcPort',
+  dstPort: 'dstPort',
 };
 
 export function checkPolicyFlow(f: FlowResult, probe: Probe, expected: Classification, hints: PolicyHints = {}): PolicyFlowVerdict {
   const behaviour: Behaviour = expected.behaviour === 'role' ? { action: 'forward', mayChange: [] } : expected.behaviour;
   const by = expected.class ? `class "${expected.class.name}"` : expected.behaviour === 'role' ? "the role's contract" : 'the default';
-  const declared = `${expected.behaviour === 'role' ? 'forward byte-exact' : describeBehaviour(behaviour)} (${by})`;
+  const roleForward =
+    (hints.roleChanges ?? []).length > 0 ? `forward (routed: ${hints.roleChanges!.join(', ')} change)` : 'forward byte-exact';
+  const declared = `${expected.behaviour === 'role' ? roleForward : describeBehaviour(behaviour)} (${by})`;
   const label =
     probe.kind === 'in-class'
       ? `class "${probe.of}" ${arrow(f.from)}`
       : probe.kind === 'unmatched'
         ? `traffic no class matches (${arrow(f.from)})`
         : `probe outside class "${probe.of}" (${probe.what}, ${arrow(f.from)})`;
+  const role = hints.roleChanges ?? [];
   const checks: PolicyFlowVerdict['checks'] = [];
   const add = (result: MatchResult) => checks.push({ check: `${f.name}: ${declared}`, result });
   let observed: string;
@@ -55,18 +69,18 @@ export function checkPolicyFlow(f: FlowResult, probe: Probe, expected: Classific
       observed = crossedText(f);
       break;
     case 'forward':
-      add(delivered(f, label, by, probe));
-      add(changedOnly(f, label, behaviour.mayChange, by));
+      add(hints.baseline ? deliveredBesideBaseline(f, label, by, probe, hints.baseline) : delivered(f, label, by, probe));
+      add(changedOnly(f, label, [...behaviour.mayChange, ...role], by));
       observed = `${deliveredText(f)}, ${changesText(f)}`;
       break;
     case 'rewrite':
-      add(delivered(f, label, by, probe));
-      add(rewritten(f, label, behaviour.set, by));
+      add(hints.baseline ? deliveredBesideBaseline(f, label, by, probe, hints.baseline) : delivered(f, label, by, probe));
+      add(rewritten(f, label, behaviour.set, by, role));
       observed = `${deliveredText(f)}, ${arrivedValuesText(f, behaviour.set)}`;
       break;
     case 'rate-limit': {
       add(rateLimited(f, label, behaviour.rate));
-      add(changedOnly(f, label, [], by));
+      add(changedOnly(f, label, role, by));
       const r = measuredRates(f);
       const unit = behaviour.rate.framesPerSecond !== undefined ? 'frames' : 'bits';
       observed = `achieved ${fmtRate(r, 'achieved', unit)} of ${fmtRate(r, 'offered', unit)} offered`;
@@ -122,6 +136,42 @@ function delivered(f: FlowResult, label: string, by: string, probe: Probe): Matc
   ]);
 }
 
+/**
+ * Delivered under load: the flow may lose what the same path loses without any class (the baseline, sent
+ * beside it), and a little more; losing far more is a rule that reaches beyond its class.
+ */
+function deliveredBesideBaseline(
+  f: FlowResult,
+  label: string,
+  by: string,
+  probe: Probe,
+  baseline: NonNullable<PolicyHints['baseline']>,
+): MatchResult {
+  const b = baseline.flow;
+  const share = (lost: number, sent: number) => (sent > 0 ? lost / sent : 0);
+  const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+  const mine = share(f.lost, f.sent);
+  const path = share(b.lost, b.sent);
+  const numbers =
+    `${f.lost} of ${f.sent} frames lost (${pct(mine)}); traffic no class matches, sent beside it on the same path at the same ` +
+    `rate, lost ${b.lost} of ${b.sent} (${pct(path)}); allowed beyond that: ${pct(baseline.allowedExcess)}.`;
+  if (mine - path <= baseline.allowedExcess) return ok(`${label}: delivered under load as ${by} declares — ${numbers}`);
+  const p = flowPath(f);
+  const offered = f.received[p.ingress];
+  if (offered < f.sent * (1 - path - baseline.allowedExcess))
+    return fail(
+      `${label}: ${f.sent - offered} of ${f.sent} frames never reached the guest (lost in the lab before it, not by the guest).`,
+      [numbers],
+    );
+  const cause =
+    probe.kind === 'neighbour'
+      ? `it limits more than class "${probe.of}": its rule matches too wide`
+      : 'the image drops traffic its policy forwards';
+  return fail(`${label}: lost ${pct(mine)} under load where the same path lost ${pct(path)}, but ${by} delivers them — ${cause}.`, [
+    numbers,
+  ]);
+}
+
 /** Every frame that arrived changed none but the allowed fields (and kept valid checksums). */
 function changedOnly(f: FlowResult, label: string, allowed: readonly RewritableField[], by: string): MatchResult {
   const ok_ = new Set(allowed.map((a) => CHANGE_OF[a]));
@@ -144,7 +194,7 @@ function changedOnly(f: FlowResult, label: string, allowed: readonly RewritableF
   );
 }
 
-function rewritten(f: FlowResult, label: string, set: RewriteValues, by: string): MatchResult {
+function rewritten(f: FlowResult, label: string, set: RewriteValues, by: string, role: readonly RewritableField[]): MatchResult {
   const arrived = f.sent - f.lost;
   if (arrived === 0) return fail(`${label}: no frame arrived, so the rewrite could not be checked.`, []);
   const r = f.rewrites;
@@ -164,7 +214,7 @@ function rewritten(f: FlowResult, label: string, set: RewriteValues, by: string)
   if (set.srcMac !== undefined) expectAll('source MAC', r.arrivedSrcMacs, set.srcMac.toLowerCase());
   if (set.dstMac !== undefined) expectAll('destination MAC', r.arrivedDstMacs, set.dstMac.toLowerCase());
   const fields = Object.keys(set) as RewritableField[];
-  const other = changedOnly(f, label, fields, by);
+  const other = changedOnly(f, label, [...fields, ...role], by);
   if (problems.length === 0 && other.pass)
     return ok(`${label}: all ${arrived} frames arrived with ${describeSet(set)}, nothing else changed.`);
   if (problems.length === 0) return other;

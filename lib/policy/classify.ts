@@ -4,9 +4,9 @@
 // from the declared policy, never written down a second time.
 //
 // Pure: a parsed frame in, a class (or the default) out.
-import { ipv4ToInt, parseCidr } from '../core/addressing.ts';
 import type { Side } from '../core/sides.ts';
 import type { Packet } from '../frames/index.ts';
+import { inRange } from './addresses.ts';
 import { appliesFrom, type Behaviour, type ClassMatch, type FrameFields, type Policy, type PolicyClass } from './model.ts';
 
 /** The fields of one frame that classes match on. */
@@ -18,8 +18,15 @@ export function factsOf(packet: Packet): FrameFacts {
   if (tag) facts.vlan = tag.vlan;
   const v4 = packet.get('IPv4');
   const v6 = packet.get('IPv6');
-  if (v4) Object.assign(facts, { l3: 'ipv4', srcIp: v4.src, dstIp: v4.dst, dscp: v4.tos >> 2 });
-  else if (v6) Object.assign(facts, { l3: 'ipv6', srcIp: v6.src, dstIp: v6.dst, dscp: v6.trafficClass >> 2 });
+  if (v4) Object.assign(facts, { l3: 'ipv4', srcIp: v4.src, dstIp: v4.dst, dscp: v4.tos >> 2, fragment: v4.mf || v4.fragOffset > 0 });
+  else if (v6)
+    Object.assign(facts, {
+      l3: 'ipv6',
+      srcIp: v6.src,
+      dstIp: v6.dst,
+      dscp: v6.trafficClass >> 2,
+      fragment: packet.get('IPv6Fragment') !== undefined,
+    });
   else if (packet.get('ARP')) facts.l3 = 'arp';
   const l4 = packet.get('UDP') ?? packet.get('TCP');
   if (l4) Object.assign(facts, { l4: l4.kind === 'UDP' ? 'udp' : 'tcp', srcPort: l4.sport, dstPort: l4.dport });
@@ -36,8 +43,9 @@ export function matches(match: ClassMatch, facts: FrameFacts, from: Side): boole
   if (match.dstPort !== undefined && match.dstPort !== facts.dstPort) return false;
   if (match.vlan !== undefined && match.vlan !== facts.vlan) return false;
   if (match.dscp !== undefined && match.dscp !== facts.dscp) return false;
-  if (match.srcIp !== undefined && !inCidr(facts.srcIp, match.srcIp)) return false;
-  if (match.dstIp !== undefined && !inCidr(facts.dstIp, match.dstIp)) return false;
+  if (match.fragment !== undefined && match.fragment !== (facts.fragment ?? false)) return false;
+  if (match.srcIp !== undefined && !inRange(facts.srcIp, match.srcIp)) return false;
+  if (match.dstIp !== undefined && !inRange(facts.dstIp, match.dstIp)) return false;
   return true;
 }
 
@@ -54,11 +62,4 @@ export function classify(policy: Policy, facts: FrameFacts, from: Side): Classif
   if (policy.default === 'drop') return { behaviour: { action: 'drop' } };
   if (policy.default === 'forward') return { behaviour: { action: 'forward', mayChange: [] } };
   return { behaviour: 'role' };
-}
-
-function inCidr(address: string | undefined, cidr: string): boolean {
-  const c = parseCidr(cidr);
-  if (!address || !c || address.includes(':')) return false;
-  const mask = c.prefix === 0 ? 0 : (0xffffffff << (32 - c.prefix)) >>> 0;
-  return (ipv4ToInt(address) & mask) >>> 0 === (ipv4ToInt(c.address) & mask) >>> 0;
 }

@@ -18,6 +18,7 @@ import { ROLES } from '../core/roles.ts';
 import { patternProblem } from './patterns.ts';
 import { EMISSION_CLASSES } from '../analysis/emissions.ts';
 import { policySchema } from './policy-fields.ts';
+import { soakSchema } from './soak-fields.ts';
 import { RFC2544_ENV_PREFIX, RFC2544_KNOBS, RFC2544_SIZES_KNOB } from '../rfc2544/config.ts';
 
 export const LAB_KINDS = ['nested', 'host'] as const;
@@ -179,7 +180,18 @@ export const profileSchema: ObjectSpec = {
             },
             disk: {
               type: 'string',
-              doc: 'Path to a qcow2 (or raw) disk image, relative to the profile. Never modified: the guest runs on an overlay.',
+              doc:
+                'A qcow2 (or raw) disk image. Never modified: the guest runs on an overlay. In a nested lab (or a bench host with ' +
+                '`connection: local`) a path on this machine, relative to the profile; on a bench host over SSH an absolute path on ' +
+                'the bench host, where wirelab finds it (or puts it, with `upload`).',
+              example: 'images/service.qcow2',
+            },
+            upload: {
+              type: 'string',
+              doc:
+                'Only for a bench host over SSH, with `disk`: a disk image on this machine (relative to the profile) that wirelab ' +
+                'puts at `disk` on the bench host: found there when the SHA-256 matches, otherwise uploaded over SFTP with a progress ' +
+                'line and checked on both ends. A different file already at `disk` is never replaced.',
               example: 'images/service.qcow2',
             },
           },
@@ -447,6 +459,7 @@ export const profileSchema: ObjectSpec = {
         flapSeconds: { type: 'number', min: 0.1, max: 60, default: 2, doc: "How long the guest's left NIC link stays down in the flap." },
       },
     },
+    soak: soakSchema,
     host: {
       type: 'object',
       doc: 'Only for `kind: host`: the three-NIC bench host.',
@@ -529,7 +542,9 @@ function trafficHost(side: 'left' | 'right', example: string): ObjectSpec {
           'hosts have one (with `gateway6`).',
         example: side === 'left' ? '2001:db8:1::2/64' : '2001:db8:2::2/64',
         checks: [cidr6InDocumentationRange],
-        fix: `use an address inside 2001:db8::/32 with a prefix of 32 or longer, e.g. ${side === 'left' ? '2001:db8:1::2/64' : '2001:db8:2::2/64'}.`,
+        fix:
+          'use an address inside 2001:db8::/32 with a prefix of 32 or longer, e.g. ' +
+          `${side === 'left' ? '2001:db8:1::2/64' : '2001:db8:2::2/64'}.`,
       },
       gateway6: {
         type: 'string',

@@ -20,6 +20,9 @@ import {
 } from '../core/addressing.ts';
 import { patternProblem } from './patterns.ts';
 
+/** A path on a bench host, as it reaches commands there: absolute, plain characters, no '..' segment. */
+const BENCH_HOST_PATH = /^(?!.*(^|\/)\.\.(\/|$))\/[A-Za-z0-9._+/-]{1,255}$/;
+
 /** The container engine's address pool in a nested lab (lib/runtime/docker-engine.ts). */
 const MANAGEMENT_POOL: Cidr = { address: '198.19.0.0', prefix: 16 };
 import { profileSchema } from './fields.ts';
@@ -162,8 +165,25 @@ function crossFieldProblems(p: DeepPartial<RawProfile>, baseDir: string): Schema
     add('guest.image.initrd', 'is missing; a `kernel` image needs its initramfs.', 'add `initrd: path/to/initrd.img`.');
   if (image.initrd && !image.kernel)
     add('guest.image.kernel', 'is missing; an `initrd` needs its kernel.', 'add `kernel: path/to/vmlinuz`.');
-  for (const key of ['kernel', 'initrd', 'disk'] as const) {
+  // On a bench host over SSH the disk is a path there: checked there (by the run), never here.
+  const diskOnBenchHost = p.kind === 'host' && p.host?.connection === 'ssh';
+  if (image.disk && diskOnBenchHost && !BENCH_HOST_PATH.test(image.disk))
+    add(
+      'guest.image.disk',
+      `is "${image.disk}"; on a bench host over SSH it is a path on the bench host, and it must be absolute, without '..' and ` +
+        'without spaces or shell characters.',
+      'give the absolute path on the bench host, e.g. /var/lib/wirelab/images/service.qcow2 (with `upload:` naming a local file ' +
+        'to put there).',
+    );
+  if (image.upload && !(diskOnBenchHost && image.disk))
+    add(
+      'guest.image.upload',
+      'is set, but it only applies to a `disk` on a bench host over SSH (kind: host, host.connection: ssh).',
+      'remove it, or name the bench host path in `disk:` and reach the bench host over SSH.',
+    );
+  for (const key of ['kernel', 'initrd', 'disk', 'upload'] as const) {
     const rel = image[key];
+    if (key === 'disk' && diskOnBenchHost) continue;
     if (rel && !existsSync(path.resolve(baseDir, rel))) {
       add(
         `guest.image.${key}`,
@@ -223,6 +243,13 @@ function crossFieldProblems(p: DeepPartial<RawProfile>, baseDir: string): Schema
   problems.push(...monitorProblems(p));
 
   if (p.policy) problems.push(...policyProblems(p.policy as Parameters<typeof policyProblems>[0], p.role));
+
+  if (p.soak?.framesPerSecond !== undefined && p.soak.ndrFraction !== undefined)
+    add(
+      'soak.ndrFraction',
+      `is ${p.soak.ndrFraction}, but soak.framesPerSecond (${p.soak.framesPerSecond}) names the rate too; the soak runs at one rate.`,
+      'keep one of them: framesPerSecond for a fixed rate, or ndrFraction for a share of the NDR measured first.',
+    );
 
   // Sections that belong to one kind only.
   if (p.kind === 'nested' && p.host)
@@ -412,7 +439,9 @@ function finish(raw: RawProfile, file: string): LabProfile {
       image: image.reference
         ? { kind: 'reference', reference: image.reference }
         : image.disk
-          ? { kind: 'disk', disk: resolve(image.disk)! }
+          ? raw.kind === 'host' && raw.host?.connection === 'ssh'
+            ? { kind: 'disk', disk: image.disk, ...(image.upload ? { upload: resolve(image.upload)! } : {}) }
+            : { kind: 'disk', disk: resolve(image.disk)! }
           : { kind: 'kernel', kernel: resolve(image.kernel)!, initrd: resolve(image.initrd)!, append: image.append! },
     },
   };

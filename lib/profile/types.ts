@@ -6,6 +6,7 @@ import type { GuestRole } from '../core/roles.ts';
 import type { Policy } from '../policy/model.ts';
 import type { RawPolicy } from './policy-fields.ts';
 import type { Rfc2544Settings } from '../rfc2544/config.ts';
+import type { SoakSettings } from './soak-fields.ts';
 import type { ReservedGroupPolicy } from '../contracts/settings.ts';
 
 export type { GuestRole };
@@ -67,6 +68,7 @@ interface ProfileCommon {
     serviceCommand?: string;
     flapSeconds: number;
   };
+  soak: SoakSettings;
   host?: BenchHostProfile;
 }
 
@@ -83,13 +85,16 @@ interface GuestCommon {
 /** As the schema validator returns it. */
 export interface RawProfile extends ProfileCommon {
   policy?: RawPolicy;
-  guest: GuestCommon & { image: { reference?: string; kernel?: string; initrd?: string; append?: string; disk?: string } };
+  guest: GuestCommon & {
+    image: { reference?: string; kernel?: string; initrd?: string; append?: string; disk?: string; upload?: string };
+  };
 }
 
 export type GuestImageSource =
   | { kind: 'reference'; reference: string }
   | { kind: 'kernel'; kernel: string; initrd: string; append: string }
-  | { kind: 'disk'; disk: string };
+  /** On a bench host over SSH, `disk` is a path there and `upload` (if any) a file here to put at it. */
+  | { kind: 'disk'; disk: string; upload?: string };
 
 /** A validated profile: absolute paths, one image source. */
 export interface LabProfile extends ProfileCommon {

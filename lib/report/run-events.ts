@@ -64,7 +64,8 @@ export interface TestHeadline {
   throughput?: ThroughputHeadline[];
 }
 
-export function flowHeadline(result: FlowResult): FlowHeadline {
+/** A flow's headline numbers: from a flow report, or from anything that counts the same (a soak's totals). */
+export function flowHeadline(result: Pick<FlowResult, 'name' | 'from' | 'to' | 'sent' | 'lost' | 'latencyUs'>): FlowHeadline {
   return {
     name: result.name,
     from: result.from,

@@ -86,9 +86,12 @@ export function compareRuns(before: RunRecord, after: RunRecord): RunComparison 
     const was = a?.state ?? 'absent';
     const is = b?.state ?? 'absent';
     if (was !== is) verdicts.push({ test: key, before: was, after: is, ...(b?.headline ? { headline: b.headline } : {}) });
-    if (a && b) numbers.push(...numberChanges(key, a, b));
+    if (a && b && a.state !== 'inconclusive' && b.state !== 'inconclusive') numbers.push(...numberChanges(key, a, b));
   }
-  const regressed = verdicts.some((v) => v.before === 'passed' && v.after !== 'passed' && v.after !== 'skipped') || numbers.some(isWorse);
+  // An inconclusive test (the host stalled) is no verdict: neither a regression nor numbers to compare.
+  const regressed =
+    verdicts.some((v) => v.before === 'passed' && v.after !== 'passed' && v.after !== 'skipped' && v.after !== 'inconclusive') ||
+    numbers.some(isWorse);
   return { before, after, verdicts, numbers, regressed };
 }
 

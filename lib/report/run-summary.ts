@@ -5,7 +5,8 @@
 // Pure: records in, text out.
 import { byDirection, type TestHeadline } from './run-events.ts';
 
-export type TestState = 'passed' | 'failed' | 'skipped';
+/** `inconclusive`: a clock-bound check failed while the host stalled, in every try (lib/analysis/host-stall.ts): no verdict. */
+export type TestState = 'passed' | 'failed' | 'inconclusive' | 'skipped';
 
 export interface TestRecord {
   /** The suite file's label (`l2-bridge`). */
@@ -14,7 +15,7 @@ export interface TestRecord {
   name: string;
   state: TestState;
   durationMs: number;
-  /** A failure's first line: what failed and the likely cause. */
+  /** A failure's (or an inconclusive outcome's) first line: what failed and the likely cause, or the host's stall. */
   headline?: string;
   numbers?: TestHeadline;
 }
@@ -35,11 +36,13 @@ export interface RunRecord {
   tests: TestRecord[];
 }
 
+const VERDICT_WORD: Record<TestState, string> = { passed: 'PASS', failed: 'FAIL', inconclusive: 'INCONCLUSIVE', skipped: 'SKIP' };
+
 /** The width test names are cut to in the table (the full name is in the report). */
 const NAME_WIDTH = 52;
 
 export function counts(tests: readonly TestRecord[]): Record<TestState, number> {
-  const c: Record<TestState, number> = { passed: 0, failed: 0, skipped: 0 };
+  const c: Record<TestState, number> = { passed: 0, failed: 0, inconclusive: 0, skipped: 0 };
   for (const t of tests) c[t.state]++;
   return c;
 }
@@ -50,7 +53,7 @@ export function summaryTable(tests: readonly TestRecord[]): string[] {
   const notes = new Map<number, string>();
   for (const t of tests) {
     if (t.state === 'skipped') continue;
-    const verdict = t.state === 'passed' ? 'PASS' : 'FAIL';
+    const verdict = VERDICT_WORD[t.state];
     const name = cut(`${t.suite} › ${t.name}`, NAME_WIDTH);
     const directions = byDirection(t.numbers?.flows ?? []);
     if (directions.length === 0) rows.push([verdict, name, '–', '', '', '', '']);
@@ -66,7 +69,7 @@ export function summaryTable(tests: readonly TestRecord[]): string[] {
       ]);
     });
     for (const tp of t.numbers?.throughput ?? []) rows.push(['', '', `throughput ${tp.frameSize} B`, `${n(tp.pps)} fps`, '', '', '']);
-    if (t.state === 'failed' && t.headline) notes.set(rows.length - 1, `↳ ${t.headline}`);
+    if ((t.state === 'failed' || t.state === 'inconclusive') && t.headline) notes.set(rows.length - 1, `↳ ${t.headline}`);
   }
   const numeric = [false, false, false, true, true, true, true];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
@@ -87,7 +90,12 @@ export function summaryTable(tests: readonly TestRecord[]): string[] {
 /** The line that names the run: counts, time, image and lab. */
 export function runLine(record: RunRecord): string {
   const c = counts(record.tests);
-  const parts = [`${c.passed} passed`, `${c.failed} failed`, ...(c.skipped > 0 ? [`${c.skipped} skipped`] : [])];
+  const parts = [
+    `${c.passed} passed`,
+    `${c.failed} failed`,
+    ...(c.inconclusive > 0 ? [`${c.inconclusive} inconclusive (the host stalled)`] : []),
+    ...(c.skipped > 0 ? [`${c.skipped} skipped`] : []),
+  ];
   return (
     `${parts.join(', ')} in ${(record.durationMs / 1000).toFixed(1)} s — image ${record.image.name} ` +
     `(${shortDigest(record.image.digest)}), ${record.role} on a ${record.labKind} lab (${record.profile.name})`

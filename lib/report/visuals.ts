@@ -229,7 +229,7 @@ export interface HistogramOptions {
 }
 
 /** Okabe–Ito colours: distinguishable with the common colour-vision deficiencies. */
-const COLOURS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000'];
+export const COLOURS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000'];
 
 const MARGIN = { left: 64, right: 20, top: 42, bottom: 52 };
 

@@ -3,7 +3,7 @@
 // quoted for the remote POSIX shell by quoteArgv, never strings assembled from values.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { Client, type ClientChannel, type PublicKeyAuthMethod, type ServerHostKeyAlgorithm } from 'ssh2';
+import { Client, type ClientChannel, type PublicKeyAuthMethod, type ServerHostKeyAlgorithm, type SFTPWrapper } from 'ssh2';
 import { WirelabError } from '../core/errors.ts';
 
 export interface SshConnectOptions {
@@ -220,15 +220,71 @@ export class SshHost {
     };
   }
 
+  /** Why the connection ended by itself (the peer went away, keepalives unanswered); undefined while it is up. */
+  get lostReason(): string | undefined {
+    return this.lost;
+  }
+
+  /**
+   * Copy a local file to `remotePath` over SFTP (parallel reads and writes; the server's sftp subsystem,
+   * no shell in between). `onProgress` gets the bytes done and the total as the transfer goes.
+   */
+  async upload(localPath: string, remotePath: string, onProgress?: (done: number, total: number) => void): Promise<void> {
+    const sftp = await this.openSftp();
+    try {
+      await new Promise<void>((resolve, reject) =>
+        sftp.fastPut(localPath, remotePath, { step: (done, _chunk, total) => onProgress?.(done, total) }, (err) =>
+          err
+            ? reject(new WirelabError(`Uploading ${localPath} to ${remotePath} on ${this.label} failed: ${err.message}`, { cause: err }))
+            : resolve(),
+        ),
+      );
+    } finally {
+      sftp.end();
+    }
+  }
+
+  private openSftp(): Promise<SFTPWrapper> {
+    const client = this.client;
+    if (!client || this.closed || this.lost) return Promise.reject(new WirelabError(`No ssh connection to ${this.label}.`));
+    return new Promise<SFTPWrapper>((resolve, reject) =>
+      client.sftp((err, s) =>
+        err
+          ? reject(
+              new WirelabError(
+                `${this.label} refused an SFTP session (${err.message}). Fix: enable the sftp subsystem in its sshd_config ` +
+                  `(Subsystem sftp /usr/lib/openssh/sftp-server, Debian's default).`,
+                { cause: err },
+              ),
+            )
+          : resolve(s),
+      ),
+    );
+  }
+
+  /** True when the server opens an SFTP session; otherwise why not (with the fix). */
+  async sftpAvailable(): Promise<true | string> {
+    try {
+      (await this.openSftp()).end();
+      return true;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
   /** Close the connection; idempotent. */
   close(): Promise<void> {
     const client = this.client;
     if (!client) return Promise.resolve();
-    this.closed ??= new Promise<void>((resolve) => {
-      client.once('close', () => resolve());
-      client.end();
-      setTimeout(resolve, 2_000).unref(); // a dead peer never sends close
-    });
+    // A connection that is gone already closes no more: waiting for its 'close' would never end.
+    this.closed ??= this.lost
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          client.once('close', () => resolve());
+          client.end();
+          // A dead peer never sends close. Not unref'd: an unwind waiting here must not find the event loop empty.
+          setTimeout(resolve, 2_000);
+        });
     return this.closed;
   }
 

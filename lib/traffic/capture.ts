@@ -30,7 +30,7 @@ const LISTEN_BUDGET_MS = 10_000;
  * images/traffic-host/run-until-eof as one constant `sh -c` script (the command comes as "$@"): for
  * hosts wirelab does not build, such as a remote bench host. Keep the two in step.
  */
-const RUN_UNTIL_EOF_SCRIPT = [
+export const RUN_UNTIL_EOF_SCRIPT = [
   'exec 3<&0',
   'env --default-signal=INT "$@" </dev/null 3<&- &',
   'child=$!',
@@ -51,7 +51,7 @@ const STOP_BUDGET_MS = 10_000;
  * 9,600 bytes covers the largest frame wirelab sends (9,216 + tags) in a 32 MiB ring of ~3,400 slots.
  */
 export const CAPTURE_SNAPLEN = 9600;
-function tcpdumpArgs(ifname: string, output: string): string[] {
+export function tcpdumpArgs(ifname: string, output: string): string[] {
   return [
     '-i',
     ifname,
@@ -144,8 +144,10 @@ export async function startRemoteCapture(opts: {
   file: string;
   stack: UndoStack;
   stopper?: 'installed' | 'inline';
+  /** The run's id, in the remote file's name: what the run left on that host (a killed run's capture) is found by it. */
+  runId?: string;
 }): Promise<Capture> {
-  const remoteFile = `/tmp/wirelab-capture-${randomBytes(4).toString('hex')}.pcap`;
+  const remoteFile = `/tmp/wirelab-${opts.runId ? `${opts.runId}-` : ''}capture-${randomBytes(4).toString('hex')}.pcap`;
   // run-until-eof (in the traffic-host image) turns "stdin closed" into SIGINT for tcpdump, since sshd
   // does not deliver signals to a root session. A host without it (a bench host) gets the same logic inline.
   const wrapper = opts.stopper === 'inline' ? ['sh', '-c', RUN_UNTIL_EOF_SCRIPT, 'run-until-eof'] : ['run-until-eof'];

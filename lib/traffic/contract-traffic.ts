@@ -15,14 +15,13 @@ import type { ContractSettings } from '../contracts/settings.ts';
 import { parse } from '../frames/index.ts';
 import type { Lab } from '../lab/lab.ts';
 import { classify, factsOf } from '../policy/classify.ts';
-import type { LabProfile } from '../profile/types.ts';
 import type { FlowDefinition, TrafficRun } from './traffic-run.ts';
 
 /** Frames per case and their rate: enough to see loss and order per case, few enough for hundreds of cases. */
 export const CASE_FRAMES = 4;
 export const CASE_RATE_PPS = 3;
 
-export function contractSettingsOf(profile: LabProfile): ContractSettings {
+export function contractSettingsOf(profile: Lab['profile']): ContractSettings {
   const both = SIDES.every((side) => profile.trafficHosts[side].ipv6 !== undefined);
   return {
     role: profile.role,
@@ -50,13 +49,18 @@ export function contractSeed(lab: Lab): number {
   return createHash('sha256').update(lab.runId).digest().readUInt32BE(0);
 }
 
-/** The lab's contract plan, without the cases a declared policy claims for one of its classes. */
-export function contractPlanFor(lab: Lab, seed = contractSeed(lab)): ContractPlan {
+/** A lab's contract plan: the cases the role's contract judges, and those a declared policy claims for its classes. */
+export interface LabContractPlan extends ContractPlan {
+  claimedByPolicy: PlannedCase[];
+}
+
+/** The lab's contract plan, without the cases a declared policy claims for one of its classes (the policy suite's). */
+export function contractPlanFor(lab: Lab, seed = contractSeed(lab)): LabContractPlan {
   const plan = planContract(contractSettingsOf(lab.profile), contractAddressingOf(lab), seed);
   const policy = lab.profile.policy;
-  if (!policy) return plan;
-  const cases = plan.cases.filter((c) => classify(policy, factsOf(parse(c.frame.template.build())), c.frame.from).behaviour === 'role');
-  return { ...plan, cases };
+  if (!policy) return { ...plan, claimedByPolicy: [] };
+  const isRole = (c: PlannedCase) => classify(policy, factsOf(parse(c.frame.template.build())), c.frame.from).behaviour === 'role';
+  return { ...plan, cases: plan.cases.filter(isRole), claimedByPolicy: plan.cases.filter((c) => !isRole(c)) };
 }
 
 /**

@@ -7,6 +7,8 @@ import type { Lab } from '../lab/lab.ts';
 export interface ForwardingGap {
   /** ms from the later of "guest ready" and "traffic hosts ready" to the first frame that crossed; null: never within the deadline. */
   gapMs: number | null;
+  /** When the claim was made (ms since the epoch): the gap starts there. */
+  claimedAtMs: number;
   /** How long the probe waited in all. */
   waitedMs: number;
   /** What the probe did, for messages. */
@@ -35,6 +37,7 @@ export async function measureForwardingGap(lab: Lab, deadlineMs: number, monitor
     await ping;
     return {
       gapMs: at === null ? null : Math.max(0, at - claimedAt),
+      claimedAtMs: claimedAt,
       waitedMs: Date.now() - claimedAt,
       method: `pings left→right every ${PROBE_INTERVAL_S} s, watching the guest console for ${pattern}`,
     };
@@ -53,6 +56,7 @@ export async function measureForwardingGap(lab: Lab, deadlineMs: number, monitor
     if (ping.code === 0) {
       return {
         gapMs: Math.max(0, answeredAt - claimedAt),
+        claimedAtMs: claimedAt,
         waitedMs: answeredAt - claimedAt,
         method: `pings left→right every ${PROBE_INTERVAL_S} s until one is answered (${attempts} run(s) of ping)`,
       };
@@ -61,6 +65,7 @@ export async function measureForwardingGap(lab: Lab, deadlineMs: number, monitor
   }
   return {
     gapMs: null,
+    claimedAtMs: claimedAt,
     waitedMs: Date.now() - claimedAt,
     method: `pings left→right every ${PROBE_INTERVAL_S} s until one is answered (${attempts} run(s) of ping, none answered)`,
   };

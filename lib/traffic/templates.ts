@@ -11,6 +11,7 @@ import {
   ICMPv6EchoRequest,
   IPv4,
   IPv6,
+  IPv6Fragment,
   stack,
   TCP,
   UDP,
@@ -78,12 +79,14 @@ export function taggedTemplate(lab: Lab, from: Side, to: Side, vlan: number, out
   );
 }
 
+/** A side's IPv6 documentation address (2001:db8::/32): the traffic hosts have none of their own. */
+const ipv6Of = (side: Side) => `2001:db8:1::${side === 'left' ? 1 : 2}`;
+
 /** IPv6 UDP between documentation addresses (2001:db8::/32) derived from the sides. */
 export function ipv6Template(lab: Lab, from: Side, to: Side): Packet {
-  const ip = (side: Side) => `2001:db8:1::${side === 'left' ? 1 : 2}`;
   return stack(
     Ether({ src: lab.hosts[from].mac, dst: nextHopMac(lab, from, to) }),
-    IPv6({ src: ip(from), dst: ip(to) }),
+    IPv6({ src: ipv6Of(from), dst: ipv6Of(to) }),
     UDP({ sport: 10_003, dport: 20_003 }),
   );
 }
@@ -108,9 +111,20 @@ export function probeTemplate(lab: Lab, from: Side, to: Side, probe: ProbeFrame)
           : ICMP()
         : UDP({ sport: probe.srcPort, dport: probe.dstPort });
   const tos = (probe.dscp ?? 0) << 2;
-  const ip =
+  // A fragment probe is a first fragment: its transport header is there, more fragments are announced and never come.
+  const ip: Layer[] =
     probe.l3 === 'ipv6'
-      ? IPv6({ src: `2001:db8:1::${from === 'left' ? 1 : 2}`, dst: `2001:db8:1::${to === 'left' ? 1 : 2}`, trafficClass: tos })
-      : IPv4({ src: probe.srcIp ?? address(lab.hosts[from].ipv4), dst: probe.dstIp ?? address(lab.hosts[to].ipv4), tos });
-  return stack(ether, ...tag, ip, l4);
+      ? [
+          IPv6({ src: probe.srcIp ?? ipv6Of(from), dst: probe.dstIp ?? ipv6Of(to), trafficClass: tos }),
+          ...(probe.fragment ? [IPv6Fragment({ more: true, id: 0x5a17 })] : []),
+        ]
+      : [
+          IPv4({
+            src: probe.srcIp ?? address(lab.hosts[from].ipv4),
+            dst: probe.dstIp ?? address(lab.hosts[to].ipv4),
+            tos,
+            ...(probe.fragment ? { mf: true, id: 0x5a17 } : {}),
+          }),
+        ];
+  return stack(ether, ...tag, ...ip, l4);
 }

@@ -14,7 +14,10 @@ import type { Lab } from '../lab/lab.ts';
 import { readPcap } from '../pcap/pcap.ts';
 import { recordPhase, timedPhase } from '../runtime/phases.ts';
 import { asBusyWork, onQuietMachine, type QuietWait } from '../runtime/quiet-machine.ts';
+import { startHostCanary, type HostCanary } from '../runtime/host-canary.ts';
+import type { HostTrace } from '../core/host-trace.ts';
 import { CAPTURE_POINTS, hostPoint, SIDES, type CapturePoint, type Side } from '../core/sides.ts';
+import type { TimedFrame } from '../core/timed-frame.ts';
 
 export interface FlowDefinition {
   name: string;
@@ -44,6 +47,8 @@ export interface TrafficRun extends AnalysedRun {
   pcaps: Record<CapturePoint, string>;
   /** A timed run: how long it waited for a quiet machine, and how idle the CPUs were at its start. */
   quiet?: QuietWait;
+  /** The host beside the run (its stalls, its CPUs), when the canary ran: what clock-bound checks are judged beside. */
+  host?: HostTrace;
 }
 
 export interface TrafficOptions {
@@ -60,6 +65,8 @@ export interface TrafficOptions {
   timed?: boolean;
   /** Spread the flows of each side over one frame interval, so they interleave (see interleaveOffsets). */
   interleave?: boolean;
+  /** Measure the host beside the run (lib/runtime/host-canary.ts); default: for timed runs. */
+  canary?: boolean;
   /** Called once every capture listens, as the frames start on their way to the traffic hosts (outage timing). */
   onInjecting?: () => void;
 }
@@ -90,7 +97,15 @@ async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: Tra
   // The frames' own time at the rates asked: the part of this window no tool can make shorter.
   const framesMs = Math.max(...flows.map((f, i) => Number(offsets[i]!) / 1e6 + (f.def.count / f.def.ratePps) * 1000));
   const trafficStartMs = Date.now();
-  const session = await startCaptureSession(lab, opts.name);
+  const canary = (opts.canary ?? opts.timed) ? await canaryFor(lab) : undefined;
+  let host: HostTrace | undefined;
+  let session: CaptureSession;
+  try {
+    session = await startCaptureSession(lab, opts.name);
+  } catch (e) {
+    await canary?.stop();
+    throw e;
+  }
   let injections: InjectionResult[];
   try {
     opts.onInjecting?.();
@@ -102,19 +117,35 @@ async function sendAndCapture(lab: Lab, definitions: FlowDefinition[], opts: Tra
         return injectFrames(lab.hosts[side], mergeBySendTime(mine.map((f) => f.flow)), {
           requestedPps: opts.topSpeed ? 'max' : requested,
           timeoutMs: Math.max(10_000, durationMs * 3 + 5000),
-          name: `wirelab-${fileSafe(opts.name)}-${side}`,
+          // The run id in the remote file's name (and so in tcpreplay's arguments): a reaper finds what a killed run left.
+          name: `wirelab-${lab.runId}-${fileSafe(opts.name)}-${side}`,
         });
       }),
     );
     await settle(lab, session.pcaps, opts.settleMs ?? 500);
   } finally {
     await session.stop();
+    host = await canary?.stop();
     recordPhase({ kind: 'traffic', label: opts.name, startMs: trafficStartMs, endMs: Date.now(), requestedMs: framesMs });
   }
   const sent: SentFlow[] = flows.map(({ def, flow: frames }) => ({ name: def.name, from: def.from, to: def.to, frames }));
   const report = await timedPhase('analysis', opts.name, () => session.analyze(sent));
   const guestStopped = lab.guest.stopped?.();
-  return { name: opts.name, runId: lab.runId, report, injections, pcaps: session.pcaps, ...(guestStopped ? { guestStopped } : {}) };
+  return {
+    name: opts.name,
+    runId: lab.runId,
+    report,
+    injections,
+    pcaps: session.pcaps,
+    ...(guestStopped ? { guestStopped } : {}),
+    ...(host ? { host } : {}),
+  };
+}
+
+/** The canary where the guest runs on this machine (its ports captured here); none for a remote bench host. */
+export function canaryFor(lab: Lab): Promise<HostCanary> | undefined {
+  if (lab.ports.left.ssh) return undefined;
+  return startHostCanary({ guestPids: lab.guest.pid === undefined ? [] : [lab.guest.pid] });
 }
 
 /**
@@ -136,8 +167,11 @@ export interface CaptureSession {
   readonly pcaps: Record<CapturePoint, string>;
   /** Stop every capture (idempotent). */
   stop(): Promise<void>;
-  /** Join what was captured, frame by frame, for these flows (stops the captures first). */
-  analyze(flows: SentFlow[]): Promise<TrafficReport>;
+  /**
+   * Join what was captured, frame by frame, for these flows (stops the captures first). Frames `setAside`
+   * says are part of something else (a proxy's own connections) are left out of the join.
+   */
+  analyze(flows: SentFlow[], setAside?: (frame: Buffer) => boolean): Promise<TrafficReport>;
 }
 
 /** Start the four captures and return once each is listening; their stop is on the lab's undo stack too. */
@@ -152,6 +186,9 @@ export async function startCaptureSession(lab: Lab, name: string): Promise<Captu
       ifname: lab.hosts[side].dataIf,
       file: pcaps[hostPoint(side)],
       stack: lab.stack,
+      runId: lab.runId,
+      // A bench lab's traffic hosts are the user's machines, without wirelab's run-until-eof: the same logic inline.
+      stopper: lab.profile.kind === 'host' ? 'inline' : 'installed',
     });
   // The hosts' captures listen first: every unsigned frame later seen at a guest port can then be
   // told the hosts' (seen leaving a host) or the guest's own; none slipped past a capture not yet up.
@@ -166,18 +203,23 @@ export async function startCaptureSession(lab: Lab, name: string): Promise<Captu
   return {
     pcaps,
     stop: async () => void (await stop()),
-    analyze: async (flows) => {
+    analyze: async (flows, setAside) => {
       const results = await stop();
+      const read = (file: string) => (setAside ? without(readPcap(file), setAside) : readPcap(file));
       return analyzeTraffic({
         runId: lab.runId,
         flows,
         hosts: { left: lab.hosts.left, right: lab.hosts.right },
         guestMacs: { left: lab.ports.left.guestMac, right: lab.ports.right.guestMac },
-        captures: Object.fromEntries(CAPTURE_POINTS.map((p) => [p, readPcap(pcaps[p])])),
+        captures: Object.fromEntries(CAPTURE_POINTS.map((p) => [p, read(pcaps[p])])),
         captureDrops: Object.fromEntries(CAPTURE_POINTS.map((p, i) => [p, results[i]?.droppedByKernel ?? 0])),
       });
     },
   };
+}
+
+async function* without(frames: AsyncIterable<TimedFrame>, setAside: (frame: Buffer) => boolean): AsyncIterable<TimedFrame> {
+  for await (const frame of frames) if (!setAside(frame.data)) yield frame;
 }
 
 function fileSafe(name: string): string {
@@ -189,7 +231,7 @@ function captureGuestPort(lab: Lab, side: Side, file: string): Promise<Capture> 
   const port = lab.ports[side];
   const label = `the guest's ${side} port`;
   return port.ssh
-    ? startRemoteCapture({ label, ssh: port.ssh, ifname: port.ifname, file, stack: lab.stack, stopper: 'inline' })
+    ? startRemoteCapture({ label, ssh: port.ssh, ifname: port.ifname, file, stack: lab.stack, stopper: 'inline', runId: lab.runId })
     : startLocalCapture({ label, netns: port.netns, ifname: port.ifname, file, stack: lab.stack });
 }
 

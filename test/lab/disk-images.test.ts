@@ -4,12 +4,12 @@
 // the emissions check, which names their IPv6 autoconfiguration and the fix — and passes once the
 // profile tolerates that chatter (expect.guestMayEmit); the router and the monitor pass with their
 // role's defaults. Faulty variants fail the check their fault breaks, and only that one.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { buildDiskImage, type BuiltDiskImage } from '../../lib/images/disk-image.ts';
-import { wirelab, type TestOutcome } from './wirelab-cli.ts';
+import { allureTests, wirelab, type TestOutcome } from './wirelab-cli.ts';
 import { fileTempDir } from '../temp-dir.ts';
 
 const dir = fileTempDir('wirelab-disk-');
@@ -124,17 +124,38 @@ describe("Debian disk images: good ones, the role's default suites", () => {
         expect(headline, `${t.name}: ${t.message.slice(0, 2000)}`).toMatch(/arrived out of order/);
         expect(headline).not.toMatch(/lost|changed|reflected|sent \d+ frames by itself/);
       }
-      for (const name of [/readiness/, /MAC the bridge has learned/, /^broadcast frames/, /group addresses/, /guest emissions/, /halts gracefully/]) {
+      for (const name of [
+        /readiness/,
+        /MAC the bridge has learned/,
+        /^broadcast frames/,
+        /group addresses/,
+        /guest emissions/,
+        /halts gracefully/,
+      ]) {
         expect(run.tests.find((t) => name.test(t.name))?.status, `${name}`).toBe('passed');
       }
     },
     TEST_TIMEOUT_MS,
   );
 
-  it.each([
-    ['debian-router', ''],
-    ['debian-monitor', ''],
-  ])(
+  it(
+    "debian-router (ifupdown, dual stack, FRR's OSPF): the role's default suites pass, and OSPF is named among what it may send",
+    async () => {
+      const image = await checkedImage('debian-router');
+      const profile = diskProfile(image);
+      const run = await wirelabRun([], profile);
+      expect(failedTests(run), run.output.slice(-3000)).toEqual([]);
+      expect(run.tests.length).toBeGreaterThanOrEqual(8);
+      expect(run.exitCode).toBe(0);
+      const results = path.join(dir, `report-${path.basename(profile, '.yaml')}`, 'allure-results');
+      const emissions = allureTests(results).find((t) => /guest emissions/.test(t.name))!;
+      const checks = readFileSync(emissions.attachments.find((a) => a.name === 'checks')!.file, 'utf8');
+      expect(checks).toMatch(/Allowed and reported: .*\d+ routing-protocol \(OSPF\)/);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it.each([['debian-monitor', '']])(
     "%s: the role's default suites pass (tolerated: %s)",
     async (name, tolerated) => {
       const image = await checkedImage(name);

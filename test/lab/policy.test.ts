@@ -18,8 +18,8 @@ function profileWith(reference: string): string {
   return file;
 }
 
-function runPolicy(profile: string, name: string) {
-  return wirelab(['run', 'policy', '--profile', profile, '--report-dir', path.join(dir, name)], path.join(dir, `${name}.json`));
+function runPolicy(profile: string, name: string, extra: string[] = []) {
+  return wirelab(['run', 'policy', '--profile', profile, '--report-dir', path.join(dir, name), ...extra], path.join(dir, `${name}.json`));
 }
 
 function outcome(tests: TestOutcome[], name: RegExp): TestOutcome {
@@ -43,8 +43,8 @@ describe('policy suite', () => {
         run.tests.filter((t) => t.status !== 'passed'),
         run.output.slice(-3000),
       ).toEqual([]);
-      // Five classes, two kinds of real TCP connection, the unmatched traffic, the emissions check.
-      expect(run.tests.length).toBe(9);
+      // Six classes, two kinds of real TCP connection, the unmatched traffic, the emissions check.
+      expect(run.tests.length).toBe(10);
       expect(run.exitCode).toBe(0);
       const tables = allureTests(path.join(dir, 'good', 'allure-results'))
         .flatMap((t) => t.attachments)
@@ -66,18 +66,18 @@ describe('policy suite', () => {
       const telnet = outcome(run.tests, /class block-telnet/);
       expect(telnet.status).toBe('failed');
       expect(headlineOf(telnet)).toMatch(
-        /^probe outside class "block-telnet" \(dstPort 24 \(next to 23\), left→right\): 50 of 50 frames dropped inside the guest, but the role's contract delivers them — it drops more than class "block-telnet": its rule matches too wide\.$/,
+        /^probe outside class "block-telnet" \(dstPort 24 \(next to 23\), left→right\): 20 of 20 frames dropped inside the guest, but the role's contract delivers them — it drops more than class "block-telnet": its rule matches too wide\.$/,
       );
       // Forgets one direction: SNMP from the right crosses.
       const snmp = outcome(run.tests, /class block-snmp/);
       expect(snmp.status).toBe('failed');
       expect(headlineOf(snmp)).toMatch(
-        /^class "block-snmp" right→left: 50 of 50 frames crossed the guest, but class "block-snmp" drops them — the image drops this class from the left side only/,
+        /^class "block-snmp" right→left: 20 of 20 frames crossed the guest, but class "block-snmp" drops them — the image drops this class from the left side only/,
       );
       // Marks the wrong DSCP.
       const voice = outcome(run.tests, /class mark-voice/);
       expect(voice.status).toBe('failed');
-      expect(headlineOf(voice)).toMatch(/^class "mark-voice" left→right: 50 of 50 frames arrived with DSCP 34, not the declared 46/);
+      expect(headlineOf(voice)).toMatch(/^class "mark-voice" left→right: 20 of 20 frames arrived with DSCP 34, not the declared 46/);
       // No policer: the achieved rate is named, far above the declared one.
       const bulk = outcome(run.tests, /class limit-bulk/);
       expect(bulk.status).toBe('failed');
@@ -91,8 +91,30 @@ describe('policy suite', () => {
         /^connections "web-from-left" \(left → right:8080\): 0 of 3 completed — the SYN crossed the guest, but the reply \(SYN-ACK\) reached its right port and never left its left port: the image drops the return direction of connections\.$/,
       );
       // What it gets right still passes: the checks are per class, not per image.
-      for (const name of [/class block-vlan-300/, /connections web-from-right/, /traffic no class matches/, /guest emissions/])
+      for (const name of [/class block-vlan-3000/, /connections web-from-right/, /traffic no class matches/, /guest emissions/])
         expect(outcome(run.tests, name).status, outcome(run.tests, name).message).toBe('passed');
+    },
+    RUN_BUDGET_MS,
+  );
+
+  it(
+    'a firewall whose rules are narrower than classes that leave the IP version or the VLAN open fails, naming the dimension',
+    async () => {
+      // Only the classes concerned (and a passing one beside them): no rate window, no connections.
+      const run = await runPolicy(profileWith('l2-bridge-firewall-narrow'), 'narrow', ['--grep', 'class block-(telnet|snmp|vlan-300)']);
+      expect(run.exitCode, run.output.slice(-3000)).toBe(1);
+      // Its telnet rule says `meta protocol ip`: IPv6 telnet crosses, tagged or not.
+      const telnet = outcome(run.tests, /class block-telnet/);
+      expect(telnet.status).toBe('failed');
+      expect(headlineOf(telnet)).toBe('class "block-telnet" left→right: IPv6 frames cross, IPv4 are dropped — the rule matches IPv4 only.');
+      // Its SNMP rule checks the EtherType, which reads 802.1Q on a tagged frame: tagged SNMP crosses, IPv4 or IPv6, both ways.
+      const snmp = outcome(run.tests, /class block-snmp/);
+      expect(snmp.status).toBe('failed');
+      expect(headlineOf(snmp)).toBe(
+        'class "block-snmp" both ways: 802.1Q-tagged frames cross, untagged are dropped — the rule matches untagged frames only.',
+      );
+      expect(snmp.message).toMatch(/block-snmp: in class, IPv6 in 802\.1Q VLAN 100 right→left: .*20 of 20 frames crossed the guest/);
+      expect(outcome(run.tests, /class block-vlan-3000/).status).toBe('passed');
     },
     RUN_BUDGET_MS,
   );

@@ -27,6 +27,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   lab: ['core', 'runtime', 'images', 'profile', 'lab/nested', 'lab/bench-host'],
   'lab/nested': ['core', 'runtime', 'images', 'profile', 'lab'],
   'lab/bench-host': ['core', 'runtime', 'images', 'profile', 'lab'],
+  'lab/sim-bench': ['core', 'runtime', 'images'],
   traffic: ['core', 'frames', 'pcap', 'analysis', 'policy', 'contracts', 'runtime', 'lab'],
   cli: ['*'],
 };

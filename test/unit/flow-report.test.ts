@@ -296,3 +296,102 @@ describe('analyzeTraffic: what the guest sends by itself', () => {
     expect(r.egressBytes).toBe(COUNT * 128);
   });
 });
+
+describe('frames joined to a test frame without being one', () => {
+  it('a byte changed inside the signature: "arrived corrupted", not lost', async () => {
+    const f = makeFlow();
+    // The magic's third byte overwritten on the way out (as a tc pedit would): the signature no longer reads.
+    const report = await analyzeTraffic({
+      runId: RUN,
+      flows: [f],
+      hosts: HOSTS,
+      captures: perfect(f.sent, (b, seq) => {
+        if (seq % 4 !== 0) return b;
+        const c = Buffer.from(b);
+        c[44] = 0x5a;
+        return c;
+      }),
+    });
+    const r = report.flows[0]!;
+    expect(r.lost).toBe(0);
+    expect(r.corrupted).toBe(COUNT / 4);
+    expect(r.differences[0]!.changes).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'payload', offset: 44 })]));
+    expect(report.emissions.every((x) => x.fromGuest === 0)).toBe(true);
+  });
+
+  it("a router's ICMP Time Exceeded quoting a test frame belongs to that frame's flow; a host's port unreachable does not", async () => {
+    const f = makeFlow();
+    const sent = f.sent.slice(0, 3);
+    const quote = (from: string, type: number, code: number, b: Buffer) =>
+      stack(
+        Ether({ src: GUEST_MAC, dst: LEFT_MAC }),
+        IPv4({ src: from, dst: '198.18.0.1' }),
+        ICMP({ type, code }),
+        Raw(b.subarray(14)),
+      ).build();
+    const report = await analyzeTraffic({
+      runId: RUN,
+      flows: [f],
+      hosts: HOSTS,
+      captures: {
+        'left-host': frames([
+          ...sent.map((data, i) => ({ tsNs: BigInt(i * 1000), data })),
+          { tsNs: 10_000n, data: quote('198.18.0.254', 11, 0, sent[1]!) },
+          { tsNs: 11_000n, data: quote('198.18.0.2', 3, 3, sent[2]!) },
+        ]),
+      },
+    });
+    expect(report.flows[0]!.icmpErrors).toEqual([
+      expect.objectContaining({ version: 4, type: 11, code: 0, seq: 1, point: 'left-host', srcIp: '198.18.0.254' }),
+    ]);
+  });
+
+  it("the fragments a router made of a test frame are reassembled and compared, not the guest's own frames", async () => {
+    const f = flow({
+      template: stack(
+        Ether({ src: LEFT_MAC, dst: RIGHT_MAC }),
+        IPv4({ src: '198.18.0.1', dst: '198.18.0.2', id: 7 }),
+        UDP({ sport: 1, dport: 2 }),
+      ),
+      runId: RUN,
+      flowId: 1,
+      count: 2,
+      ratePps: 10,
+      size: 1000,
+      vary: { ipId: 2 },
+    });
+    const sent = [...f].map((x) => x.data);
+    // Split each datagram in two at 480 bytes of IP payload, as a router with a smaller egress MTU does.
+    const fragments = (b: Buffer): Buffer[] => {
+      const header = b.subarray(0, 34);
+      const payload = b.subarray(34);
+      const piece = (data: Buffer, offset: number, more: boolean) => {
+        const h = Buffer.from(header);
+        h.writeUInt16BE(20 + data.length, 16);
+        h.writeUInt16BE((more ? 0x2000 : 0) | (offset / 8), 20);
+        h.writeUInt16BE(0, 24);
+        let sum = 0;
+        for (let i = 14; i < 34; i += 2) sum += h.readUInt16BE(i);
+        while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+        h.writeUInt16BE(~sum & 0xffff, 24);
+        return Buffer.concat([h, data]);
+      };
+      return [piece(payload.subarray(0, 480), 0, true), piece(payload.subarray(480), 480, false)];
+    };
+    const arrived = sent.flatMap(fragments).map((data, i) => ({ tsNs: BigInt(i * 1000 + 500), data }));
+    const report = await analyzeTraffic({
+      runId: RUN,
+      flows: [{ name: 'big', from: 'left', to: 'right', frames: f }],
+      hosts: HOSTS,
+      captures: {
+        'left-host': frames(sent.map((data, i) => ({ tsNs: BigInt(i * 1000), data }))),
+        'right-host': frames(arrived),
+      },
+    });
+    const r = report.flows[0]!;
+    expect(r.lost).toBe(0);
+    expect(r.fragmented).toEqual({ datagrams: 2, incomplete: 0, fragments: 4, largestFragment: 506 });
+    expect(r.rewrites.unchanged).toBe(2);
+    expect(report.emissions.every((x) => x.fromGuest === 0)).toBe(true);
+  });
+});

@@ -41,8 +41,8 @@ describe('REFERENCE_VARIANTS', () => {
     expect(new Set(names).size).toBe(names.length);
     for (const v of REFERENCE_VARIANTS) {
       expect(v.description.length, v.name).toBeGreaterThan(10);
-      // Good: the role's own image, or a policy image (a firewall) that is not its faulty twin.
-      const good = v.name === v.role || (v.policy !== undefined && !v.name.endsWith('-faulty'));
+      // Good: the role's own image, or the policy image named for its service; its variants (-faulty, -narrow) carry faults.
+      const good = v.name === v.role || (v.policy === 'firewall.sh' && /^[a-z0-9-]+-firewall$/.test(v.name));
       expect(v.fault === undefined, v.name).toBe(good);
     }
   });

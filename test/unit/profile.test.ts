@@ -37,7 +37,7 @@ function problemsOf(text: string): ProfileError['problems'] {
 }
 
 describe('lab profiles', () => {
-  it.each(['nested-l2-bridge', 'nested-l3-forwarder', 'nested-monitor'])('shipped profile %s is valid', (name) => {
+  it.each(['nested-l2-bridge', 'nested-l3-forwarder', 'nested-monitor', 'nested-l2-bridge-soak'])('shipped profile %s is valid', (name) => {
     const p = loadProfile(path.resolve('lab-profiles', `${name}.yaml`));
     expect(p.kind).toBe('nested');
     expect(p.guest.image.kind).toBe('reference');
@@ -70,6 +70,15 @@ describe('lab profiles', () => {
     expect(problemsOf(bad)[0]!.message).toMatch(/repeated group that itself repeats/);
     const empty = GOOD.replace('    reference: l2-bridge', '    reference: l2-bridge\n  ready:\n    consolePattern: ""');
     expect(problemsOf(empty)[0]!.message).toMatch(/empty/);
+  });
+
+  it('fills the soak section, and names a soak with two rates or too short, with file:line', () => {
+    const p = parseProfile(GOOD, path.join(dir, 'p.yaml'), 'p.yaml');
+    expect(p.soak).toMatchObject({ minutes: 10, frameSize: 128, maxLostPerSecond: 0, latencyDriftMs: 5, memoryGrowthMiB: 32 });
+    expect(p.soak.framesPerSecond).toBeUndefined();
+    const problems = problemsOf(`${GOOD}soak:\n  minutes: 0.1\n  framesPerSecond: 500\n  ndrFraction: 0.5\n`);
+    expect(problems.map((x) => `${x.file} ${x.path}`)).toEqual(['p.yaml:14 soak.minutes', 'p.yaml:16 soak.ndrFraction']);
+    expect(problems[1]!.message).toMatch(/soak.framesPerSecond \(500\) names the rate too/);
   });
 
   it('reports a missing required field with its path and line', () => {

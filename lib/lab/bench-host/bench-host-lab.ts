@@ -4,8 +4,6 @@
 // Works on this machine or over SSH (host.connection), through one HostShell. Everything is checked
 // before anything changes (NICs, libvirt, the traffic hosts' pinned keys), and every change is
 // registered on the run's undo stack the moment it is made, so the host ends as it was found.
-import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { generatedMac, ipv4ToInt, intToIpv4, normalizeMac, parseCidr } from '../../core/addressing.ts';
 import { checkDataNics, createBenchBridge, enslaveNic } from './bench-nics.ts';
@@ -14,6 +12,10 @@ import { WirelabError } from '../../core/errors.ts';
 import { buildReferenceImage } from '../../images/reference-image.ts';
 import { LocalShell, readPrivateKey, SshShell, type HostShell } from './host-shell.ts';
 import { LibvirtGuest } from './libvirt-guest.ts';
+import { BenchLedger, benchRecordPath, runMarker, type BenchConnection, type SshTarget } from './bench-ledger.ts';
+import { connectTarget, describeReap, reapDeadBenchRuns, restoreBenchHost, restoreTrafficHost } from './bench-reaper.ts';
+import { placeBootFile, placeFile } from './bench-files.ts';
+import { keyPath } from './profile-paths.ts';
 import { checkLibvirtTools, ensureLibvirtd } from './libvirtd.ts';
 import type { LabProfile, SshTargetProfile, TrafficHostProfile } from '../../profile/types.ts';
 import type { RunId } from '../../core/run-id.ts';
@@ -58,7 +60,7 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
 
   return unwindOnFailure(stack, async () => {
     let shell: HostShell;
-    // 1. Reach the bench host and look before touching anything: NICs, then libvirt.
+    // 1. Reach the bench host and the traffic hosts (their pinned host keys are checked first).
     if (bench.connection === 'ssh') {
       const target = bench.ssh!;
       progress(`connecting to the bench host ${target.address}`);
@@ -72,6 +74,23 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
     }
     const sh = shell;
     stack.defer(`connection to ${sh.label}`, () => sh.close());
+    progress('connecting to the traffic hosts');
+    const sshHosts = await allSettledOrThrow([
+      connectTrafficHost(profile, 'left', profileDir, stack),
+      connectTrafficHost(profile, 'right', profileDir, stack),
+    ] as const);
+
+    // 2. What runs that died here left (their holder on the bench host is gone) is restored first.
+    const reaps = await reapDeadBenchRuns(sh, {
+      trafficHosts: Object.fromEntries(
+        SIDES.map((side, i) => [side, { ssh: sshHosts[i]!, address: profile.trafficHosts[side].ssh!.address }]),
+      ),
+      except: runId,
+      progress,
+    });
+    for (const reap of reaps) progress(`restored after a dead run: ${describeReap(reap)}`);
+
+    // 3. Look before touching anything: NICs, then libvirt.
     const nicsBefore = await checkDataNics({
       shell: sh,
       managementNic: bench.managementNic ?? '',
@@ -81,41 +100,55 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
     });
     await checkLibvirtTools(sh);
 
-    // 2. The traffic hosts: their pinned host keys are checked before the bench host changes.
-    progress('connecting to the traffic hosts');
-    const sshHosts = await allSettledOrThrow([
-      connectTrafficHost(profile, 'left', profileDir, stack),
-      connectTrafficHost(profile, 'right', profileDir, stack),
-    ] as const);
+    // 4. The bench host's ledger, there and here, before the first change; restoring by it is the run's last undo.
+    const ledger = await BenchLedger.open({
+      shell: sh,
+      runId,
+      profile: profile.file,
+      bench: benchConnection(profile, profileDir, sh),
+      trafficHosts: Object.fromEntries(SIDES.map((side) => [side, sshTarget(profile.trafficHosts[side].ssh!, profileDir)])),
+    });
+    progress(`run ${runId} recorded in the ledger of ${sh.label} (${benchRecordPath(runId)})`);
+    stack.defer(`${sh.label} restored as run ${runId}'s ledger says`, () =>
+      restoreByLedger(sh, ledger, { left: sshHosts[0], right: sshHosts[1] }, profile, profileDir),
+    );
 
-    // 3. The image (built here; uploaded when the bench host is remote).
-    const hostDir = (await sh.run(['mktemp', '-d', `/tmp/wirelab-${runId}-XXXXXX`])).stdout.trim();
+    // 5. The image: on the bench host (found there, or uploaded over SFTP and checked).
+    const hostDir = (await sh.run(['mktemp', '-d', `/tmp/${runMarker(runId)}-XXXXXX`])).stdout.trim();
     stack.defer(`run directory ${hostDir} on ${sh.label}`, async () => {
       await sh.run(['rm', '-rf', hostDir], { allowFailure: true });
     });
-    const boot = await guestBoot(profile, sh, hostDir);
+    const boot = await guestBoot(profile, sh, { runId, ledger, progress, profileDir });
 
-    // 4. libvirt, bridges, data NICs.
-    await ensureLibvirtd(sh, bench.libvirtUri, stack, progress);
+    // 6. libvirt, bridges, data NICs.
+    await ensureLibvirtd(sh, bench.libvirtUri, stack, progress, (name, pid) => ledger.creating({ kind: 'daemon', name, pid }));
     for (const side of SIDES) {
-      progress(`bridge ${bench.bridges[side]} with ${bench.dataNics[side]} on ${sh.label}`);
-      await createBenchBridge(sh, bench.bridges[side], { field: `host.bridges.${side}`, profileFile: profile.file }, stack);
-      await enslaveNic(sh, nicsBefore[side], bench.bridges[side], stack);
+      const bridge = bench.bridges[side];
+      progress(`bridge ${bridge} with ${bench.dataNics[side]} on ${sh.label}`);
+      // Recorded only when no link of that name exists: the ledger must never name someone else's bridge
+      // (createBenchBridge refuses that case with its own message).
+      if ((await ifindexOf(sh, bridge)) === undefined) await ledger.creating({ kind: 'bridge', name: bridge });
+      await createBenchBridge(sh, bridge, { field: `host.bridges.${side}`, profileFile: profile.file }, stack);
+      await ledger.created('bridge', bridge, { ifindex: await ifindexOf(sh, bridge) });
+      await ledger.creating({ kind: 'nic', before: nicsBefore[side], bridge });
+      await enslaveNic(sh, nicsBefore[side], bridge, stack);
     }
-    if (profile.role === 'monitor') await patchBridges(sh, runId, bench.bridges, stack);
+    if (profile.role === 'monitor') await patchBridges(sh, runId, bench.bridges, stack, ledger);
 
-    // 5. The traffic hosts' data NICs: their MAC as it is, the profile's address (added if missing).
+    // 7. The traffic hosts' data NICs: their MAC as it is, the profile's address (added if missing).
     const hosts = {} as Record<Side, LabTrafficHost>;
-    for (const [i, side] of SIDES.entries()) hosts[side] = await prepareTrafficHost(profile, side, sshHosts[i]!, stack);
+    for (const [i, side] of SIDES.entries()) hosts[side] = await prepareTrafficHost(profile, side, sshHosts[i]!, stack, ledger);
     const timeline: LabTimeline = { guestReadyAtMs: 0, hostsReadyAtMs: Date.now() };
 
-    // 6. The guest.
+    // 8. The guest.
     const guestMac = (side: Side) => normalizeMac(profile.guest.nics[side].mac ?? generatedMac(`${runId}/guest/${side}`));
     progress('booting the guest under libvirt');
+    const domain = `${runId}-guest`;
+    await ledger.creating({ kind: 'domain', name: domain, uri: bench.libvirtUri });
     const guest = await LibvirtGuest.start({
       shell: sh,
       uri: bench.libvirtUri,
-      name: `${runId}-guest`,
+      name: domain,
       hostDir,
       ...boot,
       disks: [...boot.disks, ...(opts.attachDisks ?? [])],
@@ -130,7 +163,7 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
     progress(`guest ready after ${(guest.readyAfterMs / 1000).toFixed(1)} s`);
     recordPhase({ kind: 'boot', label: runId, startMs: Date.now() - guest.readyAfterMs, endMs: Date.now() });
 
-    // 7. The guest's host-side ports, where captures and latency share the bench host's clock.
+    // 9. The guest's host-side ports, where captures and latency share the bench host's clock.
     const ifs = await guest.interfaces();
     const ports = {} as Record<Side, GuestPort>;
     for (const [i, side] of SIDES.entries()) {
@@ -153,35 +186,123 @@ export async function startHostLab(profile: LabProfile, opts: HostLabOptions = {
 async function guestBoot(
   profile: LabProfile,
   sh: HostShell,
-  hostDir: string,
+  o: { runId: RunId; ledger: BenchLedger; progress: ProgressFn; profileDir: string },
 ): Promise<{ kernel?: string; initrd?: string; append?: string; disks: string[] }> {
   const image = profile.guest.image;
-  // Kernel and initramfs are small: a remote bench host gets a copy in the run's directory.
-  const place = async (file: string, name: string) => {
-    if (sh.local) return file;
-    const remote = `${hostDir}/${name}`;
-    await sh.writeFile(remote, await readFile(file));
-    return remote;
-  };
+  // Kernel and initramfs are this machine's files: a remote bench host gets them in its content cache.
+  const place = async (file: string, what: string) =>
+    sh.local ? file : placeBootFile({ shell: sh, runId: o.runId, ledger: o.ledger, local: file, what, progress: o.progress });
   if (image.kind === 'reference') {
     const built = await buildReferenceImage(image.reference);
     return {
-      kernel: await place(built.kernel, 'vmlinuz'),
-      initrd: await place(built.initrd, 'initrd.gz'),
+      kernel: await place(built.kernel, 'the guest kernel'),
+      initrd: await place(built.initrd, 'the guest initramfs'),
       append: built.append,
       disks: [],
     };
   }
   if (image.kind === 'kernel')
-    return { kernel: await place(image.kernel, 'vmlinuz'), initrd: await place(image.initrd, 'initrd'), append: image.append, disks: [] };
-  // A disk is a path on the bench host (images are large; they live there already).
+    return {
+      kernel: await place(image.kernel, 'the guest kernel'),
+      initrd: await place(image.initrd, 'the guest initramfs'),
+      append: image.append,
+      disks: [],
+    };
+  // A disk is a path on the bench host (images are large: they live there). With `upload`, this
+  // machine's file is put there first (found by its checksum, or copied over SFTP and checked).
+  if (image.upload && !sh.local)
+    await placeFile({
+      shell: sh,
+      runId: o.runId,
+      ledger: o.ledger,
+      local: image.upload,
+      remote: image.disk,
+      what: 'the guest disk',
+      field: 'guest.image.disk',
+      progress: o.progress,
+    });
   return { disks: [image.disk] };
 }
 
-function keyPath(file: string | undefined, profileDir: string): string | undefined {
-  if (!file) return undefined;
-  if (file === '~' || file.startsWith('~/')) return path.join(homedir(), file.slice(1));
-  return path.resolve(profileDir, file);
+/** How the run's watchdog reaches this bench host again. */
+function benchConnection(profile: LabProfile, profileDir: string, sh: HostShell): BenchConnection {
+  const bench = profile.host!;
+  return bench.connection === 'ssh'
+    ? { connection: 'ssh', ssh: sshTarget(bench.ssh!, profileDir) }
+    : { connection: 'local', netns: sh.netns };
+}
+
+function sshTarget(t: SshTargetProfile, profileDir: string): SshTarget {
+  const key = keyPath(t.privateKeyFile, profileDir);
+  return { address: t.address, port: t.port, user: t.user, hostKey: t.hostKey, ...(key ? { privateKeyFile: key } : {}) };
+}
+
+async function ifindexOf(sh: HostShell, name: string): Promise<number | undefined> {
+  const r = await sh.run(['ip', '-j', 'link', 'show', 'dev', name], { allowFailure: true });
+  return r.exitCode === 0 ? (JSON.parse(r.stdout || '[]') as { ifindex?: number }[])[0]?.ifindex : undefined;
+}
+
+/** Budget for reaching the bench host again when the run's connection to it was lost. */
+const RECONNECT_BUDGET_MS = 30_000;
+
+/**
+ * The run's last undo: a pass over the ledger that finds nothing left after a clean teardown, and
+ * restores what the steps before could not — over a new connection when the old one was lost. Then
+ * the ledger goes. If the bench host cannot be reached, the ledger stays (here and there) for the
+ * next run or `wirelab clean --profile`, and this says so.
+ */
+async function restoreByLedger(
+  sh: HostShell,
+  ledger: BenchLedger,
+  trafficHosts: Record<Side, SshHost>,
+  profile: LabProfile,
+  profileDir: string,
+): Promise<void> {
+  let shell = sh;
+  if (sh.lost()) shell = await reconnect(sh);
+  try {
+    const undone = await restoreBenchHost(shell, ledger.record);
+    if (shell !== sh)
+      // Printed on stderr as well: the undo steps before this one failed on the lost connection, and said so.
+      console.error(
+        `wirelab: the connection to ${sh.label} was lost (${sh.lost()}); reconnected and restored it by run ` +
+          `${ledger.record.runId}'s ledger: ${undone.join(', ') || 'nothing was left'}.`,
+      );
+    for (const side of SIDES) {
+      const changes = ledger.record.trafficHosts[side]?.changes ?? [];
+      const target = profile.trafficHosts[side].ssh!;
+      let ssh = trafficHosts[side];
+      const fresh = ssh.lostReason !== undefined;
+      if (fresh) ssh = await connectTarget(sshTarget(target, profileDir), `traffic host '${side}' (${target.address})`);
+      try {
+        await restoreTrafficHost(ssh, ledger.record.runId, changes);
+      } finally {
+        if (fresh) await ssh.close();
+      }
+    }
+    await ledger.remove(shell);
+  } finally {
+    if (shell !== sh) await shell.close();
+  }
+}
+
+async function reconnect(sh: HostShell): Promise<HostShell> {
+  const deadline = Date.now() + RECONNECT_BUDGET_MS;
+  for (;;) {
+    try {
+      return await sh.reopen();
+    } catch (e) {
+      if (Date.now() > deadline)
+        throw new WirelabError(
+          `The connection to ${sh.label} was lost (${sh.lost()}) and it could not be reached again within ` +
+            `${RECONNECT_BUDGET_MS / 1000} s ` +
+            `(${(e as Error).message}). What the run changed there stays in its ledger. Fix: once it is reachable, run ` +
+            `'wirelab clean --profile <this profile>' (or just the next run), which restores it.`,
+          { cause: e },
+        );
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
 }
 
 async function connectTrafficHost(profile: LabProfile, side: Side, profileDir: string, stack: UndoStack): Promise<SshHost> {
@@ -201,7 +322,13 @@ async function connectTrafficHost(profile: LabProfile, side: Side, profileDir: s
 }
 
 /** The data NIC's real MAC (checked against the profile) and the profile's address on it. */
-async function prepareTrafficHost(profile: LabProfile, side: Side, ssh: SshHost, stack: UndoStack): Promise<LabTrafficHost> {
+async function prepareTrafficHost(
+  profile: LabProfile,
+  side: Side,
+  ssh: SshHost,
+  stack: UndoStack,
+  ledger: BenchLedger,
+): Promise<LabTrafficHost> {
   const spec: TrafficHostProfile = profile.trafficHosts[side];
   const nic = spec.dataNic;
   const where = `traffic host '${side}' (${spec.ssh?.address})`;
@@ -239,6 +366,7 @@ async function prepareTrafficHost(profile: LabProfile, side: Side, ssh: SshHost,
     .flatMap((l) => l.addr_info ?? [])
     .some((a) => `${a.local}/${a.prefixlen}` === spec.ipv4);
   if (!present) {
+    await ledger.changingTrafficHost(side, { kind: 'address', cidr: spec.ipv4, dev: nic });
     await ssh.execOk(['ip', 'addr', 'add', spec.ipv4, 'dev', nic]);
     stack.defer(`${spec.ipv4} on ${nic} of ${where}`, async () => void (await ssh.exec(['ip', 'addr', 'del', spec.ipv4, 'dev', nic])));
   }
@@ -248,6 +376,7 @@ async function prepareTrafficHost(profile: LabProfile, side: Side, ssh: SshHost,
     // A route to the other side's subnet only: the host's default route (its management) stays.
     const mask = other.prefix === 0 ? 0 : (0xffffffff << (32 - other.prefix)) >>> 0;
     const subnet = `${intToIpv4((ipv4ToInt(other.address) & mask) >>> 0)}/${other.prefix}`;
+    await ledger.changingTrafficHost(side, { kind: 'route', subnet, via: spec.gateway, dev: nic });
     await ssh.execOk(['ip', 'route', 'replace', subnet, 'via', spec.gateway, 'dev', nic]);
     stack.defer(
       `route to ${subnet} on ${where}`,
@@ -258,8 +387,15 @@ async function prepareTrafficHost(profile: LabProfile, side: Side, ssh: SshHost,
 }
 
 /** Monitor topology, as in the nested lab: br0 and br1 joined by a veth patch (both bridges flood, as hubs). */
-async function patchBridges(sh: HostShell, runId: RunId, bridges: { left: string; right: string }, stack: UndoStack): Promise<void> {
+async function patchBridges(
+  sh: HostShell,
+  runId: RunId,
+  bridges: { left: string; right: string },
+  stack: UndoStack,
+  ledger: BenchLedger,
+): Promise<void> {
   const [a, b] = [`${runId}-p0`, `${runId}-p1`];
+  await ledger.creating({ kind: 'veth', name: a });
   await sh.run(['ip', 'link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
   stack.defer(`veth patch ${a}`, async () => void (await sh.run(['ip', 'link', 'del', a], { allowFailure: true })));
   await sh.run(['ip', 'link', 'set', a, 'master', bridges.left, 'up']);

@@ -159,7 +159,8 @@ export async function createBenchBridge(
     );
   }
   // No STP (no BPDUs into the lab), no forward delay, no snooping, no MAC learning (every frame reaches
-  // the guest, as the vRouter delivers it; see bridgeCommands in netns.ts).
+  // the guest, as the vRouter delivers it), and frames to 01:80:c2:00:00:03–0f relayed as a cable would
+  // (see bridgeCommands in netns.ts: the nested lab's bridges are made the same way).
   await shell.run([
     'ip',
     'link',
@@ -175,6 +176,8 @@ export async function createBenchBridge(
     '0',
     'ageing_time',
     '0',
+    'group_fwd_mask',
+    '0xfff8',
   ]);
   stack.defer(`bridge ${name} on ${shell.label}`, async () => {
     await shell.run(['ip', 'link', 'del', name], { allowFailure: true });

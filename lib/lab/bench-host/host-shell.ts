@@ -2,9 +2,12 @@
 // namespace — how wirelab's own tests simulate a bench host) or over SSH. The host driver only ever
 // speaks through this small interface, so the same code brings up a lab locally and remotely.
 // Commands are argv arrays on both paths (SshHost quotes them); nothing is a shell string.
-import { readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { copyFile, readFile, stat, writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { WirelabError } from '../../core/errors.ts';
-import { run, type RunResult } from '../../runtime/exec.ts';
+import { run, withNetns, type RunResult } from '../../runtime/exec.ts';
 import { SshHost } from '../../runtime/ssh.ts';
 
 export interface ShellRunOptions {
@@ -27,8 +30,22 @@ export interface HostShell {
   has(command: string): Promise<boolean>;
   /** Write `data` to `path` on the host. */
   writeFile(path: string, data: Buffer): Promise<void>;
+  /** Copy a file of this machine to `path` on the host (over SFTP when remote), reporting bytes done and the total. */
+  upload(localFile: string, path: string, onProgress?: (done: number, total: number) => void): Promise<void>;
+  /**
+   * Start a process on the host that lives exactly as long as this connection (or, locally, this
+   * process): it reads its stdin until end-of-file. Resolves to its pid once it runs.
+   */
+  hold(argv: readonly string[]): Promise<{ pid: number; release(): void }>;
+  /** Why the connection to the host is gone, or undefined while commands can still run there. */
+  lost(): string | undefined;
+  /** A fresh shell to the same host (after the connection was lost). */
+  reopen(): Promise<HostShell>;
   close(): Promise<void>;
 }
+
+/** The holder's script: say its pid, then read until the connection (or the owning process) ends. */
+const HOLD_SCRIPT = 'echo $$; cat >/dev/null';
 
 export class LocalShell implements HostShell {
   readonly local = true;
@@ -59,6 +76,32 @@ export class LocalShell implements HostShell {
     await writeFile(path, data);
   }
 
+  async upload(localFile: string, path: string, onProgress?: (done: number, total: number) => void): Promise<void> {
+    await copyFile(localFile, path);
+    const { size } = await stat(path);
+    onProgress?.(size, size);
+  }
+
+  async hold(argv: readonly string[]): Promise<{ pid: number; release(): void }> {
+    const [cmd, args] = withNetns('sh', ['-c', HOLD_SCRIPT, ...argv], this.netns || undefined);
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'ignore'], env: this.env ? { ...process.env, ...this.env } : undefined });
+    // Neither the child nor its pipes keep this process alive; this process's end closes the pipe.
+    child.unref();
+    (child.stdin as unknown as Socket).unref?.();
+    (child.stdout as unknown as Socket).unref?.();
+    child.stdin.on('error', () => {});
+    const pid = await firstLinePid(child.stdout, 'a holder process on this machine');
+    return { pid, release: () => child.stdin.end() };
+  }
+
+  lost(): string | undefined {
+    return undefined;
+  }
+
+  async reopen(): Promise<HostShell> {
+    return this;
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -69,16 +112,10 @@ export class SshShell implements HostShell {
   private constructor(
     readonly ssh: SshHost,
     readonly label: string,
+    private readonly target: SshShellTarget,
   ) {}
 
-  static async connect(opts: {
-    address: string;
-    port: number;
-    user: string;
-    hostKey: string;
-    privateKeyFile?: string;
-    field: string;
-  }): Promise<SshShell> {
+  static async connect(opts: SshShellTarget): Promise<SshShell> {
     const label = `bench host ${opts.address} (ssh)`;
     const privateKey = await readPrivateKey(opts.privateKeyFile, opts.field, label);
     const ssh = await new SshHost().connect({
@@ -89,7 +126,7 @@ export class SshShell implements HostShell {
       privateKey,
       hostKey: opts.hostKey,
     });
-    return new SshShell(ssh, label);
+    return new SshShell(ssh, label, opts);
   }
 
   async run(argv: readonly string[], opts: ShellRunOptions = {}): Promise<RunResult> {
@@ -110,9 +147,60 @@ export class SshShell implements HostShell {
     await this.run(['cp', '/dev/stdin', path], { input: data });
   }
 
+  async upload(localFile: string, path: string, onProgress?: (done: number, total: number) => void): Promise<void> {
+    await this.ssh.upload(localFile, path, onProgress);
+  }
+
+  async hold(argv: readonly string[]): Promise<{ pid: number; release(): void }> {
+    const proc = await this.ssh.spawn(['sh', '-c', HOLD_SCRIPT, ...argv]);
+    proc.stderr.resume();
+    const pid = await firstLinePid(proc.stdout, `a holder process on ${this.label}`);
+    return { pid, release: () => proc.closeStdin() };
+  }
+
+  lost(): string | undefined {
+    return this.ssh.lostReason;
+  }
+
+  reopen(): Promise<HostShell> {
+    return SshShell.connect(this.target);
+  }
+
   close(): Promise<void> {
     return this.ssh.close();
   }
+}
+
+export interface SshShellTarget {
+  address: string;
+  port: number;
+  user: string;
+  hostKey: string;
+  privateKeyFile?: string;
+  /** The profile field naming the key file, for errors. */
+  field: string;
+}
+
+/** The pid a holder prints first (bounded: a host that never answers must not hang the run). */
+function firstLinePid(out: Readable, what: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new WirelabError(`${what} did not start within 10 s.`)), 10_000);
+    out.on('data', (d: Buffer) => {
+      text += d.toString();
+      const line = text.split('\n')[0];
+      if (text.includes('\n')) {
+        clearTimeout(timer);
+        const pid = Number(line);
+        if (Number.isInteger(pid) && pid > 1) resolve(pid);
+        else reject(new WirelabError(`${what} said '${line}' instead of its pid.`));
+      }
+    });
+    out.on('end', () => {
+      clearTimeout(timer);
+      reject(new WirelabError(`${what} ended before it started.`));
+    });
+  });
 }
 
 /** Read an SSH private key named by a profile field; its content is never logged. */

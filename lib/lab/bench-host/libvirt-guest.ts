@@ -74,7 +74,7 @@ export class LibvirtGuest extends ConsoleGuest {
     opts.stack.defer(`libvirt domain ${opts.name} (stop)`, () => guest.destroy());
     const startedAt = Date.now();
     await guest.virsh(['start', opts.name]);
-    guest.ticker = setInterval(() => void guest.refresh(), 1000).unref();
+    guest.ticker = setInterval(() => void guest.refresh().catch(() => undefined), 1000).unref();
 
     try {
       await guest.waitForConsole(ready, opts.ready.timeoutMs);
@@ -139,13 +139,13 @@ export class LibvirtGuest extends ConsoleGuest {
     });
   }
 
-  /** ACPI shutdown, then wait up to `timeoutMs`; `virsh destroy` only if it did not halt (graceful=false). */
-  async halt(timeoutMs: number): Promise<{ graceful: boolean; ms: number }> {
+  /** ACPI shutdown, then wait up to `timeoutMs` (+ `extendMs()`); `virsh destroy` only if it did not halt (graceful=false). */
+  async halt(timeoutMs: number, extendMs: () => number = () => 0): Promise<{ graceful: boolean; ms: number }> {
     if (this.halted) return this.halted;
     const t0 = Date.now();
     if (!domainAlive(await this.state())) return (this.halted = { graceful: true, ms: 0 });
     await this.virsh(['shutdown', this.opts.name], true);
-    while (Date.now() - t0 < timeoutMs) {
+    while (Date.now() - t0 < timeoutMs + extendMs()) {
       await sleep(POLL_MS);
       if (!domainAlive(await this.state())) {
         await this.stopTicker();

@@ -36,6 +36,8 @@ export async function ensureLibvirtd(
   uri: string,
   stack: UndoStack,
   progress: (m: string) => void = () => {},
+  /** Told each daemon started here (its pid), for the bench host's ledger. */
+  onStarted: (name: string, pid: number) => Promise<void> = async () => {},
 ): Promise<{ startedByUs: boolean }> {
   if (await answers(shell, uri, 15_000)) return { startedByUs: false };
   if (uri !== 'qemu:///system') {
@@ -50,6 +52,7 @@ export async function ensureLibvirtd(
     await shell.run([daemon.name, '-d']);
     const pid = await waitForPid(shell, daemon.name, daemon.pidfile);
     stack.defer(`${daemon.name} (pid ${pid}) on ${shell.label}`, () => stopDaemon(shell, daemon.name, pid));
+    await onStarted(daemon.name, pid);
   }
   const deadline = Date.now() + ANSWER_BUDGET_MS;
   while (!(await answers(shell, uri, 20_000))) {
@@ -87,7 +90,7 @@ async function waitForPid(shell: HostShell, name: string, pidfile: string): Prom
 }
 
 /** SIGTERM the daemon we started (checked by name first: a pid may be reused), SIGKILL if it lingers. */
-async function stopDaemon(shell: HostShell, name: string, pid: number): Promise<void> {
+export async function stopDaemon(shell: HostShell, name: string, pid: number): Promise<void> {
   const isOurs = async () => (await shell.run(['cat', `/proc/${pid}/comm`], { allowFailure: true })).stdout.trim() === name;
   if (!(await isOurs())) return;
   await shell.run(['kill', '-TERM', String(pid)], { allowFailure: true });

@@ -10,6 +10,7 @@ import { run } from '../../runtime/exec.ts';
 import { ConsoleEnded, ConsoleGuest, ConsoleTimeout } from '../guest-console.ts';
 import { QmpClient } from './qmp.ts';
 import type { UndoStack } from '../../runtime/teardown.ts';
+import type { GuestHealth } from '../lab.ts';
 
 export interface GuestNic {
   /** A tap that already exists in the netns, enslaved to its bridge by the caller. */
@@ -40,6 +41,11 @@ export interface QemuGuestOptions {
 const QEMU = 'qemu-system-x86_64';
 const DEFAULT_APPEND = 'console=ttyS0 quiet panic=-1';
 const KILL_WAIT_MS = 5_000;
+const BALLOON = 'balloon0';
+const BALLOON_PATH = `/machine/peripheral/${BALLOON}`;
+/** How often the guest's balloon driver refreshes its statistics once asked to. */
+const HEALTH_POLL_S = 1;
+const HALT_POLL_MS = 100;
 /** Unix socket paths are limited to 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 
@@ -107,6 +113,8 @@ export class QemuGuest extends ConsoleGuest {
       const overlay = await createOverlay(opts.disk, workDir, opts.name, opts.stack);
       args.push('-drive', `id=disk0,file=${qemuOpt(overlay)},format=qcow2,if=virtio`);
     }
+    // A memory balloon, as libvirt gives every domain by default: its statistics are the guest's memory as the guest sees it.
+    args.push('-device', `virtio-balloon-pci,id=${BALLOON}`);
     opts.nics.forEach((nic, i) => {
       args.push('-netdev', `tap,id=nic${i},ifname=${nic.tap},script=no,downscript=no`);
       args.push('-device', `virtio-net-pci,netdev=nic${i},mac=${nic.mac}`);
@@ -165,6 +173,38 @@ export class QemuGuest extends ConsoleGuest {
     await new Promise<void>((done, fail) => this.child.stdin!.write(`${line}\n`, (e) => (e ? fail(e) : done())));
   }
 
+  /**
+   * Memory as the guest reports it (virtio balloon statistics, polled every HEALTH_POLL_S once asked for)
+   * and QEMU's resident memory. A guest without a balloon driver gives no memory figures.
+   */
+  async health(): Promise<GuestHealth> {
+    const health: GuestHealth = {};
+    const rss = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${this.pid}/status`, 'utf8').catch(() => ''));
+    if (rss) health.rssMiB = Number(rss[1]) / 1024;
+    try {
+      const stats = await this.qmp(async (qmp) => {
+        if (!this.balloonPolling) {
+          await qmp.execute('qom-set', { path: BALLOON_PATH, property: 'guest-stats-polling-interval', value: HEALTH_POLL_S });
+          this.balloonPolling = true;
+        }
+        return (await qmp.execute('qom-get', { path: BALLOON_PATH, property: 'guest-stats' })) as { stats?: Record<string, number> };
+      });
+      const mib = (key: string) => {
+        const v = stats.stats?.[key];
+        return v !== undefined && v >= 0 ? v / 1048576 : undefined;
+      };
+      const [total, available, free] = [mib('stat-total-memory'), mib('stat-available-memory'), mib('stat-free-memory')];
+      if (total !== undefined) health.memTotalMiB = total;
+      if (available !== undefined) health.memAvailableMiB = available;
+      if (free !== undefined) health.memFreeMiB = free;
+    } catch {
+      // No QMP answer (the guest is going down): the RSS alone.
+    }
+    return health;
+  }
+
+  private balloonPolling = false;
+
   private async qmp<T>(use: (qmp: QmpClient) => Promise<T>): Promise<T> {
     const qmp = await QmpClient.connect(this.qmpPath, 5_000);
     try {
@@ -174,8 +214,8 @@ export class QemuGuest extends ConsoleGuest {
     }
   }
 
-  /** Press the ACPI power button (QMP system_powerdown) and wait for QEMU to exit; else kill it. */
-  async halt(timeoutMs: number): Promise<{ graceful: boolean; ms: number }> {
+  /** Press the ACPI power button (QMP system_powerdown) and wait for QEMU to exit (`timeoutMs` + `extendMs()`); else kill it. */
+  async halt(timeoutMs: number, extendMs: () => number = () => 0): Promise<{ graceful: boolean; ms: number }> {
     const t0 = Date.now();
     if (this.exitStatus) return { graceful: true, ms: 0 };
     try {
@@ -188,11 +228,10 @@ export class QemuGuest extends ConsoleGuest {
     } catch {
       // QMP unreachable (QEMU wedged or already exiting): fall through to the wait and the hard stop.
     }
-    const exitedInTime = await Promise.race([
-      this.exited.then(() => true),
-      sleep(Math.max(0, timeoutMs - (Date.now() - t0))).then(() => false),
-    ]);
-    if (exitedInTime) {
+    // Re-read the deadline while waiting: the host's stalls during the wait extend it.
+    const left = () => t0 + timeoutMs + extendMs() - Date.now();
+    while (!this.exitStatus && left() > 0) await Promise.race([this.exited, sleep(Math.min(HALT_POLL_MS, left()))]);
+    if (this.exitStatus) {
       await this.logClosed;
       return { graceful: true, ms: Date.now() - t0 };
     }

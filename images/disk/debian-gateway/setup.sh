@@ -1,0 +1,1 @@
+systemctl enable nftables.service haproxy.service gateway-ready.service
