@@ -275,6 +275,8 @@ class FlowState {
   corrupted = 0;
   /** Where the signature sits in this flow's frames as sent (the fast path of the position check). */
   readonly signatureOffset: number;
+  /** The flow's frames are ICMP errors themselves (how they are carried is the test): the signature sits where a quote would. */
+  readonly sentIsIcmpError: boolean;
   /**
    * Where an echo request's ICMP type byte sits (-1: not an echo request): an echo reply carrying its
    * signature is the receiver's answer.
@@ -289,6 +291,7 @@ class FlowState {
     const n = spec.frames.count;
     this.signatureOffset = n > 0 ? findSignature(spec.frames.frameAt(0)) : -1;
     this.echoTypeOffset = n > 0 ? echoRequestTypeOffset(spec.frames.frameAt(0), this.signatureOffset) : -1;
+    this.sentIsIcmpError = n > 0 && icmpErrorOf(spec.frames.frameAt(0))?.quoteOffset === this.signatureOffset;
     this.seen = Object.fromEntries(CAPTURE_POINTS.map((p) => [p, new Uint8Array(n)])) as Record<CapturePoint, Uint8Array>;
     this.senderTs = new Float64Array(n).fill(NO_TS);
     this.ingressTs = new Float64Array(n).fill(NO_TS);
@@ -326,15 +329,14 @@ export async function analyzeTraffic(input: AnalysisInput): Promise<TrafficRepor
     for await (const frame of frames) {
       let off = findSignature(frame.data, tag, 42);
       let state = off >= 0 ? states.get(frame.data.readUInt16BE(off + SIG_FLOW_ID)) : undefined;
-      // A signature quoted inside another frame (an ICMP error carries the datagram that caused it)
-      // does not make that frame a test frame: the signature must open the frame's L4 payload.
-      if (state && off !== state.signatureOffset && off !== l4PayloadOffset(frame.data)) {
-        const error = icmpErrorOf(frame.data);
+      // A signature quoted inside an ICMP error (it carries the datagram that caused it) does not make that
+      // frame a test frame. Elsewhere a signature off its place is the frame's own, moved: a tag removed or
+      // added in front of it.
+      const error = state && off !== state.signatureOffset ? icmpErrorOf(frame.data) : undefined;
+      if (state && error && off >= error.quoteOffset && !(state.sentIsIcmpError && off === error.quoteOffset)) {
         const quotedSeq = frame.data.readUInt32BE(off + SIG_SEQ);
         // The guest's errors about a test frame belong to its flow; a traffic host's (port unreachable) do not.
-        if (error && off >= error.quoteOffset && !hostIps.has(canonicalIp(error.srcIp)) && quotedSeq < state.spec.frames.count) {
-          noteIcmpError(state, point, quotedSeq, error);
-        }
+        if (!hostIps.has(canonicalIp(error.srcIp)) && quotedSeq < state.spec.frames.count) noteIcmpError(state, point, quotedSeq, error);
         state = undefined;
         off = -1;
       }

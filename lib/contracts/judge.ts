@@ -5,7 +5,7 @@
 //
 // Pure: flow results in, outcomes out.
 import { flowPath, type Side } from '../core/sides.ts';
-import type { FieldChange, FlowResult, IcmpErrorSeen } from '../analysis/flow-report.ts';
+import type { FieldChange, FlowResult, FrameDifference, IcmpErrorSeen } from '../analysis/flow-report.ts';
 import { describeIcmpError } from '../analysis/icmp-quotes.ts';
 import type { PlannedCase } from './plan.ts';
 import type { Behaviour } from './role-contracts.ts';
@@ -130,7 +130,7 @@ function judgeCase(c: PlannedCase, f: FlowResult | undefined, ctx: JudgeContext)
   if (f.corrupted > 0)
     return fail('arrive corrupted', `${n(f.corrupted)} of ${n(f.sent)} frames arrived with bytes changed${firstBytes(f)}`);
   if (f.lost > 0) return fail('lose frames', `${n(f.lost)} of ${n(f.sent)} frames lost (${n(crossed)} left the guest)`);
-  const changed = b.kind === 'byte-exact' ? unexpectedBridgeChanges(f) : unexpectedRouterChanges(f, c, ctx);
+  const changed = b.kind === 'byte-exact' ? unexpectedBridgeChanges(f, c) : unexpectedRouterChanges(f, c, ctx);
   if (changed) return fail(changed.what, changed.detail);
   if (b.kind === 'fragmented') {
     const fr = f.fragmented;
@@ -174,16 +174,35 @@ function firstBytes(f: FlowResult): string {
 }
 
 /** What a bridge changed, as "arrive with …": any change at all fails. */
-function unexpectedBridgeChanges(f: FlowResult): { what: string; detail: string } | undefined {
+function unexpectedBridgeChanges(f: FlowResult, c: PlannedCase): { what: string; detail: string } | undefined {
   const arrived = f.sent - f.lost;
-  const changed = arrived - f.rewrites.unchanged;
+  // IEEE 802.1Q §6.9: a priority-tagged frame (VID 0) belongs to the port's VLAN, which a bridge may send
+  // on untagged — the tag's removal, and nothing else, is not a change to a transparent service.
+  const allowed = (d: FrameDifference) => c.case.vlan === 'vid-0' && isPriorityTagRemoval(d.changes);
+  const allowedSet = c.case.vlan === 'vid-0' && f.differences.length > 0 && f.differences.every(allowed) ? 'vlanTags+length' : undefined;
+  const changed = Object.entries(f.rewrites.changeSets)
+    .filter(([set]) => set !== allowedSet)
+    .reduce((sum, [, frames]) => sum + frames, 0);
   if (changed === 0) return undefined;
-  const changes = f.differences.flatMap((d) => d.changes);
-  const what = `arrive with ${summarizeChanges(changes)}`;
+  const changes = f.differences.filter((d) => !allowed(d)).flatMap((d) => d.changes);
   return {
-    what,
+    what: `arrive with ${summarizeChanges(changes)}`,
     detail: `${n(changed)} of ${n(arrived)} frames arrived changed: ${distinctChanges(changes)}`,
   };
+}
+
+/** The 4-byte priority tag (VID 0) removed, and nothing else. */
+function isPriorityTagRemoval(changes: readonly FieldChange[]): boolean {
+  const tags = changes.find((ch) => ch.field === 'vlanTags');
+  const length = changes.find((ch) => ch.field === 'length');
+  return (
+    changes.length === 2 &&
+    tags?.field === 'vlanTags' &&
+    tags.sent.join('.') === '0' &&
+    tags.received.length === 0 &&
+    length?.field === 'length' &&
+    length.sent - length.received === 4
+  );
 }
 
 /** What a router changed beyond its rewrite (MACs for the next hop, TTL − 1; ECT may become CE). */

@@ -123,6 +123,18 @@ function bridgeRows(settings: ContractSettings): ContractRow[] {
       [is('destination', 'broadcast')],
       'IEEE 802.1Q §8.6.3: the broadcast address is flooded',
     ),
+    {
+      id: 'multicast-bad-checksum',
+      frames: 'IPv4 with a bad header checksum to group addresses',
+      when: [[is('destination', 'ipv4-multicast', 'ipv6-multicast', 'other-group', 'after-reserved'), is('ipExtras', 'bad-checksum')]],
+      behaviour: {
+        kind: 'either',
+        why:
+          'a bridge that snoops IGMP reads the IPv4 header of frames to group addresses and may drop one it cannot read, as ' +
+          'Linux bridges do',
+      },
+      basis: 'RFC 4541 §2.1 (IGMP snooping) and IEEE 802.1Q §8.8.6',
+    },
     delivered(
       'multicast',
       'frames to group addresses: IPv4 and IPv6 multicast, other groups, 01:80:c2:00:00:10 (flooded)',

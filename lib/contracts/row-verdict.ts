@@ -12,7 +12,7 @@ import type { Behaviour, ContractRow } from './role-contracts.ts';
 export function promiseText(b: Behaviour): string {
   switch (b.kind) {
     case 'byte-exact':
-      return 'delivered once, in order, byte-exact, never back to the sender';
+      return 'delivered once, in order, byte-exact (a priority tag, VID 0, may be removed), never back to the sender';
     case 'routed':
       return 'routed: MACs for the next hop, TTL / hop limit − 1, nothing else changed';
     case 'fragmented':

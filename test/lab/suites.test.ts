@@ -100,6 +100,19 @@ const TOO_BIG = /packets larger than the egress side's MTU that may not be fragm
 const FRAGMENTED = /IPv4 packets larger than the egress side's MTU without DF/;
 const NOT_ROUTABLE = /packets to the limited broadcast/;
 
+/** A test name, what its first line says, and whether that is said in the details instead (a second fault). */
+type ExpectedFailure = readonly [RegExp, RegExp, 'details'?];
+
+function expectFailures(run: Awaited<ReturnType<typeof wirelabRun>>, expected: ReadonlyArray<ExpectedFailure>): void {
+  expect(run.exitCode, run.output.slice(-3000)).toBe(1);
+  for (const [test, pattern, where] of expected) {
+    const t = outcome(run.tests, test);
+    expect(t.status, t.message.slice(0, 2000)).toBe('failed');
+    // The first line names the main way a class failed; a second fault of the same image may be in the details.
+    expect(where === 'details' ? t.message : headlineOf(t.message)).toMatch(pattern);
+  }
+}
+
 /** A dual-stack router profile with a smaller right side, as lab-profiles/nested-l3-forwarder.yaml. */
 function routerProfileFor(reference: string): string {
   const file = path.join(dir, `${reference}-${Math.random().toString(16).slice(2, 8)}.yaml`);
@@ -153,13 +166,7 @@ describe("the role contracts: faults on kinds of frame no fixed menu sends fail 
     '%s',
     async (reference, expected) => {
       const run = await wirelabRun(['l2-bridge'], profileFor(reference, 'l2-bridge'), CONTRACT_ONLY);
-      expect(run.exitCode, run.output.slice(-3000)).toBe(1);
-      for (const [test, pattern, where] of expected as ReadonlyArray<readonly [RegExp, RegExp, 'details'?]>) {
-        const t = outcome(run.tests, test);
-        expect(t.status, t.message.slice(0, 2000)).toBe('failed');
-        // The first line names the main way a class failed; a second fault of the same image may be in the details.
-        expect(where === 'details' ? t.message : headlineOf(t.message)).toMatch(pattern);
-      }
+      expectFailures(run, expected as ReadonlyArray<ExpectedFailure>);
     },
     CONTROL_TIMEOUT_MS,
   );
@@ -191,13 +198,7 @@ describe("the role contracts: faults on kinds of frame no fixed menu sends fail 
     '%s',
     async (reference, expected) => {
       const run = await wirelabRun(['l3-forwarder'], routerProfileFor(reference), CONTRACT_ONLY);
-      expect(run.exitCode, run.output.slice(-3000)).toBe(1);
-      for (const [test, pattern, where] of expected as ReadonlyArray<readonly [RegExp, RegExp, 'details'?]>) {
-        const t = outcome(run.tests, test);
-        expect(t.status, t.message.slice(0, 2000)).toBe('failed');
-        // The first line names the main way a class failed; a second fault of the same image may be in the details.
-        expect(where === 'details' ? t.message : headlineOf(t.message)).toMatch(pattern);
-      }
+      expectFailures(run, expected as ReadonlyArray<ExpectedFailure>);
     },
     CONTROL_TIMEOUT_MS,
   );
