@@ -12,7 +12,7 @@
 // floor — what no tool can shorten: the guest boots and halts on its critical path and the frames'
 // own time at the rates asked (lib/runtime/phases.ts records them; "where the time goes" below).
 import { randomInt } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -325,11 +325,25 @@ async function wirelabRun(checkout: WirelabCheckout, reportDir: string, seed?: n
     env: { ...checkout.env, WIRELAB_PHASES: phasesFile },
   });
   const ms = performance.now() - t0;
-  if (r.exitCode !== 0) throw new Error(`wirelab run exited ${r.exitCode}: ${failedLines(String(r.all))}`);
+  if (r.exitCode !== 0) {
+    // The whole failure (each failed test's message and details) stays beside the bench's JSON report.
+    const kept = keepFailedResults(json);
+    throw new Error(`wirelab run exited ${r.exitCode}: ${failedLines(String(r.all))}${kept ? ` (results: ${kept})` : ''}`);
+  }
   const results = JSON.parse(readFileSync(json, 'utf8')) as { testResults: { name: string; startTime: number; endTime: number }[] };
   const parts = Object.fromEntries(results.testResults.map((f) => [path.basename(f.name), round1((f.endTime - f.startTime) / 1000)]));
   const phases = parsePhases(readFileSync(phasesFile, 'utf8'));
   return { ms, parts, breakdown: wallTimeByPhase(phases, startMs, startMs + ms), floorMs: physicalFloorMs(phases) };
+}
+
+/** A failed run's JSON results, copied to reports/bench/ (the bench's work directory is removed at the end). */
+function keepFailedResults(json: string): string | undefined {
+  if (!existsSync(json)) return undefined;
+  const dir = path.resolve('reports', 'bench');
+  mkdirSync(dir, { recursive: true });
+  const kept = path.join(dir, `default-suite-failed-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  copyFileSync(json, kept);
+  return kept;
 }
 
 /** The script; its `PASS <check> (<s> s)` lines give the per-check durations. */

@@ -9,7 +9,7 @@
 // Prints one line per run and a table per profile; exits 1 when any test failed in any run.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -47,20 +47,26 @@ try {
         Array.from({ length: together }, async (_, k) => {
           const tag = `${i}-${k + 1}`;
           const json = path.join(dir, `run-${tag}.json`);
+          // A seed of its own per run, printed, so a run that failed can be replayed (wirelab run --seed).
+          const seed = Math.floor(Math.random() * 2 ** 32);
           const t0 = performance.now();
           let exitCode = 0;
           try {
-            await run(process.execPath, [cli, 'run', '--profile', profile, '--report-dir', path.join(dir, `report-${k}`), '--json', json], {
-              timeout: 15 * 60_000,
-              maxBuffer: 64 * 1024 * 1024,
-            });
+            await run(
+              process.execPath,
+              [cli, 'run', '--profile', profile, '--seed', String(seed), '--report-dir', path.join(dir, `report-${k}`), '--json', json],
+              {
+                timeout: 15 * 60_000,
+                maxBuffer: 64 * 1024 * 1024,
+              },
+            );
           } catch (e) {
             exitCode = e.code ?? -1;
           }
-          return { tag, json, exitCode, s: (performance.now() - t0) / 1000 };
+          return { tag, seed, json, exitCode, s: (performance.now() - t0) / 1000 };
         }),
       );
-      for (const { tag, json, exitCode, s } of batch) {
+      for (const { tag, seed, json, exitCode, s } of batch) {
         seconds.push(s);
         const results = JSON.parse(readFileSync(json, 'utf8'));
         const tests = results.testResults.flatMap((f) => f.assertionResults);
@@ -71,9 +77,11 @@ try {
         const notPassed = tests
           .filter((t) => t.status !== 'passed')
           .map((t) => `${status(t) === 'inconclusive' ? 'INCONCLUSIVE' : 'FAILED'} ${t.fullName} — ${firstLine(t)}`);
+        // The whole failure (its details table, the seed in run.json's place) stays for afterwards.
+        const kept = notPassed.length ? keepResults(json, profile, tag) : '';
         console.log(
-          `${path.basename(profile)} run ${tag}/${runs}: exit ${exitCode}, ${tests.length} tests, ${s.toFixed(1)} s` +
-            `${notPassed.length ? `; ${notPassed.join('; ')}` : ''}`,
+          `${path.basename(profile)} run ${tag}/${runs}: seed ${seed}, exit ${exitCode}, ${tests.length} tests, ${s.toFixed(1)} s` +
+            `${notPassed.length ? `; ${notPassed.join('; ')} (results: ${kept})` : ''}`,
         );
       }
     }
@@ -92,6 +100,15 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 process.exit(unstable > 0 ? 1 : 0);
+
+/** A failed run's JSON results, copied under reports/repeat-runs/ (the run's temporary folder goes at the end). */
+function keepResults(json, profile, tag) {
+  const keepDir = path.resolve('reports/repeat-runs');
+  mkdirSync(keepDir, { recursive: true });
+  const kept = path.join(keepDir, `${path.basename(profile, '.yaml')}-${new Date().toISOString().replace(/[:.]/g, '-')}-run-${tag}.json`);
+  copyFileSync(json, kept);
+  return kept;
+}
 
 function firstLine(t) {
   return String(t.failureMessages?.[0] ?? '')
