@@ -24,13 +24,15 @@ export interface JudgeContext {
   hostMacs: Record<Side, string>;
   /** The guest's NIC MTU per side (a router's egress MTU). */
   sideMtu: Record<Side, number>;
+  /** Why the guest stopped during the run, if it did: then it, not the lab or the frames, is why cases failed. */
+  guestStopped?: string;
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
 
 /** Judges every case of one row, including what only the row's cases together can show (rate-limited ICMP answers). */
 export function judgeRow(cases: readonly PlannedCase[], results: ReadonlyMap<number, FlowResult>, ctx: JudgeContext): CaseOutcome[] {
-  const outcomes = cases.map((c) => judgeCase(c, results.get(c.index), ctx));
+  const outcomes = cases.map((c) => guestStoppedInstead(judgeCase(c, results.get(c.index), ctx), ctx));
   const behaviour = cases[0]?.row.behaviour;
   const answer = behaviour?.kind === 'dropped' ? behaviour.answer : undefined;
   if (answer === 'time-exceeded' || answer === 'too-big') {
@@ -59,6 +61,13 @@ export function judgeRow(cases: readonly PlannedCase[], results: ReadonlyMap<num
     }
   }
   return outcomes;
+}
+
+/** A failure while the guest was gone is the guest stopping: the captures alone would blame the lab or the frames. */
+function guestStoppedInstead(o: CaseOutcome, ctx: JudgeContext): CaseOutcome {
+  if (o.verdict !== 'fail' || !ctx.guestStopped) return o;
+  const why = `the guest stopped during the run (${ctx.guestStopped}), so nothing could cross it`;
+  return { ...o, what: `never cross: ${why}`, detail: `${o.detail} (${why})` };
 }
 
 function judgeCase(c: PlannedCase, f: FlowResult | undefined, ctx: JudgeContext): CaseOutcome {

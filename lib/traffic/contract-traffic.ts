@@ -96,8 +96,9 @@ export interface RowJudgement {
   explanations: Explanation[];
 }
 
-export function judgeContext(lab: Lab, settings: ContractSettings): JudgeContext {
+export function judgeContext(lab: Lab, settings: ContractSettings, guestStopped?: string): JudgeContext {
   return {
+    ...(guestStopped ? { guestStopped } : {}),
     guestMacs: { left: lab.ports.left.guestMac, right: lab.ports.right.guestMac },
     hostMacs: { left: lab.hosts.left.mac, right: lab.hosts.right.mac },
     sideMtu: settings.sideMtu,
@@ -113,7 +114,7 @@ export function judgeContractRow(lab: Lab, plan: ContractPlan, row: ContractRow,
     const f = byName.get(c.name);
     if (f) results.set(c.index, f);
   }
-  const outcomes = judgeRow(cases, results, judgeContext(lab, plan.contract.settings));
+  const outcomes = judgeRow(cases, results, judgeContext(lab, plan.contract.settings, run.guestStopped));
   const explanations = explainFailures(
     plan.contract.space,
     cases.map((c, i) => ({ case: c.case, outcome: outcomes[i]! })),

@@ -194,6 +194,21 @@ describe('judgement and the smallest counterexample', () => {
     expect(e!.separatedBy.length === 0 || e!.statement.includes('or')).toBe(true);
   });
 
+  it('blames the guest stopping, not the lab, when the guest was gone during the run', () => {
+    const broken = () => true;
+    const outcomes = judgeRow(cases, new Map(cases.map((c) => [c.index, result(c, broken())])), {
+      ...ctx,
+      guestStopped: 'exited (killed by SIGKILL)',
+    });
+    const explanations = explainFailures(
+      plan.contract.space,
+      cases.map((c, i) => ({ case: c.case, outcome: outcomes[i]! })),
+    );
+    expect(rowResult(row, outcomes, explanations).headline).toMatch(
+      /every kind tried never cross: the guest stopped during the run \(exited \(killed by SIGKILL\)\), so nothing could cross it/,
+    );
+  });
+
   it('passes a row whose cases all behaved', () => {
     const outcomes = judgeRow(cases, new Map(cases.map((c) => [c.index, result(c, false)])), ctx);
     expect(outcomes.every((o) => o.verdict === 'pass')).toBe(true);
