@@ -41,6 +41,8 @@ export default defineConfig({
           testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,
+          // Tests a file marks concurrent (functional negative controls, a lab each): two at a time, one per CPU.
+          maxConcurrency: 2,
           pool: 'forks',
         },
       },

@@ -2,8 +2,11 @@
 // lib/images/disk-image.ts) on the real lab, as a user runs wirelab on an image of their own: a nested
 // profile whose guest is the qcow2, and the role's default suites. The good bridges pass everything but
 // the emissions check, which names their IPv6 autoconfiguration and the fix — and passes once the
-// profile tolerates that chatter (expect.guestMayEmit); the router and the monitor pass with their
-// role's defaults. Faulty variants fail the check their fault breaks, and only that one.
+// profile tolerates that chatter (expect.guestMayEmit, the Open vSwitch run); the router and the
+// monitor pass with their role's defaults. Faulty variants fail the check their fault breaks.
+// Each run is a disk boot (~1 min under TCG), so CI keeps the faulty variants whose fault only real
+// software shows (a hairpin port, dhclient's back-off); debian-bridge-stp and debian-bridge-skew
+// break checks the initrd controls of test/lab/suites.test.ts already fail (l2-bridge-stp, -skew).
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -22,7 +25,7 @@ const build = (name: string): Promise<BuiltDiskImage> => buildDiskImage(name, { 
  * A nested profile booting the disk image: disk images need ≥ 60 s to be ready under TCG (90 s here). Open
  * vSwitch took up to 73 s here; an STP bridge forwards only two forward delays (30 s) after its links come up.
  */
-const READY_SECONDS: Record<string, number> = { 'debian-bridge-ovs': 120, 'debian-bridge-stp': 150 };
+const READY_SECONDS: Record<string, number> = { 'debian-bridge-ovs': 120 };
 
 /** What a user accepts of a Debian bridge with IPv6 left on: its link-local chatter (RS, DAD, MLD, and an IGMP report). */
 const LINK_LOCAL_CHATTER = '  guestMayEmit: [ipv6-link-local, igmp]\n';
@@ -98,19 +101,6 @@ describe("Debian disk images: good ones, the role's default suites", () => {
   );
 
   it(
-    'debian-bridge-brctl with its link-local chatter tolerated by the profile: the emissions check passes',
-    async () => {
-      const run = await wirelabRun(['l2-bridge'], diskProfile(await build('debian-bridge-brctl'), LINK_LOCAL_CHATTER), 'guest emissions');
-      expect(failedTests(run), run.output.slice(-3000)).toEqual([]);
-      // --grep leaves the file's other tests skipped; the one that ran is the emissions check.
-      const ran = run.tests.filter((t) => t.status === 'passed' || t.status === 'failed');
-      expect(ran.map((t) => t.name)).toEqual([expect.stringMatching(/guest emissions/)]);
-      expect(ran[0]!.status).toBe('passed');
-    },
-    TEST_TIMEOUT_MS,
-  );
-
-  it(
     "debian-bridge-ovs (Open vSwitch, NORMAL action): nothing fails but the order of frames at a new flow's setup",
     async () => {
       // Measured here: the kernel datapath sends a new flow's first frames up to ovs-vswitchd and the
@@ -181,10 +171,8 @@ describe("Debian disk images: good ones, the role's default suites", () => {
 describe('Debian disk images: faulty variants fail the check their fault breaks', () => {
   it.each([
     ['debian-bridge-hairpin', 'broadcast frames', /come back towards their sender/],
-    ['debian-bridge-stp', 'guest emissions', /^The guest sent \d+ frames by itself \(\d+ link-control\): likely STP is on/],
     // dhclient backs off to discovers many seconds apart: the whole suite's lifetime capture, not a lone emissions check.
     ['debian-bridge-dhcp', '', /^The guest sent \d+ frames by itself \(\d+ dhcp\)/],
-    ['debian-bridge-skew', "profile's load", /one direction is slower|latency through the guest too high/],
   ])(
     '%s: "%s" fails (%s)',
     async (name, test, headline) => {

@@ -126,100 +126,106 @@ function routerProfileFor(reference: string): string {
   return file;
 }
 
-describe("the role contracts: faults on kinds of frame no fixed menu sends fail their class, the dimension named in the failure's first line", () => {
-  // Only the contract's tests: the window is one, the timed checks and the halt are not needed here.
-  const CONTRACT_ONLY = '^(?!.*(load|bursts|hygiene|emissions|readiness|vRouter|frame space)).*$';
+// Functional controls run two at a time (vitest's maxConcurrency for the lab project): each is a lab of its
+// own, as in a default run with two workers; their checks count frames, and every timed window of
+// either waits for the machine to be quiet (lib/host/quiet-machine.ts), one measurement at a time.
+describe.concurrent(
+  "the role contracts: faults on kinds of frame no fixed menu sends fail their class, the dimension named in the failure's first line",
+  () => {
+    // Only the contract's tests: the window is one, the timed checks and the halt are not needed here.
+    const CONTRACT_ONLY = '^(?!.*(load|bursts|hygiene|emissions|readiness|vRouter|frame space)).*$';
 
-  it.each([
-    ['l2-bridge-ipfilter', [[LEARNED, /^frames with EtherType 0x8847 \(MPLS\).* never cross, except with QinQ/]]],
-    [
-      'l2-bridge-scrubber',
+    it.each([
+      ['l2-bridge-ipfilter', [[LEARNED, /^frames with EtherType 0x8847 \(MPLS\).* never cross, except with QinQ/]]],
       [
-        [LEARNED, /frames with (TTL 1 or TTL 0|TTL 0 or TTL 1).* never cross/],
-        [LEARNED, /frames with DSCP [^;]* arrive with DSCP 0/],
+        'l2-bridge-scrubber',
+        [
+          [LEARNED, /frames with (TTL 1 or TTL 0|TTL 0 or TTL 1).* never cross/],
+          [LEARNED, /frames with DSCP [^;]* arrive with DSCP 0/],
+        ],
       ],
-    ],
-    [
-      'l2-bridge-vlanaware',
       [
-        [LEARNED, /frames with [^;]*802\.1Q VID 4094[^;]* never cross/],
-        [LEARNED, /frames with [^;]*(802\.1Q VID 1|priority-tagged \(VID 0\))[^;]* arrive with no VLAN tag/],
+        'l2-bridge-vlanaware',
+        [
+          [LEARNED, /frames with [^;]*802\.1Q VID 4094[^;]* never cross/],
+          [LEARNED, /frames with [^;]*(802\.1Q VID 1|priority-tagged \(VID 0\))[^;]* arrive with no VLAN tag/],
+        ],
       ],
-    ],
-    // Only untagged IPv4 reaches iptables, so few cases of a row fail: the first line names them (or their values).
-    ['l2-bridge-brnf', [[LEARNED, /never cross.*IPv4 with a bad header checksum|IPv4 with a bad header checksum.* never cross/]]],
-    [
-      'l2-bridge-noflood',
+      // Only untagged IPv4 reaches iptables, so few cases of a row fail: the first line names them (or their values).
+      ['l2-bridge-brnf', [[LEARNED, /never cross.*IPv4 with a bad header checksum|IPv4 with a bad header checksum.* never cross/]]],
       [
-        [UNKNOWN, /^unicast frames to a MAC never seen \(flooded\): every kind tried never cross/],
-        [RESERVED, /^frames to the reserved group addresses .*: every kind tried are forwarded/],
+        'l2-bridge-noflood',
+        [
+          [UNKNOWN, /^unicast frames to a MAC never seen \(flooded\): every kind tried never cross/],
+          [RESERVED, /^frames to the reserved group addresses .*: every kind tried are forwarded/],
+        ],
       ],
-    ],
-    [
-      'l2-bridge-corrupt',
       [
-        [LEARNED, /^frames with the smallest frame/],
-        [BROADCAST, /arrive corrupted/, 'details'],
+        'l2-bridge-corrupt',
+        [
+          [LEARNED, /^frames with the smallest frame/],
+          [BROADCAST, /arrive corrupted/, 'details'],
+        ],
       ],
-    ],
-  ] as const)(
-    '%s',
-    async (reference, expected) => {
-      const run = await wirelabRun(['l2-bridge'], profileFor(reference, 'l2-bridge'), CONTRACT_ONLY);
-      expectFailures(run, expected as ReadonlyArray<ExpectedFailure>);
-    },
-    CONTROL_TIMEOUT_MS,
-  );
+    ] as const)(
+      '%s',
+      async (reference, expected) => {
+        const run = await wirelabRun(['l2-bridge'], profileFor(reference, 'l2-bridge'), CONTRACT_ONLY);
+        expectFailures(run, expected as ReadonlyArray<ExpectedFailure>);
+      },
+      CONTROL_TIMEOUT_MS,
+    );
 
-  it.each([
-    ['l3-forwarder-nat', [[ROUTED, /arrive with their source address rewritten/]]],
-    [
-      'l3-forwarder-strict',
+    it.each([
+      ['l3-forwarder-nat', [[ROUTED, /arrive with their source address rewritten/]]],
       [
-        [ROUTED, /frames with [^;]*(router alert|hop-by-hop)[^;]* never cross/],
-        [ROUTED, /frames with DSCP [^;]* arrive with DSCP 0/],
+        'l3-forwarder-strict',
+        [
+          [ROUTED, /frames with [^;]*(router alert|hop-by-hop)[^;]* never cross/],
+          [ROUTED, /frames with DSCP [^;]* arrive with DSCP 0/],
+        ],
       ],
-    ],
-    [
-      'l3-forwarder-quiet',
       [
-        [EXPIRES, /^frames with IPv6 get no ICMPv6 Time Exceeded \(3\/0\) back; not so with IPv4/],
-        [TOO_BIG, /^frames with IPv4 get no ICMP Fragmentation Needed \(3\/4, MTU 1400\) back; not so with IPv6/],
+        'l3-forwarder-quiet',
+        [
+          [EXPIRES, /^frames with IPv6 get no ICMPv6 Time Exceeded \(3\/0\) back; not so with IPv4/],
+          [TOO_BIG, /^frames with IPv4 get no ICMP Fragmentation Needed \(3\/4, MTU 1400\) back; not so with IPv6/],
+        ],
       ],
-    ],
-    [
-      'l3-forwarder-leaky',
       [
-        [NOT_ROUTABLE, /directed broadcast[^;]* are forwarded/],
-        [FRAGMENTED, /: every kind tried never cross/],
+        'l3-forwarder-leaky',
+        [
+          [NOT_ROUTABLE, /directed broadcast[^;]* are forwarded/],
+          [FRAGMENTED, /: every kind tried never cross/],
+        ],
       ],
-    ],
-  ] as const)(
-    '%s',
-    async (reference, expected) => {
-      const run = await wirelabRun(['l3-forwarder'], routerProfileFor(reference), CONTRACT_ONLY);
-      expectFailures(run, expected as ReadonlyArray<ExpectedFailure>);
-    },
-    CONTROL_TIMEOUT_MS,
-  );
+    ] as const)(
+      '%s',
+      async (reference, expected) => {
+        const run = await wirelabRun(['l3-forwarder'], routerProfileFor(reference), CONTRACT_ONLY);
+        expectFailures(run, expected as ReadonlyArray<ExpectedFailure>);
+      },
+      CONTROL_TIMEOUT_MS,
+    );
 
-  it.each([
-    ['monitor-fake', /reports nothing new/, /reports do not follow the traffic/],
-    ['monitor-nopromisc', /counts every kind of frame/, /counted only broadcast frames/],
-  ])(
-    '%s',
-    async (reference, test, headline) => {
-      const run = await wirelabRun(['monitor'], profileFor(reference, 'monitor'), 'counts every kind|reports nothing new');
-      expect(run.exitCode, run.output.slice(-3000)).toBe(1);
-      const t = outcome(run.tests, test);
-      expect(t.status).toBe('failed');
-      expect(headlineOf(t.message)).toMatch(headline);
-    },
-    CONTROL_TIMEOUT_MS,
-  );
-});
+    it.each([
+      ['monitor-fake', /reports nothing new/, /reports do not follow the traffic/],
+      ['monitor-nopromisc', /counts every kind of frame/, /counted only broadcast frames/],
+    ])(
+      '%s',
+      async (reference, test, headline) => {
+        const run = await wirelabRun(['monitor'], profileFor(reference, 'monitor'), 'counts every kind|reports nothing new');
+        expect(run.exitCode, run.output.slice(-3000)).toBe(1);
+        const t = outcome(run.tests, test);
+        expect(t.status).toBe('failed');
+        expect(headlineOf(t.message)).toMatch(headline);
+      },
+      CONTROL_TIMEOUT_MS,
+    );
+  },
+);
 
-describe('negative controls: each faulty image fails the assertions it should, naming its fault', () => {
+describe.concurrent('negative controls: each faulty image fails the assertions it should, naming its fault', () => {
   it('one-way drop: the contract names the direction that never crosses (inside the guest), readiness "never forwarded"', async () => {
     const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-oneway', 'l2-bridge'), 'MAC the bridge has learned|readiness');
     expect(run.exitCode).toBe(1);
@@ -241,38 +247,6 @@ describe('negative controls: each faulty image fails the assertions it should, n
       expect(t.status).toBe('failed');
       expect(headlineOf(t.message)).toMatch(/every kind tried arrive with a rewritten source MAC/);
     }
-  });
-
-  it('added delay: the load test fails on the latency bound, not on loss', async () => {
-    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-delay', 'l2-bridge'), "profile's load");
-    const t = outcome(run.tests, /profile's load/);
-    expect(t.status).toBe('failed');
-    expect(t.message).toMatch(/latency|p99/i);
-  });
-
-  it('random loss: the load test fails naming lost frames', async () => {
-    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-lossy', 'l2-bridge'), "profile's load");
-    const t = outcome(run.tests, /profile's load/);
-    expect(t.status).toBe('failed');
-    expect(t.message).toMatch(/lost/);
-  });
-
-  it('slow boot: every test fails with the readiness timeout and the console quoted', async () => {
-    const run = await wirelabRun(
-      ['readiness'],
-      profileFor('l2-bridge-slowboot', 'l2-bridge', { guest: '  ready: { timeoutSeconds: 15 }\n' }),
-    );
-    const t = outcome(run.tests, /frames cross soon/);
-    expect(t.status).toBe('failed');
-    expect(t.message).toMatch(/not ready within 15/);
-    expect(t.message).toMatch(/slow boot/);
-  });
-
-  it('premature readiness: the readiness suite fails saying how early the claim was', async () => {
-    const run = await wirelabRun(['readiness'], profileFor('l2-bridge-liar', 'l2-bridge'));
-    const t = outcome(run.tests, /frames cross soon/);
-    expect(t.status).toBe('failed');
-    expect(t.message).toMatch(/claimed readiness [\d.]+ s before it forwarded/);
   });
 
   it('no ACPI halt: image hygiene fails saying it did not power off', async () => {
@@ -302,21 +276,6 @@ describe('negative controls: each faulty image fails the assertions it should, n
     expect(t.status).toBe('failed');
     expect(headlineOf(t.message)).toMatch(/come back towards their sender/);
     expect(t.message).toMatch(/reflected/);
-  });
-
-  it('reordering of close frames: the burst check fails naming the reordering', async () => {
-    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-reorder', 'l2-bridge'), 'back-to-back bursts');
-    const t = outcome(run.tests, /back-to-back bursts/);
-    expect(t.status).toBe('failed');
-    expect(headlineOf(t.message)).toMatch(/arrived out of order/);
-  });
-
-  it("3 ms more one way: the load check fails on the directions' medians, naming the slower direction", async () => {
-    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-skew', 'l2-bridge'), "profile's load");
-    const t = outcome(run.tests, /profile's load/);
-    expect(t.status).toBe('failed');
-    expect(t.message).toMatch(/flow "IMIX load left→right" \(left → right\): one direction is slower/);
-    expect(t.message).not.toMatch(/lost/);
   });
 
   it.each([
@@ -360,5 +319,55 @@ describe('negative controls: each faulty image fails the assertions it should, n
     const run = await wirelabRun(['l3-forwarder'], profile, 'every other packet');
     expect(run.exitCode).toBe(1);
     expect(headlineOf(outcome(run.tests, /every other packet/).message)).toMatch(/every kind tried never cross/);
+  });
+});
+
+// Controls whose checks are timed (latency, bursts, readiness, boot timeouts): one lab at a time.
+describe('negative controls, timed: each faulty image fails the assertions it should, naming its fault', () => {
+  it('added delay: the load test fails on the latency bound, not on loss', async () => {
+    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-delay', 'l2-bridge'), "profile's load");
+    const t = outcome(run.tests, /profile's load/);
+    expect(t.status).toBe('failed');
+    expect(t.message).toMatch(/latency|p99/i);
+  });
+
+  it('random loss: the load test fails naming lost frames', async () => {
+    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-lossy', 'l2-bridge'), "profile's load");
+    const t = outcome(run.tests, /profile's load/);
+    expect(t.status).toBe('failed');
+    expect(t.message).toMatch(/lost/);
+  });
+
+  it('slow boot: every test fails with the readiness timeout and the console quoted', async () => {
+    const run = await wirelabRun(
+      ['readiness'],
+      profileFor('l2-bridge-slowboot', 'l2-bridge', { guest: '  ready: { timeoutSeconds: 15 }\n' }),
+    );
+    const t = outcome(run.tests, /frames cross soon/);
+    expect(t.status).toBe('failed');
+    expect(t.message).toMatch(/not ready within 15/);
+    expect(t.message).toMatch(/slow boot/);
+  });
+
+  it('premature readiness: the readiness suite fails saying how early the claim was', async () => {
+    const run = await wirelabRun(['readiness'], profileFor('l2-bridge-liar', 'l2-bridge'));
+    const t = outcome(run.tests, /frames cross soon/);
+    expect(t.status).toBe('failed');
+    expect(t.message).toMatch(/claimed readiness [\d.]+ s before it forwarded/);
+  });
+
+  it('reordering of close frames: the burst check fails naming the reordering', async () => {
+    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-reorder', 'l2-bridge'), 'back-to-back bursts');
+    const t = outcome(run.tests, /back-to-back bursts/);
+    expect(t.status).toBe('failed');
+    expect(headlineOf(t.message)).toMatch(/arrived out of order/);
+  });
+
+  it("3 ms more one way: the load check fails on the directions' medians, naming the slower direction", async () => {
+    const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-skew', 'l2-bridge'), "profile's load");
+    const t = outcome(run.tests, /profile's load/);
+    expect(t.status).toBe('failed');
+    expect(t.message).toMatch(/flow "IMIX load left→right" \(left → right\): one direction is slower/);
+    expect(t.message).not.toMatch(/lost/);
   });
 });
