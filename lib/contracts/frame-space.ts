@@ -86,6 +86,29 @@ export function checkSpace(space: FrameSpace): string[] {
   return problems;
 }
 
+/**
+ * The space without what no case can carry: values that require a value the lab leaves out (IPv6
+ * extension headers when the traffic hosts have no IPv6), and dimensions whose `when` can never hold.
+ * Left in, they would be "never tried" gaps no plan could close.
+ */
+export function feasibleSpace(space: FrameSpace): FrameSpace {
+  const kept = new Map<string, Set<string>>();
+  const satisfiable = (c: Condition) => c.oneOf.some((v) => kept.get(c.dimension)?.has(v) ?? false);
+  const dimensions: Dimension[] = [];
+  // Conditions keep only values still there (the checks of checkSpace hold for the result too).
+  const trimmed = (cs: readonly Condition[]) => cs.map((c) => ({ ...c, oneOf: c.oneOf.filter((v) => kept.get(c.dimension)!.has(v)) }));
+  for (const d of space.dimensions) {
+    if (!(d.when ?? []).every(satisfiable)) continue;
+    const values = d.values
+      .filter((v) => (v.requires ?? []).every(satisfiable))
+      .map((v) => (v.requires ? { ...v, requires: trimmed(v.requires) } : v));
+    if (values.length === 0) continue;
+    dimensions.push({ ...d, values, ...(d.when ? { when: trimmed(d.when) } : {}) });
+    kept.set(d.id, new Set(values.map((v) => v.id)));
+  }
+  return { ...space, dimensions };
+}
+
 /** The label of a value, or of NOT_APPLICABLE. */
 export function valueLabel(space: FrameSpace, dimension: string, value: string): string {
   if (value === NOT_APPLICABLE) return 'not applicable';

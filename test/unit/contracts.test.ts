@@ -7,7 +7,7 @@ import { checkSpace, NOT_APPLICABLE, type FrameSpace } from '../../lib/contracts
 import { judgeRow } from '../../lib/contracts/judge.ts';
 import { feasiblePairs, pairwiseCases } from '../../lib/contracts/pairwise.ts';
 import { planContract } from '../../lib/contracts/plan.ts';
-import { rowOf } from '../../lib/contracts/role-contracts.ts';
+import { contractFor, rowOf } from '../../lib/contracts/role-contracts.ts';
 import { rowResult } from '../../lib/contracts/row-verdict.ts';
 import type { ContractSettings } from '../../lib/contracts/settings.ts';
 import { flow, parse } from '../../lib/frames/index.ts';
@@ -94,13 +94,21 @@ describe('pairwise cases', () => {
   });
 
   it('a bridge and a router contract: every pair within every row, each case in its row, every frame builds', () => {
+    // The last: an IPv4-only router with one MTU (no extension headers, no packets over the egress MTU).
     for (const [settings, lab] of [
       [BRIDGE, BRIDGE_LAB],
       [ROUTER, ROUTER_LAB],
+      [{ ...ROUTER, ipVersions: [4], sideMtu: { left: 1500, right: 1500 } } as ContractSettings, BRIDGE_LAB],
     ] as const) {
       const plan = planContract(settings, lab, 7);
       expect(checkSpace(plan.contract.space)).toEqual([]);
       expect(plan.pairs.covered).toBe(plan.pairs.feasible);
+      for (const d of plan.contract.space.dimensions)
+        for (const v of d.values)
+          expect(
+            plan.cases.some((c) => c.case[d.id] === v.id),
+            `${d.id}=${v.id}`,
+          ).toBe(true);
       for (const row of plan.contract.rows)
         expect(
           plan.cases.some((c) => c.row === row),
@@ -116,6 +124,15 @@ describe('pairwise cases', () => {
       expect(planContract(settings, lab, 7).cases.map((c) => c.name)).toEqual(plan.cases.map((c) => c.name));
       expect(planContract(settings, lab, 8).cases.map((c) => c.name)).not.toEqual(plan.cases.map((c) => c.name));
     }
+  });
+
+  it('a router whose sides have one MTU has no rows about packets over the egress MTU (no test of 0 cases)', () => {
+    const rows = (sideMtu: ContractSettings['sideMtu']) => contractFor({ ...ROUTER, sideMtu }).rows.map((r) => r.id);
+    expect(rows({ left: 1500, right: 1400 })).toEqual(expect.arrayContaining(['too-big', 'fragmented']));
+    const same = rows({ left: 1500, right: 1500 });
+    expect(same).not.toContain('too-big');
+    expect(same).not.toContain('fragmented');
+    expect(same).toContain('expired');
   });
 
   it("sizes follow the router's egress MTU: packets over it exist only towards the smaller side", () => {
