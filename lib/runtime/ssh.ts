@@ -308,7 +308,10 @@ export class SshHost {
     return new Promise((resolve, reject) => {
       try {
         client.exec(command, (err, channel) => {
-          if (err) reject(new WirelabError(`Could not start a command on ${this.label}: ${err.message}`, { cause: err }));
+          // ssh2 answers a channel request still pending when the connection drops with "No response from server".
+          if (err && (this.lost || /no response from server|not connected/i.test(err.message)))
+            reject(gone(this.lost ?? err.message.toLowerCase(), err));
+          else if (err) reject(new WirelabError(`Could not start a command on ${this.label}: ${err.message}`, { cause: err }));
           else resolve({ channel, exit: channelExit(channel) });
         });
       } catch (e) {

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { explainFailures } from '../../lib/contracts/counterexample.ts';
 import { checkSpace, NOT_APPLICABLE, type FrameSpace } from '../../lib/contracts/frame-space.ts';
+import { hostExplainsRow } from '../../lib/contracts/host-excuse.ts';
 import { judgeRow } from '../../lib/contracts/judge.ts';
 import { feasiblePairs, pairwiseCases } from '../../lib/contracts/pairwise.ts';
 import { planContract } from '../../lib/contracts/plan.ts';
@@ -224,6 +225,25 @@ describe('judgement and the smallest counterexample', () => {
     expect(rowResult(row, outcomes, explanations).headline).toMatch(
       /every kind tried never cross: the guest stopped during the run \(exited \(killed by SIGKILL\)\), so nothing could cross it/,
     );
+  });
+
+  it('blames the host for losses at random while it stalled long enough, never for a row that failed whole or by changes', () => {
+    const host = (stallMs: number) => ({
+      startMs: 0,
+      endMs: 10_000,
+      periodMs: 2,
+      stallMs: 2,
+      stalls: [{ fromMs: 3_000, toMs: 3_000 + stallMs, source: 'guest-cpu' as const }],
+      seconds: [],
+      guestWatched: true,
+    });
+    const outcome = (verdict: 'pass' | 'fail', what?: string) => ({ index: 0, verdict, detail: '', ...(what ? { what } : {}) });
+    const someLost = [outcome('pass'), outcome('fail', 'lose frames'), outcome('fail', 'never reach the guest')];
+    expect(hostExplainsRow(someLost, host(788))?.stallMs).toBe(788);
+    expect(hostExplainsRow(someLost, host(20))).toBeUndefined();
+    expect(hostExplainsRow(someLost, undefined)).toBeUndefined();
+    expect(hostExplainsRow([outcome('fail', 'never cross'), outcome('fail', 'never cross')], host(788))).toBeUndefined();
+    expect(hostExplainsRow([outcome('pass'), outcome('fail', 'arrive with DSCP 0')], host(788))).toBeUndefined();
   });
 
   it('passes a row whose cases all behaved', () => {
