@@ -50,26 +50,27 @@ function outcome(tests: TestOutcome[], name: RegExp): TestOutcome {
   return t;
 }
 
-describe('every suite passes its good reference image', () => {
+/** A test the host left inconclusive (it stalled in every try) is no verdict on the image: vitest's JSON has it failed. */
+const notPassed = (t: TestOutcome) => t.status !== 'passed' && !(t.status === 'failed' && /inconclusive — /.test(t.message));
+
+// Two labs' runs at a time (the lab project's maxConcurrency), as a busy CI runner would have them: a
+// good image still passes (a test the host left inconclusive is no failure), a faulty one still fails.
+describe.concurrent('every suite passes its good reference image', () => {
   it.each([
     ['l3-forwarder', 'l3-forwarder'],
     ['monitor', 'monitor'],
   ])('%s: the default suites pass', async (reference, role) => {
     const run = await wirelabRun([], profileFor(reference, role));
-    const failed = run.tests.filter((t) => t.status !== 'passed');
-    expect(failed, run.output.slice(-3000)).toEqual([]);
+    expect(run.tests.filter(notPassed), run.output.slice(-3000)).toEqual([]);
     expect(run.tests.length).toBeGreaterThanOrEqual(3);
-    expect(run.exitCode).toBe(0);
+    expect([0, 3]).toContain(run.exitCode);
   });
 
   it("l2-bridge: the default suites pass, in parallel vitest workers, a lab each, with no frame of one lab in another's captures", async () => {
     const run = await wirelabRun([], profileFor('l2-bridge', 'l2-bridge'));
-    expect(
-      run.tests.filter((t) => t.status !== 'passed'),
-      run.output.slice(-3000),
-    ).toEqual([]);
+    expect(run.tests.filter(notPassed), run.output.slice(-3000)).toEqual([]);
     expect(run.tests.length).toBeGreaterThanOrEqual(12);
-    expect(run.exitCode).toBe(0);
+    expect([0, 3]).toContain(run.exitCode);
     // On this 2-core machine the default is two workers: some suite files ran at the same time.
     const overlapping = run.files.filter((a) => run.files.some((b) => b !== a && a.start < b.end && b.start < a.end));
     expect(overlapping.length, JSON.stringify(run.files)).toBeGreaterThanOrEqual(2);
@@ -126,9 +127,8 @@ function routerProfileFor(reference: string): string {
   return file;
 }
 
-// Functional controls run two at a time (vitest's maxConcurrency for the lab project): each is a lab of its
-// own, as in a default run with two workers; their checks count frames, and every timed window of
-// either waits for the machine to be quiet (lib/host/quiet-machine.ts), one measurement at a time.
+// Controls run two at a time too: each is a lab of its own, as in a default run with two workers, and
+// every timed window waits for the machine to be quiet (lib/runtime/quiet-machine.ts), one at a time.
 describe.concurrent(
   "the role contracts: faults on kinds of frame no fixed menu sends fail their class, the dimension named in the failure's first line",
   () => {
@@ -322,8 +322,8 @@ describe.concurrent('negative controls: each faulty image fails the assertions i
   });
 });
 
-// Controls whose checks are timed (latency, bursts, readiness, boot timeouts): one lab at a time.
-describe('negative controls, timed: each faulty image fails the assertions it should, naming its fault', () => {
+// Controls whose checks are timed (latency, bursts, readiness, boot timeouts): their windows wait for a quiet machine.
+describe.concurrent('negative controls, timed: each faulty image fails the assertions it should, naming its fault', () => {
   it('added delay: the load test fails on the latency bound, not on loss', async () => {
     const run = await wirelabRun(['l2-bridge'], profileFor('l2-bridge-delay', 'l2-bridge'), "profile's load");
     const t = outcome(run.tests, /profile's load/);
