@@ -264,7 +264,11 @@ async function joinBridge(spec: TrafficHostSpec, pid: number, stack: UndoStack):
   return bridgePort;
 }
 
-/** sshd logged "listening", but the first connect can still race it; retry briefly. */
+/**
+ * sshd logged "listening", but the first connect can still race it; retry briefly. A new container's
+ * address can also be unreachable for a moment (the host's neighbour cache still holds a failed entry
+ * for the address an earlier container of the same network had: seen in CI right after a killed one).
+ */
 async function connectWhenReady(ssh: SshHost, opts: Parameters<SshHost['connect']>[0]): Promise<void> {
   const deadline = Date.now() + SSH_READY_BUDGET_MS;
   for (;;) {
@@ -272,7 +276,7 @@ async function connectWhenReady(ssh: SshHost, opts: Parameters<SshHost['connect'
       await ssh.connect({ ...opts, readyTimeoutMs: 5_000 });
       return;
     } catch (e) {
-      const refused = /ECONNREFUSED|ECONNRESET/.test(String((e as Error).cause ?? ''));
+      const refused = /ECONNREFUSED|ECONNRESET|EHOSTUNREACH/.test(String((e as Error).cause ?? ''));
       if (!refused || Date.now() > deadline) throw e;
       await new Promise((r) => setTimeout(r, 200));
     }
