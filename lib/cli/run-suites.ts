@@ -13,6 +13,7 @@ import { newSession, signalLabOwners, waitForSessionLabs } from '../lab/session-
 import { loadProfile } from '../profile/load.ts';
 import { SESSION_ENV } from '../runtime/ledger.ts';
 import type { GuestRole, LabProfile } from '../profile/types.ts';
+import { claimLock } from '../runtime/file-lock.ts';
 import { timedPhase } from '../runtime/phases.ts';
 import { compareRuns, comparisonLines } from '../report/run-history.ts';
 import { runLine, summaryTable, type RunRecord } from '../report/run-summary.ts';
@@ -137,8 +138,16 @@ export async function runSuites(
   requireDirectoryPath(reportDir, '--report-dir', opts.reportDir);
   if (opts.json !== undefined) requireFilePath(path.resolve(opts.json), opts.json);
   const resultsDir = path.join(reportDir, 'allure-results');
-  rmSync(resultsDir, { recursive: true, force: true }); // a report shows this run only
   mkdirSync(reportDir, { recursive: true });
+  // A run starts by clearing its report's results: two runs in one directory would delete each other's.
+  const claim = claimLock(path.join(reportDir, REPORT_LOCK));
+  if (claim.heldBy !== undefined)
+    throw new WirelabError(
+      `Another wirelab run (pid ${claim.heldBy || 'unknown'}) is writing its report to ${reportDir}, and a run starts by ` +
+        "clearing that directory's results. Fix: wait for it to end, or give this run a --report-dir of its own.",
+      { exitCode: 2 },
+    );
+  rmSync(resultsDir, { recursive: true, force: true }); // a report shows this run only
   // A shard also leaves vitest's blob report, for `wirelab merge-reports` (see docs/scale.md).
   const blobDir = path.join(reportDir, 'blob');
   if (shard) rmSync(blobDir, { recursive: true, force: true });
@@ -162,6 +171,7 @@ export async function runSuites(
     return await runAndRecord();
   } finally {
     signals.release();
+    claim.release();
   }
 
   async function runAndRecord(): Promise<number> {
@@ -241,6 +251,9 @@ export async function runSuites(
 
 /** The exit code every run ends with, inconclusive (3) set apart: no test failed, at least one ended inconclusive, nothing else broke. */
 export const EXIT_INCONCLUSIVE = 3;
+
+/** The lock file that says a run is writing into a report directory (its pid). */
+export const REPORT_LOCK = '.wirelab-run.lock';
 
 export function runExitCode(vitestExit: number | undefined, output: ReporterOutput | undefined): number {
   const code = vitestExit === 0 ? 0 : vitestExit === 1 ? 1 : 2;

@@ -5,7 +5,7 @@
 // it — ENOSPC — or died between creating and writing it).
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { WirelabError } from '../core/errors.ts';
 import { processAlive } from './ledger.ts';
 
@@ -85,6 +85,30 @@ export function isLockHeld(path: string): boolean {
   }
   const owner = parseOwner(text);
   return owner === undefined ? !olderThan(path, EMPTY_LOCK_GRACE_MS) : processAlive(owner);
+}
+
+/**
+ * Take the lock at `path` without waiting, for as long as this process wants it (`release()`, or its
+ * exit): `heldBy` is set instead when another live process holds it. A lock this process holds, or
+ * one whose owner is gone, is taken.
+ */
+export function claimLock(path: string): { heldBy?: number; release: () => void } {
+  mkdirSync(dirname(path), { recursive: true });
+  const release = () => rmSync(path, { force: true });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+      process.once('exit', release);
+      return { release };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const owner = parseOwner(readFileSync(path, 'utf8'));
+    if (owner === process.pid) return { release };
+    if (isLockHeld(path)) return { heldBy: owner ?? 0, release: () => {} };
+    rmSync(path, { force: true }); // its owner is gone
+  }
+  return { heldBy: 0, release: () => {} };
 }
 
 /** Remove those of `paths` that are lock files nobody holds (for `wirelab clean`); returns them. */

@@ -23,18 +23,23 @@ function profileFor(reference: string, role: string, extra: { guest?: string; ex
   return file;
 }
 
-/** `wirelab run` of these suites on this profile, with JSON results, into the shared report directory. */
-function wirelabRun(suites: string[], profile: string, grep?: string) {
-  const json = path.join(dir, `results-${Math.random().toString(16).slice(2, 8)}.json`);
-  return wirelab(
-    ['run', ...suites, '--profile', profile, '--report-dir', path.join(dir, 'report'), ...(grep ? ['--grep', grep] : [])],
-    json,
+/**
+ * `wirelab run` of these suites on this profile, with JSON results, into a report directory of its own:
+ * runs go two at a time, and a run starts by clearing its directory's Allure results.
+ */
+async function wirelabRun(suites: string[], profile: string, grep?: string) {
+  const id = Math.random().toString(16).slice(2, 8);
+  const reportDir = path.join(dir, `report-${id}`);
+  const run = await wirelab(
+    ['run', ...suites, '--profile', profile, '--report-dir', reportDir, ...(grep ? ['--grep', grep] : [])],
+    path.join(dir, `results-${id}.json`),
   );
+  return { ...run, reportDir };
 }
 
 /** The pcaps a run attached to its Allure results. */
-function attachedPcaps(): string[] {
-  return allureTests(path.join(dir, 'report', 'allure-results')).flatMap((t) =>
+function attachedPcaps(reportDir: string): string[] {
+  return allureTests(path.join(reportDir, 'allure-results')).flatMap((t) =>
     t.attachments.filter((a) => a.file.endsWith('.pcap')).map((a) => a.file),
   );
 }
@@ -76,7 +81,7 @@ describe.concurrent('every suite passes its good reference image', () => {
     expect(overlapping.length, JSON.stringify(run.files)).toBeGreaterThanOrEqual(2);
     // Every capture holds the test frames of one lab only (each traffic run captures its own lab).
     const runIdsSeen = new Set<number>();
-    const pcaps = attachedPcaps();
+    const pcaps = attachedPcaps(run.reportDir);
     expect(pcaps.length).toBeGreaterThanOrEqual(8);
     for (const pcap of pcaps) {
       const ids = [...(await signatureRunIds(pcap)).keys()];

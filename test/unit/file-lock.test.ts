@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WirelabError } from '../../lib/core/errors.ts';
-import { EMPTY_LOCK_GRACE_MS, isLockHeld, removeStaleLocks, withFileLock } from '../../lib/runtime/file-lock.ts';
+import { claimLock, EMPTY_LOCK_GRACE_MS, isLockHeld, removeStaleLocks, withFileLock } from '../../lib/runtime/file-lock.ts';
 
 let dir: string;
 beforeEach(async () => {
@@ -80,5 +80,22 @@ describe('removeStaleLocks', () => {
     writeFileSync(held, `${process.pid}\n`);
     expect(removeStaleLocks([dead, empty, held, join(dir, 'missing.lock')])).toEqual([dead, empty]);
     expect(existsSync(held)).toBe(true);
+  });
+});
+
+describe('claimLock (a report directory one run writes at a time)', () => {
+  it('is taken at once, again by its own process, never from a live holder, and from a dead one', () => {
+    const lock = join(dir, 'report', '.wirelab-run.lock');
+    const mine = claimLock(lock);
+    expect(mine.heldBy).toBeUndefined();
+    expect(claimLock(lock).heldBy).toBeUndefined();
+    mine.release();
+    expect(existsSync(lock)).toBe(false);
+    writeFileSync(lock, '1\n'); // init: alive, not us
+    expect(claimLock(lock).heldBy).toBe(1);
+    writeFileSync(lock, '999999999\n'); // no such process
+    const taken = claimLock(lock);
+    expect(taken.heldBy).toBeUndefined();
+    taken.release();
   });
 });
