@@ -50,16 +50,16 @@ const is = (dimension: string, ...oneOf: string[]): Condition => ({ dimension, o
 export function contractFor(settings: ContractSettings): RoleContract {
   const space = feasibleSpace(settings.role === 'l3-forwarder' ? routerSpace(settings) : bridgeSpace(settings));
   const rows = settings.role === 'l3-forwarder' ? ROUTER_ROWS : settings.role === 'monitor' ? MONITOR_ROWS : bridgeRows(settings);
-  return { role: settings.role, settings, space, rows: rows.filter((row) => canMatch(row, space)) };
+  const values = new Map(space.dimensions.map((d) => [d.id, new Set(d.values.map((v) => v.id))]));
+  return { role: settings.role, settings, space, rows: rows.filter((row) => canMatch(row, values)) };
 }
 
 /**
  * Whether some case of this space can fall in the row: a row about values the lab cannot send (packets
  * over the egress MTU when both sides have the same MTU) is no promise to test, not a test of 0 cases.
  */
-function canMatch(row: ContractRow, space: FrameSpace): boolean {
+function canMatch(row: ContractRow, values: ReadonlyMap<string, ReadonlySet<string>>): boolean {
   if (row.when.length === 0) return true;
-  const values = new Map(space.dimensions.map((d) => [d.id, new Set(d.values.map((v) => v.id))]));
   return row.when.some((all) => all.every((c) => c.oneOf.some((v) => values.get(c.dimension)?.has(v) ?? false)));
 }
 

@@ -94,11 +94,15 @@ export function isLockHeld(path: string): boolean {
  */
 export function claimLock(path: string): { heldBy?: number; release: () => void } {
   mkdirSync(dirname(path), { recursive: true });
-  const release = () => rmSync(path, { force: true });
+  const remove = () => rmSync(path, { force: true });
+  const release = () => {
+    process.off('exit', remove);
+    remove();
+  };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
-      process.once('exit', release);
+      process.once('exit', remove);
       return { release };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

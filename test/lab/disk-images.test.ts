@@ -12,7 +12,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { buildDiskImage, type BuiltDiskImage } from '../../lib/images/disk-image.ts';
-import { allureTests, wirelab, type TestOutcome } from './wirelab-cli.ts';
+import { allureTests, endedInconclusive, wirelab, type TestOutcome } from './wirelab-cli.ts';
 import { fileTempDir } from '../temp-dir.ts';
 
 const dir = fileTempDir('wirelab-disk-');
@@ -65,9 +65,7 @@ function wirelabRun(suites: string[], profile: string, grep?: string) {
   );
 }
 
-/** A test the host left inconclusive (it stalled in every try) is no verdict on the image: vitest's JSON has it failed. */
-const inconclusive = (t: TestOutcome) => t.status === 'failed' && /inconclusive — /.test(t.message);
-const failedTests = (run: { tests: TestOutcome[] }) => run.tests.filter((t) => t.status === 'failed' && !inconclusive(t));
+const failedTests = (run: { tests: TestOutcome[] }) => run.tests.filter((t) => t.status === 'failed' && !endedInconclusive(t));
 /** A good image's run: exit 0, or 3 when the host left a test inconclusive. */
 const GOOD_EXIT = [0, 3];
 
@@ -128,7 +126,7 @@ describe.concurrent("Debian disk images: good ones, the role's default suites", 
         /halts gracefully/,
       ]) {
         const t = run.tests.find((x) => name.test(x.name));
-        expect(t && (t.status === 'passed' || inconclusive(t)), `${name}: ${t?.message.slice(0, 2000)}`).toBe(true);
+        expect(t && (t.status === 'passed' || endedInconclusive(t)), `${name}: ${t?.message.slice(0, 2000)}`).toBe(true);
       }
     },
     TEST_TIMEOUT_MS,

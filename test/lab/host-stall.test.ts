@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileTempDir } from '../temp-dir.ts';
-import { allureTests, bridgeProfile, wirelab, type TestOutcome } from './wirelab-cli.ts';
+import { allureTests, bridgeProfile, endedInconclusive, wirelab, type TestOutcome } from './wirelab-cli.ts';
 
 const RUNS = Math.max(1, Number.parseInt(process.env.WIRELAB_HOG_RUNS ?? '1', 10) || 1);
 const dir = fileTempDir('wirelab-hog-');
@@ -52,7 +52,7 @@ function canaryOf(reportDir: string, test: RegExp): string {
 }
 
 function tally(tests: TestOutcome[]): string {
-  const inconclusive = tests.filter((t) => t.status === 'failed' && /inconclusive — /.test(t.message));
+  const inconclusive = tests.filter(endedInconclusive);
   const failed = tests.filter((t) => t.status === 'failed' && !inconclusive.includes(t));
   return `${tests.filter((t) => t.status === 'passed').length} passed, ${failed.length} failed, ${inconclusive.length} inconclusive`;
 }
@@ -64,7 +64,7 @@ describe(`beside a CPU hog on every CPU (${RUNS} run(s) per image)`, () => {
       const profile = bridgeProfile(dir, 'l2-bridge');
       for (let i = 1; i <= RUNS; i++) {
         const run = await underHog(['run', '--profile', profile], 'good', i);
-        const failed = run.tests.filter((t) => t.status === 'failed' && !/inconclusive — /.test(t.message));
+        const failed = run.tests.filter((t) => t.status === 'failed' && !endedInconclusive(t));
         console.error(`hog run ${i}/${RUNS}, good image: exit ${run.exitCode}, ${tally(run.tests)}`);
         expect(
           failed.map((t) => `${t.name}: ${t.message.split('\n')[0]}`),

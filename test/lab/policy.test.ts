@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { allureTests, wirelab, type TestOutcome } from './wirelab-cli.ts';
+import { allureTests, notPassed, type TestOutcome, wirelab } from './wirelab-cli.ts';
 import { fileTempDir } from '../temp-dir.ts';
 
 const dir = fileTempDir('wirelab-policy-');
@@ -33,9 +33,6 @@ const headlineOf = (t: TestOutcome) => t.message.split('\n')[0]!.replace(/^(Qual
 
 /** A boot and two traffic windows take ~45 s alone; on a machine shared with other labs, several times that. */
 const RUN_BUDGET_MS = 480_000;
-
-/** A test the host left inconclusive (it stalled in every try) is no verdict on the image: vitest's JSON has it failed. */
-const notPassed = (t: TestOutcome) => t.status !== 'passed' && !(t.status === 'failed' && /inconclusive — /.test(t.message));
 
 // Two runs at a time (the lab project's maxConcurrency), a lab each: the rate classes' windows wait for a quiet machine.
 describe.concurrent('policy suite', () => {

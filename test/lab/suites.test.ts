@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildReferenceImage } from '../../lib/images/reference-image.ts';
 import { signatureRunIds } from './signatures.ts';
-import { allureTests, wirelab, type TestOutcome } from './wirelab-cli.ts';
+import { allureTests, notPassed, type TestOutcome, wirelab } from './wirelab-cli.ts';
 import { fileTempDir } from '../temp-dir.ts';
 
 const dir = fileTempDir('wirelab-suites-');
@@ -54,9 +54,6 @@ function outcome(tests: TestOutcome[], name: RegExp): TestOutcome {
   if (!t) throw new Error(`no test matching ${name} ran: ${tests.map((x) => x.name).join('; ')}`);
   return t;
 }
-
-/** A test the host left inconclusive (it stalled in every try) is no verdict on the image: vitest's JSON has it failed. */
-const notPassed = (t: TestOutcome) => t.status !== 'passed' && !(t.status === 'failed' && /inconclusive — /.test(t.message));
 
 // Two labs' runs at a time (the lab project's maxConcurrency), as a busy CI runner would have them: a
 // good image still passes (a test the host left inconclusive is no failure), a faulty one still fails.

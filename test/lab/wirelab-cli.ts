@@ -4,8 +4,19 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
+import { isInconclusive } from '../../lib/analysis/host-stall.ts';
 
 const CLI = path.resolve('bin/wirelab.mjs');
+
+/** A test the host left inconclusive (it stalled in every try): no verdict on the image, though vitest's JSON has it failed. */
+export function endedInconclusive(t: TestOutcome): boolean {
+  return t.status === 'failed' && isInconclusive(t.message);
+}
+
+/** A test that neither passed nor ended inconclusive. */
+export function notPassed(t: TestOutcome): boolean {
+  return t.status !== 'passed' && !endedInconclusive(t);
+}
 
 export interface TestOutcome {
   name: string;
